@@ -1,0 +1,206 @@
+//! Running bot commands: requirement checks, the core's commands, and the network's.
+
+use std::sync::Arc;
+
+use ruma::{EventId, RoomId, UserId};
+use tracing::info;
+
+use super::Bridge;
+use crate::commands::spec::{Caller, render_help};
+use crate::commands::{Command, parse};
+use crate::config::Permission;
+use crate::ids::{LoginId, PortalKey};
+use crate::network::{CommandCall, CommandError};
+use crate::store::PortalRow;
+
+impl Bridge {
+    /// Runs one command line. `portal` is set when it came from a portal room with the prefix.
+    pub(crate) async fn run_command_line(
+        self: &Arc<Self>,
+        room: &RoomId,
+        sender: &UserId,
+        event: &EventId,
+        line: &str,
+        portal: Option<PortalKey>,
+    ) {
+        let is_management = matches!(self.store.management_room_owner(room).await, Ok(Some(ref o)) if o == sender);
+        if is_management && portal.is_none() {
+            let word = line.trim().to_ascii_lowercase();
+            if word != "cancel" && self.login_input(room, sender, event, line).await {
+                return;
+            }
+        }
+        let permission = self.permission(sender);
+        if permission < Permission::User {
+            self.notice(room, "You do not have permission to use this bridge. Ask the bridge admin to add you to bridge.permissions.")
+                .await;
+            return;
+        }
+        let (command, spec) = match parse(line, &self.specs) {
+            Ok(c) => c,
+            Err(e) => return self.notice(room, &format!("{e}. Send `help` for the list of commands.")).await,
+        };
+        let caller = Caller {
+            is_admin: permission >= Permission::Admin,
+            logged_in: !self.logins_of(sender).is_empty(),
+            in_portal: portal.is_some(),
+        };
+        // Outside the management room and portals only admin room commands make sense.
+        if !is_management && portal.is_none() && !matches!(command, Command::Plumb { .. }) {
+            self.notice(room, "This needs a direct message: start one with me and send the command there without a prefix.").await;
+            return;
+        }
+        if let Some(reason) = spec.as_ref().and_then(|s| s.refusal(&caller)) {
+            return self.notice(room, &reason).await;
+        }
+        let prefix = if is_management { None } else { Some(self.config.command_prefix.as_str()) };
+        info!(sender = %sender, command = ?std::mem::discriminant(&command), "running a command");
+        match command {
+            Command::Help => self.notice(room, &self.help_text(&caller, prefix)).await,
+            Command::Unknown { word } => {
+                let text = format!("Unknown command `{word}`. These are the commands you can use:\n\n{}", self.help_text(&caller, prefix));
+                self.notice(room, &text).await
+            }
+            Command::Version => {
+                self.notice(
+                    room,
+                    &format!("mxbridge {} ({}: {})", env!("CARGO_PKG_VERSION"), self.info.display_name, self.info.description),
+                )
+                .await
+            }
+            Command::Login { flow } => self.start_login(room, sender, flow).await,
+            Command::Cancel => self.cancel_login(room, sender).await,
+            Command::ListLogins => {
+                let logins = self.logins_of(sender);
+                let text = if logins.is_empty() {
+                    "You have no logins. Send `login` to connect your account.".to_owned()
+                } else {
+                    let lines: Vec<String> = logins
+                        .iter()
+                        .map(|(id, l)| {
+                            format!("- `{id}` ({}, {})", l.remote_name, if l.client.is_logged_in() { "connected" } else { "not connected" })
+                        })
+                        .collect();
+                    format!("Your logins:\n{}", lines.join("\n"))
+                };
+                self.notice(room, &text).await
+            }
+            Command::Logout { login } => self.logout(room, sender, login).await,
+            Command::Pm { identifier } => self.pm(room, sender, &identifier).await,
+            Command::Plumb { chat } => self.plumb(room, sender, &chat).await,
+            Command::Unlink => {
+                if let Some(row) = self.portal_row(portal.as_ref()).await {
+                    if let Err(e) = self.store.delete_portal(&row.remote_id, &row.receiver).await {
+                        return self.notice(room, &format!("Could not unlink: {e}")).await;
+                    }
+                    self.notice(room, "This room is no longer linked to the remote chat.").await;
+                }
+            }
+            Command::DeletePortal => {
+                if let Some(row) = self.portal_row(portal.as_ref()).await {
+                    self.notice(room, "Deleting this portal.").await;
+                    self.delete_portal(&row, true).await;
+                }
+            }
+            Command::DeleteAllPortals => {
+                let rows = self.store.portals().await.unwrap_or_default();
+                let n = rows.len();
+                for row in rows {
+                    self.delete_portal(&row, true).await;
+                }
+                self.notice(room, &format!("Deleted {n} portals.")).await
+            }
+            Command::Network { name, args } => {
+                let client = self.logins_of(sender).into_iter().next().map(|(_, l)| l.client);
+                let call = CommandCall { user: sender, name, args: &args, client, portal: portal.as_ref() };
+                let text = match self.network.run_command(call).await {
+                    Ok(reply) => reply,
+                    Err(CommandError::Unknown) => format!("`{name}` is not available right now. Send `help` for the list of commands."),
+                    Err(e @ CommandError::Usage(_)) => format!("{e}"),
+                    Err(CommandError::Failed(why)) => format!("`{name}` failed: {why}"),
+                };
+                self.notice(room, &text).await
+            }
+        }
+    }
+
+    fn help_text(&self, caller: &Caller, prefix: Option<&str>) -> String {
+        render_help(&self.specs, caller, &self.info.display_name, prefix)
+    }
+
+    async fn portal_row(&self, key: Option<&PortalKey>) -> Option<PortalRow> {
+        let key = key?;
+        self.store.portal(key.chat.as_str(), &key.receiver).await.ok().flatten()
+    }
+
+    async fn logout(&self, room: &RoomId, user: &UserId, which: Option<String>) {
+        let logins = self.logins_of(user);
+        let target = match which {
+            Some(w) => logins.into_iter().find(|(id, l)| id.as_str() == w || l.remote_name == w),
+            None if logins.len() == 1 => logins.into_iter().next(),
+            None => {
+                return self.notice(room, "You have several logins: say which, e.g. `logout <login>` (see `list-logins`).").await;
+            }
+        };
+        let Some((id, login)) = target else {
+            return self.notice(room, "No such login. Send `list-logins` to see yours.").await;
+        };
+        login.client.logout().await;
+        self.logins.lock().expect("lock").remove(&id);
+        if let Err(e) = self.store.delete_login(id.as_str()).await {
+            return self.notice(room, &format!("Logged out, but the stored login could not be deleted ({e}).")).await;
+        }
+        self.notice(room, &format!("Logged out of `{}`.", login.remote_name)).await;
+    }
+
+    async fn pm(self: &Arc<Self>, room: &RoomId, user: &UserId, identifier: &str) {
+        let Some((login, l)) = self.logins_of(user).into_iter().next() else {
+            return self.notice(room, "Send `login` first.").await;
+        };
+        let Some(resolver) = l.client.start_dm() else {
+            return self.notice(room, &format!("{} cannot start chats from an identifier.", self.info.display_name)).await;
+        };
+        let (key, info) = match resolver.resolve(identifier).await {
+            Ok(r) => r,
+            Err(e) => return self.notice(room, &e.user_message()).await,
+        };
+        let _ = login;
+        match self.ensure_portal(&key, &info, Some(user), false).await {
+            Ok((_, true)) => self.notice(room, &format!("Created a chat with `{identifier}`: accept the invite.")).await,
+            Ok((_, false)) => self.notice(room, &format!("You already have a chat with `{identifier}`: I invited you again.")).await,
+            Err(e) => self.notice(room, &format!("Could not create the chat: {e}. Try again later.")).await,
+        }
+    }
+
+    async fn plumb(&self, room: &RoomId, user: &UserId, chat: &str) {
+        if self.permission(user) < Permission::Admin {
+            return self.notice(room, "`plumb` is for bridge admins only.").await;
+        }
+        if matches!(self.store.portal_by_room(room).await, Ok(Some(_))) {
+            return self.notice(room, "This room is already linked. Send `unlink` first to link it elsewhere.").await;
+        }
+        if matches!(self.store.portal(chat, "").await, Ok(Some(p)) if p.room_id.is_some()) {
+            return self.notice(room, &format!("`{chat}` is already bridged to another room. Delete that portal first.")).await;
+        }
+        let relay = self.logins_of(user).into_iter().next().map(|(id, _): (LoginId, _)| id.as_str().to_owned());
+        let row = PortalRow {
+            remote_id: chat.to_owned(),
+            receiver: String::new(),
+            room_id: Some(room.to_owned()),
+            name: None,
+            topic: None,
+            avatar_url: None,
+            kind: "channel".to_owned(),
+            plumbed: true,
+            relay_login: relay.clone(),
+            created_ms: super::matrix_events::now_ms(),
+        };
+        match self.store.upsert_portal(&row).await {
+            Ok(()) => {
+                let via = relay.map(|r| format!(" Messages of users without a login are relayed through `{r}`.")).unwrap_or_default();
+                self.notice(room, &format!("Linked this room to `{chat}`.{via}")).await
+            }
+            Err(e) => self.notice(room, &format!("Could not link: {e}")).await,
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Ghosts: the Matrix users that stand for remote users.
+
+use ruma::{OwnedUserId, RoomId, UserId};
+use tracing::warn;
+
+use super::Bridge;
+use crate::ids::RemoteUserId;
+use crate::matrix::intent::MatrixError;
+use crate::network::UserInfo;
+use crate::store::GhostRow;
+
+impl Bridge {
+    /// The ghost's user ID for a remote user (no I/O).
+    pub(crate) fn ghost_user_id(&self, remote: &RemoteUserId) -> OwnedUserId {
+        let lp = self.config.username_template.localpart(remote.as_str(), self.config.domain.as_str());
+        UserId::parse(format!("@{lp}:{}", self.config.domain)).expect("escaped localparts always make valid user IDs")
+    }
+
+    /// Makes sure the ghost exists with the given profile; returns its user ID.
+    pub(crate) async fn ensure_ghost(&self, remote: &RemoteUserId, info: Option<&UserInfo>) -> Result<OwnedUserId, MatrixError> {
+        let user_id = self.ghost_user_id(remote);
+        let existing = self.store.ghost(remote.as_str()).await.ok().flatten();
+        let mut row = existing.clone().unwrap_or(GhostRow {
+            remote_id: remote.as_str().to_owned(),
+            user_id: user_id.clone(),
+            display_name: None,
+            avatar_url: None,
+            registered: false,
+        });
+        if !row.registered {
+            self.matrix.ensure_registered(&user_id).await?;
+            row.registered = true;
+        }
+        let wanted_name =
+            info.and_then(|i| i.display_name.clone()).or_else(|| (row.display_name.is_none()).then(|| remote.as_str().to_owned()));
+        if let Some(name) = wanted_name.filter(|n| row.display_name.as_deref() != Some(n.as_str())) {
+            let shown = format!("{name} ({})", self.info.display_name);
+            match self.matrix.set_display_name(&user_id, &shown).await {
+                Ok(()) => row.display_name = Some(name),
+                Err(e) => warn!(ghost = %user_id, error = %e, "could not set a ghost's display name"),
+            }
+        }
+        if let Some(avatar) =
+            info.and_then(|i| i.avatar.clone()).filter(|a| a.starts_with("mxc://") && row.avatar_url.as_deref() != Some(a.as_str()))
+        {
+            match self.matrix.set_avatar_url(&user_id, &avatar).await {
+                Ok(()) => row.avatar_url = Some(avatar),
+                Err(e) => warn!(ghost = %user_id, error = %e, "could not set a ghost's avatar"),
+            }
+        }
+        if existing.as_ref() != Some(&row)
+            && let Err(e) = self.store.upsert_ghost(&row).await
+        {
+            warn!(error = %e, "could not store a ghost");
+        }
+        Ok(user_id)
+    }
+
+    /// Makes sure a ghost is in a room: the bot invites it, then it joins.
+    pub(crate) async fn ensure_joined(&self, room: &RoomId, user: &UserId) -> Result<(), MatrixError> {
+        let key = (room.to_owned(), user.to_owned());
+        if self.joined.lock().expect("lock").contains(&key) {
+            return Ok(());
+        }
+        if self.matrix.join(room, user).await.is_err() {
+            self.matrix.invite(room, &self.config.bot_user_id, user, false).await?;
+            self.matrix.join(room, user).await?;
+        }
+        self.joined.lock().expect("lock").insert(key);
+        Ok(())
+    }
+
+    /// Forgets that a ghost is in a room (after it left or was kicked).
+    pub(crate) fn forget_joined(&self, room: &RoomId, user: &UserId) {
+        self.joined.lock().expect("lock").remove(&(room.to_owned(), user.to_owned()));
+    }
+}

@@ -1,0 +1,138 @@
+//! Portals: one remote chat ⇄ one Matrix room, created on demand.
+
+use std::sync::Arc;
+
+use ruma::{OwnedUserId, UserId};
+use tracing::{info, warn};
+
+use super::Bridge;
+use super::matrix_events::now_ms;
+use crate::ids::{LoginId, PortalKey};
+use crate::matrix::intent::{CreateRoom, MatrixError};
+use crate::network::{ChatInfo, ChatKind, Role};
+use crate::store::PortalRow;
+
+/// Power level of remote moderators and admins (100 stays with the bot).
+fn power_level(role: Role) -> i64 {
+    match role {
+        Role::Member => 0,
+        Role::Moderator => 50,
+        Role::Admin => 95,
+    }
+}
+
+/// Why a portal could not be made.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PortalError {
+    #[error("the homeserver refused: {0}")]
+    Matrix(#[from] MatrixError),
+    #[error("the database failed: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl Bridge {
+    /// The alias localpart of a chat, if aliases are configured.
+    pub(crate) fn alias_localpart(&self, chat: &str) -> Option<String> {
+        self.config.alias_template.as_ref().map(|t| t.localpart(chat, self.config.domain.as_str()))
+    }
+
+    /// Returns the portal's room, creating the room when there is none. `invitee` is the
+    /// Matrix user who should be in it (the login's owner); `None` creates a public room
+    /// that anyone can join (alias queries).
+    pub(crate) async fn ensure_portal(
+        self: &Arc<Self>,
+        key: &PortalKey,
+        info: &ChatInfo,
+        invitee: Option<&UserId>,
+        with_alias: bool,
+    ) -> Result<(PortalRow, bool), PortalError> {
+        let _creating = self.creating_portal.lock().await;
+        if let Some(row) = self.store.portal(key.chat.as_str(), &key.receiver).await?
+            && let Some(room) = &row.room_id
+        {
+            if let Some(user) = invitee {
+                let is_dm = matches!(info.kind, ChatKind::Direct(_));
+                if let Err(e) = self.matrix.invite(room, &self.config.bot_user_id, user, is_dm).await {
+                    warn!(room = %room, error = %e, "could not re-invite a user to their portal");
+                }
+            }
+            return Ok((row, false));
+        }
+        let is_dm = matches!(info.kind, ChatKind::Direct(_));
+        let mut member_ghosts: Vec<(OwnedUserId, i64)> = Vec::new();
+        for m in &info.members {
+            match self.ensure_ghost(&m.id, m.info.as_ref()).await {
+                Ok(uid) => member_ghosts.push((uid, power_level(m.role))),
+                Err(e) => warn!(member = %m.id, error = %e, "could not create a ghost for a member"),
+            }
+        }
+        let mut invite: Vec<OwnedUserId> = invitee.map(|u| vec![u.to_owned()]).unwrap_or_default();
+        invite.extend(member_ghosts.iter().map(|(u, _)| u.clone()));
+        let opts = CreateRoom {
+            name: info.name.clone(),
+            topic: info.topic.clone(),
+            invite,
+            is_direct: is_dm,
+            alias_localpart: if with_alias { self.alias_localpart(key.chat.as_str()) } else { None },
+            power_users: member_ghosts.iter().filter(|(_, pl)| *pl > 0).cloned().collect(),
+            avatar: info.avatar.as_deref().filter(|a| a.starts_with("mxc://")).map(Into::into),
+            public: invitee.is_none(),
+        };
+        let room = self.matrix.create_room(&opts).await?;
+        info!(portal = %key, room = %room, "created a portal room");
+        let row = PortalRow {
+            remote_id: key.chat.as_str().to_owned(),
+            receiver: key.receiver.clone(),
+            room_id: Some(room.clone()),
+            name: info.name.clone(),
+            topic: info.topic.clone(),
+            avatar_url: info.avatar.clone(),
+            kind: info.kind.as_db().to_owned(),
+            plumbed: false,
+            relay_login: None,
+            created_ms: now_ms(),
+        };
+        self.store.upsert_portal(&row).await?;
+        for (ghost, _) in &member_ghosts {
+            if let Err(e) = self.matrix.join(&room, ghost).await {
+                warn!(ghost = %ghost, error = %e, "a ghost could not join its portal");
+            } else {
+                self.joined.lock().expect("lock").insert((room.clone(), ghost.clone()));
+            }
+        }
+        Ok((row, true))
+    }
+
+    /// Chat info from the given login, or a minimal description when it cannot tell.
+    pub(crate) async fn chat_info_via(&self, login: Option<&LoginId>, key: &PortalKey) -> ChatInfo {
+        if let Some(l) = login.and_then(|l| self.login(l)) {
+            match l.client.chat_info(key).await {
+                Ok(info) => return info,
+                Err(e) => warn!(portal = %key, error = %e, "the network could not describe a chat"),
+            }
+        }
+        ChatInfo { name: Some(key.chat.as_str().to_owned()), topic: None, avatar: None, kind: ChatKind::Group, members: Vec::new() }
+    }
+
+    /// Removes a portal: ghosts leave, users are kicked, the bot leaves, the row goes.
+    pub(crate) async fn delete_portal(&self, row: &PortalRow, kick_users: bool) {
+        if let Some(room) = &row.room_id {
+            let members = self.matrix.joined_members(room).await.unwrap_or_default();
+            for m in members {
+                if m == self.config.bot_user_id {
+                    continue;
+                }
+                if self.is_bridge_user(&m) {
+                    let _ = self.matrix.leave(room, &m).await;
+                    self.forget_joined(room, &m);
+                } else if kick_users {
+                    let _ = self.matrix.kick(room, &m, "This portal was deleted").await;
+                }
+            }
+            let _ = self.matrix.leave(room, &self.config.bot_user_id).await;
+        }
+        if let Err(e) = self.store.delete_portal(&row.remote_id, &row.receiver).await {
+            warn!(error = %e, "could not delete a portal row");
+        }
+    }
+}

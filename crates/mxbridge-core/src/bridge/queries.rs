@@ -1,0 +1,106 @@
+//! Answers to the homeserver's user, alias and third-party queries.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ruma::{RoomAliasId, UserId};
+use serde_json::{Value, json};
+
+use super::Bridge;
+use crate::appservice::{AppserviceHandler, LookupKind, QueryError};
+use crate::ids::{PortalKey, RemoteUserId};
+
+pub(crate) struct Queries(pub(crate) Arc<Bridge>);
+
+#[async_trait]
+impl AppserviceHandler for Queries {
+    async fn query_user(&self, user: &UserId) -> Result<bool, QueryError> {
+        let b = &self.0;
+        if user.server_name() != b.config.domain {
+            return Ok(false);
+        }
+        let remote = match b.store.ghost_by_user_id(user).await {
+            Ok(Some(g)) => g.remote_id,
+            _ => match b.config.username_template.remote_id(user.localpart()) {
+                Some(r) => r,
+                None => return Ok(false),
+            },
+        };
+        let remote = RemoteUserId::new(remote);
+        if b.ghost_user_id(&remote) != user {
+            // Not the canonical form of any remote id (e.g. a different escaping).
+            return Ok(false);
+        }
+        b.ensure_ghost(&remote, None).await.map(|_| true).map_err(|e| QueryError(e.to_string()))
+    }
+
+    async fn query_alias(&self, alias: &RoomAliasId) -> Result<bool, QueryError> {
+        let b = &self.0;
+        let Some(template) = &b.config.alias_template else { return Ok(false) };
+        if alias.server_name() != b.config.domain {
+            return Ok(false);
+        }
+        let Some(suffix) = template.remote_id(alias.alias()) else { return Ok(false) };
+        let Some(chat) = b.network.chat_for_alias(&suffix) else { return Ok(false) };
+        let key = PortalKey::shared(chat);
+        let any_login = b.logins.lock().expect("lock").keys().next().cloned();
+        let info = b.chat_info_via(any_login.as_ref(), &key).await;
+        b.ensure_portal(&key, &info, None, true).await.map(|_| true).map_err(|e| QueryError(e.to_string()))
+    }
+
+    fn protocol(&self, protocol: &str) -> Option<Value> {
+        let b = &self.0;
+        (protocol == b.info.id).then(|| {
+            json!({
+                "user_fields": ["user"],
+                "location_fields": ["chat"],
+                "icon": "",
+                "field_types": {
+                    "user": {"regexp": ".+", "placeholder": "remote user id"},
+                    "chat": {"regexp": ".+", "placeholder": "remote chat id"},
+                },
+                "instances": [{"desc": b.info.display_name, "fields": {}, "network_id": b.info.id}],
+            })
+        })
+    }
+
+    async fn thirdparty_lookup(&self, kind: LookupKind, protocol: Option<&str>, fields: &[(String, String)]) -> Vec<Value> {
+        let b = &self.0;
+        if protocol.is_some_and(|p| p != b.info.id) {
+            return Vec::new();
+        }
+        let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        match kind {
+            LookupKind::User => {
+                let remote = match (field("user"), field("userid")) {
+                    (Some(u), _) => Some(u),
+                    (None, Some(uid)) => UserId::parse(uid.as_str()).ok().and_then(|u| b.config.username_template.remote_id(u.localpart())),
+                    _ => None,
+                };
+                remote
+                    .map(|r| {
+                        vec![
+                            json!({"userid": b.ghost_user_id(&RemoteUserId::new(r.clone())), "protocol": b.info.id, "fields": {"user": r}}),
+                        ]
+                    })
+                    .unwrap_or_default()
+            }
+            LookupKind::Location => {
+                let chat = match (field("chat"), field("alias")) {
+                    (Some(c), _) => Some(c),
+                    (None, Some(a)) => {
+                        RoomAliasId::parse(a.as_str()).ok().and_then(|a| b.config.alias_template.as_ref()?.remote_id(a.alias()))
+                    }
+                    _ => None,
+                };
+                match (chat, b.alias_localpart("")) {
+                    (Some(c), Some(_)) => {
+                        let lp = b.alias_localpart(&c).unwrap_or_default();
+                        vec![json!({"alias": format!("#{lp}:{}", b.config.domain), "protocol": b.info.id, "fields": {"chat": c}})]
+                    }
+                    _ => Vec::new(),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! The bot's command grammar, shared by every network.
+//!
+//! A message is split shell-style (quotes group words, backslash escapes), the first word
+//! picks the command, and it is parsed once into the closed [`Command`] enum. Network
+//! commands are declared by the network and passed through with their arguments; an
+//! unknown word becomes [`Command::Unknown`], which answers with help.
+
+pub mod spec;
+
+use spec::{CommandSpec, HelpSection};
+
+/// Splitting failed.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// A quote was opened and never closed.
+    #[error("a {0} quote is not closed: close it, or escape it with a backslash")]
+    UnclosedQuote(char),
+    /// Arguments do not fit the command.
+    #[error("usage: `{0}`")]
+    Usage(String),
+}
+
+/// Splits a line into words the way a shell would (without expansions).
+pub fn tokenize(line: &str) -> Result<Vec<String>, ParseError> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' | '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        None => return Err(ParseError::UnclosedQuote(if c == '"' { '"' } else { '\'' })),
+                        Some(q) if q == c => break,
+                        Some('\\') if c == '"' => match chars.next() {
+                            Some(e @ ('"' | '\\')) => current.push(e),
+                            Some(other) => {
+                                current.push('\\');
+                                current.push(other);
+                            }
+                            None => return Err(ParseError::UnclosedQuote('"')),
+                        },
+                        Some(other) => current.push(other),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(next) = chars.next() {
+                    current.push(next);
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut current));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                current.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(current);
+    }
+    Ok(words)
+}
+
+/// A parsed command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `help`
+    Help,
+    /// `version`
+    Version,
+    /// `login [flow]`
+    Login {
+        /// Which flow; the network's first when absent.
+        flow: Option<String>,
+    },
+    /// `logout [login]`
+    Logout {
+        /// Which login, when the user has several.
+        login: Option<String>,
+    },
+    /// `cancel`
+    Cancel,
+    /// `list-logins`
+    ListLogins,
+    /// `pm <identifier>`
+    Pm {
+        /// Phone number, user name, JID.
+        identifier: String,
+    },
+    /// `plumb <chat>` (admin): link this existing room to a remote chat.
+    Plumb {
+        /// The remote chat id.
+        chat: String,
+    },
+    /// `unlink` (admin): unlink this room from its remote chat.
+    Unlink,
+    /// `delete-portal` (admin): remove this portal and its room.
+    DeletePortal,
+    /// `delete-all-portals` (admin).
+    DeleteAllPortals,
+    /// A command declared by the network.
+    Network {
+        /// The declared name (aliases resolved).
+        name: &'static str,
+        /// The remaining words.
+        args: Vec<String>,
+    },
+    /// Anything else: answered with help.
+    Unknown {
+        /// What was typed.
+        word: String,
+    },
+}
+
+/// The core's commands.
+pub fn core_specs() -> Vec<CommandSpec> {
+    vec![
+        CommandSpec::new("help", "", "Show the commands you can use", HelpSection::General),
+        CommandSpec::new("version", "", "Show the bridge version", HelpSection::General),
+        CommandSpec::new("cancel", "", "Stop the login or other command in progress", HelpSection::General),
+        CommandSpec::new("login", "[flow]", "Connect your account on the network", HelpSection::Auth),
+        CommandSpec::new("logout", "[login]", "Disconnect and forget your account", HelpSection::Auth).login(),
+        CommandSpec::new("list-logins", "", "Show your connected accounts", HelpSection::Auth).aliases(&["logins"]),
+        CommandSpec::new("pm", "<identifier>", "Start a direct chat with someone on the network", HelpSection::Chats).login(),
+        CommandSpec::new("plumb", "<chat>", "Link this room to a remote chat", HelpSection::Admin).admin(),
+        CommandSpec::new("unlink", "", "Unlink this room from its remote chat", HelpSection::Admin).admin().portal(),
+        CommandSpec::new("delete-portal", "", "Remove this portal: kick everyone and forget the room", HelpSection::Admin).admin().portal(),
+        CommandSpec::new("delete-all-portals", "", "Remove every portal of the bridge", HelpSection::Admin).admin(),
+    ]
+}
+
+/// Parses a line (without prefix). `specs` are the core's plus the network's; the first
+/// matching spec wins, so the core's names cannot be taken over by a network.
+pub fn parse(line: &str, specs: &[CommandSpec]) -> Result<(Command, Option<CommandSpec>), ParseError> {
+    let mut words = tokenize(line)?;
+    if words.is_empty() {
+        return Ok((Command::Help, specs.iter().find(|s| s.name == "help").cloned()));
+    }
+    let word = words.remove(0);
+    let Some(spec) = specs.iter().find(|s| s.is_named(&word)).cloned() else {
+        return Ok((Command::Unknown { word }, None));
+    };
+    let usage = || ParseError::Usage(format!("{} {}", spec.name, spec.args).trim_end().to_owned());
+    let one = |words: Vec<String>| -> Result<String, ParseError> {
+        match <[String; 1]>::try_from(words) {
+            Ok([w]) => Ok(w),
+            Err(_) => Err(usage()),
+        }
+    };
+    let none = |words: &[String]| if words.is_empty() { Ok(()) } else { Err(usage()) };
+    let optional = |mut words: Vec<String>| -> Result<Option<String>, ParseError> {
+        if words.len() > 1 {
+            return Err(usage());
+        }
+        Ok(words.pop())
+    };
+    let command = match spec.name {
+        "help" => Command::Help,
+        "version" => none(&words).map(|_| Command::Version)?,
+        "cancel" => none(&words).map(|_| Command::Cancel)?,
+        "login" => Command::Login { flow: optional(words)? },
+        "logout" => Command::Logout { login: optional(words)? },
+        "list-logins" => none(&words).map(|_| Command::ListLogins)?,
+        "pm" => Command::Pm { identifier: if words.is_empty() { return Err(usage()) } else { words.join(" ") } },
+        "plumb" => Command::Plumb { chat: one(words)? },
+        "unlink" => none(&words).map(|_| Command::Unlink)?,
+        "delete-portal" => none(&words).map(|_| Command::DeletePortal)?,
+        "delete-all-portals" => none(&words).map(|_| Command::DeleteAllPortals)?,
+        name => Command::Network { name, args: words },
+    };
+    Ok((command, Some(spec)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_tokenize() {
+        let cases: &[(&str, &[&str])] = &[
+            ("login", &["login"]),
+            ("  pm   +44 123  ", &["pm", "+44", "123"]),
+            (r##"join "#my chan" key"##, &["join", "#my chan", "key"]),
+            ("say 'it''s'", &["say", "its"]),
+            (r#"a "x \"y\" \\ \n""#, &["a", r#"x "y" \ \n"#]),
+            (r"a\ b", &["a b"]),
+            ("\"\"", &[""]),
+        ];
+        for (input, want) in cases {
+            assert_eq!(tokenize(input).unwrap(), *want, "{input}");
+        }
+        assert_eq!(tokenize("say \"open"), Err(ParseError::UnclosedQuote('"')));
+        assert_eq!(tokenize("say 'open"), Err(ParseError::UnclosedQuote('\'')));
+    }
+
+    fn with_network() -> Vec<CommandSpec> {
+        let mut s = core_specs();
+        s.push(CommandSpec::new("join", "<#channel>", "Join", HelpSection::Network).aliases(&["j"]).login());
+        s.push(CommandSpec::new("help", "", "A network trying to take over help", HelpSection::Network));
+        s
+    }
+
+    #[test]
+    fn test_parse_core_and_network_commands() {
+        let specs = with_network();
+        assert_eq!(parse("login", &specs).unwrap().0, Command::Login { flow: None });
+        assert_eq!(parse("LOGIN qr", &specs).unwrap().0, Command::Login { flow: Some("qr".into()) });
+        assert_eq!(parse("pm +44 7700 900123", &specs).unwrap().0, Command::Pm { identifier: "+44 7700 900123".into() });
+        assert_eq!(parse("j #rust", &specs).unwrap().0, Command::Network { name: "join", args: vec!["#rust".into()] });
+        assert_eq!(parse("frobnicate", &specs).unwrap().0, Command::Unknown { word: "frobnicate".into() });
+        assert_eq!(parse("", &specs).unwrap().0, Command::Help);
+        assert_eq!(parse("logins", &specs).unwrap().0, Command::ListLogins);
+        let (help, spec) = parse("help", &specs).unwrap();
+        assert_eq!(help, Command::Help);
+        assert_eq!(spec.unwrap().section, HelpSection::General, "the core's help wins");
+    }
+
+    #[test]
+    fn test_parse_usage_errors() {
+        let specs = core_specs();
+        assert_eq!(parse("pm", &specs).unwrap_err(), ParseError::Usage("pm <identifier>".into()));
+        assert_eq!(parse("cancel now", &specs).unwrap_err(), ParseError::Usage("cancel".into()));
+        assert_eq!(parse("login a b", &specs).unwrap_err(), ParseError::Usage("login [flow]".into()));
+        assert_eq!(parse("plumb", &specs).unwrap_err(), ParseError::Usage("plumb <chat>".into()));
+    }
+}

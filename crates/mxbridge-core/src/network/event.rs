@@ -1,0 +1,199 @@
+//! Events a network reports to the core, as plain data.
+//!
+//! The network never touches Matrix: it sends one [`RemoteEvent`] per thing that happened,
+//! and the core does all Matrix work, in order per portal.
+
+use tokio::sync::mpsc;
+
+use super::{ChatInfo, UserInfo};
+use crate::ids::{LoginId, PortalKey, RemoteMessageId, RemoteUserId};
+use crate::network::content::Content;
+
+/// Who did something on the remote side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sender {
+    /// The remote user.
+    pub id: RemoteUserId,
+    /// Profile to give the ghost, when the event carries one (IRC nick, push name).
+    pub info: Option<UserInfo>,
+    /// True when this is the logged-in user's own account acting from another client; the
+    /// core then shows it as that Matrix user's message where it can (double puppeting) or
+    /// skips it when it is an echo of a message the bridge sent.
+    pub is_self: bool,
+}
+
+impl Sender {
+    /// A remote user with no profile information in the event.
+    pub fn user(id: impl Into<RemoteUserId>) -> Self {
+        Self { id: id.into(), info: None, is_self: false }
+    }
+
+    /// A remote user with a display name.
+    pub fn named(id: impl Into<RemoteUserId>, name: impl Into<String>) -> Self {
+        Self { id: id.into(), info: Some(UserInfo { display_name: Some(name.into()), avatar: None }), is_self: false }
+    }
+}
+
+/// The state of one login's connection, shown to its user in the management room.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoginState {
+    /// Connected and bridging.
+    Connected,
+    /// Lost the connection; the network is reconnecting by itself.
+    TransientDisconnect(String),
+    /// The remote side refused the credentials: the user must log in again.
+    BadCredentials(String),
+    /// Logged out from the remote side.
+    LoggedOut(String),
+}
+
+/// Membership changes in a remote chat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Membership {
+    /// Joined the chat.
+    Join,
+    /// Left the chat.
+    Leave,
+}
+
+/// Something that happened on the remote network.
+#[derive(Clone, Debug)]
+pub enum RemoteEvent {
+    /// A new message.
+    Message {
+        /// Where.
+        chat: PortalKey,
+        /// Who.
+        sender: Sender,
+        /// Its remote id, for later edits, replies, reactions and deletion.
+        id: RemoteMessageId,
+        /// When, in milliseconds since the epoch (sent as `ts`).
+        timestamp_ms: Option<i64>,
+        /// What.
+        content: Content,
+        /// The message it replies to.
+        reply_to: Option<RemoteMessageId>,
+    },
+    /// A message was edited.
+    Edit {
+        /// Where.
+        chat: PortalKey,
+        /// Who.
+        sender: Sender,
+        /// The edited message.
+        target: RemoteMessageId,
+        /// The new content.
+        content: Content,
+    },
+    /// A reaction was added.
+    Reaction {
+        /// Where.
+        chat: PortalKey,
+        /// Who.
+        sender: Sender,
+        /// The message reacted to.
+        target: RemoteMessageId,
+        /// The emoji or key.
+        key: String,
+    },
+    /// A reaction was removed.
+    ReactionRemoved {
+        /// Where.
+        chat: PortalKey,
+        /// Who.
+        sender: Sender,
+        /// The message reacted to.
+        target: RemoteMessageId,
+        /// The emoji or key.
+        key: String,
+    },
+    /// A message was deleted.
+    Deleted {
+        /// Where.
+        chat: PortalKey,
+        /// Who deleted it.
+        sender: Sender,
+        /// The deleted message.
+        target: RemoteMessageId,
+    },
+    /// Someone is typing (or stopped).
+    Typing {
+        /// Where.
+        chat: PortalKey,
+        /// Who.
+        sender: Sender,
+        /// Typing or stopped.
+        typing: bool,
+    },
+    /// Someone read up to a message.
+    Read {
+        /// Where.
+        chat: PortalKey,
+        /// Who.
+        sender: Sender,
+        /// The last message read.
+        up_to: RemoteMessageId,
+    },
+    /// Someone joined or left a chat.
+    Member {
+        /// Where.
+        chat: PortalKey,
+        /// Who.
+        sender: Sender,
+        /// Joined or left.
+        membership: Membership,
+    },
+    /// The chat's name, topic or avatar changed, or it was seen for the first time.
+    ChatChanged {
+        /// Which chat.
+        chat: PortalKey,
+        /// Who changed it, when known.
+        sender: Option<Sender>,
+        /// The new information.
+        info: ChatInfo,
+    },
+    /// The login's connection state changed.
+    LoginState(LoginState),
+}
+
+impl RemoteEvent {
+    /// The portal this event belongs to, if any.
+    pub fn portal(&self) -> Option<&PortalKey> {
+        match self {
+            Self::Message { chat, .. }
+            | Self::Edit { chat, .. }
+            | Self::Reaction { chat, .. }
+            | Self::ReactionRemoved { chat, .. }
+            | Self::Deleted { chat, .. }
+            | Self::Typing { chat, .. }
+            | Self::Read { chat, .. }
+            | Self::Member { chat, .. }
+            | Self::ChatChanged { chat, .. } => Some(chat),
+            Self::LoginState(_) => None,
+        }
+    }
+}
+
+/// Where a network client sends its events. Cloneable; stamped with the login it belongs to.
+#[derive(Clone, Debug)]
+pub struct EventSink {
+    login: LoginId,
+    tx: mpsc::UnboundedSender<(LoginId, RemoteEvent)>,
+}
+
+impl EventSink {
+    pub(crate) fn new(login: LoginId, tx: mpsc::UnboundedSender<(LoginId, RemoteEvent)>) -> Self {
+        Self { login, tx }
+    }
+
+    /// The login this sink reports for.
+    pub fn login(&self) -> &LoginId {
+        &self.login
+    }
+
+    /// Reports an event. Returns false once the bridge is shutting down; the network should
+    /// then stop reading.
+    pub fn send(&self, event: RemoteEvent) -> bool {
+        self.tx.send((self.login.clone(), event)).is_ok()
+    }
+}

@@ -1,0 +1,383 @@
+//! The traits a network crate implements to plug into the core.
+//!
+//! One [`Network`] per process; one [`NetworkClient`] per logged-in remote account. A
+//! client must implement the seven required methods to bridge text; everything else is an
+//! optional capability that defaults to `None`, and the core turns "unsupported" into a
+//! clear notice to the sender. Networks report what happens remotely as
+//! [`event::RemoteEvent`] data and never call Matrix themselves.
+
+pub mod content;
+pub mod event;
+pub mod login;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ruma::{OwnedUserId, UserId};
+
+use crate::commands::spec::CommandSpec;
+use crate::ids::{LoginId, PortalKey, RemoteChatId, RemoteMessageId, RemoteUserId};
+use crate::secret::Secret;
+use crate::store::Store;
+use content::Content;
+use event::EventSink;
+use login::{LoginError, LoginFlow, LoginProcess};
+
+/// Static facts about a network.
+#[derive(Clone, Debug)]
+pub struct NetworkInfo {
+    /// Short lowercase id, used as the third-party protocol id (`irc`, `xmpp`).
+    pub id: String,
+    /// Name shown to people (`IRC`, `WhatsApp`).
+    pub display_name: String,
+    /// One line about what the bridge connects to; shown by `help` and `version`.
+    pub description: String,
+}
+
+/// A remote user's profile.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserInfo {
+    /// Name to show.
+    pub display_name: Option<String>,
+    /// Avatar: an `mxc://` URI or an `https://` URL the core may fetch.
+    pub avatar: Option<String>,
+}
+
+/// A member's role in a remote chat, mapped to Matrix power levels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Ordinary member (power level 0).
+    Member,
+    /// Can moderate (power level 50).
+    Moderator,
+    /// Owns or administers the chat (power level 100 is kept for the bot: 95).
+    Admin,
+}
+
+/// What sort of chat a portal is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChatKind {
+    /// A one-to-one chat with this remote user.
+    Direct(RemoteUserId),
+    /// A group chat, visible only to its members.
+    Group,
+    /// A public channel anyone may join.
+    Channel,
+}
+
+impl ChatKind {
+    /// Stored form.
+    pub(crate) fn as_db(&self) -> &'static str {
+        match self {
+            Self::Direct(_) => "dm",
+            Self::Group => "group",
+            Self::Channel => "channel",
+        }
+    }
+}
+
+/// Everything the core needs to create or update a portal room.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatInfo {
+    /// Room name; `None` for DMs (clients then show the other person).
+    pub name: Option<String>,
+    /// Room topic.
+    pub topic: Option<String>,
+    /// Room avatar (`mxc://` or `https://`).
+    pub avatar: Option<String>,
+    /// DM, group or channel.
+    pub kind: ChatKind,
+    /// Known members with their roles; ghosts are created and joined for them.
+    pub members: Vec<ChatMember>,
+}
+
+impl ChatInfo {
+    /// A DM with one remote user.
+    pub fn direct(other: RemoteUserId, other_info: Option<UserInfo>) -> Self {
+        Self {
+            name: None,
+            topic: None,
+            avatar: None,
+            kind: ChatKind::Direct(other.clone()),
+            members: vec![ChatMember { id: other, info: other_info, role: Role::Member }],
+        }
+    }
+}
+
+/// A member of a remote chat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatMember {
+    /// Who.
+    pub id: RemoteUserId,
+    /// Their profile, when known.
+    pub info: Option<UserInfo>,
+    /// Their role.
+    pub role: Role,
+}
+
+/// A message from Matrix to send to the network.
+#[derive(Clone, Debug)]
+pub struct OutgoingMessage {
+    /// Where.
+    pub portal: PortalKey,
+    /// What.
+    pub content: Content,
+    /// The remote message it replies to, when that message is bridged.
+    pub reply_to: Option<RemoteMessageId>,
+    /// Set when a relay login sends for a Matrix user who has no login of their own:
+    /// the display name of the real sender, which the network puts in front of the text.
+    pub relayed_for: Option<String>,
+}
+
+/// What the network says about a sent message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentMessage {
+    /// The remote id the message got.
+    pub id: RemoteMessageId,
+    /// When the network stamped it, if it says.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// Why a network operation failed. Every variant is shown to the Matrix user.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    /// The login is not connected right now.
+    #[error("not connected to the network: {0}")]
+    NotConnected(String),
+    /// The chat, user or message does not exist remotely.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The remote side refused (no permission, banned, message too long).
+    #[error("refused by the network: {0}")]
+    Refused(String),
+    /// The network cannot do this at all.
+    #[error("not supported: {0}")]
+    Unsupported(String),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl NetworkError {
+    /// What the user is told, with what to do next.
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::NotConnected(_) => {
+                format!("{self}. The bridge reconnects by itself; send it again in a moment, or send `login` if you were logged out.")
+            }
+            Self::NotFound(_) => format!("{self}. Check the name and try again."),
+            Self::Refused(_) | Self::Other(_) => format!("{self}."),
+            Self::Unsupported(_) => format!("{self} on this network."),
+        }
+    }
+}
+
+/// A login as stored in the database, handed to [`Network::load_login`].
+#[derive(Clone, Debug)]
+pub struct StoredLogin {
+    /// The remote account.
+    pub id: LoginId,
+    /// The Matrix user it belongs to.
+    pub user: OwnedUserId,
+    /// Human-readable account name.
+    pub remote_name: String,
+    /// Non-secret data the network stored at login.
+    pub metadata: serde_json::Value,
+    /// Secret data the network stored at login (decrypted).
+    pub secret: Secret<Vec<u8>>,
+}
+
+/// A per-login key/value store, encrypted at rest, for networks that must persist session
+/// state as they run (Signal keys, update state).
+#[derive(Clone)]
+pub struct SessionStore {
+    store: Store,
+}
+
+/// A session store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[error("the session store failed: {0}")]
+pub struct SessionStoreError(String);
+
+impl SessionStore {
+    pub(crate) fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Reads a value.
+    pub async fn get(&self, login: &LoginId, key: &str) -> Result<Option<Vec<u8>>, SessionStoreError> {
+        self.store.kv_get(login.as_str(), key).await.map_err(|e| SessionStoreError(e.to_string()))
+    }
+
+    /// Writes a value.
+    pub async fn set(&self, login: &LoginId, key: &str, value: &[u8]) -> Result<(), SessionStoreError> {
+        self.store.kv_set(login.as_str(), key, value).await.map_err(|e| SessionStoreError(e.to_string()))
+    }
+
+    /// Deletes a value.
+    pub async fn delete(&self, login: &LoginId, key: &str) -> Result<(), SessionStoreError> {
+        self.store.kv_delete(login.as_str(), key).await.map_err(|e| SessionStoreError(e.to_string()))
+    }
+}
+
+/// What a network gets when the bridge starts.
+#[derive(Clone)]
+pub struct NetworkContext {
+    /// Persistent per-login state.
+    pub sessions: SessionStore,
+}
+
+/// A network-specific bot command being run (`!join #rust`, `list contacts`).
+pub struct CommandCall<'a> {
+    /// Who sent it.
+    pub user: &'a UserId,
+    /// The command name as declared in [`Network::commands`] (aliases resolved).
+    pub name: &'a str,
+    /// The arguments, already split shell-style.
+    pub args: &'a [String],
+    /// The sender's connected client, when they are logged in.
+    pub client: Option<Arc<dyn NetworkClient>>,
+    /// The portal it was sent in, when it was sent in one.
+    pub portal: Option<&'a PortalKey>,
+}
+
+/// A network command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The network does not know this command.
+    #[error("unknown command")]
+    Unknown,
+    /// Wrong arguments: the message is the usage line.
+    #[error("usage: {0}")]
+    Usage(String),
+    /// The command ran and failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// One network. Constructed by the binary; must do no I/O in construction, `info`,
+/// `login_flows` or `commands`.
+#[async_trait]
+pub trait Network: Send + Sync + 'static {
+    /// Static facts.
+    fn info(&self) -> NetworkInfo;
+
+    /// The login flows offered; the first is the default for `login`.
+    fn login_flows(&self) -> Vec<LoginFlow>;
+
+    /// Network-specific bot commands, listed in `help` under the network's name.
+    fn commands(&self) -> Vec<CommandSpec> {
+        Vec::new()
+    }
+
+    /// Called once before any login is loaded (an XMPP component opens its stream here).
+    async fn start(&self, _ctx: NetworkContext) -> Result<(), NetworkError> {
+        Ok(())
+    }
+
+    /// Starts a login flow for a Matrix user. No I/O here: it happens in `start`.
+    fn create_login(&self, user: &UserId, flow: &str) -> Result<Box<dyn LoginProcess>, LoginError>;
+
+    /// Rebuilds a client from a stored login. Must not connect: the core calls
+    /// [`NetworkClient::connect`] afterwards. Events go to `events`.
+    fn load_login(&self, stored: StoredLogin, events: EventSink) -> Result<Arc<dyn NetworkClient>, NetworkError>;
+
+    /// Runs a command declared in `commands`.
+    async fn run_command(&self, _call: CommandCall<'_>) -> Result<String, CommandError> {
+        Err(CommandError::Unknown)
+    }
+
+    /// Which remote chat an alias localpart suffix names (`#_net_<suffix>:domain`), for
+    /// alias queries; `None` if the suffix names no chat. The suffix arrives unescaped.
+    fn chat_for_alias(&self, _suffix: &str) -> Option<RemoteChatId> {
+        None
+    }
+}
+
+/// One logged-in remote account.
+#[async_trait]
+pub trait NetworkClient: Send + Sync {
+    /// Connects. Failures are reported as `RemoteEvent::LoginState`, not returned, and the
+    /// client keeps retrying on its own where that makes sense.
+    async fn connect(&self);
+
+    /// Disconnects, keeping the login (bridge shutdown).
+    async fn disconnect(&self);
+
+    /// Whether the client is logged in; cached, no I/O.
+    fn is_logged_in(&self) -> bool;
+
+    /// Logs out remotely and forgets the session.
+    async fn logout(&self);
+
+    /// Information about a chat, to create its portal.
+    async fn chat_info(&self, chat: &PortalKey) -> Result<ChatInfo, NetworkError>;
+
+    /// A remote user's profile.
+    async fn user_info(&self, user: &RemoteUserId) -> Result<UserInfo, NetworkError>;
+
+    /// Sends a message.
+    async fn send(&self, msg: OutgoingMessage) -> Result<SentMessage, NetworkError>;
+
+    /// Editing messages, if the network has it.
+    fn edits(&self) -> Option<&dyn Edits> {
+        None
+    }
+
+    /// Reactions, if the network has them.
+    fn reactions(&self) -> Option<&dyn Reactions> {
+        None
+    }
+
+    /// Deleting messages, if the network has it.
+    fn redactions(&self) -> Option<&dyn Redactions> {
+        None
+    }
+
+    /// Typing notifications, if the network has them.
+    fn typing(&self) -> Option<&dyn Typing> {
+        None
+    }
+
+    /// Resolving `pm <identifier>` to a DM, if the network has it.
+    fn start_dm(&self) -> Option<&dyn ResolveIdentifier> {
+        None
+    }
+}
+
+/// Editing sent messages.
+#[async_trait]
+pub trait Edits: Send + Sync {
+    /// Replaces the content of a message this login sent.
+    async fn edit(&self, portal: &PortalKey, target: &RemoteMessageId, content: Content) -> Result<(), NetworkError>;
+}
+
+/// Reacting to messages.
+#[async_trait]
+pub trait Reactions: Send + Sync {
+    /// Adds a reaction.
+    async fn react(&self, portal: &PortalKey, target: &RemoteMessageId, key: &str) -> Result<(), NetworkError>;
+    /// Removes a reaction this login added.
+    async fn unreact(&self, portal: &PortalKey, target: &RemoteMessageId, key: &str) -> Result<(), NetworkError>;
+}
+
+/// Deleting messages.
+#[async_trait]
+pub trait Redactions: Send + Sync {
+    /// Deletes a message this login sent.
+    async fn delete(&self, portal: &PortalKey, target: &RemoteMessageId) -> Result<(), NetworkError>;
+}
+
+/// Typing notifications.
+#[async_trait]
+pub trait Typing: Send + Sync {
+    /// Starts or stops typing.
+    async fn set_typing(&self, portal: &PortalKey, typing: bool) -> Result<(), NetworkError>;
+}
+
+/// Starting a DM from an identifier (`pm +4412345678`, `pm alice@example.org`).
+#[async_trait]
+pub trait ResolveIdentifier: Send + Sync {
+    /// Resolves the identifier to a DM portal and its info.
+    async fn resolve(&self, identifier: &str) -> Result<(PortalKey, ChatInfo), NetworkError>;
+}

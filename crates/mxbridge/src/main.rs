@@ -1,0 +1,96 @@
+//! The mxbridge binary: `run` (default), `generate-registration`, `check-config`.
+
+mod networks;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use mxbridge_core::config::Config;
+use tracing::info;
+
+/// A Matrix bridge to other chat networks.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// The config file (see config/ for commented examples).
+    #[arg(short, long, default_value = "config.yaml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the bridge (the default).
+    Run,
+    /// Fill in missing tokens in the config and write the registration file for the homeserver.
+    GenerateRegistration {
+        /// Where to write the registration.
+        #[arg(short, long, default_value = "registration.yaml")]
+        output: PathBuf,
+    },
+    /// Validate the config and say what to fix.
+    CheckConfig,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Cmd::Run) {
+        Cmd::GenerateRegistration { output } => {
+            let protocol = networks::protocol_of(&cli.config)?;
+            let reg = mxbridge_core::registration::generate(&cli.config, &output, &protocol)?;
+            eprintln!("Wrote {} for appservice `{}`.", output.display(), reg.id);
+            eprintln!("Add its path to app_service_config_files in your homeserver's config and restart the homeserver.");
+            Ok(())
+        }
+        Cmd::CheckConfig => {
+            let config = Config::load(&cli.config)?;
+            networks::build(&config)?;
+            eprintln!("{} is valid.", cli.config.display());
+            Ok(())
+        }
+        Cmd::Run => run(&cli.config),
+    }
+}
+
+fn run(path: &std::path::Path) -> Result<()> {
+    let config = Config::load(path)?;
+    init_tracing(&config.log_level);
+    // Install one rustls provider for the whole process before any network connects.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let network = networks::build(&config)?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let (host, port) = config.listen.clone();
+        let listener = tokio::net::TcpListener::bind((host.as_str(), port))
+            .await
+            .with_context(|| format!("cannot listen on {host}:{port} (appservice.hostname / appservice.port)"))?;
+        info!(address = %listener.local_addr()?, "listening for the homeserver");
+        mxbridge_core::run(config, network, listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+fn init_tracing(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

@@ -1,0 +1,44 @@
+//! Which network the config asks for (`network.type`), built from its section.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use mxbridge_core::config::{Config, RawConfig};
+use mxbridge_core::network::Network;
+
+/// Network types this binary knows.
+const KNOWN: &[&str] = &["demo"];
+
+fn network_type(section: &serde_json::Value) -> Result<String> {
+    match section.get("type").and_then(|t| t.as_str()) {
+        Some(t) if KNOWN.contains(&t) => Ok(t.to_owned()),
+        Some(t) => bail!("config key `network.type`: `{t}` is not a network this build knows (fix: use one of {})", KNOWN.join(", ")),
+        None => bail!("config key `network.type` is missing (fix: set it to one of {})", KNOWN.join(", ")),
+    }
+}
+
+/// The protocol id for the registration, read without validating the rest of the config
+/// (its tokens may still be `generate`).
+pub(crate) fn protocol_of(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let raw = RawConfig::parse(&text, path)?;
+    network_type(&raw.network)
+}
+
+/// The network named by the config, built from its section.
+pub(crate) fn build(config: &Config) -> Result<Arc<dyn Network>> {
+    let mut section = config.network.clone();
+    let kind = network_type(&section)?;
+    if let Some(map) = section.as_object_mut() {
+        map.remove("type");
+    }
+    match kind.as_str() {
+        "demo" => {
+            let demo: mxbridge_demo::DemoConfig =
+                serde_json::from_value(section).context("config section `network` (demo) is not valid")?;
+            Ok(mxbridge_demo::DemoNetwork::new(demo).0)
+        }
+        other => bail!("network `{other}` is not built in"),
+    }
+}

@@ -1,0 +1,71 @@
+//! The compiled binary's config commands, run as an admin would run them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn example_config() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/example-demo.yaml")).unwrap()
+}
+
+fn temp_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mxbridge-cli-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn mxbridge(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mxbridge")).args(args).output().unwrap()
+}
+
+#[test]
+fn test_generate_registration_fills_tokens_and_writes_the_file() {
+    let dir = temp_dir("reg");
+    let config = dir.join("config.yaml");
+    std::fs::write(&config, example_config()).unwrap();
+    let out = dir.join("registration.yaml");
+
+    let before = mxbridge(&["-c", config.to_str().unwrap(), "check-config"]);
+    assert!(!before.status.success(), "tokens still say generate");
+    let stderr = String::from_utf8_lossy(&before.stderr);
+    assert!(stderr.contains("appservice.as_token") && stderr.contains("generate-registration"), "{stderr}");
+
+    let generated = mxbridge(&["-c", config.to_str().unwrap(), "generate-registration", "-o", out.to_str().unwrap()]);
+    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+    let reg = std::fs::read_to_string(&out).unwrap();
+    let config_text = std::fs::read_to_string(&config).unwrap();
+    assert!(!config_text.contains("as_token: generate"));
+    assert!(config_text.contains("# Which network this bridge connects to."), "comments are kept");
+    let as_token = config_text.lines().find_map(|l| l.trim().strip_prefix("as_token: ")).unwrap().trim_matches('"');
+    assert!(reg.contains(as_token), "the registration carries the config's token");
+    for needle in ["id: demo", "sender_localpart: demobot", "rate_limited: false", "receive_ephemeral: true", "exclusive: true", "- demo"] {
+        assert!(reg.contains(needle), "{needle} missing in\n{reg}");
+    }
+
+    let again = mxbridge(&["-c", config.to_str().unwrap(), "generate-registration", "-o", out.to_str().unwrap()]);
+    assert!(again.status.success());
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), config_text, "a second run keeps the tokens");
+
+    let check = mxbridge(&["-c", config.to_str().unwrap(), "check-config"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}
+
+#[test]
+fn test_check_config_names_the_bad_key() {
+    let dir = temp_dir("bad");
+    let config = dir.join("config.yaml");
+    let text = example_config()
+        .replace("as_token: generate", "as_token: aaaaaaaaaaaaaaaaaaaaaaaa")
+        .replace("hs_token: generate", "hs_token: bbbbbbbbbbbbbbbbbbbbbbbbb");
+    std::fs::write(&config, text.replace("type: demo", "type: carrier-pigeon")).unwrap();
+    let out = mxbridge(&["-c", config.to_str().unwrap(), "check-config"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("network.type") && stderr.contains("fix:"), "{stderr}");
+
+    std::fs::write(&config, text.replace("port: 29340", "port: seventy")).unwrap();
+    let out = mxbridge(&["-c", config.to_str().unwrap(), "check-config"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("port"), "{stderr}");
+}

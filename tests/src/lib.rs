@@ -1,0 +1,7 @@
+#![cfg(test)]
+//! End-to-end tests against the real servers `scripts/test.sh` starts.
+
+mod core_e2e;
+mod demo_bridge;
+mod harness;
+mod restart_e2e;
