@@ -273,8 +273,9 @@ async fn test_remote_message_creates_portal_and_invites() {
 
 #[tokio::test]
 async fn test_alias_query_creates_a_joinable_portal() {
-    shared();
-    let mut user = TestUser::register("aliasuser").await;
+    // A login must exist for the bridge to ask the network about the chat.
+    let (mut user, room) = user_with_management_room("aliasuser").await;
+    login(&mut user, &room, &random_name("al")).await;
     let name = random_name("g");
     let alias = format!("#_demo_group=3a{name}:{}", shared().1.domain);
     let room = user.join(&alias).await;

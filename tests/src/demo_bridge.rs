@@ -40,6 +40,7 @@ pub(crate) fn config(name: &str, dir: &Path) -> Config {
 impl RunningBridge {
     /// Starts a bridge and waits until its appservice port answers.
     pub(crate) async fn start(config: Config) -> Self {
+        crate::harness::init();
         let demo: DemoConfig = serde_json::from_value({
             let mut v = config.network.clone();
             v.as_object_mut().expect("network section").remove("type");

@@ -111,8 +111,10 @@ pub enum Action {
     },
 }
 
-#[derive(Default)]
 pub(crate) struct Shared {
+    /// Makes message ids unique across restarts, as the id contract requires: a counter
+    /// alone would start again at 1 and collide with ids stored before the restart.
+    id_prefix: String,
     pub(crate) actions: Mutex<Vec<Action>>,
     pub(crate) sinks: Mutex<HashMap<LoginId, EventSink>>,
     /// QR logins waiting to be scanned, by Matrix user: the scan fires this.
@@ -120,11 +122,24 @@ pub(crate) struct Shared {
     pub(crate) next_id: Mutex<u64>,
 }
 
+impl Default for Shared {
+    fn default() -> Self {
+        let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        Self {
+            id_prefix: format!("m{started:x}"),
+            actions: Mutex::default(),
+            sinks: Mutex::default(),
+            pending_scans: Mutex::default(),
+            next_id: Mutex::default(),
+        }
+    }
+}
+
 impl Shared {
     pub(crate) fn next_message_id(&self) -> RemoteMessageId {
         let mut n = self.next_id.lock().expect("lock");
         *n += 1;
-        RemoteMessageId::new(format!("m{n}"))
+        RemoteMessageId::new(format!("{}.{n}", self.id_prefix))
     }
 
     pub(crate) fn record(&self, action: Action) {

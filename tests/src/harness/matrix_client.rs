@@ -40,6 +40,7 @@ fn enc(s: &str) -> String {
 impl TestUser {
     /// Registers `<prefix><random>` with open registration.
     pub(crate) async fn register(prefix: &str) -> Self {
+        super::init();
         let base = homeserver();
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
         let username = format!("{prefix}{}", rand::random::<u32>());

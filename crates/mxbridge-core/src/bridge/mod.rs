@@ -310,6 +310,7 @@ impl Bridge {
             let in_flight = self.dispatched.lock().expect("lock").len() as i64;
             match self.store.inbox_pending(in_flight + 256).await {
                 Ok(items) => {
+                    tracing::trace!(pending = items.len(), in_flight, "inbox read");
                     for item in items {
                         if !self.dispatched.lock().expect("lock").insert(item.seq) {
                             continue;
@@ -340,6 +341,7 @@ impl Bridge {
             self.finish_inbox_item(seq).await;
             return;
         };
+        tracing::debug!(seq, room = %room, "queueing an inbox event");
         let work = InboxWork { seq, container, event };
         let mut queues = self.room_queues.lock().expect("lock");
         let tx = queues.entry(room.clone()).or_insert_with(|| {
@@ -350,6 +352,7 @@ impl Bridge {
                     while let Some(work) = rx.recv().await {
                         bridge.clone().handle_inbox_event(work.container, work.event).await;
                         bridge.finish_inbox_item(work.seq).await;
+                        tracing::debug!(seq = work.seq, "inbox event handled");
                     }
                 }
                 .instrument(info_span!("room", room = %room)),

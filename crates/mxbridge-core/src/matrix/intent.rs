@@ -244,8 +244,9 @@ impl Matrix {
 
     /// Creates a room as the bot.
     pub async fn create_room(&self, opts: &CreateRoom) -> MatrixResult<OwnedRoomId> {
+        // The bot creates the room. Since room version 12 its creator power is implicit and
+        // listing it in `users` is an error; older versions give the creator 100 anyway.
         let mut users = serde_json::Map::new();
-        users.insert(self.inner.bot.to_string(), json!(100));
         for (u, level) in &opts.power_users {
             users.insert(u.to_string(), json!(level));
         }
@@ -257,7 +258,7 @@ impl Matrix {
             "preset": if opts.public { "public_chat" } else { "private_chat" },
             "invite": opts.invite,
             "is_direct": opts.is_direct,
-            "power_level_content_override": {"users": users},
+            "power_level_content_override": if users.is_empty() { json!({}) } else { json!({"users": users}) },
             "initial_state": initial_state,
         });
         if let Some(n) = &opts.name {

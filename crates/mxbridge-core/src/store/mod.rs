@@ -16,7 +16,7 @@
 //! [`StoreError::Corrupt`].
 //!
 //! One file per table holds that table's `impl Store` block and row type:
-//! [`transactions`](self::transactions) (the durable appservice inbox), `portal`, `ghost`,
+//! `transactions` (the durable appservice inbox), `portal`, `ghost`,
 //! `message`, `reaction`, `login` (secrets encrypted with the [`SecretCipher`]),
 //! `management_room` and `kv` (encrypted per-login session state).
 //!
@@ -30,7 +30,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::any::{AnyPool, AnyPoolOptions};
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
 use sqlx::{Executor, SqlSafeStr};
 use tracing::debug;
@@ -125,7 +126,11 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
                 true
             }
-            sqlx::Error::Database(db) => db.code().is_some_and(|code| is_unavailable_code(&code)),
+            sqlx::Error::Database(db) => {
+                let dialect =
+                    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() { Dialect::Sqlite } else { Dialect::Postgres };
+                db.code().is_some_and(|code| is_unavailable_code(dialect, &code))
+            }
             _ => false,
         };
         if unavailable { StoreError::Unavailable(e) } else { StoreError::Query(e) }
@@ -133,14 +138,15 @@ impl From<sqlx::Error> for StoreError {
 }
 
 /// Database error codes that mean "not now" rather than "not this".
-fn is_unavailable_code(code: &str) -> bool {
-    // SQLite reports (extended) result codes as numbers: BUSY, LOCKED, IOERR, FULL, CANTOPEN.
-    if let Ok(n) = code.parse::<i64>() {
-        return matches!(n & 0xff, 5 | 6 | 10 | 13 | 14);
+fn is_unavailable_code(dialect: Dialect, code: &str) -> bool {
+    match dialect {
+        // Extended result codes, as numbers; the low byte is the primary code:
+        // BUSY, LOCKED, IOERR, FULL, CANTOPEN.
+        Dialect::Sqlite => code.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13 | 14)),
+        // SQLSTATE classes: connection exception, insufficient resources, operator
+        // intervention (shutdown), system error.
+        Dialect::Postgres => ["08", "53", "57", "58"].iter().any(|class| code.starts_with(class)),
     }
-    // PostgreSQL SQLSTATE classes: connection exception, insufficient resources, operator
-    // intervention (shutdown), system error.
-    ["08", "53", "57", "58"].iter().any(|class| code.starts_with(class))
 }
 
 /// Which database a [`Store`] talks to.
@@ -280,4 +286,75 @@ fn flag(value: bool) -> i64 {
 fn now_ms() -> i64 {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use sqlx::Row;
+
+    use super::*;
+
+    fn cipher() -> SecretCipher {
+        SecretCipher::from_base64_key(&STANDARD.encode([5u8; 32])).unwrap()
+    }
+
+    #[tokio::test]
+    async fn test_memory_database_is_one_database_for_every_call() {
+        let store = Store::connect("sqlite::memory:", cipher()).await.unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move { store.record_transaction(&format!("t{i}"), &[format!("{i}")]).await.unwrap() })
+            })
+            .collect();
+        for task in tasks {
+            assert!(task.await.unwrap());
+        }
+        assert_eq!(store.inbox_pending(100).await.unwrap().len(), 16);
+        let other = Store::connect("sqlite::memory:", cipher()).await.unwrap();
+        assert!(other.inbox_pending(100).await.unwrap().is_empty(), "each memory store is its own database");
+    }
+
+    #[tokio::test]
+    async fn test_sqlite_file_is_created_with_wal_and_foreign_keys() {
+        let folder = std::env::temp_dir().join(format!("mxbridge-store-{:016x}", rand::random::<u64>()));
+        let path = folder.join("nested/bridge.db");
+        let store = Store::connect(&format!("sqlite://{}", path.display()), cipher()).await.unwrap();
+        assert!(path.exists(), "the file and its folders are created");
+        let mode: String = sqlx::query("PRAGMA journal_mode").fetch_one(store.pool()).await.unwrap().try_get(0).unwrap();
+        assert_eq!(mode, "wal");
+        let fk: i64 = sqlx::query("PRAGMA foreign_keys").fetch_one(store.pool()).await.unwrap().try_get(0).unwrap();
+        assert_eq!(fk, 1);
+        store.close().await;
+        std::fs::remove_dir_all(folder).unwrap();
+    }
+
+    #[tokio::test]
+    async fn test_unsupported_url_is_refused_without_echoing_credentials() {
+        let err = Store::connect("mysql://user:hunter2@db/x", cipher()).await.unwrap_err();
+        assert!(matches!(err, StoreError::UnsupportedUrl { ref scheme } if scheme == "mysql"));
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn test_unreachable_postgres_is_unavailable() {
+        // A socket folder that does not exist fails at once. (A refused TCP connection is
+        // retried until ACQUIRE_TIMEOUT, as at system start-up, and then fails the same way.)
+        let err = Store::connect("postgres://user:hunter2@localhost/db?host=/nonexistent-mxbridge", cipher()).await.unwrap_err();
+        assert!(err.is_unavailable(), "{err:?}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn test_error_codes_that_mean_retry_later() {
+        use Dialect::{Postgres, Sqlite};
+        for (dialect, code) in [(Sqlite, "5"), (Sqlite, "517"), (Sqlite, "6"), (Sqlite, "13"), (Postgres, "08006"), (Postgres, "57P01")] {
+            assert!(is_unavailable_code(dialect, code), "{dialect:?} {code}");
+        }
+        for (dialect, code) in [(Sqlite, "19"), (Sqlite, "2067"), (Sqlite, "1"), (Postgres, "23505"), (Postgres, "42P01")] {
+            assert!(!is_unavailable_code(dialect, code), "{dialect:?} {code}");
+        }
+    }
 }

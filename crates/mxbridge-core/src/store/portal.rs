@@ -1,113 +1,111 @@
-//! `portal`: one remote chat ⇄ one Matrix room.
+//! Table `portal`: one remote chat <-> one Matrix room.
 //!
-//! ```sql
-//! portal(remote_id, receiver, room_id UNIQUE, name, topic, avatar_url, kind, plumbed, relay_login, created_ms)
-//! PRIMARY KEY (remote_id, receiver)
-//! ```
+//! Keyed by `(remote_id, receiver)`; `receiver` is the login that sees the chat, or `""`
+//! for chats that look the same to every user. `room_id` is unique once set. Deleting a
+//! portal deletes its `message` and `reaction` rows (foreign keys, `ON DELETE CASCADE`).
 
 use ruma::{OwnedRoomId, RoomId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, Store, parse_id};
+use super::{Result, Store, flag, parse_stored};
 
-/// A stored portal.
+const UPSERT: &str = "INSERT INTO portal (remote_id, receiver, room_id, name, topic, avatar_url, kind, plumbed, relay_login, created_ms)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    ON CONFLICT (remote_id, receiver) DO UPDATE SET room_id = excluded.room_id, name = excluded.name, topic = excluded.topic,
+        avatar_url = excluded.avatar_url, kind = excluded.kind, plumbed = excluded.plumbed, relay_login = excluded.relay_login,
+        created_ms = excluded.created_ms";
+const BY_KEY: &str = "SELECT remote_id, receiver, room_id, name, topic, avatar_url, kind, plumbed, relay_login, created_ms
+    FROM portal WHERE remote_id = $1 AND receiver = $2";
+const BY_ROOM: &str = "SELECT remote_id, receiver, room_id, name, topic, avatar_url, kind, plumbed, relay_login, created_ms
+    FROM portal WHERE room_id = $1";
+const ALL: &str = "SELECT remote_id, receiver, room_id, name, topic, avatar_url, kind, plumbed, relay_login, created_ms
+    FROM portal ORDER BY remote_id, receiver";
+const DELETE: &str = "DELETE FROM portal WHERE remote_id = $1 AND receiver = $2";
+
+/// A bridged chat.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PortalRow {
-    /// Remote chat id.
+    /// The network's id of the chat.
     pub remote_id: String,
-    /// Owning login, or empty when shared.
+    /// The login this chat belongs to, or `""` when it is shared by all users.
     pub receiver: String,
     /// The Matrix room, once created.
     pub room_id: Option<OwnedRoomId>,
-    /// Last known name.
+    /// The room name last set from the remote side.
     pub name: Option<String>,
-    /// Last known topic.
+    /// The room topic last set from the remote side.
     pub topic: Option<String>,
-    /// Last known avatar.
+    /// The room avatar (`mxc://` URI) last set from the remote side.
     pub avatar_url: Option<String>,
-    /// `dm`, `group` or `channel`.
+    /// `"dm"`, `"group"` or `"channel"`.
     pub kind: String,
-    /// Linked to an existing room by an admin.
+    /// Whether an existing Matrix room was attached to the chat, rather than made by the bridge.
     pub plumbed: bool,
-    /// Login that relays for users without one.
+    /// The login that relays messages of users who are not logged in, if relaying is on.
     pub relay_login: Option<String>,
-    /// When it was created.
+    /// When the portal was created, in milliseconds since the Unix epoch.
     pub created_ms: i64,
 }
 
-const COLUMNS: &str = "remote_id, receiver, room_id, name, topic, avatar_url, kind, plumbed, relay_login, created_ms";
-
-fn from_row(r: AnyRow) -> Result<PortalRow> {
-    Ok(PortalRow {
-        remote_id: r.try_get("remote_id")?,
-        receiver: r.try_get("receiver")?,
-        room_id: r.try_get::<Option<String>, _>("room_id")?.map(|s| parse_id(s, "portal.room_id")).transpose()?,
-        name: r.try_get("name")?,
-        topic: r.try_get("topic")?,
-        avatar_url: r.try_get("avatar_url")?,
-        kind: r.try_get("kind")?,
-        plumbed: r.try_get::<i64, _>("plumbed")? != 0,
-        relay_login: r.try_get("relay_login")?,
-        created_ms: r.try_get("created_ms")?,
-    })
+impl PortalRow {
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        let room_id: Option<String> = row.try_get("room_id")?;
+        Ok(PortalRow {
+            remote_id: row.try_get("remote_id")?,
+            receiver: row.try_get("receiver")?,
+            room_id: room_id.map(|r| parse_stored("portal room id", r)).transpose()?,
+            name: row.try_get("name")?,
+            topic: row.try_get("topic")?,
+            avatar_url: row.try_get("avatar_url")?,
+            kind: row.try_get("kind")?,
+            plumbed: row.try_get::<i64, _>("plumbed")? != 0,
+            relay_login: row.try_get("relay_login")?,
+            created_ms: row.try_get("created_ms")?,
+        })
+    }
 }
 
 impl Store {
-    /// Inserts or replaces a portal.
+    /// Inserts the portal, or replaces every field of the one with the same key.
     pub async fn upsert_portal(&self, p: &PortalRow) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO portal (remote_id, receiver, room_id, name, topic, avatar_url, kind, plumbed, relay_login, created_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (remote_id, receiver) DO UPDATE SET room_id = excluded.room_id, name = excluded.name, topic = excluded.topic,
-               avatar_url = excluded.avatar_url, kind = excluded.kind, plumbed = excluded.plumbed, relay_login = excluded.relay_login",
-        )
-        .bind(p.remote_id.as_str())
-        .bind(p.receiver.as_str())
-        .bind(p.room_id.as_ref().map(|r| r.to_string()))
-        .bind(p.name.clone())
-        .bind(p.topic.clone())
-        .bind(p.avatar_url.clone())
-        .bind(p.kind.as_str())
-        .bind(i64::from(p.plumbed))
-        .bind(p.relay_login.clone())
-        .bind(p.created_ms)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(UPSERT)
+            .bind(p.remote_id.as_str())
+            .bind(p.receiver.as_str())
+            .bind(p.room_id.as_ref().map(|r| r.as_str()))
+            .bind(p.name.as_deref())
+            .bind(p.topic.as_deref())
+            .bind(p.avatar_url.as_deref())
+            .bind(p.kind.as_str())
+            .bind(flag(p.plumbed))
+            .bind(p.relay_login.as_deref())
+            .bind(p.created_ms)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
-    /// A portal by its remote key.
+    /// The portal of a remote chat.
     pub async fn portal(&self, remote_id: &str, receiver: &str) -> Result<Option<PortalRow>> {
-        let sql = format!("SELECT {COLUMNS} FROM portal WHERE remote_id = $1 AND receiver = $2");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(remote_id).bind(receiver).fetch_optional(&self.pool).await?;
-        row.map(from_row).transpose()
+        let row = sqlx::query(BY_KEY).bind(remote_id).bind(receiver).fetch_optional(self.pool()).await?;
+        row.as_ref().map(PortalRow::from_row).transpose()
     }
 
-    /// The portal bridged to a room.
+    /// The portal bridged to a Matrix room.
     pub async fn portal_by_room(&self, room_id: &RoomId) -> Result<Option<PortalRow>> {
-        let sql = format!("SELECT {COLUMNS} FROM portal WHERE room_id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(room_id.as_str()).fetch_optional(&self.pool).await?;
-        row.map(from_row).transpose()
+        let row = sqlx::query(BY_ROOM).bind(room_id.as_str()).fetch_optional(self.pool()).await?;
+        row.as_ref().map(PortalRow::from_row).transpose()
     }
 
-    /// Every portal.
+    /// Every portal, ordered by key.
     pub async fn portals(&self) -> Result<Vec<PortalRow>> {
-        let sql = format!("SELECT {COLUMNS} FROM portal ORDER BY created_ms");
-        sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?.into_iter().map(from_row).collect()
+        let rows = sqlx::query(ALL).fetch_all(self.pool()).await?;
+        rows.iter().map(PortalRow::from_row).collect()
     }
 
-    /// Deletes a portal with its messages and reactions.
+    /// Deletes the portal and its messages and reactions.
     pub async fn delete_portal(&self, remote_id: &str, receiver: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for sql in [
-            "DELETE FROM reaction WHERE portal_remote_id = $1 AND receiver = $2",
-            "DELETE FROM message WHERE portal_remote_id = $1 AND receiver = $2",
-            "DELETE FROM portal WHERE remote_id = $1 AND receiver = $2",
-        ] {
-            sqlx::query(sql).bind(remote_id).bind(receiver).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
+        sqlx::query(DELETE).bind(remote_id).bind(receiver).execute(self.pool()).await?;
         Ok(())
     }
 }
