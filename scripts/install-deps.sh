@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Installs what the real test stack needs: Debian packages and a venv with Synapse.
-# Idempotent and quick when everything is there already.
+# Idempotent: when everything is there it only checks, in about a second.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-# Debian packages: one per line in this list.
+# Debian packages, one per line.
 PACKAGES=(
   postgresql
   libssl-dev
   pkg-config
+  curl
+  python3-venv
 )
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -17,20 +22,39 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  # Keep package scripts from starting system services: the stack runs its own.
+  # The stack runs its own throwaway servers: package scripts must not start system
+  # services (postgresql's would take port 5432, and some pull in an MTA).
   policy=/usr/sbin/policy-rc.d
-  had_policy=0; [ -e "$policy" ] && had_policy=1 && $SUDO cp "$policy" "$STACK_DIR/policy-rc.d.bak"
-  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null; $SUDO chmod +x "$policy"
+  policy_backup=""
+  if [ -e "$policy" ]; then
+    policy_backup=$(mktemp)
+    $SUDO cp -p "$policy" "$policy_backup"
+  fi
+  restore_policy() {
+    if [ -n "$policy_backup" ]; then
+      $SUDO cp -p "$policy_backup" "$policy" && rm -f "$policy_backup"
+    else
+      $SUDO rm -f "$policy"
+    fi
+  }
+  trap restore_policy EXIT
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  if [ $had_policy = 1 ]; then $SUDO cp "$STACK_DIR/policy-rc.d.bak" "$policy"; else $SUDO rm -f "$policy"; fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  restore_policy
+  trap - EXIT
 fi
 
-if ! "$VENV/bin/python" -c "import synapse; assert synapse.__version__ == '$SYNAPSE_VERSION'" 2>/dev/null; then
+synapse_ok() { "$VENV/bin/python" -c "import synapse, sys; sys.exit(synapse.__version__ != '$SYNAPSE_VERSION')" 2>/dev/null; }
+if ! synapse_ok; then
   log "installing matrix-synapse $SYNAPSE_VERSION into $VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip >/dev/null
-  "$VENV/bin/pip" install -q "matrix-synapse==$SYNAPSE_VERSION"
+  # A venv whose interpreter is gone (its Python was removed or moved) cannot be repaired.
+  if ! "$VENV/bin/python" -c '' 2>/dev/null; then
+    python3 -m venv --clear "$VENV"
+  fi
+  "$VENV/bin/pip" install -q --no-input --upgrade pip
+  "$VENV/bin/pip" install -q --no-input "matrix-synapse==$SYNAPSE_VERSION"
+  synapse_ok || { log "matrix-synapse $SYNAPSE_VERSION is not importable from $VENV after installing"; exit 1; }
 fi
 log "dependencies ready"

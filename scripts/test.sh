@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
-# Runs every test: format, lints, unit tests, and end-to-end tests against a real Synapse
-# and PostgreSQL that this script installs and starts on 127.0.0.1 (and stops again).
-# This is the command the README gives and the one CI runs.
+# Runs every test: format, lints, build, unit tests, and end-to-end tests against a real
+# Synapse and PostgreSQL that this script installs and starts on 127.0.0.1 (and stops
+# again). This is the command the README gives and the one CI runs.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
+# Incremental artifacts only cost time and disk on a build that is run once.
 export CARGO_INCREMENTAL=0
 export MXBRIDGE_STACK_DIR="$STACK_DIR"
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 
-step() { printf '\n==> %s\n' "$*" >&2; CURRENT_STEP="$*"; }
 CURRENT_STEP="start"
-trap 'status=$?; bash "$REPO_ROOT/scripts/stop-stack.sh" >/dev/null 2>&1; if [ $status -ne 0 ]; then printf "\nFAILED at step: %s\n" "$CURRENT_STEP" >&2; fi; exit $status' EXIT
+STEP_START=$SECONDS
+step() {
+  printf '\n==> %s\n' "$*" >&2
+  CURRENT_STEP="$*"
+  STEP_START=$SECONDS
+}
+on_exit() {
+  local status=$?
+  bash "$REPO_ROOT/scripts/stop-stack.sh" || true
+  if [ "$status" -ne 0 ]; then
+    printf '\nFAILED at step: %s (exit %s, after %ss in that step)\n' "$CURRENT_STEP" "$status" "$((SECONDS - STEP_START))" >&2
+  fi
+  exit "$status"
+}
+trap on_exit EXIT
 
 step "install dependencies"
 bash scripts/install-deps.sh
-step "stop a stack left running"
+step "stop a stack left running by an earlier run"
 bash scripts/stop-stack.sh
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -23,22 +38,28 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo build"
 cargo build --workspace --all-targets --locked
 
-step "generate the test bridges' registrations with the real binary"
-rm -rf "$STACK_DIR/registrations" "$STACK_DIR/e2e"; mkdir -p "$STACK_DIR/registrations"
+step "generate the e2e bridges' registrations with the real binary"
+# The previous run's registrations and bridge state belong to a Synapse that is gone.
+rm -rf "$STACK_DIR/registrations" "$STACK_DIR/e2e"
+mkdir -p "$STACK_DIR/registrations"
 regs=()
+shopt -s nullglob
 for cfg in tests/fixtures/*.config.yaml; do
   name=$(basename "$cfg" .config.yaml)
-  target/debug/mxbridge -c "$cfg" generate-registration -o "$STACK_DIR/registrations/$name.yaml"
-  regs+=("$STACK_DIR/registrations/$name.yaml")
+  "$TARGET_DIR/debug/mxbridge" -c "$cfg" generate-registration -o "$STACK_DIR/registrations/$name.registration.yaml"
+  regs+=("$STACK_DIR/registrations/$name.registration.yaml")
 done
+shopt -u nullglob
+[ ${#regs[@]} -gt 0 ] || log "no tests/fixtures/*.config.yaml: Synapse starts without appservices"
 
 step "start PostgreSQL"
 bash scripts/start-postgres.sh
 step "start Synapse"
-bash scripts/start-synapse.sh "${regs[@]}"
+bash scripts/start-synapse.sh ${regs[@]+"${regs[@]}"}
 
 export MXBRIDGE_TEST_HOMESERVER="http://127.0.0.1:$HS_PORT"
 export MXBRIDGE_TEST_SERVER_NAME=localhost
 export MXBRIDGE_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/mxbridge_test"
 step "cargo test"
 cargo test --workspace --locked
+step "done"

@@ -32,6 +32,9 @@ pub(crate) fn state_dir(label: &str) -> PathBuf {
 /// The fixture config with database and key moved into `dir`.
 pub(crate) fn config(name: &str, dir: &Path) -> Config {
     let mut config = Config::load(&fixture(name)).expect("the fixture config is valid");
+    // The stack may run Synapse on another port (MXBRIDGE_HS_PORT); the registration only
+    // depends on the bridge's own address, which the fixture fixes.
+    config.homeserver_url = crate::harness::env::homeserver();
     config.database = DatabaseConfig::Sqlite(dir.join("bridge.db"));
     config.secret_key = SecretKeySource::File(dir.join("bridge.key"));
     config

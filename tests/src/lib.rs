@@ -1,7 +1,9 @@
 #![cfg(test)]
 //! End-to-end tests against the real servers `scripts/test.sh` starts.
 
+mod admin_media_e2e;
 mod core_e2e;
 mod demo_bridge;
 mod harness;
 mod restart_e2e;
+mod stack_smoke;

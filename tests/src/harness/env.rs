@@ -1,7 +1,36 @@
 //! Where the servers started by `scripts/test.sh` are.
+//!
+//! The script exports these variables; a plain `cargo test` has none of them, and the
+//! end-to-end tests then fail at once with a message saying how to run them.
 
-/// Base URL of the test homeserver.
+use std::path::PathBuf;
+
+fn var(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!(
+            "{name} is not set. The end-to-end tests need the real Synapse and PostgreSQL that \
+             `bash scripts/test.sh` installs and starts: run the tests with that script"
+        ),
+    }
+}
+
+/// Base URL of the test homeserver, e.g. `http://127.0.0.1:18008`.
 pub(crate) fn homeserver() -> String {
-    std::env::var("MXBRIDGE_TEST_HOMESERVER")
-        .expect("MXBRIDGE_TEST_HOMESERVER is not set: run the tests with `bash scripts/test.sh`, which starts Synapse")
+    var("MXBRIDGE_TEST_HOMESERVER").trim_end_matches('/').to_owned()
+}
+
+/// The homeserver's server name (the part after `:` in user ids), e.g. `localhost`.
+pub(crate) fn server_name() -> String {
+    var("MXBRIDGE_TEST_SERVER_NAME")
+}
+
+/// URL of the throwaway PostgreSQL database, e.g. `postgres://postgres@127.0.0.1:5433/mxbridge_test`.
+pub(crate) fn postgres_url() -> String {
+    var("MXBRIDGE_TEST_POSTGRES_URL")
+}
+
+/// The directory holding the stack's state (servers' data, logs, registrations).
+pub(crate) fn stack_dir() -> PathBuf {
+    PathBuf::from(var("MXBRIDGE_STACK_DIR"))
 }

@@ -1,33 +1,71 @@
-//! A small Matrix client for tests: a real user on the test Synapse.
+//! A small Matrix client for tests: a real user on the test Synapse, over the plain
+//! client-server API with JSON values, so a test states exactly what it sends and checks.
 //!
-//! It keeps every timeline event it has synced, per room, and each wait scans that buffer
-//! before syncing again, so an event that arrived in an earlier sync is never missed. An
-//! event a wait returned is consumed and not returned again.
+//! Every timeline event the user syncs is kept, per room, and each wait scans that buffer
+//! before syncing again: an event that arrived in an earlier sync, or while the test was
+//! busy waiting for something else, is never missed. An event a wait returned is consumed
+//! and not returned again, so two waits for "a notice from the bot" see two notices.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 use std::time::Duration;
 
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::env::homeserver;
+use super::env;
 
-/// A registered test user.
+/// How many events one sync may return per room. Synapse's default of 10 would make a sync
+/// after a burst of events "limited" and leave a gap; the gap is also filled from
+/// `/messages`, but a high limit makes that rare.
+const SYNC_TIMELINE_LIMIT: u32 = 100;
+/// Server-side long-poll of each sync in a wait.
+const SYNC_POLL: Duration = Duration::from_millis(1000);
+/// At most this many `/messages` pages are fetched to fill one gap.
+const BACKFILL_PAGES: usize = 10;
+const PASSWORD: &str = "test-password-1";
+
+/// A registered test user with its own sync position and event buffer.
 pub(crate) struct TestUser {
+    /// The full user id, e.g. `@alice_1a2b3c4d:localhost`.
     pub(crate) user_id: String,
     token: String,
     http: reqwest::Client,
     base: String,
     since: Option<String>,
+    /// Timeline events per room, oldest first.
     timeline: HashMap<String, Vec<Value>>,
-    invites: Vec<(String, Value)>,
+    /// Ids of the events in `timeline`, so that overlapping syncs and backfills add each once.
+    known: HashSet<String>,
+    /// Events a wait has returned.
     consumed: HashSet<String>,
+    /// Invites not yet returned by a wait: room id and its stripped invite state.
+    invites: Vec<(String, Value)>,
     txn: u64,
 }
 
-/// A wait ran out of time; carries what was seen, for the failure message.
-#[derive(Debug)]
-pub(crate) struct NotSeen(#[allow(dead_code)] pub(crate) Vec<String>);
+/// A wait ran out of time. Its `Debug` lists what was there, for the failure message.
+pub(crate) struct NotSeen {
+    what: String,
+    seen: Vec<String>,
+}
 
+impl fmt::Debug for NotSeen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The newest lines are the ones that tell what went wrong; a long history is cut.
+        const SHOWN: usize = 40;
+        writeln!(f, "no matching {} arrived in time; {} seen", self.what, self.seen.len())?;
+        if self.seen.len() > SHOWN {
+            writeln!(f, "  ... {} older ones not shown", self.seen.len() - SHOWN)?;
+        }
+        for line in &self.seen[self.seen.len().saturating_sub(SHOWN)..] {
+            writeln!(f, "  {line}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Percent-encodes one path segment or query value.
 fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -37,182 +75,404 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
+/// One request with a JSON answer. A 429 is retried after the delay the server asks for:
+/// the test stack raises every rate limit, but a limit this Synapse adds later must not
+/// turn into a flaky test.
+async fn send_json(http: &reqwest::Client, method: Method, url: &str, token: Option<&str>, body: Option<&Value>) -> (StatusCode, Value) {
+    for _ in 0..20 {
+        let mut req = http.request(method.clone(), url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = resp.status();
+        let value: Value = resp.json().await.unwrap_or(Value::Null);
+        if status != StatusCode::TOO_MANY_REQUESTS {
+            return (status, value);
+        }
+        let retry_ms = value["retry_after_ms"].as_u64().unwrap_or(100).min(5_000);
+        tokio::time::sleep(Duration::from_millis(retry_ms)).await;
+    }
+    panic!("{method} {url}: still rate limited after 20 tries");
+}
+
+/// One line describing an event, for failure messages.
+fn describe(ev: &Value) -> String {
+    format!("{} {} {} {}", ev["event_id"].as_str().unwrap_or("?"), ev["sender"].as_str().unwrap_or("?"), ev["type"], ev["content"])
+}
+
 impl TestUser {
-    /// Registers `<prefix><random>` with open registration.
+    /// Registers a new user `<prefix>_<random>` (the prefix is lowercased) with a password
+    /// and an access token.
     pub(crate) async fn register(prefix: &str) -> Self {
+        let localpart = format!("{}_{:08x}", prefix.to_lowercase(), rand::random::<u32>());
+        match Self::try_register(&localpart).await {
+            Ok(user) => user,
+            Err((status, resp)) => panic!("registering {localpart} failed with {status}: {resp}"),
+        }
+    }
+
+    /// The user with exactly this localpart, for ids a fixture config names (an admin, say):
+    /// registered on the first call, logged in again on later runs against the same
+    /// Synapse.
+    pub(crate) async fn register_or_login(localpart: &str) -> Self {
+        match Self::try_register(localpart).await {
+            Ok(user) => user,
+            Err((_, resp)) if resp["errcode"] == "M_USER_IN_USE" => {
+                let base = env::homeserver();
+                let http = Self::http();
+                let body = json!({
+                    "type": "m.login.password", "identifier": {"type": "m.id.user", "user": localpart},
+                    "password": PASSWORD, "initial_device_display_name": "e2e test",
+                });
+                let (status, resp) = send_json(&http, Method::POST, &format!("{base}/_matrix/client/v3/login"), None, Some(&body)).await;
+                assert!(status.is_success(), "logging in {localpart} failed with {status}: {resp}");
+                Self::start(http, base, &resp).await
+            }
+            Err((status, resp)) => panic!("registering {localpart} failed with {status}: {resp}"),
+        }
+    }
+
+    fn http() -> reqwest::Client {
         super::init();
-        let base = homeserver();
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-        let username = format!("{prefix}{}", rand::random::<u32>());
-        let body = json!({"username": username, "password": "test-password-1", "auth": {"type": "m.login.dummy"}, "inhibit_login": false});
-        let resp: Value = http.post(format!("{base}/_matrix/client/v3/register")).json(&body).send().await.unwrap().json().await.unwrap();
-        let token = resp["access_token"].as_str().unwrap_or_else(|| panic!("registration failed: {resp}")).to_owned();
-        let user_id = resp["user_id"].as_str().unwrap().to_owned();
+        reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("an HTTP client")
+    }
+
+    async fn try_register(localpart: &str) -> Result<Self, (StatusCode, Value)> {
+        let base = env::homeserver();
+        let http = Self::http();
+        let url = format!("{base}/_matrix/client/v3/register");
+        let mut body = json!({"username": localpart, "password": PASSWORD, "initial_device_display_name": "e2e test"});
+        // User-interactive auth: the first call answers 401 with the flows and a session,
+        // the second completes the dummy stage in that session.
+        let (mut status, mut resp) = send_json(&http, Method::POST, &url, None, Some(&body)).await;
+        if status == StatusCode::UNAUTHORIZED {
+            let offered = resp["flows"].as_array().into_iter().flatten().any(|f| f["stages"] == json!(["m.login.dummy"]));
+            assert!(offered, "the homeserver offers no m.login.dummy registration: {resp}");
+            body["auth"] = json!({"type": "m.login.dummy", "session": resp["session"]});
+            (status, resp) = send_json(&http, Method::POST, &url, None, Some(&body)).await;
+        }
+        if !status.is_success() {
+            return Err((status, resp));
+        }
+        Ok(Self::start(http, base, &resp).await)
+    }
+
+    /// A client for the `user_id` and `access_token` of a register or login answer.
+    async fn start(http: reqwest::Client, base: String, resp: &Value) -> Self {
         let mut user = Self {
-            user_id,
-            token,
+            user_id: resp["user_id"].as_str().expect("user_id").to_owned(),
+            token: resp["access_token"].as_str().expect("access_token").to_owned(),
             http,
             base,
             since: None,
             timeline: HashMap::new(),
-            invites: Vec::new(),
+            known: HashSet::new(),
             consumed: HashSet::new(),
+            invites: Vec::new(),
             txn: 0,
         };
-        user.sync(0).await;
+        // From here on every sync is incremental: the waits see what happens after this.
+        user.sync(Duration::ZERO).await;
         user
     }
 
-    async fn request(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let v: Value = resp.json().await.unwrap_or(json!({}));
-        assert!(status.is_success(), "{method} {path} failed with {status}: {v}");
+    /// A request that may fail: status and body.
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        send_json(&self.http, method, &format!("{}{path}", self.base), Some(&self.token), body.as_ref()).await
+    }
+
+    /// A request that must succeed.
+    async fn request(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let (status, v) = self.call(method.clone(), path, body).await;
+        assert!(status.is_success(), "{} {method} {path} failed with {status}: {v}", self.user_id);
         v
     }
 
-    async fn try_get(&self, path: &str) -> Option<Value> {
-        let resp = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await.unwrap();
-        if resp.status().is_success() { Some(resp.json().await.unwrap()) } else { None }
+    fn room_path(room: &str, rest: &str) -> String {
+        format!("/_matrix/client/v3/rooms/{}/{rest}", enc(room))
     }
 
-    async fn create(&self, body: Value) -> String {
-        let v = self.request(reqwest::Method::POST, "/_matrix/client/v3/createRoom", Some(body)).await;
-        v["room_id"].as_str().unwrap().to_owned()
+    /// Creates a room from a raw `createRoom` body; returns its id.
+    pub(crate) async fn create_room_with(&self, body: Value) -> String {
+        let v = self.request(Method::POST, "/_matrix/client/v3/createRoom", Some(body)).await;
+        v["room_id"].as_str().expect("room_id").to_owned()
     }
 
-    /// A DM with `other` (marked direct, trusted private chat).
+    /// A DM with `other`, as clients create one: direct, trusted private chat, unencrypted.
     pub(crate) async fn create_dm(&self, other: &str) -> String {
-        self.create(json!({"is_direct": true, "invite": [other], "preset": "trusted_private_chat"})).await
+        self.create_room_with(json!({"is_direct": true, "invite": [other], "preset": "trusted_private_chat"})).await
     }
 
-    /// A DM with `other`, encrypted from the start (as clients create DMs by default).
+    /// A DM with `other`, encrypted from the start (as most clients create DMs by default).
     pub(crate) async fn create_dm_encrypted(&self, other: &str) -> String {
-        self.create(json!({
+        self.create_room_with(json!({
             "is_direct": true, "invite": [other], "preset": "trusted_private_chat",
             "initial_state": [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}],
         }))
         .await
     }
 
-    /// A named, non-direct room inviting `invite`.
+    /// A named private room (not direct) inviting `invite`.
     pub(crate) async fn create_room(&self, name: &str, invite: &[String]) -> String {
-        self.create(json!({"name": name, "invite": invite, "preset": "private_chat"})).await
+        self.create_room_with(json!({"name": name, "invite": invite, "preset": "private_chat"})).await
     }
 
     /// Joins a room by id or alias; returns the room id.
-    pub(crate) async fn join(&self, room: &str) -> String {
-        let v = self.request(reqwest::Method::POST, &format!("/_matrix/client/v3/join/{}", enc(room)), Some(json!({}))).await;
-        v["room_id"].as_str().unwrap().to_owned()
+    pub(crate) async fn join(&self, room_id_or_alias: &str) -> String {
+        let v = self.request(Method::POST, &format!("/_matrix/client/v3/join/{}", enc(room_id_or_alias)), Some(json!({}))).await;
+        v["room_id"].as_str().expect("room_id").to_owned()
     }
 
-    /// Sends any message-like event; returns its event id.
-    pub(crate) async fn send_content(&mut self, room: &str, event_type: &str, content: Value) -> String {
+    /// Invites `user_id` to `room`.
+    pub(crate) async fn invite(&self, room: &str, user_id: &str) {
+        self.request(Method::POST, &Self::room_path(room, "invite"), Some(json!({"user_id": user_id}))).await;
+    }
+
+    /// Leaves `room`.
+    pub(crate) async fn leave(&self, room: &str) {
+        self.request(Method::POST, &Self::room_path(room, "leave"), Some(json!({}))).await;
+    }
+
+    fn next_txn(&mut self) -> String {
         self.txn += 1;
-        let path = format!("/_matrix/client/v3/rooms/{}/send/{}/t{}-{}", enc(room), enc(event_type), rand::random::<u32>(), self.txn);
-        let v = self.request(reqwest::Method::PUT, &path, Some(content)).await;
-        v["event_id"].as_str().unwrap().to_owned()
+        format!("t{:08x}-{}", rand::random::<u32>(), self.txn)
     }
 
-    /// Sends plain text.
+    /// Sends any message-like event (notice, emote, formatted text, reply, edit with
+    /// `m.new_content`, ...); returns its event id.
+    pub(crate) async fn send_content(&mut self, room: &str, event_type: &str, content: Value) -> String {
+        let path = Self::room_path(room, &format!("send/{}/{}", enc(event_type), self.next_txn()));
+        let v = self.request(Method::PUT, &path, Some(content)).await;
+        v["event_id"].as_str().expect("event_id").to_owned()
+    }
+
+    /// Sends a plain `m.text` message; returns its event id.
     pub(crate) async fn send_text(&mut self, room: &str, body: &str) -> String {
         self.send_content(room, "m.room.message", json!({"msgtype": "m.text", "body": body})).await
     }
 
-    /// Reacts to an event.
+    /// Reacts to `event_id` with `key`; returns the reaction's event id.
     pub(crate) async fn react(&mut self, room: &str, event_id: &str, key: &str) -> String {
         self.send_content(room, "m.reaction", json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}})).await
     }
 
-    /// Redacts an event.
+    /// Redacts `event_id`; returns the redaction's event id.
     pub(crate) async fn redact(&mut self, room: &str, event_id: &str) -> String {
-        self.txn += 1;
-        let path = format!("/_matrix/client/v3/rooms/{}/redact/{}/r{}-{}", enc(room), enc(event_id), rand::random::<u32>(), self.txn);
-        let v = self.request(reqwest::Method::PUT, &path, Some(json!({}))).await;
-        v["event_id"].as_str().unwrap().to_owned()
+        let path = Self::room_path(room, &format!("redact/{}/{}", enc(event_id), self.next_txn()));
+        let v = self.request(Method::PUT, &path, Some(json!({}))).await;
+        v["event_id"].as_str().expect("event_id").to_owned()
     }
 
-    /// A state event's content.
+    /// A state event's content; fails the test if there is none.
     pub(crate) async fn get_state(&self, room: &str, event_type: &str, state_key: &str) -> Value {
-        self.request(
-            reqwest::Method::GET,
-            &format!("/_matrix/client/v3/rooms/{}/state/{}/{}", enc(room), enc(event_type), enc(state_key)),
-            None,
-        )
-        .await
+        self.request(Method::GET, &Self::room_path(room, &format!("state/{}/{}", enc(event_type), enc(state_key))), None).await
     }
 
-    /// A user's display name, `None` if they have no profile.
+    /// The user ids of the room's joined members, sorted.
+    pub(crate) async fn joined_members(&self, room: &str) -> Vec<String> {
+        let v = self.request(Method::GET, &Self::room_path(room, "joined_members"), None).await;
+        let mut ids: Vec<String> = v["joined"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        ids.sort();
+        ids
+    }
+
+    /// The room an alias points to, `None` if it points nowhere. For an alias in an
+    /// appservice's namespace Synapse asks the appservice first.
+    pub(crate) async fn resolve_alias(&self, alias: &str) -> Option<String> {
+        let (status, v) = self.call(Method::GET, &format!("/_matrix/client/v3/directory/room/{}", enc(alias)), None).await;
+        if status == StatusCode::NOT_FOUND {
+            return None;
+        }
+        assert!(status.is_success(), "resolving {alias} failed with {status}: {v}");
+        v["room_id"].as_str().map(str::to_owned)
+    }
+
+    /// A user's global display name, `None` if they have none (or no profile).
     pub(crate) async fn display_name(&self, user_id: &str) -> Option<String> {
-        self.try_get(&format!("/_matrix/client/v3/profile/{}/displayname", enc(user_id)))
-            .await
-            .and_then(|v| v["displayname"].as_str().map(str::to_owned))
+        let (status, v) = self.call(Method::GET, &format!("/_matrix/client/v3/profile/{}/displayname", enc(user_id)), None).await;
+        if status.is_success() { v["displayname"].as_str().map(str::to_owned) } else { None }
     }
 
-    async fn sync(&mut self, timeout_ms: u64) {
-        let mut path = format!("/_matrix/client/v3/sync?timeout={timeout_ms}");
+    /// Uploads `data` to the media repository; returns its `mxc://` URI.
+    pub(crate) async fn upload(&self, data: Vec<u8>, content_type: &str) -> String {
+        let url = format!("{}/_matrix/media/v3/upload", self.base);
+        let resp = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(data)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "upload failed with {status}: {v}");
+        v["content_uri"].as_str().expect("content_uri").to_owned()
+    }
+
+    /// Downloads an `mxc://` URI through the authenticated media API (Synapse serves new
+    /// media only there).
+    pub(crate) async fn download(&self, mxc: &str) -> Vec<u8> {
+        let (server, media_id) =
+            mxc.strip_prefix("mxc://").and_then(|r| r.split_once('/')).unwrap_or_else(|| panic!("not an mxc URI: {mxc}"));
+        let url = format!("{}/_matrix/client/v1/media/download/{}/{}", self.base, enc(server), enc(media_id));
+        let resp = self.http.get(&url).bearer_auth(&self.token).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let status = resp.status();
+        let body = resp.bytes().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        assert!(status.is_success(), "download of {mxc} failed with {status}: {}", String::from_utf8_lossy(&body));
+        body.to_vec()
+    }
+
+    /// One `/sync`, long-polling up to `poll` on the server. The buffer and the sync token
+    /// change only after every request of this sync is answered, so a sync cancelled by a
+    /// wait's timeout leaves no gap: the next one starts from the same token.
+    async fn sync(&mut self, poll: Duration) {
+        let filter = json!({"room": {"timeline": {"limit": SYNC_TIMELINE_LIMIT}}}).to_string();
+        let mut path = format!("/_matrix/client/v3/sync?timeout={}&filter={}", poll.as_millis(), enc(&filter));
         if let Some(s) = &self.since {
             path.push_str(&format!("&since={}", enc(s)));
         }
-        let v = self.request(reqwest::Method::GET, &path, None).await;
-        self.since = v["next_batch"].as_str().map(str::to_owned);
-        if let Some(rooms) = v["rooms"]["join"].as_object() {
+        let v = self.request(Method::GET, &path, None).await;
+
+        let mut batches: Vec<(String, Vec<Value>)> = Vec::new();
+        // Rooms the user has left (or was kicked from) still deliver the events up to the leave.
+        for section in ["join", "leave"] {
+            let Some(rooms) = v["rooms"][section].as_object() else { continue };
             for (room, data) in rooms {
-                let buf = self.timeline.entry(room.clone()).or_default();
-                buf.extend(data["timeline"]["events"].as_array().cloned().unwrap_or_default());
+                let mut events = data["timeline"]["events"].as_array().cloned().unwrap_or_default();
+                if data["timeline"]["limited"] == true
+                    && let Some(from) = data["timeline"]["prev_batch"].as_str()
+                {
+                    let mut older = self.backfill(room, from).await;
+                    older.append(&mut events);
+                    events = older;
+                }
+                batches.push((room.clone(), events));
+            }
+        }
+
+        self.since = v["next_batch"].as_str().map(str::to_owned);
+        for (room, events) in batches {
+            // Joined or left: an invite to this room is no longer pending.
+            self.invites.retain(|(r, _)| *r != room);
+            let buf = self.timeline.entry(room).or_default();
+            for ev in events {
+                let Some(id) = ev["event_id"].as_str() else { continue };
+                if self.known.insert(id.to_owned()) {
+                    buf.push(ev);
+                }
             }
         }
         if let Some(rooms) = v["rooms"]["invite"].as_object() {
             for (room, data) in rooms {
-                self.invites.push((room.clone(), data["invite_state"]["events"].clone()));
+                let state = data["invite_state"]["events"].clone();
+                match self.invites.iter_mut().find(|(r, _)| r == room) {
+                    Some(pending) => pending.1 = state,
+                    None => self.invites.push((room.clone(), state)),
+                }
             }
         }
     }
 
-    /// Waits for an unconsumed timeline event in `room` that matches.
+    /// The events before a limited sync's timeline, back to the newest one already
+    /// known, oldest first.
+    async fn backfill(&self, room: &str, from: &str) -> Vec<Value> {
+        let mut older = Vec::new();
+        let mut from = from.to_owned();
+        'pages: for _ in 0..BACKFILL_PAGES {
+            let path = Self::room_path(room, &format!("messages?dir=b&limit=100&from={}", enc(&from)));
+            // History the user may no longer see (after a kick, say) ends the gap filling,
+            // not the test.
+            let (status, v) = self.call(Method::GET, &path, None).await;
+            if !status.is_success() {
+                break;
+            }
+            let chunk = v["chunk"].as_array().cloned().unwrap_or_default();
+            if chunk.is_empty() {
+                break;
+            }
+            for ev in chunk {
+                if ev["event_id"].as_str().is_some_and(|id| self.known.contains(id)) {
+                    break 'pages;
+                }
+                older.push(ev);
+            }
+            match v["end"].as_str() {
+                Some(end) => from = end.to_owned(),
+                None => break,
+            }
+        }
+        older.reverse();
+        older
+    }
+
+    /// The first unconsumed buffered event in `room` that matches, now consumed.
+    fn take_event(&mut self, room: &str, matches: &impl Fn(&Value) -> bool) -> Option<Value> {
+        let consumed = &self.consumed;
+        let ev = self
+            .timeline
+            .get(room)?
+            .iter()
+            .find(|ev| ev["event_id"].as_str().is_some_and(|id| !consumed.contains(id)) && matches(ev))?
+            .clone();
+        self.consumed.insert(ev["event_id"].as_str()?.to_owned());
+        Some(ev)
+    }
+
+    /// Waits for a timeline event in `room` that `matches` and no earlier wait returned,
+    /// including events that arrived before this call. Returns the whole event (`type`,
+    /// `sender`, `content`, `event_id`, ...), or `Err` after `timeout`.
     pub(crate) async fn wait_for_event(
         &mut self,
         room: &str,
         timeout: Duration,
         matches: impl Fn(&Value) -> bool,
     ) -> Result<Value, NotSeen> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if let Some(ev) = self.timeline.get(room).and_then(|evs| {
-                evs.iter().find(|ev| ev["event_id"].as_str().is_some_and(|id| !self.consumed.contains(id)) && matches(ev)).cloned()
-            }) {
-                self.consumed.insert(ev["event_id"].as_str().unwrap().to_owned());
-                return Ok(ev);
+        let found = tokio::time::timeout(timeout, async {
+            loop {
+                if let Some(ev) = self.take_event(room, &matches) {
+                    return ev;
+                }
+                self.sync(SYNC_POLL).await;
             }
-            if tokio::time::Instant::now() >= deadline {
-                let seen = self
-                    .timeline
-                    .get(room)
-                    .map(|evs| evs.iter().map(|e| format!("{} {} {}", e["sender"], e["type"], e["content"])).collect())
-                    .unwrap_or_default();
-                return Err(NotSeen(seen));
-            }
-            self.sync(1000).await;
-        }
+        })
+        .await;
+        found.map_err(|_| NotSeen {
+            what: format!("event in {room} for {}", self.user_id),
+            seen: self.timeline.get(room).map(|evs| evs.iter().map(describe).collect()).unwrap_or_default(),
+        })
     }
 
-    /// Waits for an invite not seen before; returns the room id.
+    /// Waits until this user's own membership in `room` becomes `membership` (`join`,
+    /// `leave` after a leave or a kick, `ban`); returns that member event.
+    pub(crate) async fn wait_for_membership(&mut self, room: &str, membership: &str, timeout: Duration) -> Result<Value, NotSeen> {
+        let me = self.user_id.clone();
+        self.wait_for_event(room, timeout, |ev| {
+            ev["type"] == "m.room.member" && ev["state_key"] == me.as_str() && ev["content"]["membership"] == membership
+        })
+        .await
+    }
+
+    /// Waits for an invite that `matches(room_id, stripped_invite_state)` and no earlier
+    /// wait returned; returns the room id, or `Err` after `timeout`.
     pub(crate) async fn wait_for_invite(&mut self, timeout: Duration, matches: impl Fn(&str, &Value) -> bool) -> Result<String, NotSeen> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if let Some(pos) = self.invites.iter().position(|(room, state)| !self.consumed.contains(room) && matches(room, state)) {
-                let room = self.invites.remove(pos).0;
-                self.consumed.insert(room.clone());
-                return Ok(room);
+        let found = tokio::time::timeout(timeout, async {
+            loop {
+                if let Some(pos) = self.invites.iter().position(|(room, state)| matches(room, state)) {
+                    return self.invites.remove(pos).0;
+                }
+                self.sync(SYNC_POLL).await;
             }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(NotSeen(self.invites.iter().map(|(r, _)| r.clone()).collect()));
-            }
-            self.sync(1000).await;
-        }
+        })
+        .await;
+        found.map_err(|_| NotSeen {
+            what: format!("invite for {}", self.user_id),
+            seen: self.invites.iter().map(|(room, state)| format!("{room} {state}")).collect(),
+        })
     }
 }

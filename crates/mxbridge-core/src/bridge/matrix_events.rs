@@ -150,7 +150,7 @@ impl Bridge {
         {
             match &portal {
                 Some(p) => {
-                    let key = PortalKey { chat: p.remote_id.clone().into(), receiver: p.receiver.clone() };
+                    let key = portal_key(p);
                     self.run_command_line(&ev.room_id, &ev.sender, &ev.event_id, line, Some(key)).await;
                 }
                 None => self.run_command_line(&ev.room_id, &ev.sender, &ev.event_id, line, None).await,
@@ -202,7 +202,7 @@ impl Bridge {
         } else {
             None
         };
-        let key = PortalKey { chat: portal.remote_id.clone().into(), receiver: portal.receiver.clone() };
+        let key = portal_key(portal);
         let msg = OutgoingMessage { portal: key, content, reply_to, relayed_for };
         match client.send(msg).await {
             Ok(sent) => {
@@ -248,7 +248,7 @@ impl Bridge {
             Ok(c) => c,
             Err(reason) => return self.tell_failed(&ev.room_id, &ev.event_id, &reason).await,
         };
-        let key = PortalKey { chat: portal.remote_id.clone().into(), receiver: portal.receiver.clone() };
+        let key = portal_key(portal);
         if let Err(e) = edits.edit(&key, &original.remote_id.clone().into(), content).await {
             self.tell_failed(&ev.room_id, &ev.event_id, &e.user_message()).await;
         }
@@ -277,7 +277,7 @@ impl Bridge {
             .await;
             return;
         };
-        let key = PortalKey { chat: portal.remote_id.clone().into(), receiver: portal.receiver.clone() };
+        let key = portal_key(&portal);
         match reactions.react(&key, &original.remote_id.clone().into(), reaction_key).await {
             Ok(()) => {
                 let row = crate::store::ReactionRow {
@@ -358,7 +358,7 @@ impl Bridge {
             .map(|a| a.iter().filter_map(|u| u.as_str().and_then(|u| UserId::parse(u).ok())).filter(|u| !self.is_bridge_user(u)).collect())
             .unwrap_or_default();
         let before = self.typing.lock().expect("lock").insert(room.clone(), now.clone()).unwrap_or_default();
-        let key = PortalKey { chat: portal.remote_id.clone().into(), receiver: portal.receiver.clone() };
+        let key = portal_key(&portal);
         let changes = now.difference(&before).map(|u| (u.clone(), true)).chain(before.difference(&now).map(|u| (u.clone(), false)));
         for (user, typing) in changes.collect::<Vec<_>>() {
             if let Some((_, client, false)) = self.sending_client(&portal, &user)
