@@ -154,7 +154,7 @@ pub async fn run(
         })
     };
 
-    tokio::spawn(bridge.clone().dispatch_remote_events(remote_rx));
+    tokio::spawn(bridge.clone().dispatch_remote_events(remote_rx, stop_rx.clone()));
     bridge.prepare_bot().await;
     if let Err(e) = network.start(NetworkContext { sessions: SessionStore::new(store.clone()) }).await {
         error!(error = %e, "the network failed to start; logins will not connect");
@@ -177,6 +177,7 @@ pub async fn run(
     for c in clients {
         c.disconnect().await;
     }
+    bridge.release_tasks();
     let served = server.await.map_err(|e| BridgeError::Serve(std::io::Error::other(e)))?;
     store.close().await;
     served.map_err(BridgeError::Serve)
@@ -369,9 +370,27 @@ impl Bridge {
         self.dispatched.lock().expect("lock").remove(&seq);
     }
 
-    /// Routes remote events to one queue per portal.
-    async fn dispatch_remote_events(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<(LoginId, RemoteEvent)>) {
-        while let Some((login, event)) = rx.recv().await {
+    /// Drops the queues and clients, so the tasks that serve them end and the bridge can
+    /// be freed when the core runs inside a longer-lived process (tests, embedders).
+    fn release_tasks(&self) {
+        self.room_queues.lock().expect("lock").clear();
+        self.portal_queues.lock().expect("lock").clear();
+        self.logins.lock().expect("lock").clear();
+        self.logins_in_progress.lock().expect("lock").clear();
+    }
+
+    /// Routes remote events to one queue per portal, until the bridge stops.
+    async fn dispatch_remote_events(
+        self: Arc<Self>,
+        mut rx: mpsc::UnboundedReceiver<(LoginId, RemoteEvent)>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            let next = tokio::select! {
+                next = rx.recv() => next,
+                _ = stop.wait_for(|s| *s) => None,
+            };
+            let Some((login, event)) = next else { return };
             let Some(key) = event.portal().cloned() else {
                 self.handle_login_state(&login, event).await;
                 continue;

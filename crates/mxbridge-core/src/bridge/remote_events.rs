@@ -211,6 +211,10 @@ impl Bridge {
             }
             row.name = info.name.clone();
         }
+        if let Some(avatar) = info.avatar.as_ref().filter(|a| a.starts_with("mxc://") && row.avatar_url.as_ref() != Some(a)) {
+            let _ = self.matrix.send_state(&room, &by, "m.room.avatar", "", &json!({"url": avatar})).await;
+            row.avatar_url = Some(avatar.clone());
+        }
         if info.topic.is_some() && info.topic != row.topic {
             let _ = self.matrix.send_state(&room, &by, "m.room.topic", "", &json!({"topic": info.topic})).await;
             row.topic = info.topic.clone();
