@@ -6,6 +6,7 @@
 //! and [`format`] (mIRC formatting codes ⇄ the core's rich text). The connector that runs
 //! one IRC connection per Matrix user builds on these.
 
+pub mod connection;
 pub mod format;
 pub mod nick;
 pub mod sanitize;

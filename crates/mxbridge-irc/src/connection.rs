@@ -1,0 +1,305 @@
+//! One IRC connection: connect, negotiate IRCv3 capabilities, authenticate, register.
+//!
+//! Registration follows the IRCv3 order: `CAP LS 302`, `NICK`, `USER`, then the server
+//! holds registration until `CAP END`. The capabilities the bridge uses are requested when
+//! offered; with `sasl` and a stored password the connection authenticates with SASL PLAIN
+//! before `CAP END`. Without SASL a stored password is sent to NickServ after the MOTD
+//! (by the `irc` crate's `nick_password`). A taken nick is replaced by numbered
+//! alternatives from [`nick::alternative`].
+//!
+//! Every outgoing line is a typed `irc` command built from sanitised parameters: nothing
+//! from Matrix is concatenated into protocol text.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use base64::Engine;
+use futures_util::StreamExt;
+use irc::client::ClientStream;
+use irc::client::prelude::{Client, Command, Config, Response, Sender};
+use irc::proto::{CapSubCommand, Message};
+use mxbridge_core::secret::Secret;
+
+use crate::nick;
+use crate::sanitize;
+
+/// IRCv3 capabilities the bridge uses when the server offers them.
+pub const WANTED_CAPS: &[&str] = &[
+    "server-time",
+    "message-tags",
+    "echo-message",
+    "batch",
+    "labeled-response",
+    "account-notify",
+    "away-notify",
+    "extended-join",
+    "chghost",
+    "cap-notify",
+    "multi-prefix",
+    "draft/multiline",
+];
+
+/// How to reach the server and who to be.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    /// Host name or address.
+    pub server: String,
+    /// Port.
+    pub port: u16,
+    /// Use TLS.
+    pub tls: bool,
+    /// Wanted nick; alternatives are tried when it is taken.
+    pub nick: String,
+    /// User name (ident).
+    pub username: String,
+    /// Real name (GECOS).
+    pub realname: String,
+    /// Account password for SASL PLAIN, or NickServ IDENTIFY when SASL is not offered.
+    pub password: Option<Secret<String>>,
+    /// Account name for SASL; the nick when absent.
+    pub account: Option<String>,
+    /// Flood control: at most this many lines ...
+    pub max_messages_in_burst: u32,
+    /// ... per this many seconds; further lines wait in a queue instead of being dropped.
+    pub burst_window_secs: u32,
+    /// Give up registering after this long.
+    pub register_timeout: Duration,
+}
+
+impl ConnectOptions {
+    /// Options with safe defaults for `nick` on `server:port`.
+    pub fn new(server: impl Into<String>, port: u16, nick: impl Into<String>) -> Self {
+        let nick = nick.into();
+        Self {
+            server: server.into(),
+            port,
+            tls: false,
+            username: sanitize::word(&nick).to_lowercase(),
+            realname: format!("{nick} (Matrix)"),
+            nick,
+            password: None,
+            account: None,
+            max_messages_in_burst: 5,
+            burst_window_secs: 4,
+            register_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How SASL went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaslOutcome {
+    /// No password, or the server does not offer SASL.
+    NotTried,
+    /// Authenticated.
+    Succeeded,
+    /// The server refused the credentials; the connection went on unauthenticated.
+    Failed,
+}
+
+/// Connecting failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The TCP/TLS connection or the protocol failed.
+    #[error("IRC connection failed: {0}")]
+    Irc(#[from] irc::error::Error),
+    /// The server did not finish registration in time.
+    #[error("the IRC server did not accept the connection within {0:?}")]
+    Timeout(Duration),
+    /// The server closed the connection during registration.
+    #[error("the IRC server closed the connection during registration: {0}")]
+    Closed(String),
+}
+
+/// A registered connection.
+pub struct Connection {
+    /// Sends typed commands; cheap to clone.
+    pub sender: Sender,
+    /// The nick the server gave us.
+    pub nick: String,
+    /// Capabilities the server acknowledged.
+    pub caps: HashSet<String>,
+    /// SASL result.
+    pub sasl: SaslOutcome,
+    /// Longest nick the server allows.
+    pub nicklen: usize,
+    /// Messages after registration; the caller reads them.
+    pub stream: ClientStream,
+}
+
+/// Connects, negotiates and registers.
+pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> {
+    let wanted_nick = nick::sanitize(&opts.nick, nick::DEFAULT_NICKLEN).unwrap_or_else(|| "matrixuser".to_owned());
+    let config = Config {
+        nickname: Some(wanted_nick.clone()),
+        alt_nicks: (1..=9).map(|i| nick::alternative(&wanted_nick, i, nick::DEFAULT_NICKLEN)).collect(),
+        username: Some(sanitize::word(&opts.username)),
+        realname: Some(sanitize::one_line(&opts.realname)),
+        server: Some(opts.server.clone()),
+        port: Some(opts.port),
+        use_tls: Some(opts.tls),
+        max_messages_in_burst: Some(opts.max_messages_in_burst),
+        burst_window_length: Some(opts.burst_window_secs),
+        ..Config::default()
+    };
+    let mut client = Client::from_config(config).await?;
+    let mut stream = client.stream()?;
+    let sender = client.sender();
+    sender.send(Command::CAP(None, CapSubCommand::LS, Some("302".into()), None))?;
+    sender.send(Command::NICK(wanted_nick.clone()))?;
+    sender.send(Command::USER(sanitize::word(&opts.username), "0".into(), sanitize::one_line(&opts.realname)))?;
+
+    let mut state = Negotiation {
+        offered: Vec::new(),
+        caps: HashSet::new(),
+        sasl: SaslOutcome::NotTried,
+        cap_ended: false,
+        nick: wanted_nick,
+        nicklen: nick::DEFAULT_NICKLEN,
+    };
+    let registered = tokio::time::timeout(opts.register_timeout, async {
+        while let Some(msg) = stream.next().await.transpose()? {
+            if state.step(&msg, opts, &sender)? {
+                return Ok::<bool, ConnectError>(true);
+            }
+        }
+        Ok(false)
+    })
+    .await
+    .map_err(|_| ConnectError::Timeout(opts.register_timeout))??;
+    if !registered {
+        return Err(ConnectError::Closed("no welcome from the server".into()));
+    }
+    // Without SASL the stored password goes to NickServ instead.
+    if state.sasl == SaslOutcome::NotTried
+        && !state.caps.contains("sasl")
+        && let Some(pw) = &opts.password
+    {
+        sender.send_privmsg("NickServ", format!("IDENTIFY {}", sanitize::word(pw.expose())))?;
+    }
+    Ok(Connection { sender, nick: state.nick, caps: state.caps, sasl: state.sasl, nicklen: state.nicklen, stream })
+}
+
+struct Negotiation {
+    offered: Vec<String>,
+    caps: HashSet<String>,
+    sasl: SaslOutcome,
+    cap_ended: bool,
+    nick: String,
+    nicklen: usize,
+}
+
+impl Negotiation {
+    fn end_caps(&mut self, sender: &Sender) -> Result<(), ConnectError> {
+        if !self.cap_ended {
+            self.cap_ended = true;
+            sender.send(Command::CAP(None, CapSubCommand::END, None, None))?;
+        }
+        Ok(())
+    }
+
+    /// Handles one message during registration; true once the server welcomed us.
+    fn step(&mut self, msg: &Message, opts: &ConnectOptions, sender: &Sender) -> Result<bool, ConnectError> {
+        match &msg.command {
+            Command::CAP(_, CapSubCommand::LS, more, list) => {
+                // `CAP * LS * :caps...` continues; the last line has no `*`.
+                let (continues, caps) = match (more, list) {
+                    (Some(star), Some(caps)) if star == "*" => (true, caps.as_str()),
+                    (Some(caps), None) | (_, Some(caps)) => (false, caps.as_str()),
+                    (None, None) => (false, ""),
+                };
+                self.offered.extend(caps.split_whitespace().map(|c| c.split('=').next().unwrap_or(c).to_owned()));
+                if !continues {
+                    let mut request: Vec<&str> = WANTED_CAPS.iter().copied().filter(|c| self.offered.iter().any(|o| o == c)).collect();
+                    if opts.password.is_some() && self.offered.iter().any(|o| o == "sasl") {
+                        request.push("sasl");
+                    }
+                    if request.is_empty() {
+                        self.end_caps(sender)?;
+                    } else {
+                        sender.send(Command::CAP(None, CapSubCommand::REQ, None, Some(request.join(" "))))?;
+                    }
+                }
+            }
+            Command::CAP(_, CapSubCommand::ACK, a, b) => {
+                let list = b.as_deref().or(a.as_deref()).unwrap_or("");
+                self.caps.extend(list.split_whitespace().map(|c| c.trim_start_matches('-').to_owned()));
+                if self.caps.contains("sasl") && opts.password.is_some() {
+                    sender.send(Command::AUTHENTICATE("PLAIN".into()))?;
+                } else {
+                    self.end_caps(sender)?;
+                }
+            }
+            Command::CAP(_, CapSubCommand::NAK, _, _) => self.end_caps(sender)?,
+            Command::AUTHENTICATE(arg) if arg == "+" => {
+                let account = opts.account.clone().unwrap_or_else(|| self.nick.clone());
+                let password = opts.password.as_ref().map(|p| p.expose().clone()).unwrap_or_default();
+                let payload = base64::engine::general_purpose::STANDARD.encode(format!("{account}\0{account}\0{password}"));
+                // Payloads over 400 bytes go in 400-byte pieces, then `+` if the last was full.
+                for chunk in payload.as_bytes().chunks(400) {
+                    sender.send(Command::AUTHENTICATE(String::from_utf8_lossy(chunk).into_owned()))?;
+                }
+                if payload.len() % 400 == 0 {
+                    sender.send(Command::AUTHENTICATE("+".into()))?;
+                }
+            }
+            Command::Response(Response::RPL_SASLSUCCESS, _) => {
+                self.sasl = SaslOutcome::Succeeded;
+                self.end_caps(sender)?;
+            }
+            Command::Response(
+                Response::ERR_SASLFAIL | Response::ERR_SASLTOOLONG | Response::ERR_SASLABORT | Response::ERR_NICKLOCKED,
+                _,
+            ) => {
+                self.sasl = SaslOutcome::Failed;
+                self.end_caps(sender)?;
+            }
+            Command::Response(Response::RPL_WELCOME, args) => {
+                if let Some(n) = args.first() {
+                    self.nick = n.clone();
+                }
+                return Ok(true);
+            }
+            Command::Response(Response::RPL_ISUPPORT, args) => {
+                if let Some(len) = args.iter().find_map(|a| a.strip_prefix("NICKLEN=")).and_then(|v| v.parse().ok()) {
+                    self.nicklen = len;
+                }
+            }
+            Command::ERROR(reason) => return Err(ConnectError::Closed(reason.clone())),
+            _ => {}
+        }
+        Ok(false)
+    }
+}
+
+/// How a line is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineKind {
+    /// PRIVMSG.
+    Message,
+    /// NOTICE.
+    Notice,
+    /// CTCP ACTION (`/me`).
+    Action,
+}
+
+/// Sends text to a channel or nick: sanitised, split to fit the line limit, one typed
+/// command per line. Returns how many lines were sent.
+pub fn send_text(sender: &Sender, target: &str, kind: LineKind, text: &str) -> Result<usize, irc::error::Error> {
+    let target = sanitize::word(target);
+    let (command, overhead) = match kind {
+        LineKind::Message => ("PRIVMSG", 0),
+        LineKind::Notice => ("NOTICE", 0),
+        LineKind::Action => ("PRIVMSG", "\x01ACTION \x01".len()),
+    };
+    let lines = sanitize::split_lines(text, sanitize::text_budget(command, &target).saturating_sub(overhead));
+    for line in &lines {
+        let cmd = match kind {
+            LineKind::Message => Command::PRIVMSG(target.clone(), line.clone()),
+            LineKind::Notice => Command::NOTICE(target.clone(), line.clone()),
+            LineKind::Action => Command::PRIVMSG(target.clone(), format!("\x01ACTION {line}\x01")),
+        };
+        sender.send(cmd)?;
+    }
+    Ok(lines.len())
+}
