@@ -11,6 +11,8 @@ PACKAGES=(
   pkg-config
   curl
   python3-venv
+  inspircd
+  atheme-services
 )
 
 SUDO=""

@@ -8,6 +8,8 @@ VENV="${MXBRIDGE_VENV:-/var/tmp/mxbridge-synapse-venv}"
 SYNAPSE_VERSION="${MXBRIDGE_SYNAPSE_VERSION:-1.163.2}"
 HS_PORT="${MXBRIDGE_HS_PORT:-18008}"
 PG_PORT="${MXBRIDGE_PG_PORT:-5433}"
+IRC_PORT="${MXBRIDGE_IRC_PORT:-16667}"           # InspIRCd, clients (plain text)
+IRC_LINK_PORT="${MXBRIDGE_IRC_LINK_PORT:-17000}" # InspIRCd, server link for Atheme
 mkdir -p "$STACK_DIR"
 STACK_DIR="$(cd "$STACK_DIR" && pwd)"
 

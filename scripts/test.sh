@@ -56,10 +56,14 @@ step "start PostgreSQL"
 bash scripts/start-postgres.sh
 step "start Synapse"
 bash scripts/start-synapse.sh ${regs[@]+"${regs[@]}"}
+step "start InspIRCd + Atheme"
+bash scripts/start-inspircd.sh
 
 export MXBRIDGE_TEST_HOMESERVER="http://127.0.0.1:$HS_PORT"
 export MXBRIDGE_TEST_SERVER_NAME=localhost
 export MXBRIDGE_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/mxbridge_test"
+# InspIRCd (plain text) with Atheme linked: NickServ, ChanServ, SASL PLAIN.
+export MXBRIDGE_TEST_IRC="127.0.0.1:$IRC_PORT"
 step "cargo test"
 cargo test --workspace --locked
 step "done"

@@ -5,5 +5,7 @@ mod admin_media_e2e;
 mod core_e2e;
 mod demo_bridge;
 mod harness;
+mod irc_connection;
+mod irc_stack_smoke;
 mod restart_e2e;
 mod stack_smoke;

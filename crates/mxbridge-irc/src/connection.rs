@@ -19,6 +19,7 @@ use irc::client::ClientStream;
 use irc::client::prelude::{Client, Command, Config, Response, Sender};
 use irc::proto::{CapSubCommand, Message};
 use mxbridge_core::secret::Secret;
+use tokio::sync::mpsc;
 
 use crate::nick;
 use crate::sanitize;
@@ -123,8 +124,10 @@ pub struct Connection {
     pub sasl: SaslOutcome,
     /// Longest nick the server allows.
     pub nicklen: usize,
-    /// Messages after registration; the caller reads them.
-    pub stream: ClientStream,
+    /// Messages after registration. A task drives the connection (the `irc` crate only
+    /// flushes outgoing lines while its stream is polled); the channel closes when the
+    /// connection ends.
+    pub incoming: mpsc::UnboundedReceiver<Message>,
 }
 
 /// Connects, negotiates and registers.
@@ -177,7 +180,25 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> 
     {
         sender.send_privmsg("NickServ", format!("IDENTIFY {}", sanitize::word(pw.expose())))?;
     }
-    Ok(Connection { sender, nick: state.nick, caps: state.caps, sasl: state.sasl, nicklen: state.nicklen, stream })
+    let (tx, incoming) = mpsc::unbounded_channel();
+    tokio::spawn(drive(stream, tx));
+    Ok(Connection { sender, nick: state.nick, caps: state.caps, sasl: state.sasl, nicklen: state.nicklen, incoming })
+}
+
+/// Polls the connection until it closes, forwarding what arrives. Keeps running while the
+/// receiver is gone so queued lines still go out; ends when the server closes.
+async fn drive(mut stream: ClientStream, tx: mpsc::UnboundedSender<Message>) {
+    while let Some(next) = stream.next().await {
+        match next {
+            Ok(msg) => {
+                let _ = tx.send(msg);
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "IRC connection ended");
+                return;
+            }
+        }
+    }
 }
 
 struct Negotiation {

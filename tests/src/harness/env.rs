@@ -34,3 +34,9 @@ pub(crate) fn postgres_url() -> String {
 pub(crate) fn stack_dir() -> PathBuf {
     PathBuf::from(var("MXBRIDGE_STACK_DIR"))
 }
+
+/// Address of the test IRC server (InspIRCd with Atheme services linked), e.g. `127.0.0.1:16667`.
+/// Plain text; NickServ, ChanServ and SASL PLAIN (via SaslServ) are available.
+pub(crate) fn irc_server() -> String {
+    var("MXBRIDGE_TEST_IRC")
+}
