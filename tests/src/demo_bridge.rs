@@ -2,10 +2,11 @@
 //! fixture config whose registration `scripts/test.sh` gave to Synapse.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use mxbridge_core::config::{Config, DatabaseConfig, SecretKeySource};
+use mxbridge_core::network::Network;
 use mxbridge_demo::{DemoConfig, DemoHandle, DemoNetwork};
 use tokio::sync::oneshot;
 
@@ -41,16 +42,16 @@ pub(crate) fn config(name: &str, dir: &Path) -> Config {
 }
 
 impl RunningBridge {
-    /// Starts a bridge and waits until its appservice port answers.
+    /// Starts a bridge with the demo network and waits until its appservice port answers.
     pub(crate) async fn start(config: Config) -> Self {
-        crate::harness::init();
-        let demo: DemoConfig = serde_json::from_value({
-            let mut v = config.network.clone();
-            v.as_object_mut().expect("network section").remove("type");
-            v
-        })
-        .expect("demo network section");
+        let demo: DemoConfig = serde_json::from_value(network_section(&config)).expect("demo network section");
         let (network, handle) = DemoNetwork::new(demo);
+        Self::start_with(config, network, handle).await
+    }
+
+    /// Starts a bridge with any network. `handle` is the demo handle, unused by others.
+    pub(crate) async fn start_with(config: Config, network: Arc<dyn Network>, handle: DemoHandle) -> Self {
+        crate::harness::init();
         let (host, port) = config.listen.clone();
         let listener = bind_with_retry(&host, port).await;
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -78,6 +79,13 @@ impl RunningBridge {
                 .expect("the bridge task ended cleanly");
         }
     }
+}
+
+/// The config's `network:` section without its `type`.
+pub(crate) fn network_section(config: &Config) -> serde_json::Value {
+    let mut v = config.network.clone();
+    v.as_object_mut().expect("network section").remove("type");
+    v
 }
 
 /// A restarted bridge may find its port in TIME_WAIT for a moment.

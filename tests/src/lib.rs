@@ -6,6 +6,7 @@ mod core_e2e;
 mod demo_bridge;
 mod harness;
 mod irc_connection;
+mod irc_e2e;
 mod irc_stack_smoke;
 mod restart_e2e;
 mod stack_smoke;

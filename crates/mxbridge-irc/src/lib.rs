@@ -1,12 +1,21 @@
-//! The IRC network for mxbridge.
+//! The IRC network for mxbridge: every Matrix user gets their own IRC connection.
 //!
-//! This first part holds what keeps IRC safe and readable whatever the connection code
-//! does: [`sanitize`] (no CR, LF or NUL ever reaches a line; lines split to fit the 512-byte
-//! limit, never inside a UTF-8 sequence), [`nick`] (Matrix names to valid, unique IRC nicks)
-//! and [`format`] (mIRC formatting codes ⇄ the core's rich text). The connector that runs
-//! one IRC connection per Matrix user builds on these.
+//! - [`sanitize`]: no CR, LF or NUL ever reaches a line; lines split to fit the 512-byte
+//!   limit, never inside a UTF-8 sequence.
+//! - [`nick`]: Matrix names to valid, unique IRC nicks.
+//! - [`format`]: mIRC formatting codes ⇄ the core's rich text.
+//! - [`connection`]: one connection: IRCv3 capabilities, SASL, typed commands.
+//! - [`client`]: a Matrix user's puppet connection with reconnects, as a `NetworkClient`.
+//! - [`network`]: the `Network`: puppets on demand, `join`, alias queries for channels.
 
+pub mod client;
+pub mod config;
 pub mod connection;
 pub mod format;
+pub mod network;
 pub mod nick;
 pub mod sanitize;
+pub mod time;
+
+pub use config::IrcConfig;
+pub use network::IrcNetwork;

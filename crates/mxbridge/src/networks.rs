@@ -8,7 +8,7 @@ use mxbridge_core::config::{Config, RawConfig};
 use mxbridge_core::network::Network;
 
 /// Network types this binary knows.
-const KNOWN: &[&str] = &["demo"];
+const KNOWN: &[&str] = &["demo", "irc"];
 
 fn network_type(section: &serde_json::Value) -> Result<String> {
     match section.get("type").and_then(|t| t.as_str()) {
@@ -38,6 +38,10 @@ pub(crate) fn build(config: &Config) -> Result<Arc<dyn Network>> {
             let demo: mxbridge_demo::DemoConfig =
                 serde_json::from_value(section).context("config section `network` (demo) is not valid")?;
             Ok(mxbridge_demo::DemoNetwork::new(demo).0)
+        }
+        "irc" => {
+            let irc: mxbridge_irc::IrcConfig = serde_json::from_value(section).context("config section `network` (irc) is not valid")?;
+            Ok(mxbridge_irc::IrcNetwork::new(irc))
         }
         other => bail!("network `{other}` is not built in"),
     }

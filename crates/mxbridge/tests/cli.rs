@@ -69,3 +69,25 @@ fn test_check_config_names_the_bad_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("port"), "{stderr}");
 }
+
+#[test]
+fn test_every_example_config_passes_check_config_once_tokens_exist() {
+    let dir = temp_dir("examples");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(examples).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let config = dir.join(path.file_name().unwrap());
+        std::fs::copy(&path, &config).unwrap();
+        let reg = dir.join("registration.yaml");
+        let generated = mxbridge(&["-c", config.to_str().unwrap(), "generate-registration", "-o", reg.to_str().unwrap()]);
+        assert!(generated.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&generated.stderr));
+        let check = mxbridge(&["-c", config.to_str().unwrap(), "check-config"]);
+        assert!(check.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&check.stderr));
+        checked += 1;
+    }
+    assert!(checked >= 2, "the demo and IRC examples");
+}

@@ -179,6 +179,30 @@ impl Bridge {
         }
     }
 
+    /// Gives a user with permission a login the network creates by itself, if the network
+    /// does that and the user has none yet. Returns whether the user has a login now.
+    pub(crate) async fn ensure_auto_login(self: &Arc<Self>, user: &UserId) -> bool {
+        if !self.logins_of(user).is_empty() {
+            return true;
+        }
+        if self.permission(user) < crate::config::Permission::User {
+            return false;
+        }
+        let Some(new_login) = self.network.auto_login(user) else { return false };
+        let row = LoginRow {
+            login_id: new_login.id.as_str().to_owned(),
+            user_id: user.to_owned(),
+            remote_name: new_login.remote_name,
+            metadata: new_login.metadata,
+            secret: new_login.secret,
+        };
+        if let Err(e) = self.store.save_login(&row).await {
+            warn!(error = %e, "could not store an automatic login");
+            return false;
+        }
+        self.activate_login(row).await.is_some()
+    }
+
     /// Feeds a management-room message to a login waiting for input. Returns false when
     /// no login is waiting for input.
     pub(crate) async fn login_input(self: &Arc<Self>, room: &RoomId, user: &UserId, event: &EventId, text: &str) -> bool {

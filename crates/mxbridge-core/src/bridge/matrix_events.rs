@@ -182,6 +182,7 @@ impl Bridge {
     }
 
     async fn bridge_message(self: &Arc<Self>, portal: &PortalRow, ev: &RoomEvent) {
+        let _ = self.ensure_auto_login(&ev.sender).await;
         let Some((_, client, relayed)) = self.sending_client(portal, &ev.sender) else {
             self.tell_failed(&ev.room_id, &ev.event_id, "you are not logged in. Send `login` to the bridge bot in a direct message.").await;
             return;

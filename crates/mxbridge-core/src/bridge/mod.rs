@@ -190,6 +190,10 @@ impl Bridge {
         for attempt in 1..=30 {
             match self.matrix.ensure_registered(&bot).await {
                 Ok(()) => break,
+                Err(e) if matches!(e.errcode(), Some("M_UNKNOWN_TOKEN" | "M_MISSING_TOKEN" | "M_FORBIDDEN")) => {
+                    error!(error = %e, "the homeserver does not accept the bridge's as_token: add the registration file to app_service_config_files and restart the homeserver");
+                    return;
+                }
                 Err(e) if attempt < 30 => {
                     warn!(error = %e, attempt, "waiting for the homeserver");
                     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -282,6 +282,12 @@ pub trait Network: Send + Sync + 'static {
     /// [`NetworkClient::connect`] afterwards. Events go to `events`.
     fn load_login(&self, stored: StoredLogin, events: EventSink) -> Result<Arc<dyn NetworkClient>, NetworkError>;
 
+    /// For networks where every Matrix user simply gets a connection (IRC): the login to
+    /// create, without any login step, the first time a user needs one. No I/O here.
+    fn auto_login(&self, _user: &UserId) -> Option<login::NewLogin> {
+        None
+    }
+
     /// Runs a command declared in `commands`.
     async fn run_command(&self, _call: CommandCall<'_>) -> Result<String, CommandError> {
         Err(CommandError::Unknown)

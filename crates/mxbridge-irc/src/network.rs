@@ -1,0 +1,101 @@
+//! The IRC network: every Matrix user gets their own IRC connection (a puppet), created on
+//! demand without a login step.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use mxbridge_core::commands::spec::{CommandSpec, HelpSection};
+use mxbridge_core::ids::{LoginId, RemoteChatId};
+use mxbridge_core::network::event::EventSink;
+use mxbridge_core::network::login::{LoginError, LoginFlow, LoginProcess, NewLogin};
+use mxbridge_core::network::{CommandCall, CommandError, Network, NetworkClient, NetworkError, NetworkInfo, StoredLogin};
+use mxbridge_core::secret::Secret;
+use ruma::UserId;
+
+use crate::client::IrcClient;
+use crate::config::IrcConfig;
+use crate::nick;
+
+/// The IRC network.
+pub struct IrcNetwork {
+    config: IrcConfig,
+    /// The client of each Matrix user, for network commands.
+    clients: Mutex<HashMap<String, Arc<IrcClient>>>,
+}
+
+impl IrcNetwork {
+    /// A network from its config section.
+    pub fn new(config: IrcConfig) -> Arc<Self> {
+        Arc::new(Self { config, clients: Mutex::new(HashMap::new()) })
+    }
+}
+
+/// Whether a name is an IRC channel.
+pub fn is_channel(name: &str) -> bool {
+    name.starts_with(['#', '&']) && name.len() > 1 && !name.contains([' ', ',', '\x07', '\r', '\n', '\0'])
+}
+
+#[async_trait]
+impl Network for IrcNetwork {
+    fn info(&self) -> NetworkInfo {
+        NetworkInfo {
+            id: "irc".into(),
+            display_name: "IRC".into(),
+            description: format!("the IRC network {} ({})", self.config.name, self.config.server),
+        }
+    }
+
+    fn login_flows(&self) -> Vec<LoginFlow> {
+        Vec::new()
+    }
+
+    fn commands(&self) -> Vec<CommandSpec> {
+        vec![
+            CommandSpec::new("join", "<#channel>", "Join an IRC channel; you are invited to its room", HelpSection::Network)
+                .aliases(&["!join"])
+                .login(),
+        ]
+    }
+
+    fn create_login(&self, _user: &UserId, flow: &str) -> Result<Box<dyn LoginProcess>, LoginError> {
+        Err(LoginError::UnknownFlow(format!("{flow} (IRC connects you automatically when you join a channel)")))
+    }
+
+    fn auto_login(&self, user: &UserId) -> Option<NewLogin> {
+        let wanted = nick::from_template(&self.config.nick_template, None, user.localpart(), nick::DEFAULT_NICKLEN);
+        Some(NewLogin {
+            id: LoginId::new(format!("{}:{user}", self.config.name)),
+            remote_name: wanted.clone(),
+            metadata: serde_json::json!({"nick": wanted}),
+            secret: Secret::new(Vec::new()),
+        })
+    }
+
+    fn load_login(&self, stored: StoredLogin, events: EventSink) -> Result<Arc<dyn NetworkClient>, NetworkError> {
+        let nick = stored.metadata["nick"].as_str().map(str::to_owned).unwrap_or_else(|| stored.remote_name.clone());
+        let client = Arc::new(IrcClient::new(self.config.clone(), nick, events));
+        self.clients.lock().expect("lock").insert(stored.user.to_string(), client.clone());
+        Ok(client)
+    }
+
+    async fn run_command(&self, call: CommandCall<'_>) -> Result<String, CommandError> {
+        match call.name {
+            "join" => {
+                let [channel] = call.args else { return Err(CommandError::Usage("join <#channel>".into())) };
+                if !is_channel(channel) {
+                    return Err(CommandError::Failed(format!("`{channel}` is not a channel name: channels start with #")));
+                }
+                let irc = self.clients.lock().expect("lock").get(call.user.as_str()).cloned();
+                let irc = irc.ok_or_else(|| CommandError::Failed("you have no IRC connection yet; try again in a moment".into()))?;
+                irc.join(channel);
+                Ok(format!("Joining {channel} as {}; you will be invited to its room.", irc.nick()))
+            }
+            _ => Err(CommandError::Unknown),
+        }
+    }
+
+    fn chat_for_alias(&self, suffix: &str) -> Option<RemoteChatId> {
+        is_channel(suffix).then(|| RemoteChatId::new(suffix))
+    }
+}

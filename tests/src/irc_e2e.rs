@@ -1,0 +1,109 @@
+//! The IRC bridge end to end: a Matrix user on the real Synapse, puppets on the real
+//! InspIRCd, and a plain IRC client on the other side.
+
+use std::time::Duration;
+
+use irc::proto::{Command, Message};
+use mxbridge_core::config::Config;
+use mxbridge_irc::connection::{ConnectOptions, LineKind, connect, send_text};
+use mxbridge_irc::{IrcConfig, IrcNetwork};
+use serde_json::Value;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::demo_bridge::{RunningBridge, config, network_section, state_dir};
+use crate::harness::matrix_client::TestUser;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn irc_addr() -> (String, u16) {
+    let addr = crate::harness::env::irc_server();
+    let (host, port) = addr.rsplit_once(':').expect("host:port");
+    (host.to_owned(), port.parse().expect("port"))
+}
+
+/// The IRC fixture pointed at the stack's InspIRCd.
+fn irc_bridge_config() -> (Config, IrcConfig) {
+    let mut config = config("irc", &state_dir("irc"));
+    let (host, port) = irc_addr();
+    config.network["server"] = host.into();
+    config.network["port"] = port.into();
+    let irc: IrcConfig = serde_json::from_value(network_section(&config)).expect("irc section");
+    (config, irc)
+}
+
+async fn next_privmsg(incoming: &mut UnboundedReceiver<Message>, pred: impl Fn(&str, &str) -> bool) -> (String, String) {
+    tokio::time::timeout(WAIT, async {
+        while let Some(msg) = incoming.recv().await {
+            if let Command::PRIVMSG(_, text) = &msg.command {
+                let from = msg.source_nickname().unwrap_or("").to_owned();
+                if pred(&from, text) {
+                    return (from, text.clone());
+                }
+            }
+        }
+        panic!("the IRC connection closed");
+    })
+    .await
+    .expect("the IRC message arrived in time")
+}
+
+#[tokio::test]
+async fn test_join_channel_and_talk_both_ways_through_puppets() {
+    let (config, irc) = irc_bridge_config();
+    let bridge = RunningBridge::start_with(config, IrcNetwork::new(irc), mxbridge_demo::DemoNetwork::new(Default::default()).1).await;
+    let bot = bridge.config.bot_user_id.to_string();
+    let notice = |needle: &'static str| {
+        let bot = bot.clone();
+        move |ev: &Value| ev["sender"] == bot.as_str() && ev["content"]["body"].as_str().is_some_and(|b| b.contains(needle))
+    };
+
+    let mut user = TestUser::register("ircuser").await;
+    let dm = user.create_dm(&bot).await;
+    user.wait_for_event(&dm, WAIT, notice("management room")).await.expect("welcome");
+    user.send_text(&dm, "help").await;
+    user.wait_for_event(&dm, WAIT, notice("join <#channel>")).await.expect("help lists the IRC commands, since IRC needs no login step");
+
+    let channel = format!("#mxb{}", rand::random::<u32>());
+    user.send_text(&dm, &format!("join {channel}")).await;
+    user.wait_for_event(&dm, WAIT, notice("Joining")).await.expect("the bot confirms with the nick");
+    let portal = user.wait_for_invite(WAIT, |_, _| true).await.expect("invited to the channel's room");
+    user.join(&portal).await;
+    assert_eq!(user.get_state(&portal, "m.room.name", "").await["name"], channel.as_str());
+
+    // A plain IRC user in the same channel.
+    let (host, port) = irc_addr();
+    let pal_nick = format!("pal{}", rand::random::<u32>() % 1_000_000);
+    let mut pal = connect(&ConnectOptions::new(host, port, &pal_nick)).await.expect("the IRC user connects");
+    pal.sender.send_join(&channel).unwrap();
+
+    // Matrix → IRC, as the user's own puppet; line breaks cannot inject commands.
+    user.send_text(&portal, "hello irc\nQUIT :not a command").await;
+    let (puppet, _) = next_privmsg(&mut pal.incoming, |_, t| t == "hello irc").await;
+    assert!(puppet.starts_with("ircuser"), "the puppet's nick comes from the user: {puppet}");
+    next_privmsg(&mut pal.incoming, |from, t| from == puppet && t == "QUIT :not a command").await;
+
+    // IRC → Matrix, as a ghost with the nick as display name, formatting kept.
+    send_text(&pal.sender, &channel, LineKind::Message, "\x02hi\x02 matrix").unwrap();
+    let ghost = format!("@_irc_{}:{}", pal_nick.to_lowercase(), bridge.config.domain);
+    let ev = user
+        .wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "hi matrix")
+        .await
+        .expect("the IRC message arrives");
+    assert_eq!(ev["content"]["formatted_body"], "<strong>hi</strong> matrix");
+    let ts = ev["origin_server_ts"].as_i64().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    assert!((now - ts).abs() < 60_000, "server-time becomes the event time");
+    assert_eq!(user.display_name(&ghost).await.as_deref(), Some(format!("{pal_nick} (IRC)").as_str()));
+
+    // Emotes both ways.
+    send_text(&pal.sender, &channel, LineKind::Action, "waves").unwrap();
+    user.wait_for_event(&portal, WAIT, |ev| {
+        ev["sender"] == ghost.as_str() && ev["content"]["msgtype"] == "m.emote" && ev["content"]["body"] == "waves"
+    })
+    .await
+    .expect("an emote");
+    user.send_content(&portal, "m.room.message", serde_json::json!({"msgtype": "m.emote", "body": "nods"})).await;
+    next_privmsg(&mut pal.incoming, |from, t| from == puppet && t == "\x01ACTION nods\x01").await;
+
+    bridge.stop().await;
+}
