@@ -105,5 +105,46 @@ async fn test_join_channel_and_talk_both_ways_through_puppets() {
     user.send_content(&portal, "m.room.message", serde_json::json!({"msgtype": "m.emote", "body": "nods"})).await;
     next_privmsg(&mut pal.incoming, |from, t| from == puppet && t == "\x01ACTION nods\x01").await;
 
+    // An IRC user's private message to the puppet opens a DM with the ghost; the reply
+    // goes back as a private message.
+    send_text(&pal.sender, &puppet, LineKind::Message, "psst, private").unwrap();
+    let dm_portal = user.wait_for_invite(WAIT, |_, _| true).await.expect("invited to a DM with the IRC user");
+    user.join(&dm_portal).await;
+    user.wait_for_event(&dm_portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "psst, private")
+        .await
+        .expect("the private message");
+    user.send_text(&dm_portal, "private reply").await;
+    let pm = tokio::time::timeout(WAIT, async {
+        while let Some(msg) = pal.incoming.recv().await {
+            if let Command::PRIVMSG(target, text) = &msg.command
+                && text == "private reply"
+            {
+                return target.clone();
+            }
+        }
+        panic!("closed");
+    })
+    .await
+    .expect("the reply arrives");
+    assert_eq!(pm.to_lowercase(), pal_nick.to_lowercase(), "sent to the IRC user, not a channel");
+
+    // `nick` shows and changes the puppet's nick; the channel sees the change.
+    user.send_text(&dm, "nick").await;
+    user.wait_for_event(&dm, WAIT, notice("Your nick on testnet is")).await.expect("the current nick");
+    let new_nick = format!("renamed{}", rand::random::<u32>() % 100_000);
+    user.send_text(&dm, &format!("nick {new_nick}")).await;
+    user.wait_for_event(&dm, WAIT, notice("Asked testnet for the nick")).await.expect("the change is asked for");
+    tokio::time::timeout(WAIT, async {
+        while let Some(msg) = pal.incoming.recv().await {
+            if matches!(&msg.command, Command::NICK(n) if *n == new_nick) {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the channel sees the new nick");
+    user.send_text(&dm, "nick 9lives").await;
+    user.wait_for_event(&dm, WAIT, notice("not a valid IRC nick")).await.expect("an invalid nick is refused with a reason");
+
     bridge.stop().await;
 }

@@ -78,6 +78,20 @@ impl IrcClient {
     }
 }
 
+impl IrcClient {
+    /// Asks the server for another nick; the change takes effect when it confirms.
+    pub fn change_nick(&self, nick: &str) -> Result<(), NetworkError> {
+        let sender = self
+            .inner
+            .sender
+            .lock()
+            .expect("lock")
+            .clone()
+            .ok_or_else(|| NetworkError::NotConnected("your IRC connection is not up".into()))?;
+        sender.send(Command::NICK(crate::sanitize::word(nick))).map_err(|e| NetworkError::Other(e.to_string()))
+    }
+}
+
 impl Inner {
     fn chat_key(&self, target: &str, from: &str) -> PortalKey {
         if is_channel(target) {

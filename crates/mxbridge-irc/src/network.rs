@@ -52,9 +52,8 @@ impl Network for IrcNetwork {
 
     fn commands(&self) -> Vec<CommandSpec> {
         vec![
-            CommandSpec::new("join", "<#channel>", "Join an IRC channel; you are invited to its room", HelpSection::Network)
-                .aliases(&["!join"])
-                .login(),
+            CommandSpec::new("join", "<#channel>", "Join an IRC channel; you are invited to its room", HelpSection::Network).login(),
+            CommandSpec::new("nick", "[new nick]", "Change your IRC nick, or show it", HelpSection::Network).login(),
         ]
     }
 
@@ -90,6 +89,23 @@ impl Network for IrcNetwork {
                 let irc = irc.ok_or_else(|| CommandError::Failed("you have no IRC connection yet; try again in a moment".into()))?;
                 irc.join(channel);
                 Ok(format!("Joining {channel} as {}; you will be invited to its room.", irc.nick()))
+            }
+            "nick" => {
+                let irc = self.clients.lock().expect("lock").get(call.user.as_str()).cloned();
+                let irc = irc.ok_or_else(|| CommandError::Failed("you have no IRC connection yet; try again in a moment".into()))?;
+                match call.args {
+                    [] => Ok(format!("Your nick on {} is {}.", self.config.name, irc.nick())),
+                    [wanted] => {
+                        let Some(valid) = nick::sanitize(wanted, nick::DEFAULT_NICKLEN).filter(|n| n == wanted) else {
+                            return Err(CommandError::Failed(format!(
+                                "`{wanted}` is not a valid IRC nick: use letters, digits and []\\`_^{{|}}-, not starting with a digit"
+                            )));
+                        };
+                        irc.change_nick(&valid).map_err(|e| CommandError::Failed(e.user_message()))?;
+                        Ok(format!("Asked {} for the nick {valid}.", self.config.name))
+                    }
+                    _ => Err(CommandError::Usage("nick [new nick]".into())),
+                }
             }
             _ => Err(CommandError::Unknown),
         }

@@ -107,7 +107,11 @@ impl Bridge {
             let text = format!(
                 "Hello! I am the {} bridge bot. This room is your management room: send commands here without a prefix.\n{}Send `help` to see what you can do.",
                 self.info.display_name,
-                if self.logins_of(&ev.sender).is_empty() { "Send `login` to connect your account. " } else { "" }
+                if self.logins_of(&ev.sender).is_empty() && !self.network.login_flows().is_empty() {
+                    "Send `login` to connect your account. "
+                } else {
+                    ""
+                }
             );
             self.notice(&ev.room_id, &text).await;
         } else {

@@ -225,10 +225,10 @@ impl Bridge {
     /// Tells the login's owner about connection changes in their management room.
     pub(crate) async fn handle_login_state(&self, login: &LoginId, event: RemoteEvent) {
         let RemoteEvent::LoginState(state) = event else { return };
-        let Some(owner) = self.login(login).map(|l| l.user) else { return };
+        let Some((owner, name)) = self.login(login).map(|l| (l.user, l.remote_name)) else { return };
         let Ok(Some(room)) = self.store.management_room(&owner).await else { return };
         let text = match state {
-            LoginState::Connected => format!("Connected to {} as `{login}`.", self.info.display_name),
+            LoginState::Connected => format!("Connected to {} as `{name}`.", self.info.display_name),
             LoginState::TransientDisconnect(why) => format!("Lost the connection for `{login}` ({why}); reconnecting."),
             LoginState::BadCredentials(why) => {
                 format!("{} refused the login `{login}` ({why}). Send `login` to log in again.", self.info.display_name)
