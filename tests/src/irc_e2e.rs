@@ -66,6 +66,7 @@ async fn test_join_channel_and_talk_both_ways_through_puppets() {
     let channel = format!("#mxb{}", rand::random::<u32>());
     user.send_text(&dm, &format!("join {channel}")).await;
     user.wait_for_event(&dm, WAIT, notice("Joining")).await.expect("the bot confirms with the nick");
+    user.wait_for_event(&dm, WAIT, notice("Connected to IRC")).await.expect("the first connection is reported");
     let portal = user.wait_for_invite(WAIT, |_, _| true).await.expect("invited to the channel's room");
     user.join(&portal).await;
     assert_eq!(user.get_state(&portal, "m.room.name", "").await["name"], channel.as_str());
@@ -145,6 +146,47 @@ async fn test_join_channel_and_talk_both_ways_through_puppets() {
     .expect("the channel sees the new nick");
     user.send_text(&dm, "nick 9lives").await;
     user.wait_for_event(&dm, WAIT, notice("not a valid IRC nick")).await.expect("an invalid nick is refused with a reason");
+
+    // storepass + username + reconnect: the puppet logs in with SASL; the message with the
+    // password does not stay in the room.
+    let account = format!("acct{}", rand::random::<u32>() % 1_000_000);
+    let password = format!("pw{}", rand::random::<u64>());
+    let mut registrar = connect(&ConnectOptions::new(irc_addr().0, irc_addr().1, &account)).await.unwrap();
+    registrar.sender.send_privmsg("NickServ", format!("REGISTER {password} {account}@example.org")).unwrap();
+    tokio::time::timeout(WAIT, async {
+        while let Some(msg) = registrar.incoming.recv().await {
+            if matches!(&msg.command, Command::NOTICE(_, t) if t.contains("registered")) {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the account is registered");
+    user.send_text(&dm, &format!("username {account}")).await;
+    user.wait_for_event(&dm, WAIT, notice("Account name set")).await.expect("account name stored");
+    let secret_event = user.send_text(&dm, &format!("storepass {password}")).await;
+    user.wait_for_event(&dm, WAIT, notice("Password stored")).await.expect("password stored");
+    user.wait_for_event(&dm, WAIT, |ev| {
+        ev["type"] == "m.room.redaction" && (ev["redacts"] == secret_event.as_str() || ev["content"]["redacts"] == secret_event.as_str())
+    })
+    .await
+    .expect("the message with the password is redacted");
+    user.send_text(&dm, "reconnect").await;
+    user.wait_for_event(&dm, WAIT, notice("Connected to IRC")).await.expect("reconnected");
+    pal.sender.send(Command::WHOIS(None, new_nick.clone())).unwrap();
+    let logged_in_as = tokio::time::timeout(WAIT, async {
+        while let Some(msg) = pal.incoming.recv().await {
+            if let Command::Raw(numeric, args) = &msg.command
+                && numeric == "330"
+            {
+                return args.get(2).cloned().unwrap_or_default();
+            }
+        }
+        String::new()
+    })
+    .await
+    .expect("WHOIS shows the account");
+    assert_eq!(logged_in_as, account, "the puppet is logged in to its account, with the nick kept");
 
     bridge.stop().await;
 }

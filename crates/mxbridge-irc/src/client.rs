@@ -13,15 +13,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use irc::client::Sender as IrcSender;
 use irc::proto::{Command, Message};
-use mxbridge_core::ids::{PortalKey, RemoteChatId, RemoteMessageId, RemoteUserId};
+use mxbridge_core::ids::{LoginId, PortalKey, RemoteChatId, RemoteMessageId, RemoteUserId};
 use mxbridge_core::network::content::{Content, MessageKind};
 use mxbridge_core::network::event::{EventSink, LoginState, Membership, RemoteEvent, Sender};
-use mxbridge_core::network::{ChatInfo, ChatKind, NetworkClient, NetworkError, OutgoingMessage, SentMessage, UserInfo};
+use mxbridge_core::network::{ChatInfo, ChatKind, NetworkClient, NetworkError, OutgoingMessage, SentMessage, SessionStore, UserInfo};
+use mxbridge_core::secret::Secret;
 use tokio::sync::Notify;
 
 use crate::config::IrcConfig;
 use crate::connection::{self, ConnectOptions, LineKind};
-use crate::network::is_channel;
+use crate::network::{ACCOUNT_KEY, PASSWORD_KEY, is_channel};
 use crate::nick::casefold;
 use crate::{format, time};
 
@@ -35,7 +36,6 @@ pub struct IrcClient {
 
 struct Inner {
     config: IrcConfig,
-    wanted_nick: String,
     nick: Mutex<String>,
     events: EventSink,
     sender: Mutex<Option<IrcSender>>,
@@ -43,21 +43,24 @@ struct Inner {
     channels: Mutex<BTreeSet<String>>,
     running: AtomicBool,
     stop: Notify,
+    reconnect: Notify,
+    sessions: Option<SessionStore>,
     sent: AtomicU64,
 }
 
 impl IrcClient {
-    pub(crate) fn new(config: IrcConfig, nick: String, events: EventSink) -> Self {
+    pub(crate) fn new(config: IrcConfig, nick: String, events: EventSink, sessions: Option<SessionStore>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 config,
-                nick: Mutex::new(nick.clone()),
-                wanted_nick: nick,
+                nick: Mutex::new(nick),
                 events,
                 sender: Mutex::new(None),
                 channels: Mutex::new(BTreeSet::new()),
                 running: AtomicBool::new(false),
                 stop: Notify::new(),
+                reconnect: Notify::new(),
+                sessions,
                 sent: AtomicU64::new(0),
             }),
         }
@@ -79,6 +82,16 @@ impl IrcClient {
 }
 
 impl IrcClient {
+    /// The login this connection belongs to.
+    pub fn login(&self) -> LoginId {
+        self.inner.events.login().clone()
+    }
+
+    /// Drops the connection and connects again at once (stored credentials are read anew).
+    pub fn reconnect(&self) {
+        self.inner.reconnect.notify_waiters();
+    }
+
     /// Asks the server for another nick; the change takes effect when it confirms.
     pub fn change_nick(&self, nick: &str) -> Result<(), NetworkError> {
         let sender = self
@@ -104,10 +117,18 @@ impl Inner {
     async fn run(self: Arc<Self>) {
         let mut attempt: u32 = 0;
         while self.running.load(Ordering::SeqCst) {
-            let mut opts = ConnectOptions::new(self.config.server.clone(), self.config.port, self.wanted_nick.clone());
+            // Keep the nick the user chose with `nick` across reconnects.
+            let nick = self.nick.lock().expect("lock").clone();
+            let mut opts = ConnectOptions::new(self.config.server.clone(), self.config.port, nick);
             opts.tls = self.config.tls;
             opts.max_messages_in_burst = self.config.max_messages_in_burst;
             opts.burst_window_secs = self.config.burst_window_secs;
+            if let Some(sessions) = &self.sessions {
+                let login = self.events.login();
+                let read = |key| async move { sessions.get(login, key).await.ok().flatten().and_then(|v| String::from_utf8(v).ok()) };
+                opts.password = read(PASSWORD_KEY).await.map(Secret::new);
+                opts.account = read(ACCOUNT_KEY).await;
+            }
             match connection::connect(&opts).await {
                 Ok(mut conn) => {
                     attempt = 0;
@@ -123,6 +144,11 @@ impl Inner {
                                 Some(msg) => self.handle(&msg),
                                 None => break,
                             },
+                            _ = self.reconnect.notified() => {
+                                let _ = conn.sender.send_quit("Reconnecting");
+                                attempt = 0;
+                                break;
+                            }
                             _ = self.stop.notified() => {
                                 let _ = conn.sender.send_quit("Bridge shutting down");
                                 *self.sender.lock().expect("lock") = None;

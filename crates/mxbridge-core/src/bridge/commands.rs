@@ -43,6 +43,13 @@ impl Bridge {
             Ok(c) => c,
             Err(e) => return self.notice(room, &format!("{e}. Send `help` for the list of commands.")).await,
         };
+        if spec.as_ref().is_some_and(|s| s.secret_args) {
+            // Whatever happens next, the secret should not stay in the room.
+            if let Err(e) = self.matrix.redact(room, &self.config.bot_user_id, event, Some("contained a password")).await {
+                tracing::warn!(error = %e, "could not redact a message with a secret");
+                self.notice(room, "I could not remove your message with the password: please delete it yourself.").await;
+            }
+        }
         let caller = Caller {
             is_admin: permission >= Permission::Admin,
             logged_in: !self.logins_of(sender).is_empty(),

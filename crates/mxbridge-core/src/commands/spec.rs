@@ -47,12 +47,24 @@ pub struct CommandSpec {
     pub requires_admin: bool,
     /// Only makes sense inside a portal room.
     pub requires_portal: bool,
+    /// Its arguments are secret (a password): the bot redacts the message that carried them.
+    pub secret_args: bool,
 }
 
 impl CommandSpec {
     /// A command anyone with `user` permission may run anywhere.
     pub const fn new(name: &'static str, args: &'static str, summary: &'static str, section: HelpSection) -> Self {
-        Self { name, aliases: &[], args, summary, section, requires_login: false, requires_admin: false, requires_portal: false }
+        Self {
+            name,
+            aliases: &[],
+            args,
+            summary,
+            section,
+            requires_login: false,
+            requires_admin: false,
+            requires_portal: false,
+            secret_args: false,
+        }
     }
 
     /// Also runs under these names.
@@ -76,6 +88,12 @@ impl CommandSpec {
     /// Only in portal rooms.
     pub const fn portal(mut self) -> Self {
         self.requires_portal = true;
+        self
+    }
+
+    /// Its arguments are secret.
+    pub const fn secret(mut self) -> Self {
+        self.secret_args = true;
         self
     }
 
