@@ -1,6 +1,7 @@
 //! The IRC bridge end to end: a Matrix user on the real Synapse, puppets on the real
 //! InspIRCd, and a plain IRC client on the other side.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use irc::proto::{Command, Message};
@@ -47,11 +48,93 @@ async fn next_privmsg(incoming: &mut UnboundedReceiver<Message>, pred: impl Fn(&
     .expect("the IRC message arrived in time")
 }
 
+/// One IRC bridge for all tests here, on its own thread and runtime (its port is fixed by
+/// the registration).
+fn shared_irc() -> &'static Config {
+    static SHARED: OnceLock<Config> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            rt.block_on(async move {
+                let (config, irc) = irc_bridge_config();
+                let bridge =
+                    RunningBridge::start_with(config, IrcNetwork::new(irc), mxbridge_demo::DemoNetwork::new(Default::default()).1).await;
+                tx.send(bridge.config.clone()).expect("send the config");
+                std::future::pending::<()>().await;
+            });
+        });
+        rx.recv_timeout(Duration::from_secs(60)).expect("the IRC bridge starts")
+    })
+}
+
+fn notice_from(bot: &str, needle: &'static str) -> impl Fn(&Value) -> bool {
+    let bot = bot.to_owned();
+    move |ev: &Value| ev["sender"] == bot.as_str() && ev["content"]["body"].as_str().is_some_and(|b| b.contains(needle))
+}
+
+/// A Matrix user with a management room who joined `channel`; returns the portal.
+async fn user_in_channel(prefix: &str, channel: &str) -> (TestUser, String, String) {
+    let bot = shared_irc().bot_user_id.to_string();
+    let mut user = TestUser::register(prefix).await;
+    let dm = user.create_dm(&bot).await;
+    user.wait_for_event(&dm, WAIT, notice_from(&bot, "management room")).await.expect("welcome");
+    user.send_text(&dm, &format!("join {channel}")).await;
+    user.wait_for_event(&dm, WAIT, notice_from(&bot, "Joining")).await.expect("joining");
+    let portal = user.wait_for_invite(WAIT, |_, _| true).await.expect("invited");
+    user.join(&portal).await;
+    (user, dm, portal)
+}
+
+#[tokio::test]
+async fn test_two_matrix_users_share_a_channel_without_echoes_and_membership_is_mirrored() {
+    let config = shared_irc();
+    let channel = format!("#two{}", rand::random::<u32>());
+    let (mut one, _, portal) = user_in_channel("one", &channel).await;
+    let (mut two, _, portal_two) = user_in_channel("two", &channel).await;
+    assert_eq!(portal, portal_two, "one room per channel");
+
+    // An IRC user joins: its ghost joins the room; it talks; it quits: its ghost leaves.
+    let (host, port) = irc_addr();
+    let pal_nick = format!("pal{}", rand::random::<u32>() % 1_000_000);
+    let mut pal = connect(&ConnectOptions::new(host, port, &pal_nick)).await.unwrap();
+    pal.sender.send_join(&channel).unwrap();
+    let ghost = format!("@_irc_{}:{}", pal_nick.to_lowercase(), config.domain);
+    one.wait_for_event(&portal, WAIT, |ev| {
+        ev["type"] == "m.room.member" && ev["state_key"] == ghost.as_str() && ev["content"]["membership"] == "join"
+    })
+    .await
+    .expect("the IRC user's ghost joins");
+
+    // A Matrix message goes to IRC once, and does not come back as a ghost of the other puppet.
+    let marker = format!("from one {}", rand::random::<u32>());
+    one.send_text(&portal, &marker).await;
+    next_privmsg(&mut pal.incoming, |_, t| t == marker).await;
+    send_text(&pal.sender, &channel, LineKind::Message, "probe after").unwrap();
+    two.wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "probe after")
+        .await
+        .expect("the probe arrives");
+    let copies = two
+        .wait_for_event(&portal, Duration::from_millis(10), |ev| {
+            ev["content"]["body"] == marker.as_str() && ev["sender"] != one.user_id.as_str()
+        })
+        .await;
+    assert!(copies.is_err(), "no ghost copy of a Matrix user's own message: {copies:?}");
+    let probes = two.wait_for_event(&portal, Duration::from_millis(10), |ev| ev["content"]["body"] == "probe after").await;
+    assert!(probes.is_err(), "an IRC line seen by two puppets arrives once");
+
+    pal.sender.send_quit("bye").unwrap();
+    one.wait_for_event(&portal, WAIT, |ev| {
+        ev["type"] == "m.room.member" && ev["state_key"] == ghost.as_str() && ev["content"]["membership"] == "leave"
+    })
+    .await
+    .expect("the ghost leaves when the IRC user quits");
+}
+
 #[tokio::test]
 async fn test_join_channel_and_talk_both_ways_through_puppets() {
-    let (config, irc) = irc_bridge_config();
-    let bridge = RunningBridge::start_with(config, IrcNetwork::new(irc), mxbridge_demo::DemoNetwork::new(Default::default()).1).await;
-    let bot = bridge.config.bot_user_id.to_string();
+    let config = shared_irc();
+    let bot = config.bot_user_id.to_string();
     let notice = |needle: &'static str| {
         let bot = bot.clone();
         move |ev: &Value| ev["sender"] == bot.as_str() && ev["content"]["body"].as_str().is_some_and(|b| b.contains(needle))
@@ -85,7 +168,7 @@ async fn test_join_channel_and_talk_both_ways_through_puppets() {
 
     // IRC → Matrix, as a ghost with the nick as display name, formatting kept.
     send_text(&pal.sender, &channel, LineKind::Message, "\x02hi\x02 matrix").unwrap();
-    let ghost = format!("@_irc_{}:{}", pal_nick.to_lowercase(), bridge.config.domain);
+    let ghost = format!("@_irc_{}:{}", pal_nick.to_lowercase(), config.domain);
     let ev = user
         .wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "hi matrix")
         .await
@@ -187,6 +270,4 @@ async fn test_join_channel_and_talk_both_ways_through_puppets() {
     .await
     .expect("WHOIS shows the account");
     assert_eq!(logged_in_as, account, "the puppet is logged in to its account, with the nick kept");
-
-    bridge.stop().await;
 }

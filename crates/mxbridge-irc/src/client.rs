@@ -5,14 +5,14 @@
 //! server goes away. Sends while disconnected fail with `NotConnected`, which the core
 //! reports to the sender.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use irc::client::Sender as IrcSender;
-use irc::proto::{Command, Message};
+use irc::proto::{Command, Message, Response};
 use mxbridge_core::ids::{LoginId, PortalKey, RemoteChatId, RemoteMessageId, RemoteUserId};
 use mxbridge_core::network::content::{Content, MessageKind};
 use mxbridge_core::network::event::{EventSink, LoginState, Membership, RemoteEvent, Sender};
@@ -29,6 +29,23 @@ use crate::{format, time};
 /// Longest wait between reconnects.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
+/// The nicks of every puppet of this bridge (casefolded). Their lines and memberships are
+/// Matrix users' own and must not come back into Matrix as ghosts.
+#[derive(Clone, Default)]
+pub(crate) struct Puppets(Arc<Mutex<HashSet<String>>>);
+
+impl Puppets {
+    fn rename(&self, old: &str, new: &str) {
+        let mut set = self.0.lock().expect("lock");
+        set.remove(&casefold(old));
+        set.insert(casefold(new));
+    }
+
+    fn contains(&self, nick: &str) -> bool {
+        self.0.lock().expect("lock").contains(&casefold(nick))
+    }
+}
+
 /// A Matrix user's IRC connection.
 pub struct IrcClient {
     inner: Arc<Inner>,
@@ -41,15 +58,18 @@ struct Inner {
     sender: Mutex<Option<IrcSender>>,
     /// Channels to be in, rejoined after every reconnect.
     channels: Mutex<BTreeSet<String>>,
+    /// Who is in each channel (casefolded names), so a QUIT or NICK reaches every room.
+    members: Mutex<HashMap<String, HashSet<String>>>,
     running: AtomicBool,
     stop: Notify,
     reconnect: Notify,
     sessions: Option<SessionStore>,
+    puppets: Puppets,
     sent: AtomicU64,
 }
 
 impl IrcClient {
-    pub(crate) fn new(config: IrcConfig, nick: String, events: EventSink, sessions: Option<SessionStore>) -> Self {
+    pub(crate) fn new(config: IrcConfig, nick: String, events: EventSink, sessions: Option<SessionStore>, puppets: Puppets) -> Self {
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -57,10 +77,12 @@ impl IrcClient {
                 events,
                 sender: Mutex::new(None),
                 channels: Mutex::new(BTreeSet::new()),
+                members: Mutex::new(HashMap::new()),
                 running: AtomicBool::new(false),
                 stop: Notify::new(),
                 reconnect: Notify::new(),
                 sessions,
+                puppets,
                 sent: AtomicU64::new(0),
             }),
         }
@@ -132,7 +154,8 @@ impl Inner {
             match connection::connect(&opts).await {
                 Ok(mut conn) => {
                     attempt = 0;
-                    *self.nick.lock().expect("lock") = conn.nick.clone();
+                    let previous = std::mem::replace(&mut *self.nick.lock().expect("lock"), conn.nick.clone());
+                    self.puppets.rename(&previous, &conn.nick);
                     for channel in self.channels.lock().expect("lock").iter() {
                         let _ = conn.sender.send_join(channel);
                     }
@@ -178,14 +201,45 @@ impl Inner {
         }
     }
 
+    fn joined(&self, channel: &str, nick: &str) {
+        self.members.lock().expect("lock").entry(casefold(channel)).or_default().insert(casefold(nick));
+        let chat = PortalKey::shared(RemoteChatId::new(casefold(channel)));
+        self.events.send(RemoteEvent::Member { chat, sender: Sender::named(casefold(nick), nick), membership: Membership::Join });
+    }
+
+    fn left(&self, channel: &str, nick: &str) {
+        if let Some(m) = self.members.lock().expect("lock").get_mut(&casefold(channel)) {
+            m.remove(&casefold(nick));
+        }
+        let chat = PortalKey::shared(RemoteChatId::new(casefold(channel)));
+        self.events.send(RemoteEvent::Member { chat, sender: Sender::named(casefold(nick), nick), membership: Membership::Leave });
+    }
+
+    fn channels_of(&self, nick: &str) -> Vec<String> {
+        let nick = casefold(nick);
+        self.members.lock().expect("lock").iter().filter(|(_, m)| m.contains(&nick)).map(|(c, _)| c.clone()).collect()
+    }
+
+    fn topic(&self, channel: &str, topic: &str) {
+        let chat = PortalKey::shared(RemoteChatId::new(casefold(channel)));
+        let info = ChatInfo {
+            name: Some(channel.to_owned()),
+            topic: Some(topic.to_owned()),
+            avatar: None,
+            kind: ChatKind::Channel,
+            members: Vec::new(),
+        };
+        self.events.send(RemoteEvent::ChatChanged { chat, sender: None, info });
+    }
+
     fn handle(&self, msg: &Message) {
         let own = self.nick.lock().expect("lock").clone();
         let from = msg.source_nickname().unwrap_or("").to_owned();
         let tag = |name: &str| msg.tags.as_ref().and_then(|tags| tags.iter().find(|t| t.0 == name).and_then(|t| t.1.clone()));
         match &msg.command {
             Command::PRIVMSG(target, text) | Command::NOTICE(target, text) => {
-                if from.is_empty() || casefold(&from) == casefold(&own) || from.contains('.') {
-                    return; // our own echo, or a server notice
+                if from.is_empty() || self.puppets.contains(&from) || from.contains('.') {
+                    return; // a puppet's line (ours echoed, or another Matrix user's), or a server notice
                 }
                 let is_notice = matches!(msg.command, Command::NOTICE(..));
                 let (kind, body) = match text.strip_prefix("\x01ACTION ").map(|t| t.trim_end_matches('\x01')) {
@@ -204,29 +258,46 @@ impl Inner {
                     reply_to: None,
                 });
             }
+            // Other puppets are Matrix users: what they do is already in Matrix.
+            _ if casefold(&from) != casefold(&own) && self.puppets.contains(&from) => {}
             Command::JOIN(channel, _, _) => {
-                let chat = PortalKey::shared(RemoteChatId::new(casefold(channel)));
                 if casefold(&from) == casefold(&own) {
+                    let chat = PortalKey::shared(RemoteChatId::new(casefold(channel)));
                     let info =
                         ChatInfo { name: Some(channel.clone()), topic: None, avatar: None, kind: ChatKind::Channel, members: Vec::new() };
                     self.events.send(RemoteEvent::ChatChanged { chat, sender: None, info });
                 } else {
-                    self.events.send(RemoteEvent::Member {
-                        chat,
-                        sender: Sender::named(casefold(&from), from.clone()),
-                        membership: Membership::Join,
-                    });
+                    self.joined(channel, &from);
                 }
             }
-            Command::PART(channel, _) if casefold(&from) != casefold(&own) => {
-                let chat = PortalKey::shared(RemoteChatId::new(casefold(channel)));
-                self.events.send(RemoteEvent::Member {
-                    chat,
-                    sender: Sender::named(casefold(&from), from.clone()),
-                    membership: Membership::Leave,
-                });
+            Command::PART(channel, _) if casefold(&from) != casefold(&own) => self.left(channel, &from),
+            Command::KICK(channel, target, _) if casefold(target) != casefold(&own) => self.left(channel, target),
+            Command::QUIT(_) if casefold(&from) != casefold(&own) => {
+                for channel in self.channels_of(&from) {
+                    self.left(&channel, &from);
+                }
             }
-            Command::NICK(new) if casefold(&from) == casefold(&own) => *self.nick.lock().expect("lock") = new.clone(),
+            Command::NICK(new) if casefold(&from) == casefold(&own) => {
+                self.puppets.rename(&own, new);
+                *self.nick.lock().expect("lock") = new.clone();
+            }
+            Command::NICK(new) => {
+                // Ghosts are per nick: the old one leaves, the new one joins.
+                for channel in self.channels_of(&from) {
+                    self.left(&channel, &from);
+                    self.joined(&channel, new);
+                }
+            }
+            Command::TOPIC(channel, Some(topic)) => self.topic(channel, topic),
+            Command::Response(Response::RPL_TOPIC, args) if args.len() >= 3 => self.topic(&args[1], &args[2]),
+            Command::Response(Response::RPL_NAMREPLY, args) if args.len() >= 4 => {
+                for name in args[3].split_whitespace() {
+                    let nick = name.trim_start_matches(['~', '&', '@', '%', '+']);
+                    if !nick.is_empty() && !self.puppets.contains(nick) {
+                        self.joined(&args[2], nick);
+                    }
+                }
+            }
             _ => {}
         }
     }

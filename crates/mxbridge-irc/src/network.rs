@@ -15,7 +15,7 @@ use mxbridge_core::network::{
 use mxbridge_core::secret::Secret;
 use ruma::UserId;
 
-use crate::client::IrcClient;
+use crate::client::{IrcClient, Puppets};
 use crate::config::IrcConfig;
 use crate::nick;
 
@@ -26,12 +26,13 @@ pub struct IrcNetwork {
     clients: Mutex<HashMap<String, Arc<IrcClient>>>,
     /// Where stored passwords and account names live (encrypted by the core).
     sessions: OnceLock<SessionStore>,
+    puppets: Puppets,
 }
 
 impl IrcNetwork {
     /// A network from its config section.
     pub fn new(config: IrcConfig) -> Arc<Self> {
-        Arc::new(Self { config, clients: Mutex::new(HashMap::new()), sessions: OnceLock::new() })
+        Arc::new(Self { config, clients: Mutex::new(HashMap::new()), sessions: OnceLock::new(), puppets: Puppets::default() })
     }
 }
 
@@ -104,7 +105,7 @@ impl Network for IrcNetwork {
 
     fn load_login(&self, stored: StoredLogin, events: EventSink) -> Result<Arc<dyn NetworkClient>, NetworkError> {
         let nick = stored.metadata["nick"].as_str().map(str::to_owned).unwrap_or_else(|| stored.remote_name.clone());
-        let client = Arc::new(IrcClient::new(self.config.clone(), nick, events, self.sessions.get().cloned()));
+        let client = Arc::new(IrcClient::new(self.config.clone(), nick, events, self.sessions.get().cloned(), self.puppets.clone()));
         self.clients.lock().expect("lock").insert(stored.user.to_string(), client.clone());
         Ok(client)
     }
