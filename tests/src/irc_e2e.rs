@@ -123,6 +123,20 @@ async fn test_two_matrix_users_share_a_channel_without_echoes_and_membership_is_
     let probes = two.wait_for_event(&portal, Duration::from_millis(10), |ev| ev["content"]["body"] == "probe after").await;
     assert!(probes.is_err(), "an IRC line seen by two puppets arrives once");
 
+    // A Matrix user who leaves the room parts the channel.
+    two.leave(&portal).await;
+    let parted = tokio::time::timeout(WAIT, async {
+        while let Some(msg) = pal.incoming.recv().await {
+            if let Command::PART(..) = &msg.command {
+                return msg.source_nickname().map(str::to_owned);
+            }
+        }
+        None
+    })
+    .await
+    .expect("the puppet parts");
+    assert!(parted.is_some_and(|n| n.starts_with("two")), "the leaving user's puppet parted");
+
     pal.sender.send_quit("bye").unwrap();
     one.wait_for_event(&portal, WAIT, |ev| {
         ev["type"] == "m.room.member" && ev["state_key"] == ghost.as_str() && ev["content"]["membership"] == "leave"

@@ -16,7 +16,9 @@ use irc::proto::{Command, Message, Response};
 use mxbridge_core::ids::{LoginId, PortalKey, RemoteChatId, RemoteMessageId, RemoteUserId};
 use mxbridge_core::network::content::{Content, MessageKind};
 use mxbridge_core::network::event::{EventSink, LoginState, Membership, RemoteEvent, Sender};
-use mxbridge_core::network::{ChatInfo, ChatKind, NetworkClient, NetworkError, OutgoingMessage, SentMessage, SessionStore, UserInfo};
+use mxbridge_core::network::{
+    ChatInfo, ChatKind, ChatMembership, NetworkClient, NetworkError, OutgoingMessage, SentMessage, SessionStore, UserInfo,
+};
 use mxbridge_core::secret::Secret;
 use tokio::sync::Notify;
 
@@ -337,6 +339,10 @@ impl NetworkClient for IrcClient {
         Ok(UserInfo { display_name: Some(user.as_str().to_owned()), avatar: None })
     }
 
+    fn chat_membership(&self) -> Option<&dyn ChatMembership> {
+        Some(self)
+    }
+
     async fn send(&self, msg: OutgoingMessage) -> Result<SentMessage, NetworkError> {
         let sender = self
             .inner
@@ -367,5 +373,20 @@ impl NetworkClient for IrcClient {
         }
         let n = self.inner.sent.fetch_add(1, Ordering::Relaxed);
         Ok(SentMessage { id: RemoteMessageId::new(format!("out-{}-{n}", rand::random::<u64>())), timestamp_ms: None })
+    }
+}
+
+#[async_trait]
+impl ChatMembership for IrcClient {
+    async fn leave(&self, portal: &PortalKey) -> Result<(), NetworkError> {
+        let channel = portal.chat.as_str();
+        if !is_channel(channel) {
+            return Ok(());
+        }
+        self.inner.channels.lock().expect("lock").retain(|c| casefold(c) != casefold(channel));
+        if let Some(s) = self.inner.sender.lock().expect("lock").as_ref() {
+            s.send_part(channel).map_err(|e| NetworkError::Other(e.to_string()))?;
+        }
+        Ok(())
     }
 }

@@ -79,6 +79,9 @@ impl Bridge {
 
     async fn handle_member(self: &Arc<Self>, ev: &RoomEvent, target: &str) {
         let membership = ev.content["membership"].as_str().unwrap_or("");
+        if membership == "leave" && target == ev.sender.as_str() && !self.is_bridge_user(&ev.sender) {
+            return self.user_left(ev).await;
+        }
         if target != self.config.bot_user_id.as_str() || membership != "invite" {
             return;
         }
@@ -120,6 +123,17 @@ impl Bridge {
                 self.config.command_prefix
             );
             self.notice(&ev.room_id, &text).await;
+        }
+    }
+
+    /// A Matrix user left a portal room: their account leaves the remote chat too.
+    async fn user_left(&self, ev: &RoomEvent) {
+        let Some(portal) = self.store.portal_by_room(&ev.room_id).await.ok().flatten() else { return };
+        let Some((_, client, false)) = self.sending_client(&portal, &ev.sender) else { return };
+        if let Some(m) = client.chat_membership()
+            && let Err(e) = m.leave(&portal_key(&portal)).await
+        {
+            warn!(portal = %portal.remote_id, error = %e, "could not leave the remote chat");
         }
     }
 

@@ -349,6 +349,18 @@ pub trait NetworkClient: Send + Sync {
     fn start_dm(&self) -> Option<&dyn ResolveIdentifier> {
         None
     }
+
+    /// Leaving chats when the Matrix user leaves their room, if the network has it.
+    fn chat_membership(&self) -> Option<&dyn ChatMembership> {
+        None
+    }
+}
+
+/// Following the Matrix user's membership of portal rooms on the network.
+#[async_trait]
+pub trait ChatMembership: Send + Sync {
+    /// The user left the portal's room: leave the chat remotely (IRC PART).
+    async fn leave(&self, portal: &PortalKey) -> Result<(), NetworkError>;
 }
 
 /// Editing sent messages.
