@@ -123,6 +123,27 @@ async fn test_two_matrix_users_share_a_channel_without_echoes_and_membership_is_
     let probes = two.wait_for_event(&portal, Duration::from_millis(10), |ev| ev["content"]["body"] == "probe after").await;
     assert!(probes.is_err(), "an IRC line seen by two puppets arrives once");
 
+    // A Matrix user who joins the room by its alias gets a puppet in the channel.
+    let mut three = TestUser::register("three").await;
+    let alias = format!("#_irc_=23{}:{}", &channel[1..], config.domain);
+    let joined = three.join(&alias).await;
+    assert_eq!(joined, portal, "the alias leads to the existing portal");
+    let puppet_three = tokio::time::timeout(WAIT, async {
+        while let Some(msg) = pal.incoming.recv().await {
+            if let Command::JOIN(..) = &msg.command
+                && let Some(n) = msg.source_nickname()
+                && n.starts_with("three")
+            {
+                return n.to_owned();
+            }
+        }
+        String::new()
+    })
+    .await
+    .expect("the alias joiner's puppet joins the channel");
+    three.send_text(&portal, "hi via alias").await;
+    next_privmsg(&mut pal.incoming, |from, t| from == puppet_three && t == "hi via alias").await;
+
     // A Matrix user who leaves the room parts the channel.
     two.leave(&portal).await;
     let parted = tokio::time::timeout(WAIT, async {

@@ -366,8 +366,12 @@ impl NetworkClient for IrcClient {
             MessageKind::Notice => LineKind::Notice,
             MessageKind::Emote => LineKind::Action,
         };
-        let lines =
-            connection::send_text(&sender, msg.portal.chat.as_str(), kind, &text).map_err(|e| NetworkError::Other(e.to_string()))?;
+        let target = msg.portal.chat.as_str();
+        // A channel with +n (the default) drops lines from outsiders: be in it first.
+        if is_channel(target) && !self.inner.channels.lock().expect("lock").iter().any(|c| casefold(c) == casefold(target)) {
+            self.join(target);
+        }
+        let lines = connection::send_text(&sender, target, kind, &text).map_err(|e| NetworkError::Other(e.to_string()))?;
         if lines == 0 {
             return Err(NetworkError::Refused("the message is empty after removing what IRC cannot carry".into()));
         }
@@ -378,6 +382,13 @@ impl NetworkClient for IrcClient {
 
 #[async_trait]
 impl ChatMembership for IrcClient {
+    async fn join(&self, portal: &PortalKey) -> Result<(), NetworkError> {
+        if is_channel(portal.chat.as_str()) {
+            IrcClient::join(self, portal.chat.as_str());
+        }
+        Ok(())
+    }
+
     async fn leave(&self, portal: &PortalKey) -> Result<(), NetworkError> {
         let channel = portal.chat.as_str();
         if !is_channel(channel) {

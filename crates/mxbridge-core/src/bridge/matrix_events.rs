@@ -79,8 +79,8 @@ impl Bridge {
 
     async fn handle_member(self: &Arc<Self>, ev: &RoomEvent, target: &str) {
         let membership = ev.content["membership"].as_str().unwrap_or("");
-        if membership == "leave" && target == ev.sender.as_str() && !self.is_bridge_user(&ev.sender) {
-            return self.user_left(ev).await;
+        if matches!(membership, "join" | "leave") && target == ev.sender.as_str() && !self.is_bridge_user(&ev.sender) {
+            return self.user_membership(ev, membership == "join").await;
         }
         if target != self.config.bot_user_id.as_str() || membership != "invite" {
             return;
@@ -126,14 +126,19 @@ impl Bridge {
         }
     }
 
-    /// A Matrix user left a portal room: their account leaves the remote chat too.
-    async fn user_left(&self, ev: &RoomEvent) {
+    /// A Matrix user joined or left a portal room: their account joins or leaves the remote
+    /// chat too (a network that connects users on demand connects them first).
+    async fn user_membership(self: &Arc<Self>, ev: &RoomEvent, joined: bool) {
         let Some(portal) = self.store.portal_by_room(&ev.room_id).await.ok().flatten() else { return };
+        if joined {
+            let _ = self.ensure_auto_login(&ev.sender).await;
+        }
         let Some((_, client, false)) = self.sending_client(&portal, &ev.sender) else { return };
-        if let Some(m) = client.chat_membership()
-            && let Err(e) = m.leave(&portal_key(&portal)).await
-        {
-            warn!(portal = %portal.remote_id, error = %e, "could not leave the remote chat");
+        let Some(m) = client.chat_membership() else { return };
+        let key = portal_key(&portal);
+        let result = if joined { m.join(&key).await } else { m.leave(&key).await };
+        if let Err(e) = result {
+            warn!(portal = %portal.remote_id, joined, error = %e, "could not follow a membership change remotely");
         }
     }
 

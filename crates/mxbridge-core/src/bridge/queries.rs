@@ -45,7 +45,17 @@ impl AppserviceHandler for Queries {
         let key = PortalKey::shared(chat);
         let any_login = b.logins.lock().expect("lock").keys().next().cloned();
         let info = b.chat_info_via(any_login.as_ref(), &key).await;
-        b.ensure_portal(&key, &info, None, true).await.map(|_| true).map_err(|e| QueryError(e.to_string()))
+        let (row, created) = b.ensure_portal(&key, &info, None, true).await.map_err(|e| QueryError(e.to_string()))?;
+        if !created && let Some(room) = &row.room_id {
+            // A portal made another way (a command, a message) has no alias yet and is
+            // invite-only: publish the alias and let anyone join by it, as with new portals.
+            b.matrix.set_alias(alias, room).await.map_err(|e| QueryError(e.to_string()))?;
+            b.matrix
+                .send_state(room, &b.config.bot_user_id, "m.room.join_rules", "", &json!({"join_rule": "public"}))
+                .await
+                .map_err(|e| QueryError(e.to_string()))?;
+        }
+        Ok(true)
     }
 
     fn protocol(&self, protocol: &str) -> Option<Value> {

@@ -369,6 +369,16 @@ impl Matrix {
         self.call(Method::POST, &path, Some(user), &[], Some(&json!({}))).await.map(drop)
     }
 
+    /// Points an alias at a room (as the bot). An alias that already exists counts as done.
+    pub async fn set_alias(&self, alias: &RoomAliasId, room: &RoomId) -> MatrixResult<()> {
+        let path = format!("/_matrix/client/v3/directory/room/{}", enc(alias.as_str()));
+        match self.call(Method::PUT, &path, None, &[], Some(&json!({"room_id": room}))).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.errcode() == Some("M_UNKNOWN") && matches!(&e, MatrixError::Http { status: 409, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Resolves an alias to a room id.
     pub async fn resolve_alias(&self, alias: &RoomAliasId) -> MatrixResult<Option<OwnedRoomId>> {
         let path = format!("/_matrix/client/v3/directory/room/{}", enc(alias.as_str()));

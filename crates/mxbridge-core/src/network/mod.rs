@@ -359,6 +359,8 @@ pub trait NetworkClient: Send + Sync {
 /// Following the Matrix user's membership of portal rooms on the network.
 #[async_trait]
 pub trait ChatMembership: Send + Sync {
+    /// The user joined the portal's room: join the chat remotely (IRC JOIN).
+    async fn join(&self, portal: &PortalKey) -> Result<(), NetworkError>;
     /// The user left the portal's room: leave the chat remotely (IRC PART).
     async fn leave(&self, portal: &PortalKey) -> Result<(), NetworkError>;
 }
