@@ -116,15 +116,14 @@ impl IrcClient {
         self.inner.reconnect.notify_waiters();
     }
 
+    /// The sender of the current connection, or `NotConnected` between connections.
+    fn live_sender(&self) -> Result<IrcSender, NetworkError> {
+        self.inner.sender.lock().expect("lock").clone().ok_or_else(|| NetworkError::NotConnected("your IRC connection is not up".into()))
+    }
+
     /// Asks the server for another nick; the change takes effect when it confirms.
     pub fn change_nick(&self, nick: &str) -> Result<(), NetworkError> {
-        let sender = self
-            .inner
-            .sender
-            .lock()
-            .expect("lock")
-            .clone()
-            .ok_or_else(|| NetworkError::NotConnected("your IRC connection is not up".into()))?;
+        let sender = self.live_sender()?;
         sender.send(Command::NICK(crate::sanitize::word(nick))).map_err(|e| NetworkError::Other(e.to_string()))
     }
 }
@@ -344,13 +343,7 @@ impl NetworkClient for IrcClient {
     }
 
     async fn send(&self, msg: OutgoingMessage) -> Result<SentMessage, NetworkError> {
-        let sender = self
-            .inner
-            .sender
-            .lock()
-            .expect("lock")
-            .clone()
-            .ok_or_else(|| NetworkError::NotConnected("your IRC connection is not up".into()))?;
+        let sender = self.live_sender()?;
         let mut text = format::to_irc(&msg.content.body);
         if let Some(media) = &msg.content.media {
             match &media.url {
