@@ -164,7 +164,7 @@ impl Bridge {
     }
 
     async fn pm(self: &Arc<Self>, room: &RoomId, user: &UserId, identifier: &str) {
-        let Some((login, l)) = self.logins_of(user).into_iter().next() else {
+        let Some((_, l)) = self.logins_of(user).into_iter().next() else {
             return self.notice(room, "Send `login` first.").await;
         };
         let Some(resolver) = l.client.start_dm() else {
@@ -174,7 +174,6 @@ impl Bridge {
             Ok(r) => r,
             Err(e) => return self.notice(room, &e.user_message()).await,
         };
-        let _ = login;
         match self.ensure_portal(&key, &info, Some(user), false).await {
             Ok((_, true)) => self.notice(room, &format!("Created a chat with `{identifier}`: accept the invite.")).await,
             Ok((_, false)) => self.notice(room, &format!("You already have a chat with `{identifier}`: I invited you again.")).await,
@@ -203,7 +202,7 @@ impl Bridge {
             kind: "channel".to_owned(),
             plumbed: true,
             relay_login: relay.clone(),
-            created_ms: super::matrix_events::now_ms(),
+            created_ms: crate::clock::now_ms(),
         };
         match self.store.upsert_portal(&row).await {
             Ok(()) => {

@@ -12,7 +12,7 @@ use super::Bridge;
 use super::convert;
 use crate::appservice::TxnContainer;
 use crate::config::Permission;
-use crate::ids::{LoginId, PortalKey};
+use crate::ids::LoginId;
 use crate::network::{NetworkClient, OutgoingMessage};
 use crate::store::PortalRow;
 
@@ -135,7 +135,7 @@ impl Bridge {
         }
         let Some((_, client, false)) = self.sending_client(&portal, &ev.sender) else { return };
         let Some(m) = client.chat_membership() else { return };
-        let key = portal_key(&portal);
+        let key = portal.key();
         let result = if joined { m.join(&key).await } else { m.leave(&key).await };
         if let Err(e) = result {
             warn!(portal = %portal.remote_id, joined, error = %e, "could not follow a membership change remotely");
@@ -173,7 +173,7 @@ impl Bridge {
         {
             match &portal {
                 Some(p) => {
-                    let key = portal_key(p);
+                    let key = p.key();
                     self.run_command_line(&ev.room_id, &ev.sender, &ev.event_id, line, Some(key)).await;
                 }
                 None => self.run_command_line(&ev.room_id, &ev.sender, &ev.event_id, line, None).await,
@@ -181,7 +181,7 @@ impl Bridge {
             return;
         }
         let Some(portal) = portal else { return };
-        let _guard = self.lock_portal(&portal_key(&portal)).await;
+        let _guard = self.lock_portal(&portal.key()).await;
         if is_edit {
             self.bridge_edit(&portal, &ev).await;
         } else {
@@ -226,7 +226,7 @@ impl Bridge {
         } else {
             None
         };
-        let key = portal_key(portal);
+        let key = portal.key();
         let msg = OutgoingMessage { portal: key, content, reply_to, relayed_for };
         match client.send(msg).await {
             Ok(sent) => {
@@ -238,7 +238,7 @@ impl Bridge {
                     event_id: ev.event_id.clone(),
                     room_id: ev.room_id.clone(),
                     sender: ev.sender.to_string(),
-                    timestamp_ms: sent.timestamp_ms.unwrap_or_else(now_ms),
+                    timestamp_ms: sent.timestamp_ms.unwrap_or_else(crate::clock::now_ms),
                 };
                 if let Err(e) = self.store.insert_message(&row).await {
                     warn!(error = %e, "could not store a message mapping");
@@ -272,7 +272,7 @@ impl Bridge {
             Ok(c) => c,
             Err(reason) => return self.tell_failed(&ev.room_id, &ev.event_id, &reason).await,
         };
-        let key = portal_key(portal);
+        let key = portal.key();
         if let Err(e) = edits.edit(&key, &original.remote_id.clone().into(), content).await {
             self.tell_failed(&ev.room_id, &ev.event_id, &e.user_message()).await;
         }
@@ -287,7 +287,7 @@ impl Bridge {
             return;
         };
         let Some(original) = self.store.message_by_event(&target).await.ok().flatten() else { return };
-        let _guard = self.lock_portal(&portal_key(&portal)).await;
+        let _guard = self.lock_portal(&portal.key()).await;
         let Some((login, client, relayed)) = self.sending_client(&portal, &ev.sender) else { return };
         if relayed {
             return;
@@ -301,7 +301,7 @@ impl Bridge {
             .await;
             return;
         };
-        let key = portal_key(&portal);
+        let key = portal.key();
         match reactions.react(&key, &original.remote_id.clone().into(), reaction_key).await {
             Ok(()) => {
                 let row = crate::store::ReactionRow {
@@ -326,7 +326,7 @@ impl Bridge {
             return;
         };
         let Some(portal) = self.store.portal_by_room(&ev.room_id).await.ok().flatten() else { return };
-        let key = portal_key(&portal);
+        let key = portal.key();
         let _guard = self.lock_portal(&key).await;
         let Some((_, client, relayed)) = self.sending_client(&portal, &ev.sender) else { return };
         if let Some(reaction) = self.store.reaction_by_event(&target).await.ok().flatten() {
@@ -382,7 +382,7 @@ impl Bridge {
             .map(|a| a.iter().filter_map(|u| u.as_str().and_then(|u| UserId::parse(u).ok())).filter(|u| !self.is_bridge_user(u)).collect())
             .unwrap_or_default();
         let before = self.typing.lock().expect("lock").insert(room.clone(), now.clone()).unwrap_or_default();
-        let key = portal_key(&portal);
+        let key = portal.key();
         let changes = now.difference(&before).map(|u| (u.clone(), true)).chain(before.difference(&now).map(|u| (u.clone(), false)));
         for (user, typing) in changes.collect::<Vec<_>>() {
             if let Some((_, client, false)) = self.sending_client(&portal, &user)
@@ -392,13 +392,4 @@ impl Bridge {
             }
         }
     }
-}
-
-/// The key of a stored portal.
-pub(crate) fn portal_key(portal: &PortalRow) -> PortalKey {
-    PortalKey { chat: portal.remote_id.clone().into(), receiver: portal.receiver.clone() }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -304,7 +304,7 @@ impl Bridge {
             if tokio::time::Instant::now() >= next_prune {
                 // Transaction ids are only remembered for a while, so an id the homeserver
                 // reuses after a database restore cannot silence new events forever.
-                let cutoff = matrix_events::now_ms() - TXN_ID_RETENTION.as_millis() as i64;
+                let cutoff = crate::clock::now_ms() - TXN_ID_RETENTION.as_millis() as i64;
                 match self.store.prune_transactions(cutoff).await {
                     Ok(n) if n > 0 => info!(pruned = n, "forgot old transaction ids"),
                     Ok(_) => {}

@@ -6,7 +6,7 @@ use ruma::{OwnedUserId, UserId};
 use tracing::{info, warn};
 
 use super::Bridge;
-use super::matrix_events::now_ms;
+use crate::clock::now_ms;
 use crate::ids::{LoginId, PortalKey};
 use crate::matrix::intent::{CreateRoom, MatrixError};
 use crate::network::{ChatInfo, ChatKind, Role};

@@ -103,13 +103,11 @@ impl AppserviceHandler for Queries {
                     }
                     _ => None,
                 };
-                match (chat, b.alias_localpart("")) {
-                    (Some(c), Some(_)) => {
-                        let lp = b.alias_localpart(&c).unwrap_or_default();
+                chat.and_then(|c| b.alias_localpart(&c).map(|lp| (c, lp)))
+                    .map(|(c, lp)| {
                         vec![json!({"alias": format!("#{lp}:{}", b.config.domain), "protocol": b.info.id, "fields": {"chat": c}})]
-                    }
-                    _ => Vec::new(),
-                }
+                    })
+                    .unwrap_or_default()
             }
         }
     }

@@ -48,7 +48,7 @@ impl Bridge {
                             event_id,
                             room_id: room,
                             sender: sender.id.as_str().to_owned(),
-                            timestamp_ms: timestamp_ms.unwrap_or_else(super::matrix_events::now_ms),
+                            timestamp_ms: timestamp_ms.unwrap_or_else(crate::clock::now_ms),
                         };
                         if let Err(e) = self.store.insert_message(&row).await {
                             warn!(error = %e, "could not store a message mapping");

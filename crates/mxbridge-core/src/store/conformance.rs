@@ -16,6 +16,7 @@ use ruma::{EventId, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
 use sqlx::{Connection, Row};
 
 use super::*;
+use crate::clock::now_ms;
 use crate::secret::Secret;
 
 const POSTGRES_URL_VAR: &str = "MXBRIDGE_TEST_POSTGRES_URL";

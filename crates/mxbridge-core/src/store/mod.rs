@@ -282,12 +282,6 @@ fn flag(value: bool) -> i64 {
     i64::from(value)
 }
 
-/// Milliseconds since the Unix epoch, now.
-fn now_ms() -> i64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use base64::Engine;

@@ -5,6 +5,8 @@
 //! portal deletes its `message` and `reaction` rows (foreign keys, `ON DELETE CASCADE`).
 
 use ruma::{OwnedRoomId, RoomId};
+
+use crate::ids::PortalKey;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -49,6 +51,11 @@ pub struct PortalRow {
 }
 
 impl PortalRow {
+    /// The portal's key.
+    pub fn key(&self) -> PortalKey {
+        PortalKey { chat: self.remote_id.clone().into(), receiver: self.receiver.clone() }
+    }
+
     fn from_row(row: &AnyRow) -> Result<Self> {
         let room_id: Option<String> = row.try_get("room_id")?;
         Ok(PortalRow {

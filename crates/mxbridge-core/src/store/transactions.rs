@@ -8,7 +8,8 @@
 
 use sqlx::Row;
 
-use super::{Result, Store, now_ms};
+use super::{Result, Store};
+use crate::clock::now_ms;
 
 const INSERT_TXN: &str = "INSERT INTO appservice_txn (txn_id, received_ms) VALUES ($1, $2) ON CONFLICT (txn_id) DO NOTHING";
 const INSERT_EVENT: &str = "INSERT INTO inbox (txn_id, payload) VALUES ($1, $2)";
