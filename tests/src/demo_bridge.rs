@@ -1,6 +1,7 @@
 //! The bridge under test: the real core with the demo network, started in-process from a
 //! fixture config whose registration `scripts/test.sh` gave to Synapse.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -117,15 +118,31 @@ async fn wait_for_appservice(config: &Config) {
 pub(crate) fn shared() -> &'static (DemoHandle, Config) {
     static SHARED: OnceLock<(DemoHandle, Config)> = OnceLock::new();
     SHARED.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().expect("runtime");
-            rt.block_on(async move {
-                let bridge = RunningBridge::start(config("demo", &state_dir("shared"))).await;
-                tx.send((bridge.handle.clone(), bridge.config.clone())).expect("send the handle");
-                std::future::pending::<()>().await;
-            });
-        });
-        rx.recv_timeout(Duration::from_secs(60)).expect("the shared bridge starts")
+        run_forever(|| async {
+            let bridge = RunningBridge::start(config("demo", &state_dir("shared"))).await;
+            ((bridge.handle.clone(), bridge.config.clone()), bridge)
+        })
     })
+}
+
+/// Starts a bridge on its own thread and runtime that live as long as the test process
+/// (a test's own runtime ends with the test), and returns what `start` hands out.
+pub(crate) fn run_forever<T, F, Fut>(start: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = (T, RunningBridge)>,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async move {
+            let (value, _bridge) = start().await;
+            if tx.send(value).is_err() {
+                return; // nobody waits for this bridge any more
+            }
+            std::future::pending::<()>().await;
+        });
+    });
+    rx.recv_timeout(Duration::from_secs(60)).expect("the shared bridge starts")
 }

@@ -11,7 +11,7 @@ use mxbridge_irc::{IrcConfig, IrcNetwork};
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::demo_bridge::{RunningBridge, config, network_section, state_dir};
+use crate::demo_bridge::{RunningBridge, config, network_section, run_forever, state_dir};
 use crate::harness::matrix_client::TestUser;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -53,18 +53,12 @@ async fn next_privmsg(incoming: &mut UnboundedReceiver<Message>, pred: impl Fn(&
 fn shared_irc() -> &'static Config {
     static SHARED: OnceLock<Config> = OnceLock::new();
     SHARED.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().expect("runtime");
-            rt.block_on(async move {
-                let (config, irc) = irc_bridge_config();
-                let bridge =
-                    RunningBridge::start_with(config, IrcNetwork::new(irc), mxbridge_demo::DemoNetwork::new(Default::default()).1).await;
-                tx.send(bridge.config.clone()).expect("send the config");
-                std::future::pending::<()>().await;
-            });
-        });
-        rx.recv_timeout(Duration::from_secs(60)).expect("the IRC bridge starts")
+        run_forever(|| async {
+            let (config, irc) = irc_bridge_config();
+            let bridge =
+                RunningBridge::start_with(config, IrcNetwork::new(irc), mxbridge_demo::DemoNetwork::new(Default::default()).1).await;
+            (bridge.config.clone(), bridge)
+        })
     })
 }
 
