@@ -182,7 +182,9 @@ pub struct EventSink {
 }
 
 impl EventSink {
-    pub(crate) fn new(login: LoginId, tx: mpsc::UnboundedSender<(LoginId, RemoteEvent)>) -> Self {
+    /// A sink feeding `tx`. The bridge makes one per login; benchmarks and tests that drive a
+    /// network without a bridge make their own.
+    pub fn new(login: LoginId, tx: mpsc::UnboundedSender<(LoginId, RemoteEvent)>) -> Self {
         Self { login, tx }
     }
 
