@@ -173,7 +173,9 @@ async fn test_join_channel_and_talk_both_ways_through_puppets() {
     let dm = user.create_dm(&bot).await;
     user.wait_for_event(&dm, WAIT, notice("management room")).await.expect("welcome");
     user.send_text(&dm, "help").await;
-    user.wait_for_event(&dm, WAIT, notice("join <#channel>")).await.expect("help lists the IRC commands, since IRC needs no login step");
+    user.wait_for_event(&dm, WAIT, notice("join [net] <#channel>"))
+        .await
+        .expect("help lists the IRC commands, since IRC needs no login step");
 
     let channel = format!("#mxb{}", rand::random::<u32>());
     user.send_text(&dm, &format!("join {channel}")).await;
@@ -284,7 +286,7 @@ async fn test_join_channel_and_talk_both_ways_through_puppets() {
     .await
     .expect("the message with the password is redacted");
     user.send_text(&dm, "reconnect").await;
-    user.wait_for_event(&dm, WAIT, notice("Connected to IRC")).await.expect("reconnected");
+    user.wait_for_event(&dm, WAIT, notice("logged in with SASL")).await.expect("reconnected, and told how the login went");
     pal.sender.send(Command::WHOIS(None, new_nick.clone())).unwrap();
     let logged_in_as = tokio::time::timeout(WAIT, async {
         while let Some(msg) = pal.incoming.recv().await {

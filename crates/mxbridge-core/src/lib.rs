@@ -7,7 +7,7 @@
 
 pub mod appservice;
 mod bridge;
-mod clock;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod format;

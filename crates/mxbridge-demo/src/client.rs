@@ -106,7 +106,7 @@ impl NetworkClient for DemoClient {
                 reply_to: Some(id.clone()),
             });
         }
-        Ok(SentMessage { id, timestamp_ms: None })
+        Ok(SentMessage::new(id))
     }
 
     fn edits(&self) -> Option<&dyn Edits> {
@@ -132,10 +132,10 @@ impl NetworkClient for DemoClient {
 
 #[async_trait]
 impl Edits for DemoClient {
-    async fn edit(&self, _portal: &PortalKey, target: &RemoteMessageId, content: Content) -> Result<(), NetworkError> {
+    async fn edit(&self, _portal: &PortalKey, target: &RemoteMessageId, content: Content) -> Result<Option<String>, NetworkError> {
         self.check_connected()?;
         self.shared.record(Action::Edited { target: target.clone(), content });
-        Ok(())
+        Ok(None)
     }
 }
 

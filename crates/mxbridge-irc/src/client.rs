@@ -1,91 +1,202 @@
-//! One Matrix user's IRC connection (a puppet), with reconnects.
+//! One Matrix user's IRC connection (a puppet): its state and its connect loop.
 //!
-//! The connection runs in its own task: it connects, joins the channels the user is in,
-//! turns what arrives into [`RemoteEvent`]s, and reconnects with jittered backoff when the
-//! server goes away. Sends while disconnected fail with `NotConnected`, which the core
-//! reports to the sender.
+//! The connection runs in its own task: it waits for a connect slot (bounded across all
+//! puppets, so a server restart is not answered with a storm), connects, joins the user's
+//! channels, hands what arrives to [`crate::incoming`], and reconnects with jittered backoff
+//! when the server goes away. Sends wait for the connection for `send_queue_secs` instead
+//! of failing at once. The nick and the channel list are kept in the session store, so
+//! they survive a bridge restart.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use irc::client::Sender as IrcSender;
-use irc::proto::{Command, Message, Response};
-use mxbridge_core::ids::{LoginId, PortalKey, RemoteChatId, RemoteMessageId, RemoteUserId};
-use mxbridge_core::network::content::{Content, MessageKind};
-use mxbridge_core::network::event::{EventSink, LoginState, Membership, RemoteEvent, Sender};
-use mxbridge_core::network::{
-    ChatInfo, ChatKind, ChatMembership, NetworkClient, NetworkError, OutgoingMessage, SentMessage, SessionStore, UserInfo,
-};
+use irc::proto::Command;
+use mxbridge_core::clock::now_ms;
+use mxbridge_core::ids::LoginId;
+use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent};
+use mxbridge_core::network::{NetworkError, SessionStore};
 use mxbridge_core::secret::Secret;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore, oneshot, watch};
 
 use crate::config::IrcConfig;
-use crate::connection::{self, ConnectOptions, LineKind};
-use crate::network::{ACCOUNT_KEY, PASSWORD_KEY, is_channel};
+use crate::connection::{self, ConnectOptions, SaslOutcome};
 use crate::nick::casefold;
-use crate::{format, time};
+use crate::recent::RecentLines;
 
 /// Longest wait between reconnects.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
-/// The nicks of every puppet of this bridge (casefolded). Their lines and memberships are
-/// Matrix users' own and must not come back into Matrix as ghosts.
+/// Session-store keys of a puppet.
+pub(crate) mod keys {
+    /// The stored NickServ/SASL password.
+    pub(crate) const PASSWORD: &str = "password";
+    /// The account name used with it.
+    pub(crate) const ACCOUNT: &str = "account";
+    /// The nick last in use.
+    pub(crate) const NICK: &str = "nick";
+    /// The channels to be in, one per line.
+    pub(crate) const CHANNELS: &str = "channels";
+    /// Present when the user is exempt from idle disconnects.
+    pub(crate) const ALWAYS_ACTIVE: &str = "always_active";
+    /// Present when the user's nick should not become a pill.
+    pub(crate) const NO_MENTIONS: &str = "no_mentions";
+}
+
+/// The nicks of every puppet of this bridge (casefolded) and whose they are. Their lines
+/// and memberships are Matrix users' own and must not come back into Matrix as ghosts.
 #[derive(Clone, Default)]
-pub(crate) struct Puppets(Arc<Mutex<HashSet<String>>>);
+pub(crate) struct Puppets(Arc<Mutex<HashMap<String, String>>>);
 
 impl Puppets {
-    fn rename(&self, old: &str, new: &str) {
-        let mut set = self.0.lock().expect("lock");
-        set.remove(&casefold(old));
-        set.insert(casefold(new));
+    pub(crate) fn rename(&self, old: &str, new: &str, user: &str) {
+        let mut map = self.0.lock().expect("lock");
+        if map.get(&casefold(old)).is_some_and(|u| u == user) {
+            map.remove(&casefold(old));
+        }
+        map.insert(casefold(new), user.to_owned());
     }
 
-    fn contains(&self, nick: &str) -> bool {
-        self.0.lock().expect("lock").contains(&casefold(nick))
+    pub(crate) fn contains(&self, nick: &str) -> bool {
+        self.0.lock().expect("lock").contains_key(&casefold(nick))
+    }
+
+    /// The Matrix user behind a puppet nick.
+    pub(crate) fn user_of(&self, nick: &str) -> Option<String> {
+        self.0.lock().expect("lock").get(&casefold(nick)).cloned()
     }
 }
 
-/// A Matrix user's IRC connection.
+/// What all puppets of one network share.
+pub(crate) struct Shared {
+    pub(crate) config: IrcConfig,
+    pub(crate) sessions: OnceLock<SessionStore>,
+    pub(crate) puppets: Puppets,
+    pub(crate) connect_slots: Semaphore,
+    /// Each Matrix user's connection, by user ID.
+    pub(crate) clients: Mutex<HashMap<String, IrcClient>>,
+    /// Recent channel lines, to quote in replies.
+    pub(crate) recent: Mutex<RecentLines>,
+    /// Which Matrix user's puppet speaks for each channel (casefolded).
+    pub(crate) readers: Mutex<HashMap<String, String>>,
+    /// Matrix users who turned the `mentions` feature off.
+    pub(crate) no_mentions: Mutex<HashSet<String>>,
+}
+
+impl Shared {
+    pub(crate) fn new(config: IrcConfig) -> Arc<Self> {
+        let slots = config.max_concurrent_connects.max(1);
+        Arc::new(Self {
+            config,
+            sessions: OnceLock::new(),
+            puppets: Puppets::default(),
+            connect_slots: Semaphore::new(slots),
+            clients: Mutex::new(HashMap::new()),
+            recent: Mutex::new(RecentLines::new(2_000)),
+            readers: Mutex::new(HashMap::new()),
+            no_mentions: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// The Matrix user a nick in an IRC line should mention, if it is a puppet's nick and
+    /// its user wants mentions.
+    pub(crate) fn mention_target(&self, nick: &str) -> Option<String> {
+        self.puppets.user_of(nick).filter(|user| !self.no_mentions.lock().expect("lock").contains(user))
+    }
+
+    /// The connection of a Matrix user, if they have one.
+    pub(crate) fn client_of(&self, user: &str) -> Option<IrcClient> {
+        self.clients.lock().expect("lock").get(user).cloned()
+    }
+}
+
+/// The live connection: its sender and what the server agreed to.
+#[derive(Clone)]
+pub(crate) struct Link {
+    pub(crate) sender: IrcSender,
+    pub(crate) caps: Arc<HashSet<String>>,
+    pub(crate) sasl: SaslOutcome,
+}
+
+impl Link {
+    pub(crate) fn has(&self, cap: &str) -> bool {
+        self.caps.contains(cap)
+    }
+}
+
+/// A line we sent, waiting for the server's echo to learn its msgid.
+pub(crate) struct PendingEcho {
+    pub(crate) target: String,
+    pub(crate) lines_left: usize,
+    pub(crate) msgid: Option<String>,
+    pub(crate) done: Option<oneshot::Sender<Option<String>>>,
+}
+
+/// A WHOIS being answered.
+pub(crate) struct PendingWhois {
+    pub(crate) nick: String,
+    pub(crate) lines: Vec<String>,
+    pub(crate) done: Option<oneshot::Sender<Vec<String>>>,
+}
+
+/// A Matrix user's IRC connection. Cheap to clone.
+#[derive(Clone)]
 pub struct IrcClient {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    config: IrcConfig,
-    nick: Mutex<String>,
-    events: EventSink,
-    sender: Mutex<Option<IrcSender>>,
-    /// Channels to be in, rejoined after every reconnect.
-    channels: Mutex<BTreeSet<String>>,
+pub(crate) struct Inner {
+    pub(crate) shared: Arc<Shared>,
+    /// The Matrix user this connection is for.
+    pub(crate) user: String,
+    pub(crate) nick: Mutex<String>,
+    pub(crate) events: EventSink,
+    pub(crate) link: watch::Sender<Option<Link>>,
+    /// Channels to be in, rejoined after every reconnect and bridge restart.
+    pub(crate) channels: Mutex<BTreeSet<String>>,
     /// Who is in each channel (casefolded names), so a QUIT or NICK reaches every room.
-    members: Mutex<HashMap<String, HashSet<String>>>,
+    pub(crate) members: Mutex<HashMap<String, HashMap<String, u8>>>,
     running: AtomicBool,
-    stop: Notify,
+    /// Bumped on every start and stop: a connect loop runs while it holds the current value.
+    generation: watch::Sender<u64>,
+    stop_reason: Mutex<&'static str>,
     reconnect: Notify,
-    sessions: Option<SessionStore>,
-    puppets: Puppets,
-    sent: AtomicU64,
+    restored: tokio::sync::OnceCell<()>,
+    persist_lock: tokio::sync::Mutex<()>,
+    pub(crate) counter: AtomicU64,
+    last_active_ms: AtomicI64,
+    pub(crate) always_active: AtomicBool,
+    pub(crate) pending_echoes: Mutex<VecDeque<PendingEcho>>,
+    pub(crate) pending_quits: Mutex<HashMap<String, (u64, Vec<String>)>>,
+    pub(crate) pending_whois: Mutex<Vec<PendingWhois>>,
 }
 
 impl IrcClient {
-    pub(crate) fn new(config: IrcConfig, nick: String, events: EventSink, sessions: Option<SessionStore>, puppets: Puppets) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, user: String, nick: String, events: EventSink) -> Self {
+        let (link, _) = watch::channel(None);
         Self {
             inner: Arc::new(Inner {
-                config,
+                shared,
+                user,
                 nick: Mutex::new(nick),
                 events,
-                sender: Mutex::new(None),
+                link,
                 channels: Mutex::new(BTreeSet::new()),
                 members: Mutex::new(HashMap::new()),
                 running: AtomicBool::new(false),
-                stop: Notify::new(),
+                generation: watch::channel(0).0,
+                stop_reason: Mutex::new("Bridge shutting down"),
                 reconnect: Notify::new(),
-                sessions,
-                puppets,
-                sent: AtomicU64::new(0),
+                restored: tokio::sync::OnceCell::new(),
+                persist_lock: tokio::sync::Mutex::new(()),
+                counter: AtomicU64::new(0),
+                last_active_ms: AtomicI64::new(now_ms()),
+                always_active: AtomicBool::new(false),
+                pending_echoes: Mutex::new(VecDeque::new()),
+                pending_quits: Mutex::new(HashMap::new()),
+                pending_whois: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -95,72 +206,238 @@ impl IrcClient {
         self.inner.nick.lock().expect("lock").clone()
     }
 
-    /// Joins a channel now if connected, and after every (re)connect.
-    pub fn join(&self, channel: &str) {
-        let channel = crate::sanitize::word(channel);
-        self.inner.channels.lock().expect("lock").insert(channel.clone());
-        if let Some(s) = self.inner.sender.lock().expect("lock").as_ref() {
-            let _ = s.send_join(&channel);
-        }
-    }
-}
-
-impl IrcClient {
     /// The login this connection belongs to.
     pub fn login(&self) -> LoginId {
         self.inner.events.login().clone()
     }
 
-    /// Drops the connection and connects again at once (stored credentials are read anew).
-    pub fn reconnect(&self) {
-        self.inner.reconnect.notify_waiters();
+    /// The channels this connection is (or will be) in.
+    pub fn channels(&self) -> Vec<String> {
+        self.inner.channels.lock().expect("lock").iter().cloned().collect()
     }
 
-    /// The sender of the current connection, or `NotConnected` between connections.
-    fn live_sender(&self) -> Result<IrcSender, NetworkError> {
-        self.inner.sender.lock().expect("lock").clone().ok_or_else(|| NetworkError::NotConnected("your IRC connection is not up".into()))
+    /// Whether the connection is up.
+    pub fn is_connected(&self) -> bool {
+        self.inner.link.borrow().is_some()
+    }
+
+    /// Joins a channel now if connected, and after every (re)connect; starts the
+    /// connection if it was idle.
+    pub fn join(&self, channel: &str) {
+        let channel = crate::sanitize::word(channel);
+        let added = {
+            let mut channels = self.inner.channels.lock().expect("lock");
+            if channels.iter().any(|c| casefold(c) == casefold(&channel)) { false } else { channels.insert(channel.clone()) }
+        };
+        if let Some(link) = self.inner.link.borrow().as_ref() {
+            let _ = link.sender.send_join(&channel);
+        }
+        if added {
+            self.inner.clone().persist();
+        }
+        self.touch();
+        self.ensure_running();
+    }
+
+    /// Leaves a channel and forgets it.
+    pub fn part(&self, channel: &str, reason: Option<&str>) {
+        self.inner.channels.lock().expect("lock").retain(|c| casefold(c) != casefold(channel));
+        self.inner.members.lock().expect("lock").remove(&casefold(channel));
+        if let Some(link) = self.inner.link.borrow().as_ref() {
+            let reason = reason.map(crate::sanitize::one_line);
+            let _ = link.sender.send(Command::PART(crate::sanitize::word(channel), reason));
+        }
+        self.inner.clone().persist();
+    }
+
+    /// Forgets a channel the server removed us from (kick), without a PART.
+    pub(crate) fn forget_channel(&self, channel: &str) {
+        self.inner.channels.lock().expect("lock").retain(|c| casefold(c) != casefold(channel));
+        self.inner.members.lock().expect("lock").remove(&casefold(channel));
+        self.inner.clone().persist();
+    }
+
+    /// Drops the connection and connects again at once (stored credentials are read anew).
+    /// Returns once connected (with how SASL went), or `None` after `wait`.
+    pub(crate) async fn reconnect(&self, wait: Duration) -> Option<Link> {
+        let mut rx = self.inner.link.subscribe();
+        rx.borrow_and_update();
+        if self.inner.running.load(Ordering::SeqCst) {
+            self.inner.reconnect.notify_waiters();
+        } else {
+            self.ensure_running();
+        }
+        let fresh = tokio::time::timeout(wait, async {
+            loop {
+                rx.changed().await.ok()?;
+                if let Some(link) = rx.borrow_and_update().clone() {
+                    return Some(link);
+                }
+            }
+        });
+        fresh.await.ok().flatten()
+    }
+
+    /// Quits IRC and forgets every channel; the next message or `join` connects again.
+    pub async fn quit(&self) -> Vec<String> {
+        let channels: Vec<String> = std::mem::take(&mut *self.inner.channels.lock().expect("lock")).into_iter().collect();
+        self.inner.members.lock().expect("lock").clear();
+        self.inner.clone().persist();
+        self.stop("Leaving").await;
+        channels
     }
 
     /// Asks the server for another nick; the change takes effect when it confirms.
     pub fn change_nick(&self, nick: &str) -> Result<(), NetworkError> {
-        let sender = self.live_sender()?;
-        sender.send(Command::NICK(crate::sanitize::word(nick))).map_err(|e| NetworkError::Other(e.to_string()))
+        self.touch();
+        let link = self.live_link()?;
+        link.sender.send(Command::NICK(crate::sanitize::word(nick))).map_err(|e| NetworkError::Other(e.to_string()))
+    }
+
+    /// The current connection, or `NotConnected` between connections.
+    pub(crate) fn live_link(&self) -> Result<Link, NetworkError> {
+        self.inner.link.borrow().clone().ok_or_else(|| NetworkError::NotConnected("your IRC connection is not up".into()))
+    }
+
+    /// The connection, started if idle and waited for up to `send_queue_secs`: a message
+    /// sent during a reconnect is delivered once it is back, not refused.
+    pub(crate) async fn wait_link(&self) -> Result<Link, NetworkError> {
+        self.ensure_running();
+        let mut rx = self.inner.link.subscribe();
+        let wait = Duration::from_secs(self.inner.shared.config.send_queue_secs);
+        match tokio::time::timeout(wait, rx.wait_for(Option::is_some)).await {
+            Ok(Ok(link)) => Ok(link.clone().expect("waited for Some")),
+            _ => Err(NetworkError::NotConnected(format!("the IRC connection did not come back within {}s", wait.as_secs()))),
+        }
+    }
+
+    /// Marks the user as active now (they spoke, joined or ran a command).
+    pub(crate) fn touch(&self) {
+        self.inner.last_active_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// Whether the puppet has been idle longer than the configured timeout.
+    pub(crate) fn is_idle(&self, now: i64) -> bool {
+        let timeout = self.inner.shared.config.idle_timeout_secs;
+        timeout > 0
+            && self.inner.running.load(Ordering::SeqCst)
+            && !self.inner.always_active.load(Ordering::Relaxed)
+            && now - self.inner.last_active_ms.load(Ordering::Relaxed) > (timeout as i64).saturating_mul(1000)
+    }
+
+    /// Starts the connect loop if it is not running.
+    pub(crate) fn ensure_running(&self) {
+        if !self.inner.running.swap(true, Ordering::SeqCst) {
+            let mut mine = 0;
+            self.inner.generation.send_modify(|g| {
+                *g += 1;
+                mine = *g;
+            });
+            tokio::spawn(self.inner.clone().run(mine));
+        }
+    }
+
+    /// Stops the connect loop, quitting with `reason`.
+    pub(crate) async fn stop(&self, reason: &'static str) {
+        *self.inner.stop_reason.lock().expect("lock") = reason;
+        self.inner.running.store(false, Ordering::SeqCst);
+        self.inner.generation.send_modify(|g| *g += 1);
+        self.inner.link.send_replace(None);
+    }
+
+    /// A fresh id for a line without a server msgid.
+    pub(crate) fn local_id(&self, prefix: &str) -> String {
+        format!("{prefix}-{}-{}", rand::random::<u64>(), self.inner.counter.fetch_add(1, Ordering::Relaxed))
     }
 }
 
 impl Inner {
-    fn chat_key(&self, target: &str, from: &str) -> PortalKey {
-        if is_channel(target) {
-            PortalKey::shared(RemoteChatId::new(casefold(target)))
-        } else {
-            PortalKey::owned_by(RemoteChatId::new(casefold(from)), self.events.login())
+    async fn read(&self, key: &str) -> Option<String> {
+        let sessions = self.shared.sessions.get()?;
+        sessions.get(self.events.login(), key).await.ok().flatten().and_then(|v| String::from_utf8(v).ok())
+    }
+
+    async fn write(&self, key: &str, value: Option<&str>) {
+        let Some(sessions) = self.shared.sessions.get() else { return };
+        let login = self.events.login();
+        let result = match value {
+            Some(v) => sessions.set(login, key, v.as_bytes()).await,
+            None => sessions.delete(login, key).await,
+        };
+        if let Err(e) = result {
+            tracing::warn!(login = %login, key, error = %e, "could not store puppet state");
         }
     }
 
-    async fn run(self: Arc<Self>) {
+    /// Brings back the nick and channels of before the bridge restarted (once).
+    async fn restore(&self) {
+        self.restored
+            .get_or_init(|| async {
+                if let Some(nick) = self.read(keys::NICK).await.filter(|n| !n.is_empty()) {
+                    let previous = std::mem::replace(&mut *self.nick.lock().expect("lock"), nick.clone());
+                    self.shared.puppets.rename(&previous, &nick, &self.user);
+                }
+                if let Some(list) = self.read(keys::CHANNELS).await {
+                    let mut channels = self.channels.lock().expect("lock");
+                    for c in list.lines().filter(|c| crate::network::is_channel(c)) {
+                        if !channels.iter().any(|have| casefold(have) == casefold(c)) {
+                            channels.insert(c.to_owned());
+                        }
+                    }
+                }
+                self.always_active.store(self.read(keys::ALWAYS_ACTIVE).await.is_some(), Ordering::Relaxed);
+                if self.read(keys::NO_MENTIONS).await.is_some() {
+                    self.shared.no_mentions.lock().expect("lock").insert(self.user.clone());
+                }
+            })
+            .await;
+    }
+
+    /// Saves the nick and channel list in the background, in order.
+    pub(crate) fn persist(self: Arc<Self>) {
+        tokio::spawn(async move {
+            let _order = self.persist_lock.lock().await;
+            let nick = self.nick.lock().expect("lock").clone();
+            let channels: Vec<String> = self.channels.lock().expect("lock").iter().cloned().collect();
+            self.write(keys::NICK, Some(&nick)).await;
+            self.write(keys::CHANNELS, Some(&channels.join("\n"))).await;
+        });
+    }
+
+    async fn run(self: Arc<Self>, generation: u64) {
+        self.restore().await;
+        let mut current = self.generation.subscribe();
         let mut attempt: u32 = 0;
-        while self.running.load(Ordering::SeqCst) {
+        while *current.borrow() == generation {
             // Keep the nick the user chose with `nick` across reconnects.
             let nick = self.nick.lock().expect("lock").clone();
-            let mut opts = ConnectOptions::new(self.config.server.clone(), self.config.port, nick);
-            opts.tls = self.config.tls;
-            opts.max_messages_in_burst = self.config.max_messages_in_burst;
-            opts.burst_window_secs = self.config.burst_window_secs;
-            if let Some(sessions) = &self.sessions {
-                let login = self.events.login();
-                let read = |key| async move { sessions.get(login, key).await.ok().flatten().and_then(|v| String::from_utf8(v).ok()) };
-                opts.password = read(PASSWORD_KEY).await.map(Secret::new);
-                opts.account = read(ACCOUNT_KEY).await;
-            }
-            match connection::connect(&opts).await {
+            let config = &self.shared.config;
+            let mut opts = ConnectOptions::new(config.server.clone(), config.port, nick);
+            opts.tls = config.tls;
+            opts.max_messages_in_burst = config.max_messages_in_burst;
+            opts.burst_window_secs = config.burst_window_secs;
+            opts.password = self.read(keys::PASSWORD).await.map(Secret::new);
+            opts.account = self.read(keys::ACCOUNT).await;
+            let connected = {
+                let _slot = tokio::select! {
+                    slot = self.shared.connect_slots.acquire() => slot,
+                    _ = current.wait_for(|g| *g != generation) => return,
+                };
+                tokio::select! {
+                    result = connection::connect(&opts) => result,
+                    _ = current.wait_for(|g| *g != generation) => return,
+                }
+            };
+            match connected {
                 Ok(mut conn) => {
                     attempt = 0;
                     let previous = std::mem::replace(&mut *self.nick.lock().expect("lock"), conn.nick.clone());
-                    self.puppets.rename(&previous, &conn.nick);
+                    self.shared.puppets.rename(&previous, &conn.nick, &self.user);
                     for channel in self.channels.lock().expect("lock").iter() {
                         let _ = conn.sender.send_join(channel);
                     }
-                    *self.sender.lock().expect("lock") = Some(conn.sender.clone());
+                    let link = Link { sender: conn.sender.clone(), caps: Arc::new(conn.caps.clone()), sasl: conn.sasl };
+                    self.link.send_replace(Some(link));
                     self.events.send(RemoteEvent::LoginState(LoginState::Connected));
                     loop {
                         tokio::select! {
@@ -173,14 +450,18 @@ impl Inner {
                                 attempt = 0;
                                 break;
                             }
-                            _ = self.stop.notified() => {
-                                let _ = conn.sender.send_quit("Bridge shutting down");
-                                *self.sender.lock().expect("lock") = None;
+                            _ = current.wait_for(|g| *g != generation) => {
+                                let reason = *self.stop_reason.lock().expect("lock");
+                                let _ = conn.sender.send_quit(reason);
+                                self.link.send_replace(None);
+                                self.fail_pending();
                                 return;
                             }
                         }
                     }
-                    *self.sender.lock().expect("lock") = None;
+                    self.link.send_replace(None);
+                    self.fail_pending();
+                    self.members.lock().expect("lock").clear();
                     self.events
                         .send(RemoteEvent::LoginState(LoginState::TransientDisconnect("the IRC server closed the connection".into())));
                 }
@@ -197,200 +478,23 @@ impl Inner {
             let wait = base.min(MAX_BACKOFF).mul_f64(0.5 + rand::random::<f64>() / 2.0);
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = self.stop.notified() => return,
+                _ = current.wait_for(|g| *g != generation) => return,
             }
         }
     }
 
-    fn joined(&self, channel: &str, nick: &str) {
-        self.members.lock().expect("lock").entry(casefold(channel)).or_default().insert(casefold(nick));
-        let chat = PortalKey::shared(RemoteChatId::new(casefold(channel)));
-        self.events.send(RemoteEvent::Member { chat, sender: Sender::named(casefold(nick), nick), membership: Membership::Join });
-    }
-
-    fn left(&self, channel: &str, nick: &str) {
-        if let Some(m) = self.members.lock().expect("lock").get_mut(&casefold(channel)) {
-            m.remove(&casefold(nick));
-        }
-        let chat = PortalKey::shared(RemoteChatId::new(casefold(channel)));
-        self.events.send(RemoteEvent::Member { chat, sender: Sender::named(casefold(nick), nick), membership: Membership::Leave });
-    }
-
-    fn channels_of(&self, nick: &str) -> Vec<String> {
-        let nick = casefold(nick);
-        self.members.lock().expect("lock").iter().filter(|(_, m)| m.contains(&nick)).map(|(c, _)| c.clone()).collect()
-    }
-
-    fn topic(&self, channel: &str, topic: &str) {
-        let chat = PortalKey::shared(RemoteChatId::new(casefold(channel)));
-        let info = ChatInfo {
-            name: Some(channel.to_owned()),
-            topic: Some(topic.to_owned()),
-            avatar: None,
-            kind: ChatKind::Channel,
-            members: Vec::new(),
-        };
-        self.events.send(RemoteEvent::ChatChanged { chat, sender: None, info });
-    }
-
-    fn handle(&self, msg: &Message) {
-        let own = self.nick.lock().expect("lock").clone();
-        let from = msg.source_nickname().unwrap_or("").to_owned();
-        let tag = |name: &str| msg.tags.as_ref().and_then(|tags| tags.iter().find(|t| t.0 == name).and_then(|t| t.1.clone()));
-        match &msg.command {
-            Command::PRIVMSG(target, text) | Command::NOTICE(target, text) => {
-                if from.is_empty() || self.puppets.contains(&from) || from.contains('.') {
-                    return; // a puppet's line (ours echoed, or another Matrix user's), or a server notice
-                }
-                let is_notice = matches!(msg.command, Command::NOTICE(..));
-                let (kind, body) = match text.strip_prefix("\x01ACTION ").map(|t| t.trim_end_matches('\x01')) {
-                    Some(action) => (MessageKind::Emote, action),
-                    None if text.starts_with('\x01') => return, // other CTCP
-                    None => (if is_notice { MessageKind::Notice } else { MessageKind::Text }, text.as_str()),
-                };
-                let id =
-                    tag("msgid").unwrap_or_else(|| format!("in-{}-{}", rand::random::<u64>(), self.sent.fetch_add(1, Ordering::Relaxed)));
-                self.events.send(RemoteEvent::Message {
-                    chat: self.chat_key(target, &from),
-                    sender: Sender::named(casefold(&from), from.clone()),
-                    id: RemoteMessageId::new(id),
-                    timestamp_ms: tag("time").and_then(|t| time::parse_rfc3339_ms(&t)),
-                    content: Content { kind, body: format::from_irc(body), media: None },
-                    reply_to: None,
-                });
-            }
-            // Other puppets are Matrix users: what they do is already in Matrix.
-            _ if casefold(&from) != casefold(&own) && self.puppets.contains(&from) => {}
-            Command::JOIN(channel, _, _) => {
-                if casefold(&from) == casefold(&own) {
-                    let chat = PortalKey::shared(RemoteChatId::new(casefold(channel)));
-                    let info =
-                        ChatInfo { name: Some(channel.clone()), topic: None, avatar: None, kind: ChatKind::Channel, members: Vec::new() };
-                    self.events.send(RemoteEvent::ChatChanged { chat, sender: None, info });
-                } else {
-                    self.joined(channel, &from);
-                }
-            }
-            Command::PART(channel, _) if casefold(&from) != casefold(&own) => self.left(channel, &from),
-            Command::KICK(channel, target, _) if casefold(target) != casefold(&own) => self.left(channel, target),
-            Command::QUIT(_) if casefold(&from) != casefold(&own) => {
-                for channel in self.channels_of(&from) {
-                    self.left(&channel, &from);
-                }
-            }
-            Command::NICK(new) if casefold(&from) == casefold(&own) => {
-                self.puppets.rename(&own, new);
-                *self.nick.lock().expect("lock") = new.clone();
-            }
-            Command::NICK(new) => {
-                // Ghosts are per nick: the old one leaves, the new one joins.
-                for channel in self.channels_of(&from) {
-                    self.left(&channel, &from);
-                    self.joined(&channel, new);
-                }
-            }
-            Command::TOPIC(channel, Some(topic)) => self.topic(channel, topic),
-            Command::Response(Response::RPL_TOPIC, args) if args.len() >= 3 => self.topic(&args[1], &args[2]),
-            Command::Response(Response::RPL_NAMREPLY, args) if args.len() >= 4 => {
-                for name in args[3].split_whitespace() {
-                    let nick = name.trim_start_matches(['~', '&', '@', '%', '+']);
-                    if !nick.is_empty() && !self.puppets.contains(nick) {
-                        self.joined(&args[2], nick);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-#[async_trait]
-impl NetworkClient for IrcClient {
-    async fn connect(&self) {
-        if !self.inner.running.swap(true, Ordering::SeqCst) {
-            tokio::spawn(self.inner.clone().run());
-        }
-    }
-
-    async fn disconnect(&self) {
-        self.inner.running.store(false, Ordering::SeqCst);
-        self.inner.stop.notify_waiters();
-    }
-
-    fn is_logged_in(&self) -> bool {
-        self.inner.sender.lock().expect("lock").is_some()
-    }
-
-    async fn logout(&self) {
-        self.disconnect().await;
-    }
-
-    async fn chat_info(&self, chat: &PortalKey) -> Result<ChatInfo, NetworkError> {
-        let name = chat.chat.as_str();
-        if is_channel(name) {
-            Ok(ChatInfo { name: Some(name.to_owned()), topic: None, avatar: None, kind: ChatKind::Channel, members: Vec::new() })
-        } else {
-            Ok(ChatInfo::direct(RemoteUserId::new(name), Some(UserInfo { display_name: Some(name.to_owned()), avatar: None })))
-        }
-    }
-
-    async fn user_info(&self, user: &RemoteUserId) -> Result<UserInfo, NetworkError> {
-        Ok(UserInfo { display_name: Some(user.as_str().to_owned()), avatar: None })
-    }
-
-    fn chat_membership(&self) -> Option<&dyn ChatMembership> {
-        Some(self)
-    }
-
-    async fn send(&self, msg: OutgoingMessage) -> Result<SentMessage, NetworkError> {
-        let sender = self.live_sender()?;
-        let mut text = format::to_irc(&msg.content.body);
-        if let Some(media) = &msg.content.media {
-            match &media.url {
-                Some(url) => text = if text.is_empty() { url.clone() } else { format!("{text} {url}") },
-                None => return Err(NetworkError::Unsupported("sending files to IRC".into())),
+    /// The connection is gone: whoever waits for an echo or a WHOIS hears it now.
+    fn fail_pending(&self) {
+        for mut echo in self.pending_echoes.lock().expect("lock").drain(..) {
+            if let Some(done) = echo.done.take() {
+                let _ = done.send(None);
             }
         }
-        if let Some(name) = &msg.relayed_for {
-            text = format!("<{}> {text}", crate::sanitize::one_line(name));
-        }
-        let kind = match msg.content.kind {
-            MessageKind::Text => LineKind::Message,
-            MessageKind::Notice => LineKind::Notice,
-            MessageKind::Emote => LineKind::Action,
-        };
-        let target = msg.portal.chat.as_str();
-        // A channel with +n (the default) drops lines from outsiders: be in it first.
-        if is_channel(target) && !self.inner.channels.lock().expect("lock").iter().any(|c| casefold(c) == casefold(target)) {
-            self.join(target);
-        }
-        let lines = connection::send_text(&sender, target, kind, &text).map_err(|e| NetworkError::Other(e.to_string()))?;
-        if lines == 0 {
-            return Err(NetworkError::Refused("the message is empty after removing what IRC cannot carry".into()));
-        }
-        let n = self.inner.sent.fetch_add(1, Ordering::Relaxed);
-        Ok(SentMessage { id: RemoteMessageId::new(format!("out-{}-{n}", rand::random::<u64>())), timestamp_ms: None })
-    }
-}
-
-#[async_trait]
-impl ChatMembership for IrcClient {
-    async fn join(&self, portal: &PortalKey) -> Result<(), NetworkError> {
-        if is_channel(portal.chat.as_str()) {
-            IrcClient::join(self, portal.chat.as_str());
-        }
-        Ok(())
+        self.pending_whois.lock().expect("lock").clear();
     }
 
-    async fn leave(&self, portal: &PortalKey) -> Result<(), NetworkError> {
-        let channel = portal.chat.as_str();
-        if !is_channel(channel) {
-            return Ok(());
-        }
-        self.inner.channels.lock().expect("lock").retain(|c| casefold(c) != casefold(channel));
-        if let Some(s) = self.inner.sender.lock().expect("lock").as_ref() {
-            s.send_part(channel).map_err(|e| NetworkError::Other(e.to_string()))?;
-        }
-        Ok(())
+    /// Saves one flag of the user's settings.
+    pub(crate) async fn set_flag(&self, key: &str, on: bool) {
+        self.write(key, on.then_some("1")).await;
     }
 }

@@ -6,8 +6,8 @@ use serde::Deserialize;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IrcConfig {
-    /// Short name of the network, used in ghost and alias names (`_<name>_...`) by the
-    /// example config and in messages.
+    /// Short name of the network, used in messages, in the status room's name and as the
+    /// optional `[net]` argument of commands.
     #[serde(default = "default_name")]
     pub name: String,
     /// Server host name.
@@ -27,6 +27,35 @@ pub struct IrcConfig {
     /// Flood control window in seconds.
     #[serde(default = "default_window")]
     pub burst_window_secs: u32,
+    /// At most this many puppets register with the server at the same time, so a server
+    /// restart is not answered with a connection storm.
+    #[serde(default = "default_concurrent_connects")]
+    pub max_concurrent_connects: usize,
+    /// Puppets whose Matrix user did nothing for this many seconds are disconnected (0:
+    /// never); they reconnect when the user speaks. `active` exempts a user.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+    /// A message sent while its puppet is (re)connecting waits this long for the
+    /// connection before its sender is told it failed.
+    #[serde(default = "default_send_queue")]
+    pub send_queue_secs: u64,
+    /// A netsplit's QUITs are held this long: users back within it never leave the room.
+    #[serde(default = "default_quit_debounce")]
+    pub quit_debounce_secs: u64,
+    /// Whether users may send raw IRC commands with `cmd`.
+    #[serde(default = "default_true")]
+    pub allow_raw_commands: bool,
+    /// Whether users may join channels that have no portal yet (else only plumbed or
+    /// already bridged channels).
+    #[serde(default = "default_true")]
+    pub dynamic_channels: bool,
+    /// Channels that are never bridged (case-insensitive).
+    #[serde(default)]
+    pub excluded_channels: Vec<String>,
+    /// Nick of the bridge bot's own connection, which relays for Matrix users without a
+    /// connection of their own in plumbed rooms.
+    #[serde(default = "default_bot_nick")]
+    pub bot_nick: String,
 }
 
 fn default_name() -> String {
@@ -47,4 +76,37 @@ fn default_burst() -> u32 {
 
 fn default_window() -> u32 {
     4
+}
+
+fn default_concurrent_connects() -> usize {
+    50
+}
+
+fn default_idle_timeout() -> u64 {
+    // matrix-appservice-irc's default: three hours.
+    10_800
+}
+
+fn default_send_queue() -> u64 {
+    60
+}
+
+fn default_quit_debounce() -> u64 {
+    30
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_bot_nick() -> String {
+    "MatrixBridge".to_owned()
+}
+
+impl IrcConfig {
+    /// Whether a channel may be bridged at all.
+    pub fn is_excluded(&self, channel: &str) -> bool {
+        let folded = crate::nick::casefold(channel);
+        self.excluded_channels.iter().any(|c| crate::nick::casefold(c) == folded)
+    }
 }

@@ -17,6 +17,7 @@ use base64::Engine;
 use futures_util::StreamExt;
 use irc::client::ClientStream;
 use irc::client::prelude::{Client, Command, Config, Response, Sender};
+use irc::proto::message::Tag;
 use irc::proto::{CapSubCommand, Message};
 use mxbridge_core::secret::Secret;
 use tokio::sync::mpsc;
@@ -304,9 +305,9 @@ pub enum LineKind {
     Action,
 }
 
-/// Sends text to a channel or nick: sanitised, split to fit the line limit, one typed
-/// command per line. Returns how many lines were sent.
-pub fn send_text(sender: &Sender, target: &str, kind: LineKind, text: &str) -> Result<usize, irc::error::Error> {
+/// The lines that carry text to a channel or nick: sanitised, split to fit the line
+/// limit, one typed command per line.
+pub fn line_commands(target: &str, kind: LineKind, text: &str) -> Vec<Command> {
     let target = sanitize::word(target);
     let (command, overhead) = match kind {
         LineKind::Message => ("PRIVMSG", 0),
@@ -314,13 +315,27 @@ pub fn send_text(sender: &Sender, target: &str, kind: LineKind, text: &str) -> R
         LineKind::Action => ("PRIVMSG", "\x01ACTION \x01".len()),
     };
     let lines = sanitize::split_lines(text, sanitize::text_budget(command, &target).saturating_sub(overhead));
-    for line in &lines {
-        let cmd = match kind {
-            LineKind::Message => Command::PRIVMSG(target.clone(), line.clone()),
-            LineKind::Notice => Command::NOTICE(target.clone(), line.clone()),
+    lines
+        .into_iter()
+        .map(|line| match kind {
+            LineKind::Message => Command::PRIVMSG(target.clone(), line),
+            LineKind::Notice => Command::NOTICE(target.clone(), line),
             LineKind::Action => Command::PRIVMSG(target.clone(), format!("\x01ACTION {line}\x01")),
-        };
-        sender.send(cmd)?;
+        })
+        .collect()
+}
+
+/// Sends lines; `first_tags` (IRCv3 client tags such as `+draft/reply`) go on the first.
+pub fn send_commands(sender: &Sender, commands: Vec<Command>, first_tags: Vec<Tag>) -> Result<usize, irc::error::Error> {
+    let n = commands.len();
+    let mut tags = (!first_tags.is_empty()).then_some(first_tags);
+    for command in commands {
+        sender.send(Message { tags: tags.take(), prefix: None, command })?;
     }
-    Ok(lines.len())
+    Ok(n)
+}
+
+/// Sends text to a channel or nick (see [`line_commands`]). Returns how many lines were sent.
+pub fn send_text(sender: &Sender, target: &str, kind: LineKind, text: &str) -> Result<usize, irc::error::Error> {
+    send_commands(sender, line_commands(target, kind, text), Vec::new())
 }

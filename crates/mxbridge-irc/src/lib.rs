@@ -5,15 +5,22 @@
 //! - [`nick`]: Matrix names to valid, unique IRC nicks.
 //! - [`format`]: mIRC formatting codes ⇄ the core's rich text.
 //! - [`connection`]: one connection: IRCv3 capabilities, SASL, typed commands.
-//! - [`client`]: a Matrix user's puppet connection with reconnects, as a `NetworkClient`.
+//! - [`client`]: a Matrix user's puppet connection: state, reconnects, persistence; what
+//!   it hears and says is in `incoming` and `outgoing`.
+//! - [`mentions`], [`recent`]: nicks ⇄ pills, and quoting the line a reply answers.
 //! - [`network`]: the `Network`: puppets on demand, `join`, alias queries for channels.
 
 pub mod client;
+mod commands;
 pub mod config;
 pub mod connection;
 pub mod format;
+mod incoming;
+pub mod mentions;
 pub mod network;
 pub mod nick;
+mod outgoing;
+pub mod recent;
 pub mod sanitize;
 pub mod time;
 

@@ -9,7 +9,7 @@ use super::Bridge;
 use crate::commands::spec::{Caller, render_help};
 use crate::commands::{Command, parse};
 use crate::config::Permission;
-use crate::ids::{LoginId, PortalKey};
+use crate::ids::PortalKey;
 use crate::network::{CommandCall, CommandError};
 use crate::store::PortalRow;
 
@@ -56,7 +56,7 @@ impl Bridge {
             in_portal: portal.is_some(),
         };
         // Outside the management room and portals only admin room commands make sense.
-        if !is_management && portal.is_none() && !matches!(command, Command::Plumb { .. }) {
+        if !is_management && portal.is_none() && !matches!(command, Command::Plumb { .. } | Command::Unlink { .. }) {
             self.notice(room, "This needs a direct message: start one with me and send the command there without a prefix.").await;
             return;
         }
@@ -97,15 +97,8 @@ impl Bridge {
             }
             Command::Logout { login } => self.logout(room, sender, login).await,
             Command::Pm { identifier } => self.pm(room, sender, &identifier).await,
-            Command::Plumb { chat } => self.plumb(room, sender, &chat).await,
-            Command::Unlink => {
-                if let Some(row) = self.portal_row(portal.as_ref()).await {
-                    if let Err(e) = self.store.delete_portal(&row.remote_id, &row.receiver).await {
-                        return self.notice(room, &format!("Could not unlink: {e}")).await;
-                    }
-                    self.notice(room, "This room is no longer linked to the remote chat.").await;
-                }
-            }
+            Command::Plumb { room: target, network, chat } => self.plumb(room, sender, target.as_deref(), network.as_deref(), &chat).await,
+            Command::Unlink { room: target } => self.unlink(room, sender, target.as_deref()).await,
             Command::DeletePortal => {
                 if let Some(row) = self.portal_row(portal.as_ref()).await {
                     self.notice(room, "Deleting this portal.").await;
@@ -122,7 +115,8 @@ impl Bridge {
             }
             Command::Network { name, args } => {
                 let client = self.logins_of(sender).into_iter().next().map(|(_, l)| l.client);
-                let call = CommandCall { user: sender, name, args: &args, client, portal: portal.as_ref() };
+                let directory = Directory(self);
+                let call = CommandCall { user: sender, name, args: &args, client, portal: portal.as_ref(), portals: Some(&directory) };
                 let text = match self.network.run_command(call).await {
                     Ok(reply) => reply,
                     Err(CommandError::Unknown) => format!("`{name}` is not available right now. Send `help` for the list of commands."),
@@ -180,36 +174,14 @@ impl Bridge {
             Err(e) => self.notice(room, &format!("Could not create the chat: {e}. Try again later.")).await,
         }
     }
+}
 
-    async fn plumb(&self, room: &RoomId, user: &UserId, chat: &str) {
-        if self.permission(user) < Permission::Admin {
-            return self.notice(room, "`plumb` is for bridge admins only.").await;
-        }
-        if matches!(self.store.portal_by_room(room).await, Ok(Some(_))) {
-            return self.notice(room, "This room is already linked. Send `unlink` first to link it elsewhere.").await;
-        }
-        if matches!(self.store.portal(chat, "").await, Ok(Some(p)) if p.room_id.is_some()) {
-            return self.notice(room, &format!("`{chat}` is already bridged to another room. Delete that portal first.")).await;
-        }
-        let relay = self.logins_of(user).into_iter().next().map(|(id, _): (LoginId, _)| id.as_str().to_owned());
-        let row = PortalRow {
-            remote_id: chat.to_owned(),
-            receiver: String::new(),
-            room_id: Some(room.to_owned()),
-            name: None,
-            topic: None,
-            avatar_url: None,
-            kind: "channel".to_owned(),
-            plumbed: true,
-            relay_login: relay.clone(),
-            created_ms: crate::clock::now_ms(),
-        };
-        match self.store.upsert_portal(&row).await {
-            Ok(()) => {
-                let via = relay.map(|r| format!(" Messages of users without a login are relayed through `{r}`.")).unwrap_or_default();
-                self.notice(room, &format!("Linked this room to `{chat}`.{via}")).await
-            }
-            Err(e) => self.notice(room, &format!("Could not link: {e}")).await,
-        }
+/// Portal rooms for network commands (`listrooms`).
+struct Directory<'a>(&'a Bridge);
+
+#[async_trait::async_trait]
+impl crate::network::PortalDirectory for Directory<'_> {
+    async fn room_of(&self, portal: &PortalKey) -> Option<ruma::OwnedRoomId> {
+        self.0.store.portal(portal.chat.as_str(), &portal.receiver).await.ok().flatten()?.room_id
     }
 }

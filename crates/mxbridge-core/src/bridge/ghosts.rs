@@ -16,6 +16,14 @@ impl Bridge {
         UserId::parse(format!("@{lp}:{}", self.config.domain)).expect("escaped localparts always make valid user IDs")
     }
 
+    /// The remote user a ghost of this bridge stands for (no I/O); `None` for other users.
+    pub(crate) fn remote_id_of_ghost(&self, user: &UserId) -> Option<String> {
+        if user.server_name() != self.config.domain {
+            return None;
+        }
+        self.config.username_template.remote_id(user.localpart())
+    }
+
     /// Makes sure the ghost exists with the given profile; returns its user ID.
     pub(crate) async fn ensure_ghost(&self, remote: &RemoteUserId, info: Option<&UserInfo>) -> Result<OwnedUserId, MatrixError> {
         let user_id = self.ghost_user_id(remote);

@@ -55,7 +55,11 @@ impl Bridge {
         // State and message events are told apart by the state key, never by type alone.
         if let Some(state_key) = ev.state_key.clone() {
             match ev.kind.as_str() {
-                "m.room.member" => self.handle_member(&ev, &state_key).await,
+                "m.room.member" => {
+                    self.handle_member(&ev, &state_key).await;
+                    self.moderate_member(&ev, &state_key).await;
+                }
+                "m.room.topic" if state_key.is_empty() => self.bridge_topic(&ev).await,
                 "m.room.encryption" if state_key.is_empty() => self.warn_encrypted(&ev.room_id, true).await,
                 _ => {}
             }
@@ -243,6 +247,9 @@ impl Bridge {
                 if let Err(e) = self.store.insert_message(&row).await {
                     warn!(error = %e, "could not store a message mapping");
                 }
+                if let Some(note) = &sent.note {
+                    self.tell_altered(&ev.room_id, &ev.event_id, note).await;
+                }
             }
             Err(e) => self.tell_failed(&ev.room_id, &ev.event_id, &e.user_message()).await,
         }
@@ -273,8 +280,10 @@ impl Bridge {
             Err(reason) => return self.tell_failed(&ev.room_id, &ev.event_id, &reason).await,
         };
         let key = portal.key();
-        if let Err(e) = edits.edit(&key, &original.remote_id.clone().into(), content).await {
-            self.tell_failed(&ev.room_id, &ev.event_id, &e.user_message()).await;
+        match edits.edit(&key, &original.remote_id.clone().into(), content).await {
+            Ok(Some(note)) => self.tell_altered(&ev.room_id, &ev.event_id, &note).await,
+            Ok(None) => {}
+            Err(e) => self.tell_failed(&ev.room_id, &ev.event_id, &e.user_message()).await,
         }
     }
 
@@ -360,14 +369,22 @@ impl Bridge {
 
     /// Tells the sender their event was not delivered, as a notice replying to it.
     pub(crate) async fn tell_failed(&self, room: &RoomId, event: &ruma::EventId, reason: &str) {
-        let text = format!("⚠️ Not delivered to {}: {reason}", self.info.display_name);
+        self.reply_notice(room, event, &format!("⚠️ Not delivered to {}: {reason}", self.info.display_name)).await;
+    }
+
+    /// Tells the sender the network got something other than what they sent.
+    async fn tell_altered(&self, room: &RoomId, event: &ruma::EventId, note: &str) {
+        self.reply_notice(room, event, &format!("ℹ️ {} got this differently: {note}", self.info.display_name)).await;
+    }
+
+    async fn reply_notice(&self, room: &RoomId, event: &ruma::EventId, text: &str) {
         let content = serde_json::json!({
             "msgtype": "m.notice",
             "body": text,
             "m.relates_to": {"m.in_reply_to": {"event_id": event}},
         });
         if let Err(e) = self.matrix.send_event(room, &self.config.bot_user_id, "m.room.message", &content, None).await {
-            warn!(error = %e, "could not tell a sender their message failed");
+            warn!(error = %e, "could not tell a sender what happened to their message");
         }
     }
 

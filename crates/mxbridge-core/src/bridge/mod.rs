@@ -11,6 +11,8 @@ mod convert;
 mod ghosts;
 mod login;
 mod matrix_events;
+mod moderation;
+mod plumbing;
 mod portals;
 mod queries;
 mod remote_events;
@@ -98,6 +100,8 @@ pub(crate) struct Bridge {
     /// Who is typing per room, to notice when someone stops.
     pub(crate) typing: Mutex<HashMap<OwnedRoomId, HashSet<OwnedUserId>>>,
     inbox_notify: Arc<Notify>,
+    /// Disconnects not yet reported, or reported and not yet followed by a reconnect.
+    pub(crate) connection_notices: Mutex<HashMap<LoginId, remote_events::DisconnectNotice>>,
 }
 
 /// Runs a bridge until `shutdown` completes. The listener is bound by the caller (tests
@@ -138,6 +142,7 @@ pub async fn run(
         encryption_warned: Mutex::new(HashSet::new()),
         typing: Mutex::new(HashMap::new()),
         inbox_notify: inbox_notify.clone(),
+        connection_notices: Mutex::new(HashMap::new()),
     });
 
     let state = AppState::new(bridge.config.hs_token.clone(), store.clone(), Arc::new(queries::Queries(bridge.clone())), inbox_notify);

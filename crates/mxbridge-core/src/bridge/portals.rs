@@ -13,9 +13,10 @@ use crate::network::{ChatInfo, ChatKind, Role};
 use crate::store::PortalRow;
 
 /// Power level of remote moderators and admins (100 stays with the bot).
-fn power_level(role: Role) -> i64 {
+pub(crate) fn power_level(role: Role) -> i64 {
     match role {
         Role::Member => 0,
+        Role::Voiced => 1,
         Role::Moderator => 50,
         Role::Admin => 95,
     }
@@ -112,6 +113,25 @@ impl Bridge {
             }
         }
         ChatInfo { name: Some(key.chat.as_str().to_owned()), topic: None, avatar: None, kind: ChatKind::Group, members: Vec::new() }
+    }
+
+    /// Gives a ghost a power level in a portal room (as the bot, which has 100).
+    pub(crate) async fn set_power_level(&self, room: &ruma::RoomId, user: &UserId, level: i64) {
+        let Ok(Some(mut levels)) = self.matrix.get_state(room, "m.room.power_levels", "").await else { return };
+        let current = levels["users"][user.as_str()].as_i64().unwrap_or_else(|| levels["users_default"].as_i64().unwrap_or(0));
+        if current == level {
+            return;
+        }
+        if level == levels["users_default"].as_i64().unwrap_or(0) {
+            if let Some(users) = levels["users"].as_object_mut() {
+                users.remove(user.as_str());
+            }
+        } else {
+            levels["users"][user.as_str()] = serde_json::json!(level);
+        }
+        if let Err(e) = self.matrix.send_state(room, &self.config.bot_user_id, "m.room.power_levels", "", &levels).await {
+            warn!(room = %room, user = %user, error = %e, "could not change a power level");
+        }
     }
 
     /// Removes a portal: ghosts leave, users are kicked, the bot leaves, the row goes.

@@ -1,6 +1,7 @@
 //! Remote events: what happened on the network, turned into Matrix events in the portal.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use ruma::{OwnedRoomId, OwnedUserId};
 use serde_json::json;
@@ -8,7 +9,9 @@ use tracing::warn;
 
 use super::Bridge;
 use super::convert;
+use super::portals::power_level;
 use crate::ids::{LoginId, PortalKey, RemoteMessageId};
+use crate::matrix::intent::CreateRoom;
 use crate::network::event::{LoginState, Membership, RemoteEvent, Sender};
 use crate::network::{ChatInfo, ChatKind};
 use crate::store::{MessageRow, ReactionRow};
@@ -137,6 +140,25 @@ impl Bridge {
                     }
                 }
             },
+            RemoteEvent::RoleChanged { chat, sender, role } => {
+                if let Some((room, ghost)) = self.portal_and_ghost(login, &chat, &sender).await {
+                    self.set_power_level(&room, &ghost, power_level(role)).await;
+                }
+            }
+            RemoteEvent::Removed { chat, by, reason } => {
+                // The bot's own relay account leaving a chat does not take the bot out of its room.
+                let Some(user) = self.login(login).map(|l| l.user).filter(|u| *u != self.config.bot_user_id) else { return };
+                let Ok(Some(Some(room))) = self.store.portal(chat.chat.as_str(), &chat.receiver).await.map(|p| p.map(|p| p.room_id)) else {
+                    return;
+                };
+                let text = match &by {
+                    Some(s) => format!("Removed by {} on {}: {reason}", s.id, self.info.display_name),
+                    None => format!("Removed on {}: {reason}", self.info.display_name),
+                };
+                if let Err(e) = self.matrix.kick(&room, &user, &text).await {
+                    warn!(portal = %chat, error = %e, "could not remove a user from a portal room");
+                }
+            }
             RemoteEvent::ChatChanged { chat, sender, info } => self.apply_chat_info(login, &chat, sender.as_ref(), &info).await,
             RemoteEvent::LoginState(_) => {}
         }
@@ -222,19 +244,103 @@ impl Bridge {
         let _ = self.store.upsert_portal(&row).await;
     }
 
-    /// Tells the login's owner about connection changes in their management room.
-    pub(crate) async fn handle_login_state(&self, login: &LoginId, event: RemoteEvent) {
+    /// Tells the login's owner about connection changes in their management room. A
+    /// netsplit drops thousands of connections that are back within seconds, and a message
+    /// per drop floods the homeserver (matrix-appservice-irc#384): a disconnect is only
+    /// reported when it lasts [`DISCONNECT_GRACE`], and a reconnect only after a reported
+    /// disconnect. The very first connection of a login is always reported.
+    pub(crate) async fn handle_login_state(self: &Arc<Self>, login: &LoginId, event: RemoteEvent) {
         let RemoteEvent::LoginState(state) = event else { return };
-        let Some((owner, name)) = self.login(login).map(|l| (l.user, l.remote_name)) else { return };
-        let Ok(Some(room)) = self.store.management_room(&owner).await else { return };
+        let Some(l) = self.login(login) else { return };
+        let name = l.client.remote_name().unwrap_or(l.remote_name);
         let text = match state {
-            LoginState::Connected => format!("Connected to {} as `{name}`.", self.info.display_name),
-            LoginState::TransientDisconnect(why) => format!("Lost the connection for `{login}` ({why}); reconnecting."),
+            LoginState::Connected => {
+                let reported_down = self.connection_notices.lock().expect("lock").remove(login).is_some_and(|n| n.reported);
+                let first = !matches!(self.store.kv_get(login.as_str(), FIRST_CONNECTION_KEY).await, Ok(Some(_)));
+                if first {
+                    let _ = self.store.kv_set(login.as_str(), FIRST_CONNECTION_KEY, b"1").await;
+                } else if !reported_down {
+                    return;
+                }
+                format!("Connected to {} as `{name}`.", self.info.display_name)
+            }
+            LoginState::TransientDisconnect(why) => {
+                let generation = {
+                    let mut notices = self.connection_notices.lock().expect("lock");
+                    if notices.contains_key(login) {
+                        return; // already waiting or reported
+                    }
+                    let generation = rand::random::<u64>();
+                    notices.insert(login.clone(), DisconnectNotice { generation, reported: false });
+                    generation
+                };
+                let bridge = self.clone();
+                let login = login.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(DISCONNECT_GRACE).await;
+                    let still_down = match bridge.connection_notices.lock().expect("lock").get_mut(&login) {
+                        Some(n) if n.generation == generation => {
+                            n.reported = true;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if still_down {
+                        let text = format!("Lost the connection for `{login}` ({why}); reconnecting.");
+                        bridge.tell_owner(&login, &text).await;
+                    }
+                });
+                return;
+            }
             LoginState::BadCredentials(why) => {
                 format!("{} refused the login `{login}` ({why}). Send `login` to log in again.", self.info.display_name)
             }
             LoginState::LoggedOut(why) => format!("`{login}` was logged out ({why}). Send `login` to log in again."),
         };
-        self.notice(&room, &text).await;
+        self.tell_owner(login, &text).await;
     }
+
+    /// Sends a notice to the login's owner in their management room, opening one (a DM
+    /// named by the network) when they have none yet.
+    async fn tell_owner(&self, login: &LoginId, text: &str) {
+        let Some(owner) = self.login(login).map(|l| l.user).filter(|u| *u != self.config.bot_user_id) else { return };
+        let room = match self.store.management_room(&owner).await {
+            Ok(Some(room)) => room,
+            Ok(None) => {
+                let opts = CreateRoom {
+                    name: Some(self.network.status_room_name()),
+                    invite: vec![owner.clone()],
+                    is_direct: true,
+                    ..CreateRoom::default()
+                };
+                match self.matrix.create_room(&opts).await {
+                    Ok(room) => {
+                        let _ = self.store.set_management_room(&owner, &room).await;
+                        room
+                    }
+                    Err(e) => {
+                        warn!(user = %owner, error = %e, "could not open a status room");
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "could not look up a management room");
+                return;
+            }
+        };
+        self.notice(&room, text).await;
+    }
+}
+
+/// How long a disconnect may last before its user is told.
+const DISCONNECT_GRACE: Duration = Duration::from_secs(60);
+
+/// Session key (core-owned) marking that a login's first connection was reported.
+const FIRST_CONNECTION_KEY: &str = "core.first_connection_reported";
+
+/// A disconnect that is waiting out its grace period, or was reported.
+pub(crate) struct DisconnectNotice {
+    generation: u64,
+    reported: bool,
 }

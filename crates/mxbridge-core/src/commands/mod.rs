@@ -96,13 +96,22 @@ pub enum Command {
         /// Phone number, user name, JID.
         identifier: String,
     },
-    /// `plumb <chat>` (admin): link this existing room to a remote chat.
+    /// `plumb [!room:server] [network] <chat>` (admin): link an existing room (this one, or
+    /// the one named, where the bot must be) to a remote chat.
     Plumb {
+        /// The room to link, when not the room the command was sent in.
+        room: Option<String>,
+        /// The network named before the chat, checked against this bridge's network.
+        network: Option<String>,
         /// The remote chat id.
         chat: String,
     },
-    /// `unlink` (admin): unlink this room from its remote chat.
-    Unlink,
+    /// `unlink [!room:server] [network] [chat]` (admin or the room's moderator): unlink a
+    /// room from its remote chat.
+    Unlink {
+        /// The room to unlink, when not the room the command was sent in.
+        room: Option<String>,
+    },
     /// `delete-portal` (admin): remove this portal and its room.
     DeletePortal,
     /// `delete-all-portals` (admin).
@@ -131,11 +140,27 @@ pub fn core_specs() -> Vec<CommandSpec> {
         CommandSpec::new("logout", "[login]", "Disconnect and forget your account", HelpSection::Auth).login(),
         CommandSpec::new("list-logins", "", "Show your connected accounts", HelpSection::Auth).aliases(&["logins"]),
         CommandSpec::new("pm", "<identifier>", "Start a direct chat with someone on the network", HelpSection::Chats).login(),
-        CommandSpec::new("plumb", "<chat>", "Link this room to a remote chat", HelpSection::Admin).admin(),
-        CommandSpec::new("unlink", "", "Unlink this room from its remote chat", HelpSection::Admin).admin().portal(),
+        CommandSpec::new(
+            "plumb",
+            "[!room:server] [network] <chat>",
+            "Link an existing room (I must be in it) to a remote chat",
+            HelpSection::Admin,
+        )
+        .admin(),
+        CommandSpec::new(
+            "unlink",
+            "[!room:server] [network] [chat]",
+            "Unlink a room from its remote chat (admins and the room's moderators)",
+            HelpSection::Chats,
+        ),
         CommandSpec::new("delete-portal", "", "Remove this portal: kick everyone and forget the room", HelpSection::Admin).admin().portal(),
         CommandSpec::new("delete-all-portals", "", "Remove every portal of the bridge", HelpSection::Admin).admin(),
     ]
+}
+
+/// Splits off a leading room ID (`!room:server`).
+fn room_first(mut words: Vec<String>) -> (Option<String>, Vec<String>) {
+    if words.first().is_some_and(|w| w.starts_with('!')) { (Some(words.remove(0)), words) } else { (None, words) }
 }
 
 /// Parses a line (without prefix). `specs` are the core's plus the network's; the first
@@ -171,8 +196,20 @@ pub fn parse(line: &str, specs: &[CommandSpec]) -> Result<(Command, Option<Comma
         "logout" => Command::Logout { login: optional(words)? },
         "list-logins" => none(&words).map(|_| Command::ListLogins)?,
         "pm" => Command::Pm { identifier: if words.is_empty() { return Err(usage()) } else { words.join(" ") } },
-        "plumb" => Command::Plumb { chat: one(words)? },
-        "unlink" => none(&words).map(|_| Command::Unlink)?,
+        "plumb" => {
+            let (room, rest) = room_first(words);
+            match <[String; 2]>::try_from(rest) {
+                Ok([network, chat]) => Command::Plumb { room, network: Some(network), chat },
+                Err(rest) => Command::Plumb { room, network: None, chat: one(rest)? },
+            }
+        }
+        "unlink" => {
+            let (room, rest) = room_first(words);
+            if rest.len() > 2 {
+                return Err(usage());
+            }
+            Command::Unlink { room }
+        }
         "delete-portal" => none(&words).map(|_| Command::DeletePortal)?,
         "delete-all-portals" => none(&words).map(|_| Command::DeleteAllPortals)?,
         name => Command::Network { name, args: words },
@@ -230,6 +267,13 @@ mod tests {
         assert_eq!(parse("pm", &specs).unwrap_err(), ParseError::Usage("pm <identifier>".into()));
         assert_eq!(parse("cancel now", &specs).unwrap_err(), ParseError::Usage("cancel".into()));
         assert_eq!(parse("login a b", &specs).unwrap_err(), ParseError::Usage("login [flow]".into()));
-        assert_eq!(parse("plumb", &specs).unwrap_err(), ParseError::Usage("plumb <chat>".into()));
+        assert_eq!(parse("plumb", &specs).unwrap_err(), ParseError::Usage("plumb [!room:server] [network] <chat>".into()));
+        assert_eq!(
+            parse("plumb !r:hs libera #rust", &specs).unwrap().0,
+            Command::Plumb { room: Some("!r:hs".into()), network: Some("libera".into()), chat: "#rust".into() }
+        );
+        assert_eq!(parse("plumb #rust", &specs).unwrap().0, Command::Plumb { room: None, network: None, chat: "#rust".into() });
+        assert_eq!(parse("unlink !r:hs libera #rust", &specs).unwrap().0, Command::Unlink { room: Some("!r:hs".into()) });
+        assert_eq!(parse("unlink", &specs).unwrap().0, Command::Unlink { room: None });
     }
 }

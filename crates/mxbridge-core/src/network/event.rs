@@ -143,6 +143,25 @@ pub enum RemoteEvent {
         /// Joined or left.
         membership: Membership,
     },
+    /// A member's role changed (IRC op or voice given or taken).
+    RoleChanged {
+        /// Where.
+        chat: PortalKey,
+        /// Whose role.
+        sender: Sender,
+        /// The new role.
+        role: crate::network::Role,
+    },
+    /// The login's own account was removed from the chat (kicked, banned): its Matrix user
+    /// leaves the portal room too.
+    Removed {
+        /// Where.
+        chat: PortalKey,
+        /// Who removed it, when known.
+        by: Option<Sender>,
+        /// Why, as the network said.
+        reason: String,
+    },
     /// The chat's name, topic or avatar changed, or it was seen for the first time.
     ChatChanged {
         /// Which chat.
@@ -168,6 +187,8 @@ impl RemoteEvent {
             | Self::Typing { chat, .. }
             | Self::Read { chat, .. }
             | Self::Member { chat, .. }
+            | Self::RoleChanged { chat, .. }
+            | Self::Removed { chat, .. }
             | Self::ChatChanged { chat, .. } => Some(chat),
             Self::LoginState(_) => None,
         }

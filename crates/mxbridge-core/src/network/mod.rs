@@ -48,6 +48,8 @@ pub struct UserInfo {
 pub enum Role {
     /// Ordinary member (power level 0).
     Member,
+    /// May speak where others may not, like IRC voice (power level 1).
+    Voiced,
     /// Can moderate (power level 50).
     Moderator,
     /// Owns or administers the chat (power level 100 is kept for the bot: 95).
@@ -136,6 +138,16 @@ pub struct SentMessage {
     pub id: RemoteMessageId,
     /// When the network stamped it, if it says.
     pub timestamp_ms: Option<i64>,
+    /// Set when the network got something other than what was sent (cut, turned into a
+    /// link, sent as a new message): the sender is told, so nothing changes silently.
+    pub note: Option<String>,
+}
+
+impl SentMessage {
+    /// Sent as it was, with this id.
+    pub fn new(id: RemoteMessageId) -> Self {
+        Self { id, timestamp_ms: None, note: None }
+    }
 }
 
 /// Why a network operation failed. Every variant is shown to the Matrix user.
@@ -239,6 +251,15 @@ pub struct CommandCall<'a> {
     pub client: Option<Arc<dyn NetworkClient>>,
     /// The portal it was sent in, when it was sent in one.
     pub portal: Option<&'a PortalKey>,
+    /// Where portals' rooms are, for commands that link to them.
+    pub portals: Option<&'a dyn PortalDirectory>,
+}
+
+/// Looks up the Matrix rooms of portals.
+#[async_trait]
+pub trait PortalDirectory: Send + Sync {
+    /// The room of a portal, if it has one.
+    async fn room_of(&self, portal: &PortalKey) -> Option<ruma::OwnedRoomId>;
 }
 
 /// A network command failed.
@@ -288,15 +309,40 @@ pub trait Network: Send + Sync + 'static {
         None
     }
 
+    /// The login the bot itself uses to relay for Matrix users without a login of their own
+    /// in plumbed rooms (IRC: the bot's own connection); `None` relays through the login of
+    /// the admin who plumbed. No I/O here.
+    fn relay_login(&self, _bot: &UserId) -> Option<login::NewLogin> {
+        None
+    }
+
+    /// Whether a command argument names this network (`join libera #rust`), so commands
+    /// written for bridges with several networks work here too.
+    fn is_network_name(&self, _word: &str) -> bool {
+        false
+    }
+
     /// Runs a command declared in `commands`.
     async fn run_command(&self, _call: CommandCall<'_>) -> Result<String, CommandError> {
         Err(CommandError::Unknown)
+    }
+
+    /// The id of a chat named by a user (`plumb #Rust`), normalised the way the network's
+    /// events name it; `None` if it names no chat that may be bridged.
+    fn chat_id(&self, name: &str) -> Option<RemoteChatId> {
+        Some(RemoteChatId::new(name))
     }
 
     /// Which remote chat an alias localpart suffix names (`#_net_<suffix>:domain`), for
     /// alias queries; `None` if the suffix names no chat. The suffix arrives unescaped.
     fn chat_for_alias(&self, _suffix: &str) -> Option<RemoteChatId> {
         None
+    }
+
+    /// Name of the DM the bot opens to report a user's connection when the user has no
+    /// management room yet.
+    fn status_room_name(&self) -> String {
+        format!("{} Bridge status", self.info().display_name)
     }
 }
 
@@ -354,6 +400,29 @@ pub trait NetworkClient: Send + Sync {
     fn chat_membership(&self) -> Option<&dyn ChatMembership> {
         None
     }
+
+    /// Topic changes, kicks and bans by Matrix moderators, if the network has them.
+    fn moderation(&self) -> Option<&dyn Moderation> {
+        None
+    }
+
+    /// The account's current name on the network when it can change after login (an IRC
+    /// nick); `None` keeps the name stored at login.
+    fn remote_name(&self) -> Option<String> {
+        None
+    }
+}
+
+/// What Matrix moderators do in a portal, done remotely by the moderator's own account
+/// (which needs the rights there too).
+#[async_trait]
+pub trait Moderation: Send + Sync {
+    /// Sets the chat's topic.
+    async fn set_topic(&self, portal: &PortalKey, topic: &str) -> Result<(), NetworkError>;
+    /// Removes a remote user from the chat.
+    async fn kick(&self, portal: &PortalKey, user: &RemoteUserId, reason: &str) -> Result<(), NetworkError>;
+    /// Bans a remote user from the chat.
+    async fn ban(&self, portal: &PortalKey, user: &RemoteUserId, reason: &str) -> Result<(), NetworkError>;
 }
 
 /// Following the Matrix user's membership of portal rooms on the network.
@@ -368,8 +437,9 @@ pub trait ChatMembership: Send + Sync {
 /// Editing sent messages.
 #[async_trait]
 pub trait Edits: Send + Sync {
-    /// Replaces the content of a message this login sent.
-    async fn edit(&self, portal: &PortalKey, target: &RemoteMessageId, content: Content) -> Result<(), NetworkError>;
+    /// Replaces the content of a message this login sent. `Some(note)` when the network did
+    /// something else than an edit (IRC sends a correction line); the sender is told.
+    async fn edit(&self, portal: &PortalKey, target: &RemoteMessageId, content: Content) -> Result<Option<String>, NetworkError>;
 }
 
 /// Reacting to messages.

@@ -1,0 +1,136 @@
+//! Plumbing: linking an existing Matrix room to a remote chat (`plumb`), and undoing it
+//! (`unlink`). In a plumbed room, Matrix users without a login of their own are relayed
+//! through a relay login (the network's bot account, or the plumbing admin's), so nobody
+//! in the room goes unheard.
+
+use std::sync::Arc;
+
+use ruma::{OwnedRoomId, RoomId, UserId};
+use tracing::warn;
+
+use super::Bridge;
+use crate::config::Permission;
+use crate::ids::LoginId;
+use crate::store::{LoginRow, PortalRow};
+
+/// Power level from which a room member may unlink the room.
+const MODERATOR_LEVEL: i64 = 50;
+
+impl Bridge {
+    /// The room a plumbing command is about: the one named, or the one it was sent in.
+    fn plumbing_target(&self, here: &RoomId, named: Option<&str>) -> Result<OwnedRoomId, String> {
+        match named {
+            None => Ok(here.to_owned()),
+            Some(id) => RoomId::parse(id).map_err(|_| format!("`{id}` is not a room ID: room IDs look like `!abc:example.org`.")),
+        }
+    }
+
+    pub(crate) async fn plumb(self: &Arc<Self>, here: &RoomId, user: &UserId, named: Option<&str>, network: Option<&str>, chat: &str) {
+        if self.permission(user) < Permission::Admin {
+            return self.notice(here, "`plumb` is for bridge admins only.").await;
+        }
+        if let Some(n) = network.filter(|n| !self.network.is_network_name(n)) {
+            return self.notice(here, &format!("This bridge does not serve a network called `{n}`.")).await;
+        }
+        let room = match self.plumbing_target(here, named) {
+            Ok(r) => r,
+            Err(why) => return self.notice(here, &why).await,
+        };
+        let bot = self.config.bot_user_id.clone();
+        if !self.matrix.joined_members(&room).await.is_ok_and(|m| m.contains(&bot)) {
+            return self.notice(here, &format!("I am not in {room}: invite {bot} there first, then plumb again.")).await;
+        }
+        let Some(chat_id) = self.network.chat_id(chat) else {
+            return self
+                .notice(here, &format!("`{chat}` is not a chat this bridge can link (check the name, and that it is not excluded)."))
+                .await;
+        };
+        if matches!(self.store.portal_by_room(&room).await, Ok(Some(_))) {
+            return self.notice(here, "That room is already linked. Send `unlink` first to link it elsewhere.").await;
+        }
+        if matches!(self.store.portal(chat_id.as_str(), "").await, Ok(Some(p)) if p.room_id.is_some()) {
+            return self.notice(here, &format!("`{chat}` is already bridged to another room. Delete that portal first.")).await;
+        }
+        let relay = self.relay_login_for_plumbing(user).await;
+        let row = PortalRow {
+            remote_id: chat_id.as_str().to_owned(),
+            receiver: String::new(),
+            room_id: Some(room.clone()),
+            name: None,
+            topic: None,
+            avatar_url: None,
+            kind: "channel".to_owned(),
+            plumbed: true,
+            relay_login: relay.as_ref().map(|r| r.as_str().to_owned()),
+            created_ms: crate::clock::now_ms(),
+        };
+        if let Err(e) = self.store.upsert_portal(&row).await {
+            return self.notice(here, &format!("Could not link: {e}. Try again later.")).await;
+        }
+        // The relay account joins the chat at once, so the room hears it from now on.
+        if let Some(client) = relay.as_ref().and_then(|r| self.login(r)).map(|l| l.client)
+            && let Some(membership) = client.chat_membership()
+            && let Err(e) = membership.join(&row.key()).await
+        {
+            warn!(chat, error = %e, "the relay account could not join a plumbed chat");
+        }
+        let via = relay.map(|r| format!(" Messages of users without their own connection are relayed through `{r}`.")).unwrap_or_default();
+        let text = format!("Linked {room} to `{chat}`.{via}");
+        self.notice(here, &text).await;
+        if room != here {
+            self.notice(&room, &text).await;
+        }
+    }
+
+    /// The relay login of a new plumbed portal: the network's bot account (created on first
+    /// use), else the admin's own login.
+    async fn relay_login_for_plumbing(self: &Arc<Self>, admin: &UserId) -> Option<LoginId> {
+        let bot = self.config.bot_user_id.clone();
+        let Some(new_login) = self.network.relay_login(&bot) else {
+            return self.logins_of(admin).into_iter().next().map(|(id, _)| id);
+        };
+        if self.login(&new_login.id).is_some() {
+            return Some(new_login.id);
+        }
+        let row = LoginRow {
+            login_id: new_login.id.as_str().to_owned(),
+            user_id: bot,
+            remote_name: new_login.remote_name,
+            metadata: new_login.metadata,
+            secret: new_login.secret,
+        };
+        if let Err(e) = self.store.save_login(&row).await {
+            warn!(error = %e, "could not store the relay login");
+            return None;
+        }
+        self.activate_login(row).await.map(|_| new_login.id)
+    }
+
+    pub(crate) async fn unlink(&self, here: &RoomId, user: &UserId, named: Option<&str>) {
+        let room = match self.plumbing_target(here, named) {
+            Ok(r) => r,
+            Err(why) => return self.notice(here, &why).await,
+        };
+        let allowed = self.permission(user) >= Permission::Admin || self.power_level_of(&room, user).await >= MODERATOR_LEVEL;
+        if !allowed {
+            return self.notice(here, "`unlink` is for bridge admins and the room's moderators.").await;
+        }
+        let Ok(Some(row)) = self.store.portal_by_room(&room).await else {
+            return self.notice(here, "That room is not linked to anything.").await;
+        };
+        if let Some(client) = row.relay_login.as_ref().and_then(|r| self.login(&LoginId::new(r.clone()))).map(|l| l.client)
+            && let Some(membership) = client.chat_membership()
+        {
+            let _ = membership.leave(&row.key()).await;
+        }
+        if let Err(e) = self.store.delete_portal(&row.remote_id, &row.receiver).await {
+            return self.notice(here, &format!("Could not unlink: {e}. Try again later.")).await;
+        }
+        self.notice(here, &format!("{room} is no longer linked to `{}`.", row.remote_id)).await;
+    }
+
+    async fn power_level_of(&self, room: &RoomId, user: &UserId) -> i64 {
+        let Ok(Some(levels)) = self.matrix.get_state(room, "m.room.power_levels", "").await else { return 0 };
+        levels["users"][user.as_str()].as_i64().unwrap_or_else(|| levels["users_default"].as_i64().unwrap_or(0))
+    }
+}
