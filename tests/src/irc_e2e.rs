@@ -14,9 +14,9 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use crate::demo_bridge::{RunningBridge, config, network_section, run_forever, state_dir};
 use crate::harness::matrix_client::TestUser;
 
-const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
-fn irc_addr() -> (String, u16) {
+pub(crate) fn irc_addr() -> (String, u16) {
     let addr = crate::harness::env::irc_server();
     let (host, port) = addr.rsplit_once(':').expect("host:port");
     (host.to_owned(), port.parse().expect("port"))
@@ -32,7 +32,7 @@ fn irc_bridge_config() -> (Config, IrcConfig) {
     (config, irc)
 }
 
-async fn next_privmsg(incoming: &mut UnboundedReceiver<Message>, pred: impl Fn(&str, &str) -> bool) -> (String, String) {
+pub(crate) async fn next_privmsg(incoming: &mut UnboundedReceiver<Message>, pred: impl Fn(&str, &str) -> bool) -> (String, String) {
     tokio::time::timeout(WAIT, async {
         while let Some(msg) = incoming.recv().await {
             if let Command::PRIVMSG(_, text) = &msg.command {
@@ -50,7 +50,7 @@ async fn next_privmsg(incoming: &mut UnboundedReceiver<Message>, pred: impl Fn(&
 
 /// One IRC bridge for all tests here, on its own thread and runtime (its port is fixed by
 /// the registration).
-fn shared_irc() -> &'static Config {
+pub(crate) fn shared_irc() -> &'static Config {
     static SHARED: OnceLock<Config> = OnceLock::new();
     SHARED.get_or_init(|| {
         run_forever(|| async {
@@ -62,13 +62,13 @@ fn shared_irc() -> &'static Config {
     })
 }
 
-fn notice_from(bot: &str, needle: &'static str) -> impl Fn(&Value) -> bool {
+pub(crate) fn notice_from(bot: &str, needle: &'static str) -> impl Fn(&Value) -> bool {
     let bot = bot.to_owned();
     move |ev: &Value| ev["sender"] == bot.as_str() && ev["content"]["body"].as_str().is_some_and(|b| b.contains(needle))
 }
 
 /// A Matrix user with a management room who joined `channel`; returns the portal.
-async fn user_in_channel(prefix: &str, channel: &str) -> (TestUser, String, String) {
+pub(crate) async fn user_in_channel(prefix: &str, channel: &str) -> (TestUser, String, String) {
     let bot = shared_irc().bot_user_id.to_string();
     let mut user = TestUser::register(prefix).await;
     let dm = user.create_dm(&bot).await;

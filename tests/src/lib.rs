@@ -7,6 +7,7 @@ mod demo_bridge;
 mod harness;
 mod irc_connection;
 mod irc_e2e;
+mod irc_flows_e2e;
 mod irc_stack_smoke;
 mod restart_e2e;
 mod stack_smoke;

@@ -102,7 +102,7 @@ impl Inner {
         if modes != 0 {
             self.events.send(RemoteEvent::RoleChanged {
                 chat: channel_key(channel),
-                sender: Sender::named(casefold(nick), nick),
+                sender: Some(Sender::named(casefold(nick), nick)),
                 role: role_of(modes),
             });
         }
@@ -294,12 +294,6 @@ impl Inner {
                 let info = ChatInfo { name: Some(channel.clone()), topic: None, avatar: None, kind: ChatKind::Channel, members: vec![] };
                 self.events.send(RemoteEvent::ChatChanged { chat: channel_key(channel), sender: None, info });
             }
-            // Other puppets are Matrix users: what they do is already in Matrix.
-            _ if !is_own && self.shared.puppets.contains(&from) => {}
-            // Back from a netsplit before the held QUIT was applied: nothing changes in Matrix.
-            Command::JOIN(channel, _, _) if self.came_back(channel, &from) => {}
-            Command::JOIN(channel, _, _) => self.joined(channel, &from, 0),
-            Command::PART(channel, _) if !is_own => self.left(channel, &from),
             Command::KICK(channel, target, reason) => {
                 if casefold(target) == casefold(&own) {
                     self.client().forget_channel(channel);
@@ -308,21 +302,6 @@ impl Inner {
                     self.events.send(RemoteEvent::Removed { chat: channel_key(channel), by, reason });
                 } else {
                     self.left(channel, target);
-                }
-            }
-            Command::QUIT(reason) if !is_own => self.quit(&from, reason.as_deref().unwrap_or("")),
-            Command::NICK(new) if is_own => {
-                self.shared.puppets.rename(&own, new, &self.user);
-                *self.nick.lock().expect("lock") = new.clone();
-                self.clone().persist();
-            }
-            Command::NICK(new) => {
-                // Ghosts are per nick: the old one leaves, the new one joins.
-                for channel in self.channels_of(&from) {
-                    let modes =
-                        self.members.lock().expect("lock").get(&channel).and_then(|m| m.get(&casefold(&from)).copied()).unwrap_or(0);
-                    self.left(&channel, &from);
-                    self.joined(&channel, new, modes);
                 }
             }
             Command::ChannelMODE(channel, modes) => {
@@ -341,10 +320,33 @@ impl Inner {
                         *entry = if add { *entry | bit } else { *entry & !bit };
                         *entry
                     };
-                    if !self.shared.puppets.contains(nick) && self.is_reader(channel) {
-                        let sender = Sender::named(casefold(nick), nick);
+                    if casefold(nick) == casefold(&own) {
+                        self.events.send(RemoteEvent::RoleChanged { chat: channel_key(channel), sender: None, role: role_of(now) });
+                    } else if !self.shared.puppets.contains(nick) && self.is_reader(channel) {
+                        let sender = Some(Sender::named(casefold(nick), nick));
                         self.events.send(RemoteEvent::RoleChanged { chat: channel_key(channel), sender, role: role_of(now) });
                     }
+                }
+            }
+            // Other puppets are Matrix users: what else they do is already in Matrix.
+            _ if !is_own && self.shared.puppets.contains(&from) => {}
+            // Back from a netsplit before the held QUIT was applied: nothing changes in Matrix.
+            Command::JOIN(channel, _, _) if self.came_back(channel, &from) => {}
+            Command::JOIN(channel, _, _) => self.joined(channel, &from, 0),
+            Command::PART(channel, _) if !is_own => self.left(channel, &from),
+            Command::QUIT(reason) if !is_own => self.quit(&from, reason.as_deref().unwrap_or("")),
+            Command::NICK(new) if is_own => {
+                self.shared.puppets.rename(&own, new, &self.user);
+                *self.nick.lock().expect("lock") = new.clone();
+                self.clone().persist();
+            }
+            Command::NICK(new) => {
+                // Ghosts are per nick: the old one leaves, the new one joins.
+                for channel in self.channels_of(&from) {
+                    let modes =
+                        self.members.lock().expect("lock").get(&channel).and_then(|m| m.get(&casefold(&from)).copied()).unwrap_or(0);
+                    self.left(&channel, &from);
+                    self.joined(&channel, new, modes);
                 }
             }
             Command::TOPIC(channel, Some(topic)) if !is_own => self.topic(channel, topic, Some(&from)),
@@ -357,7 +359,12 @@ impl Inner {
                         modes |= bit;
                         nick = &nick[prefix.len_utf8()..];
                     }
-                    if !nick.is_empty() && casefold(nick) != casefold(&own) {
+                    if casefold(nick) == casefold(&own) {
+                        if modes != 0 {
+                            let role = role_of(modes);
+                            self.events.send(RemoteEvent::RoleChanged { chat: channel_key(&args[2]), sender: None, role });
+                        }
+                    } else if !nick.is_empty() {
                         self.joined(&args[2], nick, modes);
                     }
                 }

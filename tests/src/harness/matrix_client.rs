@@ -232,6 +232,18 @@ impl TestUser {
         self.request(Method::POST, &Self::room_path(room, "invite"), Some(json!({"user_id": user_id}))).await;
     }
 
+    /// Sets a state event; returns its event id.
+    pub(crate) async fn put_state(&self, room: &str, event_type: &str, state_key: &str, content: Value) -> String {
+        let path = Self::room_path(room, &format!("state/{}/{}", enc(event_type), enc(state_key)));
+        let v = self.request(Method::PUT, &path, Some(content)).await;
+        v["event_id"].as_str().expect("event_id").to_owned()
+    }
+
+    /// Kicks `user_id` from `room`.
+    pub(crate) async fn kick(&self, room: &str, user_id: &str, reason: &str) {
+        self.request(Method::POST, &Self::room_path(room, "kick"), Some(json!({"user_id": user_id, "reason": reason}))).await;
+    }
+
     /// Leaves `room`.
     pub(crate) async fn leave(&self, room: &str) {
         self.request(Method::POST, &Self::room_path(room, "leave"), Some(json!({}))).await;

@@ -123,7 +123,10 @@ impl Bridge {
                     Err(e @ CommandError::Usage(_)) => format!("{e}"),
                     Err(CommandError::Failed(why)) => format!("`{name}` failed: {why}"),
                 };
-                self.notice(room, &text).await
+                // Some commands answer only when they fail (IRC's raw `cmd`).
+                if !text.is_empty() {
+                    self.notice(room, &text).await
+                }
             }
         }
     }

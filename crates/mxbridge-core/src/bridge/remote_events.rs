@@ -140,9 +140,15 @@ impl Bridge {
                     }
                 }
             },
-            RemoteEvent::RoleChanged { chat, sender, role } => {
+            RemoteEvent::RoleChanged { chat, sender: Some(sender), role } => {
                 if let Some((room, ghost)) = self.portal_and_ghost(login, &chat, &sender).await {
                     self.set_power_level(&room, &ghost, power_level(role)).await;
+                }
+            }
+            RemoteEvent::RoleChanged { chat, sender: None, role } => {
+                let Some(user) = self.login(login).map(|l| l.user).filter(|u| *u != self.config.bot_user_id) else { return };
+                if let Ok(Some(Some(room))) = self.store.portal(chat.chat.as_str(), &chat.receiver).await.map(|p| p.map(|p| p.room_id)) {
+                    self.set_power_level(&room, &user, power_level(role)).await;
                 }
             }
             RemoteEvent::Removed { chat, by, reason } => {

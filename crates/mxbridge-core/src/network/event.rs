@@ -147,8 +147,9 @@ pub enum RemoteEvent {
     RoleChanged {
         /// Where.
         chat: PortalKey,
-        /// Whose role.
-        sender: Sender,
+        /// Whose role; `None` for the login's own Matrix user (whose Matrix power level then
+        /// follows, so IRC ops can moderate from Matrix).
+        sender: Option<Sender>,
         /// The new role.
         role: crate::network::Role,
     },

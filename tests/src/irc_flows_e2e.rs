@@ -1,0 +1,289 @@
+//! The IRC bridge's user flows beyond talking: the status room, the bot's commands, ops and
+//! voice, topic and kicks both ways, IRCv3 replies and reactions, corrections, mentions, and
+//! plumbed rooms with relaying. Real Synapse, real InspIRCd, a plain IRC client.
+
+use irc::proto::{Command, Message};
+use mxbridge_irc::connection::{ConnectOptions, Connection, LineKind, connect, send_text};
+use serde_json::{Value, json};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::harness::matrix_client::TestUser;
+use crate::irc_e2e::{WAIT, irc_addr, next_privmsg, notice_from, shared_irc, user_in_channel};
+
+/// The next IRC message that matches, skipping others.
+async fn next_msg(incoming: &mut UnboundedReceiver<Message>, pred: impl Fn(&Message) -> bool) -> Message {
+    tokio::time::timeout(WAIT, async {
+        while let Some(msg) = incoming.recv().await {
+            if pred(&msg) {
+                return msg;
+            }
+        }
+        panic!("the IRC connection closed");
+    })
+    .await
+    .expect("the IRC message arrived in time")
+}
+
+fn tag(msg: &Message, name: &str) -> Option<String> {
+    msg.tags.as_ref()?.iter().find(|t| t.0 == name)?.1.clone()
+}
+
+/// A plain IRC user in `channel`.
+async fn pal_in(channel: &str) -> (Connection, String) {
+    let (host, port) = irc_addr();
+    let nick = format!("pal{}", rand::random::<u32>() % 1_000_000);
+    let pal = connect(&ConnectOptions::new(host, port, &nick)).await.expect("the IRC user connects");
+    pal.sender.send_join(channel).unwrap();
+    (pal, nick)
+}
+
+fn ghost_of(nick: &str) -> String {
+    format!("@_irc_{}:{}", nick.to_lowercase(), shared_irc().domain)
+}
+
+async fn wait_ghost_joined(user: &mut TestUser, room: &str, ghost: &str) {
+    user.wait_for_event(room, WAIT, |ev| {
+        ev["type"] == "m.room.member" && ev["state_key"] == ghost && ev["content"]["membership"] == "join"
+    })
+    .await
+    .expect("the IRC user's ghost joins");
+}
+
+/// Waits until `user_id` has `level` in the room's power levels.
+async fn wait_power_level(user: &TestUser, room: &str, user_id: &str, level: i64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let levels = user.get_state(room, "m.room.power_levels", "").await;
+        let now = levels["users"][user_id].as_i64().unwrap_or_else(|| levels["users_default"].as_i64().unwrap_or(0));
+        if now == level {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{user_id} should have power level {level}, has {now}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+fn body_contains(sender: &str, needle: &str) -> impl Fn(&Value) -> bool {
+    let (sender, needle) = (sender.to_owned(), needle.to_owned());
+    move |ev: &Value| ev["sender"] == sender.as_str() && ev["content"]["body"].as_str().is_some_and(|b| b.contains(needle.as_str()))
+}
+
+#[tokio::test]
+async fn test_status_room_commands_and_mentions() {
+    let config = shared_irc();
+    let bot = config.bot_user_id.to_string();
+    let channel = format!("#st{}", rand::random::<u32>());
+    let (mut pal, pal_nick) = pal_in(&channel).await;
+
+    // Joining by alias without ever talking to the bot: the bot opens a status room.
+    let mut user = TestUser::register("stat").await;
+    let alias = format!("#_irc_=23{}:{}", &channel[1..], config.domain);
+    let portal = user.join(&alias).await;
+    let status = user.wait_for_invite(WAIT, |_, _| true).await.expect("invited to a status room");
+    user.join(&status).await;
+    assert_eq!(user.get_state(&status, "m.room.name", "").await["name"], "testnet IRC Bridge status");
+    user.wait_for_event(&status, WAIT, notice_from(&bot, "Connected to IRC as")).await.expect("the first connection is reported");
+
+    user.send_text(&status, "bridgeversion").await;
+    user.wait_for_event(&status, WAIT, notice_from(&bot, "mxbridge ")).await.expect("the version");
+    user.send_text(&status, "join othernet #elsewhere").await;
+    user.wait_for_event(&status, WAIT, notice_from(&bot, "no network called `othernet`")).await.expect("another network is refused");
+    user.send_text(&status, "nick testnet").await;
+    let nick_notice = user.wait_for_event(&status, WAIT, notice_from(&bot, "Your nick on testnet is")).await.expect("nick with [net]");
+    let puppet = nick_notice["content"]["body"].as_str().unwrap().trim_end_matches('.').rsplit(' ').next().unwrap().to_owned();
+
+    user.send_text(&status, "listrooms").await;
+    let listed = user.wait_for_event(&status, WAIT, notice_from(&bot, "Your channels on testnet")).await.expect("listrooms");
+    let listed = listed["content"]["body"].as_str().unwrap();
+    assert!(listed.contains(&channel) && listed.contains(&format!("https://matrix.to/#/{portal}")), "{listed}");
+
+    user.send_text(&status, &format!("whois {pal_nick}")).await;
+    user.wait_for_event(&status, WAIT, notice_from(&bot, "connected to")).await.expect("whois of an IRC nick");
+    user.send_text(&status, &format!("whois {}", user.user_id)).await;
+    user.wait_for_event(&status, WAIT, body_contains(&bot, &format!("is {puppet} on testnet"))).await.expect("whois of a Matrix user");
+
+    // `cmd` sends a raw command and answers only on failure.
+    user.send_text(&status, &format!("cmd PRIVMSG {pal_nick} \"raw hello\"")).await;
+    next_privmsg(&mut pal.incoming, |from, t| from == puppet && t == "raw hello").await;
+    user.send_text(&status, "cmd privmsg x y").await;
+    user.wait_for_event(&status, WAIT, notice_from(&bot, "is not an IRC command")).await.expect("lower case is refused");
+    user.send_text(&status, "cmd QUIT").await;
+    user.wait_for_event(&status, WAIT, notice_from(&bot, "would break your bridged connection")).await.expect("QUIT is refused");
+
+    // The puppet's nick in an IRC line becomes a pill of the user, unless turned off.
+    let ghost = ghost_of(&pal_nick);
+    send_text(&pal.sender, &channel, LineKind::Message, &format!("{puppet}: ping one")).unwrap();
+    let ev = user.wait_for_event(&portal, WAIT, body_contains(&ghost, "ping one")).await.expect("the mention arrives");
+    let pill = format!("https://matrix.to/#/{}", user.user_id);
+    assert!(ev["content"]["formatted_body"].as_str().is_some_and(|h| h.contains(&pill)), "a pill: {ev}");
+    user.send_text(&status, "feature mentions false").await;
+    user.wait_for_event(&status, WAIT, notice_from(&bot, "no longer becomes a mention")).await.expect("feature off");
+    send_text(&pal.sender, &channel, LineKind::Message, &format!("{puppet}: ping two")).unwrap();
+    let ev = user.wait_for_event(&portal, WAIT, body_contains(&ghost, "ping two")).await.expect("the line arrives");
+    assert!(!ev["content"]["formatted_body"].as_str().unwrap_or("").contains(&pill), "no pill when turned off: {ev}");
+}
+
+#[tokio::test]
+async fn test_ops_voice_topic_and_kicks_both_ways() {
+    let channel = format!("#op{}", rand::random::<u32>());
+    // The Matrix user's puppet creates the channel, so it is op, and so is the user in Matrix.
+    let (mut user, dm, portal) = user_in_channel("oper", &channel).await;
+    let user_id = user.user_id.clone();
+    wait_power_level(&user, &portal, &user_id, 50).await;
+
+    let (mut pal, pal_nick) = pal_in(&channel).await;
+    let ghost = ghost_of(&pal_nick);
+    wait_ghost_joined(&mut user, &portal, &ghost).await;
+
+    // Topic from Matrix reaches IRC.
+    user.put_state(&portal, "m.room.topic", "", json!({"topic": "set from matrix"})).await;
+    next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::TOPIC(_, Some(t)) if t == "set from matrix")).await;
+
+    // Voice and op on IRC become power levels.
+    user.send_text(&dm, &format!("cmd MODE {channel} +v {pal_nick}")).await;
+    wait_power_level(&user, &portal, &ghost, 1).await;
+    user.send_text(&dm, &format!("cmd MODE {channel} +o {pal_nick}")).await;
+    wait_power_level(&user, &portal, &ghost, 50).await;
+    user.send_text(&dm, &format!("cmd MODE {channel} -o {pal_nick}")).await;
+    wait_power_level(&user, &portal, &ghost, 1).await;
+
+    // A Matrix moderator's kick of a ghost kicks the IRC user.
+    user.kick(&portal, &ghost, "behave").await;
+    let kick = next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::KICK(..))).await;
+    let Command::KICK(_, target, reason) = &kick.command else { unreachable!() };
+    assert_eq!(target.to_lowercase(), pal_nick.to_lowercase());
+    assert_eq!(reason.as_deref(), Some("behave"));
+
+    // An IRC op's kick of the puppet removes the Matrix user from the room.
+    pal.sender.send_join(&channel).unwrap();
+    user.send_text(&dm, &format!("cmd MODE {channel} +o {pal_nick}")).await;
+    wait_power_level(&user, &portal, &ghost, 50).await;
+    user.send_text(&dm, "nick").await;
+    let nick_notice =
+        user.wait_for_event(&dm, WAIT, |ev| ev["content"]["body"].as_str().is_some_and(|b| b.contains("Your nick"))).await.unwrap();
+    let puppet = nick_notice["content"]["body"].as_str().unwrap().trim_end_matches('.').rsplit(' ').next().unwrap().to_owned();
+    pal.sender.send(Command::KICK(channel.clone(), puppet, Some("out you go".into()))).unwrap();
+    let left = user.wait_for_membership(&portal, "leave", WAIT).await.expect("the user is removed from the room");
+    assert!(left["content"]["reason"].as_str().is_some_and(|r| r.contains("out you go")), "{left}");
+}
+
+#[tokio::test]
+async fn test_ircv3_replies_reactions_and_corrections() {
+    let channel = format!("#tag{}", rand::random::<u32>());
+    let (mut user, _dm, portal) = user_in_channel("tagger", &channel).await;
+    let (mut pal, pal_nick) = pal_in(&channel).await;
+    let ghost = ghost_of(&pal_nick);
+    wait_ghost_joined(&mut user, &portal, &ghost).await;
+
+    // The IRC user's line, its msgid (from the echo), and its Matrix event.
+    send_text(&pal.sender, &channel, LineKind::Message, "original line").unwrap();
+    let echo = next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if t == "original line")).await;
+    let pal_msgid = tag(&echo, "msgid").expect("the server gives msgids");
+    let original = user.wait_for_event(&portal, WAIT, body_contains(&ghost, "original line")).await.unwrap();
+    let original_id = original["event_id"].as_str().unwrap().to_owned();
+
+    // A Matrix reply: the nick is addressed and +draft/reply points at the line.
+    let body = json!({"msgtype": "m.text", "body": "my answer", "m.relates_to": {"m.in_reply_to": {"event_id": original_id}}});
+    user.send_content(&portal, "m.room.message", body).await;
+    let reply = next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if t.ends_with("my answer"))).await;
+    let Command::PRIVMSG(_, text) = &reply.command else { unreachable!() };
+    assert_eq!(text, &format!("{pal_nick}: my answer"));
+    assert_eq!(tag(&reply, "+draft/reply").as_deref(), Some(pal_msgid.as_str()));
+    let puppet = reply.source_nickname().unwrap().to_owned();
+
+    // A Matrix reaction becomes a +draft/react TAGMSG.
+    user.react(&portal, &original_id, "👍").await;
+    let react = next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::Raw(v, _) if v == "TAGMSG")).await;
+    assert_eq!(tag(&react, "+draft/react").as_deref(), Some("👍"));
+    assert_eq!(tag(&react, "+draft/reply").as_deref(), Some(pal_msgid.as_str()));
+
+    // The Matrix user's line gets a server msgid; an IRC reaction and reply to it reach Matrix.
+    let mine = user.send_text(&portal, "typo lien").await;
+    let line = next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if t == "typo lien")).await;
+    let my_msgid = tag(&line, "msgid").expect("msgid");
+    let react_tags = vec![
+        irc::proto::message::Tag("+draft/react".into(), Some("🎉".into())),
+        irc::proto::message::Tag("+draft/reply".into(), Some(my_msgid.clone())),
+    ];
+    pal.sender
+        .send(Message { tags: Some(react_tags), prefix: None, command: Command::Raw("TAGMSG".into(), vec![channel.clone()]) })
+        .unwrap();
+    user.wait_for_event(&portal, WAIT, |ev| {
+        ev["type"] == "m.reaction"
+            && ev["sender"] == ghost.as_str()
+            && ev["content"]["m.relates_to"]["event_id"] == mine.as_str()
+            && ev["content"]["m.relates_to"]["key"] == "🎉"
+    })
+    .await
+    .expect("the IRC reaction arrives on the right event");
+    let reply_tags = vec![irc::proto::message::Tag("+draft/reply".into(), Some(my_msgid))];
+    let command = Command::PRIVMSG(channel.clone(), "re: yours".into());
+    pal.sender.send(Message { tags: Some(reply_tags), prefix: None, command }).unwrap();
+    user.wait_for_event(&portal, WAIT, |ev| {
+        ev["sender"] == ghost.as_str() && ev["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == mine.as_str()
+    })
+    .await
+    .expect("the IRC reply is a Matrix reply");
+
+    // An edit goes out as a correction line, and the sender is told.
+    let edit = json!({
+        "msgtype": "m.text", "body": "* typo line",
+        "m.new_content": {"msgtype": "m.text", "body": "typo line"},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": mine},
+    });
+    user.send_content(&portal, "m.room.message", edit).await;
+    next_privmsg(&mut pal.incoming, |from, t| from == puppet && t == "* typo line").await;
+    user.wait_for_event(&portal, WAIT, |ev| {
+        ev["content"]["msgtype"] == "m.notice" && ev["content"]["body"].as_str().is_some_and(|b| b.contains("sent as a new line"))
+    })
+    .await
+    .expect("the sender is told the edit became a new line");
+}
+
+#[tokio::test]
+async fn test_plumbed_room_relays_users_without_a_connection_and_unlinks() {
+    let config = shared_irc();
+    let bot = config.bot_user_id.to_string();
+    let mut admin = TestUser::register_or_login("admin").await;
+    let dm = admin.create_dm(&bot).await;
+    admin.wait_for_event(&dm, WAIT, notice_from(&bot, "management room")).await.expect("welcome");
+    let room = admin.create_room("plumbed", std::slice::from_ref(&bot)).await;
+    admin
+        .wait_for_event(&room, WAIT, |ev| {
+            ev["type"] == "m.room.member" && ev["state_key"] == bot.as_str() && ev["content"]["membership"] == "join"
+        })
+        .await
+        .expect("the bot joins the room");
+
+    let channel = format!("#pl{}", rand::random::<u32>());
+    let (mut pal, pal_nick) = pal_in(&channel).await;
+    admin.send_text(&dm, "plumb !nope:localhost testnet #x").await;
+    admin.wait_for_event(&dm, WAIT, notice_from(&bot, "I am not in !nope:localhost")).await.expect("the bot must be in the room");
+    admin.send_text(&dm, &format!("plumb {room} othernet {channel}")).await;
+    admin.wait_for_event(&dm, WAIT, notice_from(&bot, "does not serve a network called `othernet`")).await.expect("network checked");
+    admin.send_text(&dm, &format!("plumb {room} testnet {channel}")).await;
+    admin.wait_for_event(&dm, WAIT, notice_from(&bot, "Linked")).await.expect("plumbed");
+    let bot_join = next_msg(&mut pal.incoming, |m| {
+        matches!(&m.command, Command::JOIN(..)) && m.source_nickname().is_some_and(|n| n.starts_with("MatrixBridge"))
+    })
+    .await;
+    let bot_nick = bot_join.source_nickname().unwrap().to_owned();
+
+    // IRC → the plumbed room.
+    let ghost = ghost_of(&pal_nick);
+    send_text(&pal.sender, &channel, LineKind::Message, "hello plumbed room").unwrap();
+    admin.wait_for_event(&room, WAIT, body_contains(&ghost, "hello plumbed room")).await.expect("IRC lines reach the plumbed room");
+
+    // A user without their own connection is relayed by the bot's connection, never dropped.
+    let mut relayed = TestUser::register_or_login("relayonly").await;
+    admin.invite(&room, relayed.user_id.as_str()).await;
+    relayed.join(&room).await;
+    relayed.send_text(&room, "hello via relay").await;
+    let (_, text) = next_privmsg(&mut pal.incoming, |from, t| from == bot_nick && t.ends_with("hello via relay")).await;
+    assert!(text.starts_with("<relayonly"), "the relayed line names its sender: {text}");
+
+    // Unlinking stops the bridge and the bot's connection leaves.
+    admin.send_text(&dm, &format!("unlink {room}")).await;
+    admin.wait_for_event(&dm, WAIT, notice_from(&bot, "no longer linked")).await.expect("unlinked");
+    next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::PART(..)) && m.source_nickname() == Some(bot_nick.as_str())).await;
+}
