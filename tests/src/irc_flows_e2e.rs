@@ -287,3 +287,50 @@ async fn test_plumbed_room_relays_users_without_a_connection_and_unlinks() {
     admin.wait_for_event(&dm, WAIT, notice_from(&bot, "no longer linked")).await.expect("unlinked");
     next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::PART(..)) && m.source_nickname() == Some(bot_nick.as_str())).await;
 }
+
+#[tokio::test]
+async fn test_bridge_restart_brings_back_nick_and_channels_and_queues_sends() {
+    use crate::demo_bridge::{RunningBridge, config, network_section, state_dir};
+
+    let dir = state_dir("irc-restart");
+    let irc_config = || {
+        let mut config = config("irc-restart", &dir);
+        let (host, port) = irc_addr();
+        config.network["server"] = host.into();
+        config.network["port"] = port.into();
+        let irc: mxbridge_irc::IrcConfig = serde_json::from_value(network_section(&config)).expect("irc section");
+        (config, irc)
+    };
+    let start = || async {
+        let (config, irc) = irc_config();
+        RunningBridge::start_with(config, mxbridge_irc::IrcNetwork::new(irc), mxbridge_demo::DemoNetwork::new(Default::default()).1).await
+    };
+    let bridge = start().await;
+    let bot = bridge.config.bot_user_id.to_string();
+    let channel = format!("#rs{}", rand::random::<u32>());
+    let (mut pal, _) = pal_in(&channel).await;
+
+    let mut user = TestUser::register("restarter").await;
+    let dm = user.create_dm(&bot).await;
+    user.wait_for_event(&dm, WAIT, notice_from(&bot, "management room")).await.expect("welcome");
+    user.send_text(&dm, &format!("join {channel}")).await;
+    let portal = user.wait_for_invite(WAIT, |_, _| true).await.expect("invited");
+    user.join(&portal).await;
+    let chosen = format!("kept{}", rand::random::<u32>() % 100_000);
+    user.send_text(&dm, &format!("nick {chosen}")).await;
+    next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::NICK(n) if *n == chosen)).await;
+
+    bridge.stop().await;
+    next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::QUIT(_)) && m.source_nickname() == Some(chosen.as_str())).await;
+    let bridge = start().await;
+
+    // Sent at once, while the puppet is still connecting: it waits for the connection.
+    user.send_text(&portal, "sent while reconnecting").await;
+    // The puppet comes back by itself, with the chosen nick, into the same channel.
+    next_msg(&mut pal.incoming, |m| {
+        matches!(&m.command, Command::JOIN(c, _, _) if *c == channel) && m.source_nickname() == Some(chosen.as_str())
+    })
+    .await;
+    next_privmsg(&mut pal.incoming, |from, t| from == chosen && t == "sent while reconnecting").await;
+    bridge.stop().await;
+}

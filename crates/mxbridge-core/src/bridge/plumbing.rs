@@ -75,10 +75,11 @@ impl Bridge {
             warn!(chat, error = %e, "the relay account could not join a plumbed chat");
         }
         let via = relay.map(|r| format!(" Messages of users without their own connection are relayed through `{r}`.")).unwrap_or_default();
-        let text = format!("Linked {room} to `{chat}`.{via}");
+        let which = if room == here { "this room".to_owned() } else { room.to_string() };
+        let text = format!("Linked {which} to `{chat}`.{via}");
         self.notice(here, &text).await;
         if room != here {
-            self.notice(&room, &text).await;
+            self.notice(&room, &format!("Linked this room to `{chat}`.")).await;
         }
     }
 
@@ -126,7 +127,8 @@ impl Bridge {
         if let Err(e) = self.store.delete_portal(&row.remote_id, &row.receiver).await {
             return self.notice(here, &format!("Could not unlink: {e}. Try again later.")).await;
         }
-        self.notice(here, &format!("{room} is no longer linked to `{}`.", row.remote_id)).await;
+        let which = if room == here { "This room".to_owned() } else { room.to_string() };
+        self.notice(here, &format!("{which} is no longer linked to `{}`.", row.remote_id)).await;
     }
 
     async fn power_level_of(&self, room: &RoomId, user: &UserId) -> i64 {
