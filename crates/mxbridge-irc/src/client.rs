@@ -343,6 +343,7 @@ impl IrcClient {
         self.inner.running.store(false, Ordering::SeqCst);
         self.inner.generation.send_modify(|g| *g += 1);
         self.inner.link.send_replace(None);
+        self.inner.members.lock().expect("lock").clear();
     }
 
     /// A fresh id for a line without a server msgid.
