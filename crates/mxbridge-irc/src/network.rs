@@ -138,3 +138,32 @@ impl Network for IrcNetwork {
         (is_channel(name) && !self.config().is_excluded(name)).then(|| RemoteChatId::new(nick::casefold(name)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn network(extra: serde_json::Value) -> Arc<IrcNetwork> {
+        let mut config = serde_json::json!({"name": "libera", "server": "irc.example", "excluded_channels": ["#Staff"]});
+        config.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        IrcNetwork::new(serde_json::from_value(config).unwrap())
+    }
+
+    #[test]
+    fn test_channel_ids_are_casefolded_and_excluded_channels_are_never_bridged() {
+        let n = network(serde_json::json!({}));
+        assert_eq!(n.chat_id("#Rust[]").unwrap().as_str(), "#rust{}", "one portal however the channel is spelled");
+        assert!(n.chat_id("#staff").is_none() && n.chat_for_alias("#STAFF").is_none(), "excluded, in any case");
+        assert!(n.chat_id("rust").is_none(), "not a channel");
+        assert_eq!(n.chat_for_alias("#rust").unwrap().as_str(), "#rust");
+    }
+
+    #[test]
+    fn test_without_dynamic_channels_aliases_create_nothing_but_plumbing_still_works() {
+        let n = network(serde_json::json!({"dynamic_channels": false}));
+        assert!(n.chat_for_alias("#rust").is_none());
+        assert!(n.chat_id("#rust").is_some(), "an admin may still plumb it");
+        assert!(n.is_network_name("LIBERA") && !n.is_network_name("oftc"));
+        assert_eq!(n.status_room_name(), "libera IRC Bridge status");
+    }
+}
