@@ -334,3 +334,24 @@ async fn test_bridge_restart_brings_back_nick_and_channels_and_queues_sends() {
     next_privmsg(&mut pal.incoming, |from, t| from == chosen && t == "sent while reconnecting").await;
     bridge.stop().await;
 }
+
+#[tokio::test]
+async fn test_inviting_a_ghost_starts_a_private_chat_with_the_irc_user() {
+    let channel = format!("#dm{}", rand::random::<u32>());
+    let (mut pal, pal_nick) = pal_in(&channel).await;
+    let ghost = ghost_of(&pal_nick);
+    let mut user = TestUser::register("dmer").await;
+    let room = user.create_dm(&ghost).await;
+    user.wait_for_event(&room, WAIT, |ev| {
+        ev["type"] == "m.room.member" && ev["state_key"] == ghost.as_str() && ev["content"]["membership"] == "join"
+    })
+    .await
+    .expect("the ghost accepts the DM");
+    user.send_text(&room, "hello pal, privately").await;
+    let pm = next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if t == "hello pal, privately")).await;
+    let Command::PRIVMSG(target, _) = &pm.command else { unreachable!() };
+    assert_eq!(target.to_lowercase(), pal_nick.to_lowercase(), "a private message to the IRC user, not to a channel");
+    let puppet = pm.source_nickname().unwrap().to_owned();
+    send_text(&pal.sender, &puppet, LineKind::Message, "private answer").unwrap();
+    user.wait_for_event(&room, WAIT, body_contains(&ghost, "private answer")).await.expect("the answer comes back into the same room");
+}

@@ -86,6 +86,9 @@ impl Bridge {
         if matches!(membership, "join" | "leave") && target == ev.sender.as_str() && !self.is_bridge_user(&ev.sender) {
             return self.user_membership(ev, membership == "join").await;
         }
+        if membership == "invite" && target != self.config.bot_user_id.as_str() {
+            return self.ghost_invited(ev, target).await;
+        }
         if target != self.config.bot_user_id.as_str() || membership != "invite" {
             return;
         }

@@ -8,6 +8,7 @@
 
 mod commands;
 mod convert;
+mod ghost_dms;
 mod ghosts;
 mod login;
 mod matrix_events;

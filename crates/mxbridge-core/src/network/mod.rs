@@ -333,6 +333,12 @@ pub trait Network: Send + Sync + 'static {
         Some(RemoteChatId::new(name))
     }
 
+    /// The DM chat with a remote user, for a Matrix user who invites that user's ghost;
+    /// `None` when the network cannot start DMs that way.
+    fn dm_chat_for(&self, user: &RemoteUserId) -> Option<RemoteChatId> {
+        Some(RemoteChatId::new(user.as_str()))
+    }
+
     /// Which remote chat an alias localpart suffix names (`#_net_<suffix>:domain`), for
     /// alias queries; `None` if the suffix names no chat. The suffix arrives unescaped.
     fn chat_for_alias(&self, _suffix: &str) -> Option<RemoteChatId> {
