@@ -151,6 +151,10 @@ pub struct RawBridge {
     /// Who may do what: keys are `*`, a server name or a user ID; values `relay`, `user`, `admin`.
     #[serde(default)]
     pub permissions: BTreeMap<String, String>,
+    /// Base URL where people on the remote network reach the bridge's HTTP listener, for
+    /// signed links to Matrix media; unset means no links.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 fn default_prefix() -> String {
@@ -159,7 +163,7 @@ fn default_prefix() -> String {
 
 impl Default for RawBridge {
     fn default() -> Self {
-        Self { command_prefix: default_prefix(), permissions: BTreeMap::new() }
+        Self { command_prefix: default_prefix(), permissions: BTreeMap::new(), public_url: None }
     }
 }
 
@@ -272,6 +276,9 @@ pub struct Config {
     pub command_prefix: String,
     /// Permissions by `*`, server name or user ID.
     pub permissions: BTreeMap<String, Permission>,
+    /// Base URL of the bridge's HTTP listener as the remote network sees it, without
+    /// trailing slash; `None` disables media links.
+    pub public_url: Option<String>,
     /// The network's section.
     pub network: serde_json::Value,
     /// Tracing filter.
@@ -378,6 +385,7 @@ impl Config {
             }
             permissions.insert(who, p);
         }
+        let public_url = raw.bridge.public_url.as_deref().map(check_public_url).transpose()?;
 
         Ok(Self {
             homeserver_url: address,
@@ -397,6 +405,7 @@ impl Config {
             secret_key,
             command_prefix: raw.bridge.command_prefix,
             permissions,
+            public_url,
             network: raw.network,
             log_level: raw.logging.level,
         })
@@ -425,6 +434,23 @@ fn check_http_url(key: &str, value: &str) -> Result<(), ConfigError> {
         Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Ok(()),
         _ => Err(invalid(key, format!("`{value}` is not an http(s) URL"), "write it like http://127.0.0.1:8008")),
     }
+}
+
+/// Links are pasted into chats and opened by strangers' browsers, so the base must be a
+/// plain http(s) address that a path can be appended to.
+fn check_public_url(value: &str) -> Result<String, ConfigError> {
+    const KEY: &str = "bridge.public_url";
+    const FIX: &str = "write the address where people on the network reach this bridge's HTTP listener (appservice.port), e.g. \
+                       https://bridge.example.com, or remove the key to send no media links";
+    let trimmed = value.trim().trim_end_matches('/');
+    let url = match url::Url::parse(trimmed) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.has_host() => u,
+        _ => return Err(invalid(KEY, format!("`{value}` is not an http(s) URL"), FIX)),
+    };
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(KEY, format!("`{value}` has a user name, password, query or fragment"), FIX));
+    }
+    Ok(trimmed.to_owned())
 }
 
 fn check_token(key: &str, token: &Secret<String>) -> Result<(), ConfigError> {
@@ -522,6 +548,18 @@ bridge:
             seen += 1;
         }
         assert!(seen >= 1, "no example configs found in {}", dir.display());
+    }
+
+    #[test]
+    fn test_public_url_is_optional_and_checked() {
+        assert_eq!(load(EXAMPLE).unwrap().public_url, None, "no key, no links");
+        let with = |url: &str| EXAMPLE.replace("bridge:\n", &format!("bridge:\n  public_url: \"{url}\"\n"));
+        assert_eq!(load(&with("https://bridge.example.com/")).unwrap().public_url.as_deref(), Some("https://bridge.example.com"));
+        assert_eq!(load(&with("http://example.com:8080/irc")).unwrap().public_url.as_deref(), Some("http://example.com:8080/irc"));
+        for bad in ["", "bridge.example.com", "ftp://example.com", "https://u:p@example.com", "https://example.com/?a=1", "https://x/#f"] {
+            let err = load(&with(bad)).unwrap_err().to_string();
+            assert!(err.contains("`bridge.public_url`") && err.contains("fix:") && err.contains("remove the key"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod config;
 pub mod format;
 pub mod ids;
 pub mod matrix;
+pub mod media_links;
 pub mod network;
 pub mod qr;
 pub mod registration;

@@ -57,6 +57,11 @@ impl AsError {
         Self::new(StatusCode::BAD_REQUEST, "M_BAD_JSON", detail)
     }
 
+    /// 502: the homeserver did not hand over something the bridge was asked to serve.
+    pub fn bad_gateway(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, "M_UNKNOWN", detail)
+    }
+
     /// 503: the bridge cannot take responsibility now; the homeserver should retry.
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "M_UNKNOWN", detail)

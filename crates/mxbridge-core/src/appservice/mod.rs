@@ -7,6 +7,7 @@
 
 mod auth;
 pub mod error;
+mod media;
 mod queries;
 mod thirdparty;
 mod transactions;
@@ -21,6 +22,7 @@ use ruma::{RoomAliasId, UserId};
 use serde_json::Value;
 use tokio::sync::Notify;
 
+use crate::media_links::MediaLinks;
 use crate::secret::Secret;
 use crate::store::Store;
 use error::AsError;
@@ -60,12 +62,19 @@ pub struct AppState {
     pub(crate) handler: Arc<dyn AppserviceHandler>,
     pub(crate) inbox: Arc<Notify>,
     pub(crate) shutting_down: Arc<AtomicBool>,
+    pub(crate) links: MediaLinks,
 }
 
 impl AppState {
     /// State for the router: `inbox` is notified after each new transaction is stored.
     pub fn new(hs_token: Secret<String>, store: Store, handler: Arc<dyn AppserviceHandler>, inbox: Arc<Notify>) -> Self {
-        Self { hs_token, store, handler, inbox, shutting_down: Arc::new(AtomicBool::new(false)) }
+        Self { hs_token, store, handler, inbox, shutting_down: Arc::new(AtomicBool::new(false)), links: MediaLinks::disabled() }
+    }
+
+    /// Serves the media links these make; without, every link answers 404.
+    pub fn with_media_links(mut self, links: MediaLinks) -> Self {
+        self.links = links;
+        self
     }
 
     /// From now on transactions get 503 so the homeserver keeps them for the next start.
@@ -74,9 +83,10 @@ impl AppState {
     }
 }
 
-/// The appservice router. Every route needs the hs_token; unknown routes answer 404 and
-/// known routes with a wrong method 405, both `M_UNRECOGNIZED`. Path parameters use
-/// catch-all segments because Synapse leaves `/` unencoded in user IDs and aliases.
+/// The appservice router. Every `/_matrix/app` route needs the hs_token; media links are
+/// public and checked by their signature instead. Unknown routes answer 404 and known
+/// routes with a wrong method 405, both `M_UNRECOGNIZED`. Path parameters use catch-all
+/// segments because Synapse leaves `/` unencoded in user IDs and aliases.
 pub fn router(state: AppState) -> Router {
     let authed = Router::new()
         .route("/_matrix/app/v1/transactions/{*txn_id}", put(transactions::push_events))
@@ -89,9 +99,13 @@ pub fn router(state: AppState) -> Router {
         .route("/_matrix/app/v1/thirdparty/location", get(thirdparty::location_reverse))
         .route("/_matrix/app/v1/thirdparty/location/{*protocol}", get(thirdparty::location))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_hs_token))
+        // Added after the auth layer, which covers only the routes before it.
+        .route("/_mxbridge/media/{*link}", get(media::serve))
         .method_not_allowed_fallback(|| async { AsError::unrecognized(true) });
     authed.fallback(|| async { AsError::unrecognized(false) }).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES)).with_state(state)
 }
 
+#[cfg(test)]
+mod media_tests;
 #[cfg(test)]
 mod tests;

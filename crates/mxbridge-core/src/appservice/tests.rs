@@ -37,13 +37,13 @@ impl AppserviceHandler for FakeHandler {
     }
 }
 
-struct Harness {
-    state: AppState,
+pub(super) struct Harness {
+    pub(super) state: AppState,
     handler: Arc<FakeHandler>,
     store: Store,
 }
 
-async fn harness() -> Harness {
+pub(super) async fn harness() -> Harness {
     let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
     let store = Store::connect("sqlite::memory:", SecretCipher::from_base64_key(&key).unwrap()).await.unwrap();
     let handler = Arc::new(FakeHandler::default());

@@ -4,14 +4,16 @@ use serde_json::{Value, json};
 
 use crate::format::html;
 use crate::matrix::intent::Matrix;
+use crate::media_links::MediaLinks;
 use crate::network::content::{Content, Media, MediaKind, MessageKind, RichText};
 
 /// Largest file the bridge downloads from Matrix to forward.
 const MAX_MEDIA_BYTES: usize = 50 * 1024 * 1024;
 
-/// Converts a Matrix message to content for the network. The error is what the sender is
-/// told when it cannot be bridged.
-pub(crate) async fn matrix_to_content(matrix: &Matrix, content: &Value, event_type: &str) -> Result<Content, String> {
+/// Converts a Matrix message to content for the network. Files come with their bytes and,
+/// when media links are on, a public link for networks that prefer links. The error is
+/// what the sender is told when it cannot be bridged.
+pub(crate) async fn matrix_to_content(matrix: &Matrix, links: &MediaLinks, content: &Value, event_type: &str) -> Result<Content, String> {
     let msgtype = if event_type == "m.sticker" { "m.image" } else { content["msgtype"].as_str().unwrap_or("m.text") };
     let body_text = content["body"].as_str().unwrap_or("").to_owned();
     let body = if content["format"] == "org.matrix.custom.html" {
@@ -40,7 +42,8 @@ pub(crate) async fn matrix_to_content(matrix: &Matrix, content: &Value, event_ty
             let name = content["filename"].as_str().unwrap_or(&body_text).to_owned();
             let caption =
                 if content["filename"].is_string() && body_text != name { RichText::plain(body_text.clone()) } else { RichText::default() };
-            let media = Media { kind: media_kind, name, mime: content["info"]["mimetype"].as_str().map(str::to_owned), data, url: None };
+            let url = links.link_for(url, &name);
+            let media = Media { kind: media_kind, name, mime: content["info"]["mimetype"].as_str().map(str::to_owned), data, url };
             return Ok(Content { kind: MessageKind::Text, body: caption, media: Some(media) });
         }
         other => return Err(format!("this kind of message ({other}) cannot be bridged; send it as text or a file.")),

@@ -217,7 +217,7 @@ impl Bridge {
             self.tell_failed(&ev.room_id, &ev.event_id, "you are not logged in. Send `login` to the bridge bot in a direct message.").await;
             return;
         };
-        let content = match convert::matrix_to_content(&self.matrix, &ev.content, &ev.kind).await {
+        let content = match convert::matrix_to_content(&self.matrix, &self.links, &ev.content, &ev.kind).await {
             Ok(c) => c,
             Err(reason) => {
                 self.tell_failed(&ev.room_id, &ev.event_id, &reason).await;
@@ -278,7 +278,7 @@ impl Bridge {
             return;
         };
         let new_content = if ev.content["m.new_content"].is_object() { &ev.content["m.new_content"] } else { &ev.content };
-        let content = match convert::matrix_to_content(&self.matrix, new_content, "m.room.message").await {
+        let content = match convert::matrix_to_content(&self.matrix, &self.links, new_content, "m.room.message").await {
             Ok(c) => c,
             Err(reason) => return self.tell_failed(&ev.room_id, &ev.event_id, &reason).await,
         };

@@ -35,6 +35,7 @@ use crate::commands::spec::CommandSpec;
 use crate::config::{Config, Permission, SecretKeySource};
 use crate::ids::{LoginId, PortalKey};
 use crate::matrix::intent::Matrix;
+use crate::media_links::MediaLinks;
 use crate::network::event::{EventSink, RemoteEvent};
 use crate::network::{Network, NetworkClient, NetworkContext, NetworkInfo, SessionStore, StoredLogin};
 use crate::secret::{SecretCipher, SecretError};
@@ -79,6 +80,8 @@ pub(crate) struct Bridge {
     pub(crate) config: Arc<Config>,
     pub(crate) store: Store,
     pub(crate) matrix: Matrix,
+    /// Signed links to media, handed to networks with files from Matrix.
+    pub(crate) links: MediaLinks,
     pub(crate) network: Arc<dyn Network>,
     pub(crate) info: NetworkInfo,
     pub(crate) specs: Vec<CommandSpec>,
@@ -119,6 +122,11 @@ pub async fn run(
     };
     let store = Store::connect(config.database.url().expose(), cipher).await?;
     let matrix = Matrix::new(&config.homeserver_url, config.as_token.clone(), config.bot_user_id.clone());
+    let links = MediaLinks::new(config.public_url.as_deref(), &config.as_token, matrix.clone());
+    match &config.public_url {
+        Some(url) => info!(public_url = %url, "media links are on"),
+        None => info!("media links are off: set bridge.public_url so networks can link to files"),
+    }
     let (remote_tx, remote_rx) = mpsc::unbounded_channel();
     let inbox_notify = Arc::new(Notify::new());
     let info = network.info();
@@ -128,6 +136,7 @@ pub async fn run(
         config: Arc::new(config),
         store: store.clone(),
         matrix,
+        links: links.clone(),
         network: network.clone(),
         info,
         specs,
@@ -146,7 +155,8 @@ pub async fn run(
         connection_notices: Mutex::new(HashMap::new()),
     });
 
-    let state = AppState::new(bridge.config.hs_token.clone(), store.clone(), Arc::new(queries::Queries(bridge.clone())), inbox_notify);
+    let state = AppState::new(bridge.config.hs_token.clone(), store.clone(), Arc::new(queries::Queries(bridge.clone())), inbox_notify)
+        .with_media_links(links.clone());
     let app = appservice::router(state.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = {
@@ -162,7 +172,7 @@ pub async fn run(
 
     tokio::spawn(bridge.clone().dispatch_remote_events(remote_rx, stop_rx.clone()));
     bridge.prepare_bot().await;
-    if let Err(e) = network.start(NetworkContext { sessions: SessionStore::new(store.clone()) }).await {
+    if let Err(e) = network.start(NetworkContext { sessions: SessionStore::new(store.clone()), links }).await {
         error!(error = %e, "the network failed to start; logins will not connect");
     }
     bridge.load_logins().await;

@@ -79,6 +79,15 @@ struct Inner {
     txn_counter: AtomicU64,
 }
 
+/// A file fetched from the homeserver.
+#[derive(Clone, Debug)]
+pub struct Downloaded {
+    /// The bytes.
+    pub data: Vec<u8>,
+    /// The homeserver's `Content-Type`, when it sent one.
+    pub content_type: Option<String>,
+}
+
 /// How to create a room.
 #[derive(Clone, Debug, Default)]
 pub struct CreateRoom {
@@ -416,6 +425,12 @@ impl Matrix {
 
     /// Downloads media (authenticated media endpoint), refusing files over `max_bytes`.
     pub async fn download(&self, mxc: &str, max_bytes: usize) -> MatrixResult<Vec<u8>> {
+        self.download_media(mxc, max_bytes).await.map(|d| d.data)
+    }
+
+    /// Like [`download`](Self::download), keeping the homeserver's `Content-Type`, for
+    /// serving the file onwards.
+    pub async fn download_media(&self, mxc: &str, max_bytes: usize) -> MatrixResult<Downloaded> {
         let rest = mxc.strip_prefix("mxc://").ok_or_else(|| MatrixError::Decode(format!("`{mxc}` is not an mxc:// URI")))?;
         let (server, id) = rest.split_once('/').ok_or_else(|| MatrixError::Decode(format!("`{mxc}` has no media id")))?;
         let url = format!("{}/_matrix/client/v1/media/download/{}/{}", self.inner.base, enc(server), enc(id));
@@ -434,6 +449,7 @@ impl Matrix {
                 message: "media download failed".into(),
             });
         }
+        let content_type = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let mut data = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| MatrixError::Transport(e.without_url().to_string()))? {
             if data.len() + chunk.len() > max_bytes {
@@ -441,7 +457,7 @@ impl Matrix {
             }
             data.extend_from_slice(&chunk);
         }
-        Ok(data)
+        Ok(Downloaded { data, content_type })
     }
 
     /// Pings the homeserver's view of this appservice, so it retries queued transactions

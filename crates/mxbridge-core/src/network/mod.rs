@@ -17,6 +17,7 @@ use ruma::{OwnedUserId, UserId};
 
 use crate::commands::spec::CommandSpec;
 use crate::ids::{LoginId, PortalKey, RemoteChatId, RemoteMessageId, RemoteUserId};
+use crate::media_links::MediaLinks;
 use crate::secret::Secret;
 use crate::store::Store;
 use content::Content;
@@ -237,6 +238,10 @@ impl SessionStore {
 pub struct NetworkContext {
     /// Persistent per-login state.
     pub sessions: SessionStore,
+    /// Public links to files, for what the network cannot carry itself (see
+    /// [`MediaLinks::publish`]); [`MediaLinks::enabled`] is false when `bridge.public_url`
+    /// is not set.
+    pub links: MediaLinks,
 }
 
 /// A network-specific bot command being run (`!join #rust`, `list contacts`).
