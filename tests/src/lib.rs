@@ -10,5 +10,6 @@ mod irc_e2e;
 mod irc_flows_e2e;
 mod irc_server_restart;
 mod irc_stack_smoke;
+mod media_links_e2e;
 mod restart_e2e;
 mod stack_smoke;

@@ -20,10 +20,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mxbridge_core::commands::spec::{CommandSpec, HelpSection};
 use mxbridge_core::ids::{LoginId, RemoteChatId, RemoteMessageId, RemoteUserId};
+use mxbridge_core::media_links::MediaLinkError;
 use mxbridge_core::network::content::Content;
 use mxbridge_core::network::event::{EventSink, RemoteEvent};
 use mxbridge_core::network::login::{LoginError, LoginFlow, LoginProcess};
-use mxbridge_core::network::{CommandCall, CommandError, Network, NetworkClient, NetworkError, NetworkInfo, StoredLogin};
+use mxbridge_core::network::{CommandCall, CommandError, Network, NetworkClient, NetworkContext, NetworkError, NetworkInfo, StoredLogin};
 use ruma::UserId;
 use serde::Deserialize;
 
@@ -120,6 +121,8 @@ pub(crate) struct Shared {
     /// QR logins waiting to be scanned, by Matrix user: the scan fires this.
     pub(crate) pending_scans: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<String>>>,
     pub(crate) next_id: Mutex<u64>,
+    /// What the bridge handed the network at start, and the runtime it runs on.
+    started: Mutex<Option<(NetworkContext, tokio::runtime::Handle)>>,
 }
 
 impl Default for Shared {
@@ -131,6 +134,7 @@ impl Default for Shared {
             sinks: Mutex::default(),
             pending_scans: Mutex::default(),
             next_id: Mutex::default(),
+            started: Mutex::default(),
         }
     }
 }
@@ -192,6 +196,23 @@ impl DemoHandle {
         tx.is_some_and(|tx| tx.send(account.to_owned()).is_ok())
     }
 
+    /// Publishes a file through the core's media links, as a network does with what it
+    /// cannot carry itself. `None` until the bridge has started the network.
+    ///
+    /// It runs on the bridge's runtime: the bridge's HTTP client keeps connections that
+    /// belong to the runtime that opened them, and a test's runtime ends with the test.
+    pub async fn publish(&self, data: Vec<u8>, mime: &str, filename: &str) -> Option<Result<String, MediaLinkError>> {
+        let (ctx, runtime) = self.shared.started.lock().expect("lock").clone()?;
+        let (mime, filename) = (mime.to_owned(), filename.to_owned());
+        let task = runtime.spawn(async move { ctx.links.publish(data, &mime, &filename).await });
+        Some(task.await.expect("the publish task does not panic"))
+    }
+
+    /// Whether the bridge has media links on (`bridge.public_url`); `None` before start.
+    pub fn links_enabled(&self) -> Option<bool> {
+        self.shared.started.lock().expect("lock").as_ref().map(|(ctx, _)| ctx.links.enabled())
+    }
+
     /// Whether a QR login of this user waits for a scan.
     pub fn qr_waiting(&self, matrix_user: &str) -> bool {
         self.shared.pending_scans.lock().expect("lock").contains_key(matrix_user)
@@ -227,6 +248,11 @@ impl Network for DemoNetwork {
                 .aliases(&["contacts"])
                 .login(),
         ]
+    }
+
+    async fn start(&self, ctx: NetworkContext) -> Result<(), NetworkError> {
+        *self.shared.started.lock().expect("lock") = Some((ctx, tokio::runtime::Handle::current()));
+        Ok(())
     }
 
     fn create_login(&self, user: &UserId, flow: &str) -> Result<Box<dyn LoginProcess>, LoginError> {

@@ -17,10 +17,14 @@ const AS_TOKEN: &str = "as-token-for-media-tests-0123456789";
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\nnot really a picture";
 const HTML: &[u8] = b"<script>alert(document.cookie)</script>";
 
-/// A homeserver with two files (`hs/png`, `hs/html`) that records every request.
+/// Path and `Authorization` header of one request to the homeserver.
+type Seen = (String, Option<String>);
+
+/// A homeserver with two files (`hs/png`, `hs/html`), one that fails (`hs/broken`), that
+/// records every request.
 #[derive(Clone, Default)]
 struct Homeserver {
-    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Homeserver {
@@ -48,7 +52,7 @@ impl Homeserver {
         (hs, Matrix::new(&base, Secret::new(AS_TOKEN.to_owned()), bot))
     }
 
-    fn requests(&self) -> Vec<(String, Option<String>)> {
+    fn requests(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 }
