@@ -355,3 +355,50 @@ async fn test_inviting_a_ghost_starts_a_private_chat_with_the_irc_user() {
     send_text(&pal.sender, &puppet, LineKind::Message, "private answer").unwrap();
     user.wait_for_event(&room, WAIT, body_contains(&ghost, "private answer")).await.expect("the answer comes back into the same room");
 }
+
+#[tokio::test]
+async fn test_files_and_long_messages_reach_irc_as_working_links() {
+    let channel = format!("#ln{}", rand::random::<u32>());
+    let (mut user, _dm, portal) = user_in_channel("linker", &channel).await;
+    let (mut pal, pal_nick) = pal_in(&channel).await;
+    wait_ghost_joined(&mut user, &portal, &ghost_of(&pal_nick)).await;
+    let notice_on = |needle: &'static str| {
+        move |ev: &Value| ev["content"]["msgtype"] == "m.notice" && ev["content"]["body"].as_str().is_some_and(|b| b.contains(needle))
+    };
+    let fetch = |url: String| async move {
+        let resp = reqwest::get(&url).await.expect("the link answers");
+        assert!(resp.status().is_success(), "{url}: {}", resp.status());
+        resp.bytes().await.unwrap().to_vec()
+    };
+
+    // A file: IRC gets a link that serves it without any Matrix login.
+    let data = b"file contents for IRC".to_vec();
+    let mxc = user.upload(data.clone(), "text/plain").await;
+    user.send_content(&portal, "m.room.message", json!({"msgtype": "m.file", "body": "notes.txt", "url": mxc})).await;
+    let line = next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if t.contains("/_mxbridge/media/"))).await;
+    let Command::PRIVMSG(_, text) = &line.command else { unreachable!() };
+    let url = text.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
+    assert_eq!(fetch(url).await, data, "the link serves the file");
+    user.wait_for_event(&portal, WAIT, notice_on("got a link to yours")).await.expect("the sender is told");
+
+    // A long message: its start and a link to the whole text, on one line.
+    let long: Vec<String> = (1..=8).map(|i| format!("line number {i} of a long paste")).collect();
+    user.send_text(&portal, &long.join("\n")).await;
+    let line = next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if t.contains("full message:"))).await;
+    let Command::PRIVMSG(_, text) = &line.command else { unreachable!() };
+    assert!(text.starts_with("line number 1 of a long paste… (full message: http://"), "{text}");
+    let url = text.rsplit(' ').next().unwrap().trim_end_matches(')').to_owned();
+    assert_eq!(String::from_utf8(fetch(url).await).unwrap(), long.join("\n"), "the link serves the whole text");
+    user.wait_for_event(&portal, WAIT, notice_on("would have taken 8 IRC lines")).await.expect("the sender is told");
+    let more = tokio::time::timeout(std::time::Duration::from_millis(500), next_msg_quiet(&mut pal.incoming, "line number 2")).await;
+    assert!(more.is_err(), "the other lines are not sent as well");
+}
+
+/// Waits for a PRIVMSG containing `needle` without a deadline of its own.
+async fn next_msg_quiet(incoming: &mut UnboundedReceiver<Message>, needle: &str) {
+    while let Some(msg) = incoming.recv().await {
+        if matches!(&msg.command, Command::PRIVMSG(_, t) if t.contains(needle)) {
+            return;
+        }
+    }
+}

@@ -16,6 +16,7 @@ use irc::client::Sender as IrcSender;
 use irc::proto::Command;
 use mxbridge_core::clock::now_ms;
 use mxbridge_core::ids::LoginId;
+use mxbridge_core::media_links::MediaLinks;
 use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent};
 use mxbridge_core::network::{NetworkError, SessionStore};
 use mxbridge_core::secret::Secret;
@@ -73,6 +74,8 @@ impl Puppets {
 pub(crate) struct Shared {
     pub(crate) config: IrcConfig,
     pub(crate) sessions: OnceLock<SessionStore>,
+    /// Links to files and long texts, when the bridge has a public address.
+    pub(crate) links: OnceLock<MediaLinks>,
     pub(crate) puppets: Puppets,
     pub(crate) connect_slots: Semaphore,
     /// Each Matrix user's connection, by user ID.
@@ -91,6 +94,7 @@ impl Shared {
         Arc::new(Self {
             config,
             sessions: OnceLock::new(),
+            links: OnceLock::new(),
             puppets: Puppets::default(),
             connect_slots: Semaphore::new(slots),
             clients: Mutex::new(HashMap::new()),

@@ -52,6 +52,10 @@ pub struct IrcConfig {
     /// Channels that are never bridged (case-insensitive).
     #[serde(default)]
     pub excluded_channels: Vec<String>,
+    /// A message longer than this many IRC lines is sent as its first line and a link to
+    /// the whole text (needs `bridge.public_url`; without it every line is sent).
+    #[serde(default = "default_line_limit")]
+    pub line_limit: usize,
     /// Nick of the bridge bot's own connection, which relays for Matrix users without a
     /// connection of their own in plumbed rooms.
     #[serde(default = "default_bot_nick")]
@@ -97,6 +101,11 @@ fn default_quit_debounce() -> u64 {
 
 fn default_true() -> bool {
     true
+}
+
+fn default_line_limit() -> usize {
+    // matrix-appservice-irc's default.
+    3
 }
 
 fn default_bot_nick() -> String {

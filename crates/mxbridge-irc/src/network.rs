@@ -67,6 +67,7 @@ impl Network for IrcNetwork {
 
     async fn start(&self, ctx: NetworkContext) -> Result<(), NetworkError> {
         let _ = self.shared.sessions.set(ctx.sessions);
+        let _ = self.shared.links.set(ctx.links);
         if self.config().idle_timeout_secs > 0 {
             let shared = Arc::downgrade(&self.shared);
             tokio::spawn(async move {

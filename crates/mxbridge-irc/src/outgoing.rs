@@ -30,6 +30,12 @@ fn is_server_msgid(id: &str) -> bool {
     !id.starts_with("in-") && !id.starts_with("out-")
 }
 
+/// The first line of a text, cut to leave room for a link on the same IRC line.
+fn whole_start(text: &str) -> String {
+    const START_CHARS: usize = 200;
+    text.lines().next().unwrap_or("").chars().take(START_CHARS).collect()
+}
+
 fn send_error(e: irc::error::Error) -> NetworkError {
     NetworkError::Other(format!("the IRC connection failed while sending ({e})"))
 }
@@ -165,7 +171,22 @@ impl NetworkClient for IrcClient {
             MessageKind::Notice => LineKind::Notice,
             MessageKind::Emote => LineKind::Action,
         };
-        let commands = connection::line_commands(&target, kind, &text);
+        let mut commands = connection::line_commands(&target, kind, &text);
+        let limit = shared.config.line_limit.max(1);
+        if commands.len() > limit
+            && let Some(links) = shared.links.get().filter(|l| l.enabled())
+        {
+            // Too long for a channel: its start, and a link to the whole text.
+            let whole = msg.content.body.to_plain();
+            match links.publish(whole.into_bytes(), "text/plain; charset=utf-8", "message.txt").await {
+                Ok(url) => {
+                    let lines = commands.len();
+                    commands = connection::line_commands(&target, kind, &format!("{}… (full message: {url})", whole_start(&text)));
+                    note = Some(format!("it would have taken {lines} IRC lines, so IRC got its start and a link to the whole text."));
+                }
+                Err(e) => tracing::warn!(error = %e, "could not publish a long message; sending every line"),
+            }
+        }
         let id = self.send_lines(&link, &target, commands, tags).await?;
         if is_channel(&target) && !link.has("echo-message") {
             // Without echoes our own lines are remembered here, so replies to them can quote.
