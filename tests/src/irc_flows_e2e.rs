@@ -154,8 +154,32 @@ async fn test_ops_voice_topic_and_kicks_both_ways() {
     assert_eq!(target.to_lowercase(), pal_nick.to_lowercase());
     assert_eq!(reason.as_deref(), Some("behave"));
 
-    // An IRC op's kick of the puppet removes the Matrix user from the room.
+    // A Matrix ban of a ghost bans the IRC user's nick and kicks them.
     pal.sender.send_join(&channel).unwrap();
+    wait_ghost_joined(&mut user, &portal, &ghost).await;
+    user.request_ban(&portal, &ghost, "banned").await;
+    next_msg(&mut pal.incoming, |m| m.to_string().contains("+b") && m.to_string().contains(&format!("{pal_nick}!*@*"))).await;
+    next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::KICK(..))).await;
+    user.send_text(&dm, &format!("cmd MODE {channel} -b {pal_nick}!*@*")).await;
+    user.unban(&portal, &ghost).await;
+    // The IRC user may join again once the ban is lifted (474 until then).
+    tokio::time::timeout(WAIT, async {
+        loop {
+            pal.sender.send_join(&channel).unwrap();
+            let answer = next_msg(&mut pal.incoming, |m| {
+                matches!(&m.command, Command::JOIN(..)) && m.source_nickname() == Some(pal_nick.as_str()) || m.to_string().contains(" 474 ")
+            })
+            .await;
+            if matches!(answer.command, Command::JOIN(..)) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    })
+    .await
+    .expect("the ban is lifted");
+
+    // An IRC op's kick of the puppet removes the Matrix user from the room.
     user.send_text(&dm, &format!("cmd MODE {channel} +o {pal_nick}")).await;
     wait_power_level(&user, &portal, &ghost, 50).await;
     user.send_text(&dm, "nick").await;
@@ -401,4 +425,22 @@ async fn next_msg_quiet(incoming: &mut UnboundedReceiver<Message>, needle: &str)
             return;
         }
     }
+}
+
+#[tokio::test]
+async fn test_quit_leaves_every_channel_and_active_keeps_the_connection() {
+    let channel = format!("#qt{}", rand::random::<u32>());
+    let (mut user, dm, portal) = user_in_channel("quitter", &channel).await;
+    let (mut pal, _) = pal_in(&channel).await;
+    let bot = shared_irc().bot_user_id.to_string();
+    user.send_text(&dm, "active").await;
+    user.wait_for_event(&dm, WAIT, notice_from(&bot, "stays up even when you are idle")).await.expect("active");
+    user.send_text(&dm, "nick").await;
+    let nick_notice = user.wait_for_event(&dm, WAIT, notice_from(&bot, "Your nick")).await.unwrap();
+    let puppet = nick_notice["content"]["body"].as_str().unwrap().trim_end_matches('.').rsplit(' ').next().unwrap().to_owned();
+
+    user.send_text(&dm, "quit").await;
+    user.wait_for_event(&dm, WAIT, notice_from(&bot, "left 1 channel(s)")).await.expect("quit answers");
+    next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::QUIT(_)) && m.source_nickname() == Some(puppet.as_str())).await;
+    user.wait_for_membership(&portal, "leave", WAIT).await.expect("the user leaves the channel's room too");
 }

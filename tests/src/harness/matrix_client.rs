@@ -239,6 +239,16 @@ impl TestUser {
         v["event_id"].as_str().expect("event_id").to_owned()
     }
 
+    /// Bans `user_id` from `room`.
+    pub(crate) async fn request_ban(&self, room: &str, user_id: &str, reason: &str) {
+        self.request(Method::POST, &Self::room_path(room, "ban"), Some(json!({"user_id": user_id, "reason": reason}))).await;
+    }
+
+    /// Unbans `user_id` in `room`.
+    pub(crate) async fn unban(&self, room: &str, user_id: &str) {
+        self.request(Method::POST, &Self::room_path(room, "unban"), Some(json!({"user_id": user_id}))).await;
+    }
+
     /// Kicks `user_id` from `room`.
     pub(crate) async fn kick(&self, room: &str, user_id: &str, reason: &str) {
         self.request(Method::POST, &Self::room_path(room, "kick"), Some(json!({"user_id": user_id, "reason": reason}))).await;

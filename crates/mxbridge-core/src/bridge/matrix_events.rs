@@ -30,6 +30,9 @@ pub(crate) struct RoomEvent {
     pub(crate) content: Value,
     #[serde(default)]
     pub(crate) redacts: Option<OwnedEventId>,
+    /// Homeservers put the previous state content here (`prev_content`).
+    #[serde(default)]
+    pub(crate) unsigned: Value,
 }
 
 const ENCRYPTION_NOTICE: &str = "This room is encrypted, and the bridge cannot read encrypted messages yet, so nothing you send here will be bridged. Please start a new direct message with me and turn encryption off when you create it (in Element: \"Start new chat\", then disable \"Enable end-to-end encryption\" under the room's advanced options, or create a room without encryption and invite me).";

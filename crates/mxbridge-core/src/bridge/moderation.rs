@@ -41,6 +41,12 @@ impl Bridge {
         if target == ev.sender.as_str() || !matches!(membership, "leave" | "ban") {
             return;
         }
+        // A leave is a kick only if the ghost was in the room: after a ban it is an unban,
+        // after an invite a withdrawn invite.
+        let before = ev.unsigned["prev_content"]["membership"].as_str().unwrap_or("join");
+        if membership == "leave" && before != "join" {
+            return;
+        }
         let Ok(target) = ruma::UserId::parse(target) else { return };
         let Some(remote) = self.remote_id_of_ghost(&target) else { return };
         let Some((portal, client)) = self.moderator_client(ev).await else { return };
