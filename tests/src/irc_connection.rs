@@ -29,7 +29,7 @@ fn random_nick(prefix: &str) -> String {
 }
 
 /// Reads messages until one matches.
-async fn next_matching(incoming: &mut UnboundedReceiver<Message>, pred: impl Fn(&Message) -> bool) -> Message {
+pub(crate) async fn next_matching(incoming: &mut UnboundedReceiver<Message>, pred: impl Fn(&Message) -> bool) -> Message {
     tokio::time::timeout(WAIT, async {
         while let Some(msg) = incoming.recv().await {
             if pred(&msg) {

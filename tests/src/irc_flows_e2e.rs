@@ -8,21 +8,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::harness::matrix_client::TestUser;
+use crate::irc_connection::next_matching;
 use crate::irc_e2e::{WAIT, irc_addr, next_privmsg, notice_from, shared_irc, user_in_channel};
-
-/// The next IRC message that matches, skipping others.
-async fn next_msg(incoming: &mut UnboundedReceiver<Message>, pred: impl Fn(&Message) -> bool) -> Message {
-    tokio::time::timeout(WAIT, async {
-        while let Some(msg) = incoming.recv().await {
-            if pred(&msg) {
-                return msg;
-            }
-        }
-        panic!("the IRC connection closed");
-    })
-    .await
-    .expect("the IRC message arrived in time")
-}
 
 fn tag(msg: &Message, name: &str) -> Option<String> {
     msg.tags.as_ref()?.iter().find(|t| t.0 == name)?.1.clone()
@@ -137,7 +124,7 @@ async fn test_ops_voice_topic_and_kicks_both_ways() {
 
     // Topic from Matrix reaches IRC.
     user.put_state(&portal, "m.room.topic", "", json!({"topic": "set from matrix"})).await;
-    next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::TOPIC(_, Some(t)) if t == "set from matrix")).await;
+    next_matching(&mut pal.incoming, |m| matches!(&m.command, Command::TOPIC(_, Some(t)) if t == "set from matrix")).await;
 
     // Voice and op on IRC become power levels.
     user.send_text(&dm, &format!("cmd MODE {channel} +v {pal_nick}")).await;
@@ -149,7 +136,7 @@ async fn test_ops_voice_topic_and_kicks_both_ways() {
 
     // A Matrix moderator's kick of a ghost kicks the IRC user.
     user.kick(&portal, &ghost, "behave").await;
-    let kick = next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::KICK(..))).await;
+    let kick = next_matching(&mut pal.incoming, |m| matches!(&m.command, Command::KICK(..))).await;
     let Command::KICK(_, target, reason) = &kick.command else { unreachable!() };
     assert_eq!(target.to_lowercase(), pal_nick.to_lowercase());
     assert_eq!(reason.as_deref(), Some("behave"));
@@ -158,15 +145,15 @@ async fn test_ops_voice_topic_and_kicks_both_ways() {
     pal.sender.send_join(&channel).unwrap();
     wait_ghost_joined(&mut user, &portal, &ghost).await;
     user.request_ban(&portal, &ghost, "banned").await;
-    next_msg(&mut pal.incoming, |m| m.to_string().contains("+b") && m.to_string().contains(&format!("{pal_nick}!*@*"))).await;
-    next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::KICK(..))).await;
+    next_matching(&mut pal.incoming, |m| m.to_string().contains("+b") && m.to_string().contains(&format!("{pal_nick}!*@*"))).await;
+    next_matching(&mut pal.incoming, |m| matches!(&m.command, Command::KICK(..))).await;
     user.send_text(&dm, &format!("cmd MODE {channel} -b {pal_nick}!*@*")).await;
     user.unban(&portal, &ghost).await;
     // The IRC user may join again once the ban is lifted (474 until then).
     tokio::time::timeout(WAIT, async {
         loop {
             pal.sender.send_join(&channel).unwrap();
-            let answer = next_msg(&mut pal.incoming, |m| {
+            let answer = next_matching(&mut pal.incoming, |m| {
                 matches!(&m.command, Command::JOIN(..)) && m.source_nickname() == Some(pal_nick.as_str()) || m.to_string().contains(" 474 ")
             })
             .await;
@@ -201,7 +188,7 @@ async fn test_ircv3_replies_reactions_and_corrections() {
 
     // The IRC user's line, its msgid (from the echo), and its Matrix event.
     send_text(&pal.sender, &channel, LineKind::Message, "original line").unwrap();
-    let echo = next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if t == "original line")).await;
+    let echo = next_matching(&mut pal.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if t == "original line")).await;
     let pal_msgid = tag(&echo, "msgid").expect("the server gives msgids");
     let original = user.wait_for_event(&portal, WAIT, body_contains(&ghost, "original line")).await.unwrap();
     let original_id = original["event_id"].as_str().unwrap().to_owned();
@@ -209,7 +196,7 @@ async fn test_ircv3_replies_reactions_and_corrections() {
     // A Matrix reply: the nick is addressed and +draft/reply points at the line.
     let body = json!({"msgtype": "m.text", "body": "my answer", "m.relates_to": {"m.in_reply_to": {"event_id": original_id}}});
     user.send_content(&portal, "m.room.message", body).await;
-    let reply = next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if t.ends_with("my answer"))).await;
+    let reply = next_matching(&mut pal.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if t.ends_with("my answer"))).await;
     let Command::PRIVMSG(_, text) = &reply.command else { unreachable!() };
     assert_eq!(text, &format!("{pal_nick}: my answer"));
     assert_eq!(tag(&reply, "+draft/reply").as_deref(), Some(pal_msgid.as_str()));
@@ -217,13 +204,13 @@ async fn test_ircv3_replies_reactions_and_corrections() {
 
     // A Matrix reaction becomes a +draft/react TAGMSG.
     user.react(&portal, &original_id, "👍").await;
-    let react = next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::Raw(v, _) if v == "TAGMSG")).await;
+    let react = next_matching(&mut pal.incoming, |m| matches!(&m.command, Command::Raw(v, _) if v == "TAGMSG")).await;
     assert_eq!(tag(&react, "+draft/react").as_deref(), Some("👍"));
     assert_eq!(tag(&react, "+draft/reply").as_deref(), Some(pal_msgid.as_str()));
 
     // The Matrix user's line gets a server msgid; an IRC reaction and reply to it reach Matrix.
     let mine = user.send_text(&portal, "typo lien").await;
-    let line = next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if t == "typo lien")).await;
+    let line = next_matching(&mut pal.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if t == "typo lien")).await;
     let my_msgid = tag(&line, "msgid").expect("msgid");
     let react_tags = vec![
         irc::proto::message::Tag("+draft/react".into(), Some("🎉".into())),
@@ -287,7 +274,7 @@ async fn test_plumbed_room_relays_users_without_a_connection_and_unlinks() {
     admin.wait_for_event(&dm, WAIT, notice_from(&bot, "does not serve a network called `othernet`")).await.expect("network checked");
     admin.send_text(&dm, &format!("plumb {room} testnet {channel}")).await;
     admin.wait_for_event(&dm, WAIT, notice_from(&bot, "Linked")).await.expect("plumbed");
-    let bot_join = next_msg(&mut pal.incoming, |m| {
+    let bot_join = next_matching(&mut pal.incoming, |m| {
         matches!(&m.command, Command::JOIN(..)) && m.source_nickname().is_some_and(|n| n.starts_with("MatrixBridge"))
     })
     .await;
@@ -309,7 +296,7 @@ async fn test_plumbed_room_relays_users_without_a_connection_and_unlinks() {
     // Unlinking stops the bridge and the bot's connection leaves.
     admin.send_text(&dm, &format!("unlink {room}")).await;
     admin.wait_for_event(&dm, WAIT, notice_from(&bot, "no longer linked")).await.expect("unlinked");
-    next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::PART(..)) && m.source_nickname() == Some(bot_nick.as_str())).await;
+    next_matching(&mut pal.incoming, |m| matches!(&m.command, Command::PART(..)) && m.source_nickname() == Some(bot_nick.as_str())).await;
 }
 
 #[tokio::test]
@@ -342,16 +329,16 @@ async fn test_bridge_restart_brings_back_nick_and_channels_and_queues_sends() {
     user.join(&portal).await;
     let chosen = format!("kept{}", rand::random::<u32>() % 100_000);
     user.send_text(&dm, &format!("nick {chosen}")).await;
-    next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::NICK(n) if *n == chosen)).await;
+    next_matching(&mut pal.incoming, |m| matches!(&m.command, Command::NICK(n) if *n == chosen)).await;
 
     bridge.stop().await;
-    next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::QUIT(_)) && m.source_nickname() == Some(chosen.as_str())).await;
+    next_matching(&mut pal.incoming, |m| matches!(&m.command, Command::QUIT(_)) && m.source_nickname() == Some(chosen.as_str())).await;
     let bridge = start().await;
 
     // Sent at once, while the puppet is still connecting: it waits for the connection.
     user.send_text(&portal, "sent while reconnecting").await;
     // The puppet comes back by itself, with the chosen nick, into the same channel.
-    next_msg(&mut pal.incoming, |m| {
+    next_matching(&mut pal.incoming, |m| {
         matches!(&m.command, Command::JOIN(c, _, _) if *c == channel) && m.source_nickname() == Some(chosen.as_str())
     })
     .await;
@@ -372,7 +359,7 @@ async fn test_inviting_a_ghost_starts_a_private_chat_with_the_irc_user() {
     .await
     .expect("the ghost accepts the DM");
     user.send_text(&room, "hello pal, privately").await;
-    let pm = next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if t == "hello pal, privately")).await;
+    let pm = next_matching(&mut pal.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if t == "hello pal, privately")).await;
     let Command::PRIVMSG(target, _) = &pm.command else { unreachable!() };
     assert_eq!(target.to_lowercase(), pal_nick.to_lowercase(), "a private message to the IRC user, not to a channel");
     let puppet = pm.source_nickname().unwrap().to_owned();
@@ -399,7 +386,7 @@ async fn test_files_and_long_messages_reach_irc_as_working_links() {
     let data = b"file contents for IRC".to_vec();
     let mxc = user.upload(data.clone(), "text/plain").await;
     user.send_content(&portal, "m.room.message", json!({"msgtype": "m.file", "body": "notes.txt", "url": mxc})).await;
-    let line = next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if t.contains("/_mxbridge/media/"))).await;
+    let line = next_matching(&mut pal.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if t.contains("/_mxbridge/media/"))).await;
     let Command::PRIVMSG(_, text) = &line.command else { unreachable!() };
     let url = text.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
     assert_eq!(fetch(url).await, data, "the link serves the file");
@@ -408,7 +395,7 @@ async fn test_files_and_long_messages_reach_irc_as_working_links() {
     // A long message: its start and a link to the whole text, on one line.
     let long: Vec<String> = (1..=8).map(|i| format!("line number {i} of a long paste")).collect();
     user.send_text(&portal, &long.join("\n")).await;
-    let line = next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if t.contains("full message:"))).await;
+    let line = next_matching(&mut pal.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if t.contains("full message:"))).await;
     let Command::PRIVMSG(_, text) = &line.command else { unreachable!() };
     assert!(text.starts_with("line number 1 of a long paste… (full message: http://"), "{text}");
     let url = text.rsplit(' ').next().unwrap().trim_end_matches(')').to_owned();
@@ -441,6 +428,6 @@ async fn test_quit_leaves_every_channel_and_active_keeps_the_connection() {
 
     user.send_text(&dm, "quit").await;
     user.wait_for_event(&dm, WAIT, notice_from(&bot, "left 1 channel(s)")).await.expect("quit answers");
-    next_msg(&mut pal.incoming, |m| matches!(&m.command, Command::QUIT(_)) && m.source_nickname() == Some(puppet.as_str())).await;
+    next_matching(&mut pal.incoming, |m| matches!(&m.command, Command::QUIT(_)) && m.source_nickname() == Some(puppet.as_str())).await;
     user.wait_for_membership(&portal, "leave", WAIT).await.expect("the user leaves the channel's room too");
 }

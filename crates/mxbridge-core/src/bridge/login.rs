@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use tracing::warn;
 
 use super::Bridge;
-use crate::network::login::{Display, InputField, LoginError, LoginProcess, LoginStep};
+use crate::network::login::{Display, InputField, LoginError, LoginProcess, LoginStep, NewLogin};
 use crate::store::LoginRow;
 
 /// A login in progress for one Matrix user.
@@ -189,6 +189,12 @@ impl Bridge {
             return false;
         }
         let Some(new_login) = self.network.auto_login(user) else { return false };
+        self.save_and_activate(user, new_login).await
+    }
+
+    /// Stores a login the network made without a login flow (automatic or relay) and
+    /// starts its client.
+    pub(crate) async fn save_and_activate(self: &Arc<Self>, user: &UserId, new_login: NewLogin) -> bool {
         let row = LoginRow {
             login_id: new_login.id.as_str().to_owned(),
             user_id: user.to_owned(),
@@ -197,7 +203,7 @@ impl Bridge {
             secret: new_login.secret,
         };
         if let Err(e) = self.store.save_login(&row).await {
-            warn!(error = %e, "could not store an automatic login");
+            warn!(error = %e, "could not store a login");
             return false;
         }
         self.activate_login(row).await.is_some()

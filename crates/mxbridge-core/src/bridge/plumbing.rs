@@ -11,7 +11,7 @@ use tracing::warn;
 use super::Bridge;
 use crate::config::Permission;
 use crate::ids::LoginId;
-use crate::store::{LoginRow, PortalRow};
+use crate::store::PortalRow;
 
 /// Power level from which a room member may unlink the room.
 const MODERATOR_LEVEL: i64 = 50;
@@ -93,18 +93,8 @@ impl Bridge {
         if self.login(&new_login.id).is_some() {
             return Some(new_login.id);
         }
-        let row = LoginRow {
-            login_id: new_login.id.as_str().to_owned(),
-            user_id: bot,
-            remote_name: new_login.remote_name,
-            metadata: new_login.metadata,
-            secret: new_login.secret,
-        };
-        if let Err(e) = self.store.save_login(&row).await {
-            warn!(error = %e, "could not store the relay login");
-            return None;
-        }
-        self.activate_login(row).await.map(|_| new_login.id)
+        let id = new_login.id.clone();
+        self.save_and_activate(&bot, new_login).await.then_some(id)
     }
 
     pub(crate) async fn unlink(&self, here: &RoomId, user: &UserId, named: Option<&str>) {
