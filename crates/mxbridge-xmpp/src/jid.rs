@@ -1,0 +1,160 @@
+//! JIDs for Matrix users, and XEP-0106 escaping.
+//!
+//! A Matrix user is seen on XMPP as `<localpart>_<server>@<component>`. Server names never
+//! contain `_` (they are host names, IPv4 or bracketed IPv6 literals, with an optional
+//! port), so the last `_` splits the node back into localpart and server. Characters a JID
+//! node may not hold (space, `"&'/:<>@`) are escaped as XEP-0106 says (`\20`, `\22`, ...), so
+//! `@a/b:example.com:8448` becomes `a\2fb_example.com\3a8448`.
+
+use ruma::{OwnedUserId, UserId};
+
+/// The characters XEP-0106 escapes, with their escape sequences.
+const ESCAPES: [(char, &str); 10] = [
+    (' ', "\\20"),
+    ('"', "\\22"),
+    ('&', "\\26"),
+    ('\'', "\\27"),
+    ('/', "\\2f"),
+    (':', "\\3a"),
+    ('<', "\\3c"),
+    ('>', "\\3e"),
+    ('@', "\\40"),
+    ('\\', "\\5c"),
+];
+
+/// Longest JID part, in bytes (RFC 7622).
+pub const MAX_PART_BYTES: usize = 1023;
+
+/// A JID or node could not be mapped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JidError {
+    /// The node is longer than a JID allows.
+    #[error("the JID node would be longer than {MAX_PART_BYTES} bytes")]
+    TooLong,
+    /// The text is not a JID of the expected form.
+    #[error("`{0}` is not a valid JID here")]
+    Invalid(String),
+}
+
+/// XEP-0106: escapes a node. A backslash is escaped only where it would otherwise be read
+/// as the start of an escape sequence, as the XEP requires.
+pub fn escape_node(node: &str) -> String {
+    let mut out = String::with_capacity(node.len());
+    for (i, c) in node.char_indices() {
+        match c {
+            '\\' if !starts_escape(&node[i..]) => out.push('\\'),
+            c => match ESCAPES.iter().find(|(e, _)| *e == c) {
+                Some((_, seq)) => out.push_str(seq),
+                None => out.push(c),
+            },
+        }
+    }
+    out
+}
+
+/// Whether `text` (starting with a backslash) begins with one of the escape sequences.
+fn starts_escape(text: &str) -> bool {
+    ESCAPES.iter().any(|(_, seq)| text.len() >= 3 && text[..3].eq_ignore_ascii_case(seq))
+}
+
+/// XEP-0106: unescapes a node; text that is not an escape sequence stays as it is.
+pub fn unescape_node(node: &str) -> String {
+    let mut out = String::with_capacity(node.len());
+    let mut i = 0;
+    while i < node.len() {
+        let rest = &node[i..];
+        match ESCAPES.iter().find(|(_, seq)| rest.len() >= 3 && rest[..3].eq_ignore_ascii_case(seq)) {
+            Some((c, _)) => {
+                out.push(*c);
+                i += 3;
+            }
+            None => {
+                let c = rest.chars().next().expect("i is on a char boundary");
+                out.push(c);
+                i += c.len_utf8();
+            }
+        }
+    }
+    out
+}
+
+/// The node of a Matrix user's JID on the component: `alice_example.com`, escaped.
+pub fn node_for_matrix_user(user: &UserId) -> Result<String, JidError> {
+    let node = escape_node(&format!("{}_{}", user.localpart(), user.server_name()));
+    if node.len() > MAX_PART_BYTES {
+        return Err(JidError::TooLong);
+    }
+    Ok(node)
+}
+
+/// The Matrix user behind a node of the component (the reverse of
+/// [`node_for_matrix_user`]); `None` when the node names no valid Matrix user.
+pub fn matrix_user_for_node(node: &str) -> Option<OwnedUserId> {
+    let plain = unescape_node(node);
+    let (localpart, server) = plain.rsplit_once('_')?;
+    if localpart.is_empty() || server.is_empty() {
+        return None;
+    }
+    UserId::parse(format!("@{localpart}:{server}")).ok()
+}
+
+/// A bare JID `node@domain`, checked for the parts this bridge relies on: one `@`, a
+/// node and a domain within length limits, no resource, no whitespace or control characters.
+pub fn parse_bare(jid: &str) -> Result<(String, String), JidError> {
+    let invalid = || JidError::Invalid(jid.to_owned());
+    let (node, domain) = jid.split_once('@').ok_or_else(invalid)?;
+    let ok_part = |p: &str| !p.is_empty() && p.len() <= MAX_PART_BYTES && !p.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok_part(node) || !ok_part(domain) || domain.contains(['@', '/']) || node.contains(['"', '&', '\'', '/', ':', '<', '>']) {
+        return Err(invalid());
+    }
+    Ok((node.to_owned(), domain.to_lowercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_xep_0106_examples() {
+        // The examples of XEP-0106 §4.3.
+        let cases = [
+            ("space cadet", "space\\20cadet"),
+            ("call me \"ishmael\"", "call\\20me\\20\\22ishmael\\22"),
+            ("at&t guy", "at\\26t\\20guy"),
+            ("d'artagnan", "d\\27artagnan"),
+            ("/.fanboy", "\\2f.fanboy"),
+            ("::foo::", "\\3a\\3afoo\\3a\\3a"),
+            ("<foo>", "\\3cfoo\\3e"),
+            ("user@host", "user\\40host"),
+            ("c:\\net", "c\\3a\\net"),
+            ("c:\\\\net", "c\\3a\\\\net"),
+            ("c:\\cool stuff", "c\\3a\\cool\\20stuff"),
+            ("c:\\5commas", "c\\3a\\5c5commas"),
+        ];
+        for (plain, escaped) in cases {
+            assert_eq!(escape_node(plain), escaped, "escaping {plain}");
+            assert_eq!(unescape_node(escaped), plain, "unescaping {escaped}");
+        }
+    }
+
+    #[test]
+    fn test_matrix_users_map_to_nodes_and_back() {
+        for id in ["@alice:example.com", "@a_b_c:example.com", "@x/y=z:example.com:8448", "@bob:[::1]:8448", "@_irc_nick:hs.example"] {
+            let user = UserId::parse(id).unwrap();
+            let node = node_for_matrix_user(&user).unwrap();
+            assert!(!node.contains(['@', '/', ':', ' ']), "{node} must be a valid node");
+            assert_eq!(matrix_user_for_node(&node).as_deref(), Some(&*user), "{id} via {node}");
+        }
+        assert_eq!(node_for_matrix_user(&UserId::parse("@alice:example.com").unwrap()).unwrap(), "alice_example.com");
+        assert_eq!(matrix_user_for_node("nounderscore"), None);
+        assert_eq!(matrix_user_for_node("_example.com"), None);
+    }
+
+    #[test]
+    fn test_bare_jids_are_checked() {
+        assert_eq!(parse_bare("alice@Example.ORG").unwrap(), ("alice".into(), "example.org".into()));
+        for bad in ["alice", "@example.org", "alice@", "a@b@c", "alice@example.org/res", "al ice@example.org", "a/b@example.org", "a\n@b"] {
+            assert!(parse_bare(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The XMPP network for mxbridge, as an XEP-0114 component (in progress, issue 4).
+//!
+//! - [`jid`]: XEP-0106 escaping, and the mapping of Matrix users to component JIDs
+//!   (`@alice:example.com` ⇄ `alice_example.com@matrix.example.com`) and back.
+//! - [`alias`]: room alias suffixes (`exampleroom_conference.example.com`) ⇄ MUC JIDs.
+
+pub mod alias;
+pub mod jid;
