@@ -3,6 +3,8 @@
 //! - [`jid`]: XEP-0106 escaping, and the mapping of Matrix users to component JIDs
 //!   (`@alice:example.com` ⇄ `alice_example.com@matrix.example.com`) and back.
 //! - [`alias`]: room alias suffixes (`exampleroom_conference.example.com`) ⇄ MUC JIDs.
+//! - [`link`]: the component connection with the reconnect loop tokio-xmpp lacks.
 
 pub mod alias;
 pub mod jid;
+pub mod link;
