@@ -4,7 +4,16 @@
 //!   (`@alice:example.com` ⇄ `alice_example.com@matrix.example.com`) and back.
 //! - [`alias`]: room alias suffixes (`exampleroom_conference.example.com`) ⇄ MUC JIDs.
 //! - [`link`]: the component connection with the reconnect loop tokio-xmpp lacks.
+//! - [`network`], [`client`], `incoming`: Matrix users as JIDs on the component, MUCs and
+//!   direct chats, text both ways.
 
 pub mod alias;
+pub mod client;
+pub mod config;
+mod incoming;
 pub mod jid;
 pub mod link;
+pub mod network;
+
+pub use config::XmppConfig;
+pub use network::XmppNetwork;

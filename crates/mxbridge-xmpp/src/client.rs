@@ -1,0 +1,155 @@
+//! One Matrix user on XMPP: the JID `<localpart>_<server>@<component>`, its MUC
+//! occupancies, and what it sends. All users share the one component connection.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use mxbridge_core::ids::{PortalKey, RemoteMessageId, RemoteUserId};
+use mxbridge_core::network::event::EventSink;
+use mxbridge_core::network::{ChatInfo, ChatKind, ChatMembership, NetworkClient, NetworkError, OutgoingMessage, SentMessage, UserInfo};
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::parsers::message::{Id, Lang, Message, MessageType};
+use tokio_xmpp::parsers::muc::Muc;
+use tokio_xmpp::parsers::muc::muc::History;
+use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
+
+use crate::link::ComponentLink;
+
+/// A Matrix user's presence on XMPP.
+#[derive(Clone)]
+pub struct XmppClient {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    /// The user's bare JID on the component.
+    pub(crate) jid: String,
+    /// The nick used in MUCs.
+    pub(crate) nick: String,
+    pub(crate) events: EventSink,
+    pub(crate) link: Arc<ComponentLink>,
+    /// MUCs joined (bare JID → our nick there).
+    pub(crate) mucs: Mutex<HashMap<String, String>>,
+}
+
+impl XmppClient {
+    pub(crate) fn new(jid: String, nick: String, events: EventSink, link: Arc<ComponentLink>) -> Self {
+        Self { inner: Arc::new(Inner { jid, nick, events, link, mucs: Mutex::new(HashMap::new()) }) }
+    }
+
+    /// The user's JID on the component.
+    pub fn jid(&self) -> &str {
+        &self.inner.jid
+    }
+
+    fn own_jid(&self) -> Result<Jid, NetworkError> {
+        self.inner.jid.parse().map_err(|e| NetworkError::Other(format!("the component JID is invalid ({e})")))
+    }
+
+    /// Joins a MUC as the user (presence to `room@service/nick`, no history: the room's
+    /// messages from now on are what the portal shows).
+    pub fn join_muc(&self, muc: &str) -> Result<(), NetworkError> {
+        let nick = self.inner.nick.clone();
+        let to: Jid = format!("{muc}/{nick}").parse().map_err(|_| NetworkError::NotFound(format!("{muc} is not a room address")))?;
+        let mut presence = Presence::new(PresenceType::None).with_to(to);
+        presence.from = Some(self.own_jid()?);
+        presence.add_payload(Muc {
+            password: None,
+            history: Some(History { maxchars: None, maxstanzas: Some(0), seconds: None, since: None }),
+        });
+        self.inner.mucs.lock().expect("lock").insert(muc.to_owned(), nick);
+        self.inner.link.send(presence);
+        Ok(())
+    }
+
+    /// Leaves a MUC.
+    pub fn leave_muc(&self, muc: &str) -> Result<(), NetworkError> {
+        let Some(nick) = self.inner.mucs.lock().expect("lock").remove(muc) else { return Ok(()) };
+        let to: Jid = format!("{muc}/{nick}").parse().map_err(|_| NetworkError::NotFound(format!("{muc} is not a room address")))?;
+        let mut presence = Presence::new(PresenceType::Unavailable).with_to(to);
+        presence.from = Some(self.own_jid()?);
+        self.inner.link.send(presence);
+        Ok(())
+    }
+
+    /// Our nick in a MUC, if we are in it.
+    pub(crate) fn nick_in(&self, muc: &str) -> Option<String> {
+        self.inner.mucs.lock().expect("lock").get(muc).cloned()
+    }
+}
+
+#[async_trait]
+impl NetworkClient for XmppClient {
+    async fn connect(&self) {}
+
+    async fn disconnect(&self) {
+        let mucs: Vec<String> = self.inner.mucs.lock().expect("lock").keys().cloned().collect();
+        for muc in mucs {
+            let _ = self.leave_muc(&muc);
+        }
+    }
+
+    fn is_logged_in(&self) -> bool {
+        true
+    }
+
+    async fn logout(&self) {
+        self.disconnect().await;
+    }
+
+    async fn chat_info(&self, chat: &PortalKey) -> Result<ChatInfo, NetworkError> {
+        let jid = chat.chat.as_str();
+        if chat.receiver.is_empty() {
+            let name = jid.split('@').next().map(crate::jid::unescape_node);
+            Ok(ChatInfo { name, topic: None, avatar: None, kind: ChatKind::Group, members: Vec::new() })
+        } else {
+            Ok(ChatInfo::direct(RemoteUserId::new(jid), Some(UserInfo { display_name: Some(jid.to_owned()), avatar: None })))
+        }
+    }
+
+    async fn user_info(&self, user: &RemoteUserId) -> Result<UserInfo, NetworkError> {
+        Ok(UserInfo { display_name: Some(user.as_str().to_owned()), avatar: None })
+    }
+
+    fn chat_membership(&self) -> Option<&dyn ChatMembership> {
+        Some(self)
+    }
+
+    async fn send(&self, msg: OutgoingMessage) -> Result<SentMessage, NetworkError> {
+        let target = msg.portal.chat.as_str();
+        let is_muc = msg.portal.receiver.is_empty();
+        if is_muc && self.nick_in(target).is_none() {
+            self.join_muc(target)?;
+        }
+        let mut body = msg.content.body.to_plain();
+        if let Some(media) = &msg.content.media {
+            match &media.url {
+                Some(url) => body = if body.is_empty() || body == media.name { url.clone() } else { format!("{body} {url}") },
+                None => return Err(NetworkError::Unsupported("sending files without bridge.public_url".into())),
+            }
+        }
+        if let Some(name) = &msg.relayed_for {
+            body = format!("<{name}> {body}");
+        }
+        let to: Jid = target.parse().map_err(|_| NetworkError::NotFound(format!("{target} is not an XMPP address")))?;
+        let id = format!("mx-{}", rand::random::<u64>());
+        let type_ = if is_muc { MessageType::Groupchat } else { MessageType::Chat };
+        let mut message = Message::new_with_type(type_, Some(to)).with_body(Lang::default(), body);
+        message.from = Some(self.own_jid()?);
+        message.id = Some(Id(id.clone()));
+        self.inner.link.send(message);
+        Ok(SentMessage::new(RemoteMessageId::new(id)))
+    }
+}
+
+#[async_trait]
+impl ChatMembership for XmppClient {
+    async fn join(&self, portal: &PortalKey) -> Result<(), NetworkError> {
+        if portal.receiver.is_empty() { self.join_muc(portal.chat.as_str()) } else { Ok(()) }
+    }
+
+    async fn leave(&self, portal: &PortalKey) -> Result<(), NetworkError> {
+        if portal.receiver.is_empty() { self.leave_muc(portal.chat.as_str()) } else { Ok(()) }
+    }
+}

@@ -1,0 +1,17 @@
+//! The `network:` section for XMPP.
+
+use mxbridge_core::secret::Secret;
+use serde::Deserialize;
+
+/// The XMPP component's settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XmppConfig {
+    /// The component's JID, as declared in the XMPP server (`Component "matrix.example.org"`):
+    /// Matrix users appear as `<localpart>_<server>@<component>`.
+    pub component: String,
+    /// `host:port` of the XMPP server's component listener (Prosody: 5347).
+    pub server: String,
+    /// The component's shared secret (`component_secret` in Prosody).
+    pub secret: Secret<String>,
+}

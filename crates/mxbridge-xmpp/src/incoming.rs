@@ -1,0 +1,129 @@
+//! Stanzas from the XMPP server, routed to the Matrix user they are addressed to and turned
+//! into core events. A MUC sends each occupant a copy, so one client per MUC (its reader)
+//! reports what happens there.
+
+use std::sync::Arc;
+
+use mxbridge_core::ids::{PortalKey, RemoteChatId, RemoteMessageId};
+use mxbridge_core::network::content::Content;
+use mxbridge_core::network::event::{Membership, RemoteEvent, Sender};
+use mxbridge_core::network::{ChatInfo, ChatKind};
+use tokio::sync::mpsc;
+use tokio_xmpp::Stanza;
+use tokio_xmpp::parsers::message::{Lang, Message, MessageType};
+use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
+
+use crate::client::XmppClient;
+use crate::network::Shared;
+
+pub(crate) async fn route(mut incoming: mpsc::UnboundedReceiver<Stanza>, shared: Arc<Shared>) {
+    while let Some(stanza) = incoming.recv().await {
+        let to = match &stanza {
+            Stanza::Message(m) => m.to.clone(),
+            Stanza::Presence(p) => p.to.clone(),
+            Stanza::Iq(_) => None,
+        };
+        let Some(node) = to.as_ref().and_then(|j| j.node()).map(|n| n.as_str().to_owned()) else { continue };
+        let Some(client) = shared.clients.lock().expect("lock").get(&node).cloned() else {
+            tracing::debug!(node, "a stanza for a Matrix user without a session");
+            continue;
+        };
+        match stanza {
+            Stanza::Message(m) => message(&shared, &client, m),
+            Stanza::Presence(p) => presence(&shared, &client, p),
+            Stanza::Iq(_) => {}
+        }
+    }
+}
+
+impl Shared {
+    /// Whether `client` reports for `muc`: the first to look does, until it leaves.
+    fn is_reader(&self, client: &XmppClient, muc: &str) -> bool {
+        let mut readers = self.readers.lock().expect("lock");
+        let current = readers.get(muc).cloned();
+        if current.as_deref() == Some(client.jid()) {
+            return true;
+        }
+        let still_there = current.is_some_and(|jid| {
+            let node = jid.split('@').next().unwrap_or("").to_owned();
+            self.clients.lock().expect("lock").get(&node).is_some_and(|c| c.nick_in(muc).is_some())
+        });
+        if still_there {
+            return false;
+        }
+        readers.insert(muc.to_owned(), client.jid().to_owned());
+        true
+    }
+
+    /// Whether an occupant nick in a MUC is one of our Matrix users (their doings are
+    /// already in Matrix).
+    fn is_ours(&self, muc: &str, nick: &str) -> bool {
+        self.clients.lock().expect("lock").values().any(|c| c.nick_in(muc).as_deref() == Some(nick))
+    }
+}
+
+fn body_of(m: &Message) -> Option<String> {
+    m.bodies.get(&Lang::default()).or_else(|| m.bodies.values().next()).cloned()
+}
+
+fn message(shared: &Shared, client: &XmppClient, m: Message) {
+    let Some(from) = m.from.clone() else { return };
+    let Some(body) = body_of(&m) else { return };
+    let bare = from.to_bare().to_string();
+    let id = m.id.as_ref().map(|i| i.0.clone()).unwrap_or_else(|| format!("xmpp-{}", rand::random::<u64>()));
+    let events = &client.inner.events;
+    match m.type_ {
+        MessageType::Groupchat => {
+            let Some(nick) = from.resource().map(|r| r.as_str().to_owned()) else { return }; // the room itself
+            if shared.is_ours(&bare, &nick) || !shared.is_reader(client, &bare) {
+                return;
+            }
+            events.send(RemoteEvent::Message {
+                chat: PortalKey::shared(RemoteChatId::new(bare.clone())),
+                sender: Sender::named(format!("{bare}/{nick}"), nick),
+                id: RemoteMessageId::new(id),
+                timestamp_ms: None,
+                content: Content::text(body),
+                reply_to: None,
+            });
+        }
+        MessageType::Chat | MessageType::Normal => {
+            events.send(RemoteEvent::Message {
+                chat: PortalKey::owned_by(RemoteChatId::new(bare.clone()), events.login()),
+                sender: Sender::named(bare.clone(), bare),
+                id: RemoteMessageId::new(id),
+                timestamp_ms: None,
+                content: Content::text(body),
+                reply_to: None,
+            });
+        }
+        _ => {}
+    }
+}
+
+fn presence(shared: &Shared, client: &XmppClient, p: Presence) {
+    let Some(from) = p.from.clone() else { return };
+    let Some(nick) = from.resource().map(|r| r.as_str().to_owned()) else { return };
+    let muc = from.to_bare().to_string();
+    let Some(own_nick) = client.nick_in(&muc) else { return };
+    let events = &client.inner.events;
+    let chat = PortalKey::shared(RemoteChatId::new(muc.clone()));
+    if nick == own_nick {
+        if p.type_ == PresenceType::None {
+            // In the room: the core makes the portal or invites the user to it.
+            let name = muc.split('@').next().map(crate::jid::unescape_node);
+            let info = ChatInfo { name, topic: None, avatar: None, kind: ChatKind::Group, members: Vec::new() };
+            events.send(RemoteEvent::ChatChanged { chat, sender: None, info });
+        }
+        return;
+    }
+    if shared.is_ours(&muc, &nick) || !shared.is_reader(client, &muc) {
+        return;
+    }
+    let membership = match p.type_ {
+        PresenceType::None => Membership::Join,
+        PresenceType::Unavailable => Membership::Leave,
+        _ => return,
+    };
+    events.send(RemoteEvent::Member { chat, sender: Sender::named(format!("{muc}/{nick}"), nick), membership });
+}
