@@ -122,6 +122,8 @@ pub(crate) struct Link {
     pub(crate) sender: IrcSender,
     pub(crate) caps: Arc<HashSet<String>>,
     pub(crate) sasl: SaslOutcome,
+    /// The server's `draft/multiline` limits, when it has the capability.
+    pub(crate) multiline: Option<connection::MultilineLimits>,
 }
 
 impl Link {
@@ -441,7 +443,12 @@ impl Inner {
                     for channel in self.channels.lock().expect("lock").iter() {
                         let _ = conn.sender.send_join(channel);
                     }
-                    let link = Link { sender: conn.sender.clone(), caps: Arc::new(conn.caps.clone()), sasl: conn.sasl };
+                    let multiline = conn
+                        .caps
+                        .contains("draft/multiline")
+                        .then(|| conn.cap_values.get("draft/multiline").and_then(|v| connection::MultilineLimits::parse(v)))
+                        .flatten();
+                    let link = Link { sender: conn.sender.clone(), caps: Arc::new(conn.caps.clone()), sasl: conn.sasl, multiline };
                     self.link.send_replace(Some(link));
                     self.events.send(RemoteEvent::LoginState(LoginState::Connected));
                     loop {
@@ -488,13 +495,10 @@ impl Inner {
         }
     }
 
-    /// The connection is gone: whoever waits for an echo or a WHOIS hears it now.
+    /// The connection is gone: whoever waits for an echo or a WHOIS hears it now (their
+    /// channel closes).
     fn fail_pending(&self) {
-        for mut echo in self.pending_echoes.lock().expect("lock").drain(..) {
-            if let Some(done) = echo.done.take() {
-                let _ = done.send(None);
-            }
-        }
+        self.pending_echoes.lock().expect("lock").clear();
         self.pending_whois.lock().expect("lock").clear();
     }
 

@@ -10,7 +10,7 @@
 //! Every outgoing line is a typed `irc` command built from sanitised parameters: nothing
 //! from Matrix is concatenated into protocol text.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use base64::Engine;
@@ -121,6 +121,9 @@ pub struct Connection {
     pub nick: String,
     /// Capabilities the server acknowledged.
     pub caps: HashSet<String>,
+    /// Values the server gave with capabilities it offered (`draft/multiline` →
+    /// `max-bytes=4096,max-lines=24`).
+    pub cap_values: HashMap<String, String>,
     /// SASL result.
     pub sasl: SaslOutcome,
     /// Longest nick the server allows.
@@ -155,6 +158,7 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> 
 
     let mut state = Negotiation {
         offered: Vec::new(),
+        cap_values: HashMap::new(),
         caps: HashSet::new(),
         sasl: SaslOutcome::NotTried,
         cap_ended: false,
@@ -183,7 +187,15 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> 
     }
     let (tx, incoming) = mpsc::unbounded_channel();
     tokio::spawn(drive(stream, tx));
-    Ok(Connection { sender, nick: state.nick, caps: state.caps, sasl: state.sasl, nicklen: state.nicklen, incoming })
+    Ok(Connection {
+        sender,
+        nick: state.nick,
+        caps: state.caps,
+        cap_values: state.cap_values,
+        sasl: state.sasl,
+        nicklen: state.nicklen,
+        incoming,
+    })
 }
 
 /// Polls the connection until it closes, forwarding what arrives. Keeps running while the
@@ -204,6 +216,7 @@ async fn drive(mut stream: ClientStream, tx: mpsc::UnboundedSender<Message>) {
 
 struct Negotiation {
     offered: Vec<String>,
+    cap_values: HashMap<String, String>,
     caps: HashSet<String>,
     sasl: SaslOutcome,
     cap_ended: bool,
@@ -230,7 +243,13 @@ impl Negotiation {
                     (Some(caps), None) | (_, Some(caps)) => (false, caps.as_str()),
                     (None, None) => (false, ""),
                 };
-                self.offered.extend(caps.split_whitespace().map(|c| c.split('=').next().unwrap_or(c).to_owned()));
+                for cap in caps.split_whitespace() {
+                    let (name, value) = cap.split_once('=').unwrap_or((cap, ""));
+                    self.offered.push(name.to_owned());
+                    if !value.is_empty() {
+                        self.cap_values.insert(name.to_owned(), value.to_owned());
+                    }
+                }
                 if !continues {
                     let mut request: Vec<&str> = WANTED_CAPS.iter().copied().filter(|c| self.offered.iter().any(|o| o == c)).collect();
                     if opts.password.is_some() && self.offered.iter().any(|o| o == "sasl") {
@@ -325,6 +344,60 @@ pub fn line_commands(target: &str, kind: LineKind, text: &str) -> Vec<Command> {
         .collect()
 }
 
+/// Limits a server puts on `draft/multiline` batches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MultilineLimits {
+    /// Most bytes of message text in one batch.
+    pub max_bytes: usize,
+    /// Most lines in one batch.
+    pub max_lines: usize,
+}
+
+impl MultilineLimits {
+    /// Parses the capability value (`max-bytes=4096,max-lines=24`); `max-bytes` is required.
+    pub fn parse(value: &str) -> Option<Self> {
+        let mut max_bytes = None;
+        let mut max_lines = usize::MAX;
+        for part in value.split(',') {
+            match part.split_once('=') {
+                Some(("max-bytes", v)) => max_bytes = v.parse().ok(),
+                Some(("max-lines", v)) => max_lines = v.parse().ok()?,
+                _ => {}
+            }
+        }
+        Some(Self { max_bytes: max_bytes?, max_lines })
+    }
+}
+
+/// IRCv3 `draft/multiline`: the lines of one message as one batch, so clients that know it
+/// show one message. `None` when the lines do not fit the server's limits (they then go out
+/// as separate lines).
+pub fn multiline_batch(reference: &str, target: &str, lines: Vec<Command>, limits: MultilineLimits) -> Option<Vec<Message>> {
+    let text_bytes: usize = lines
+        .iter()
+        .map(|c| match c {
+            Command::PRIVMSG(_, t) | Command::NOTICE(_, t) => t.len(),
+            _ => 0,
+        })
+        .sum();
+    if lines.len() < 2 || lines.len() > limits.max_lines || text_bytes > limits.max_bytes {
+        return None;
+    }
+    let batch = |sign: char, rest: &[&str]| {
+        let mut args = vec![format!("{sign}{reference}")];
+        args.extend(rest.iter().map(|a| (*a).to_owned()));
+        Message { tags: None, prefix: None, command: Command::Raw("BATCH".into(), args) }
+    };
+    let mut out = vec![batch('+', &["draft/multiline", &sanitize::word(target)])];
+    out.extend(lines.into_iter().map(|command| Message {
+        tags: Some(vec![Tag("batch".into(), Some(reference.to_owned()))]),
+        prefix: None,
+        command,
+    }));
+    out.push(batch('-', &[]));
+    Some(out)
+}
+
 /// Sends lines; `first_tags` (IRCv3 client tags such as `+draft/reply`) go on the first.
 pub fn send_commands(sender: &Sender, commands: Vec<Command>, first_tags: Vec<Tag>) -> Result<usize, irc::error::Error> {
     let n = commands.len();
@@ -338,4 +411,38 @@ pub fn send_commands(sender: &Sender, commands: Vec<Command>, first_tags: Vec<Ta
 /// Sends text to a channel or nick (see [`line_commands`]). Returns how many lines were sent.
 pub fn send_text(sender: &Sender, target: &str, kind: LineKind, text: &str) -> Result<usize, irc::error::Error> {
     send_commands(sender, line_commands(target, kind, text), Vec::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_multiline_limits_come_from_the_capability_value() {
+        assert_eq!(MultilineLimits::parse("max-bytes=4096,max-lines=24"), Some(MultilineLimits { max_bytes: 4096, max_lines: 24 }));
+        assert_eq!(MultilineLimits::parse("max-bytes=4096"), Some(MultilineLimits { max_bytes: 4096, max_lines: usize::MAX }));
+        assert_eq!(MultilineLimits::parse("max-lines=24"), None, "max-bytes is required");
+    }
+
+    #[test]
+    fn test_a_multiline_batch_frames_the_lines_and_respects_the_limits() {
+        let lines = line_commands("#c", LineKind::Message, "one\ntwo\r\nthree");
+        let limits = MultilineLimits { max_bytes: 100, max_lines: 5 };
+        let batch = multiline_batch("r1", "#c", lines.clone(), limits).expect("fits");
+        let wire: Vec<String> = batch.iter().map(|m| m.to_string().trim_end().to_owned()).collect();
+        assert_eq!(
+            wire,
+            vec![
+                "BATCH +r1 draft/multiline #c",
+                "@batch=r1 PRIVMSG #c one",
+                "@batch=r1 PRIVMSG #c two",
+                "@batch=r1 PRIVMSG #c three",
+                "BATCH -r1",
+            ]
+        );
+        assert!(multiline_batch("r1", "#c", lines.clone(), MultilineLimits { max_bytes: 100, max_lines: 2 }).is_none(), "too many lines");
+        assert!(multiline_batch("r1", "#c", lines, MultilineLimits { max_bytes: 8, max_lines: 5 }).is_none(), "too many bytes");
+        let single = line_commands("#c", LineKind::Message, "just one");
+        assert!(multiline_batch("r1", "#c", single, limits).is_none(), "one line needs no batch");
+    }
 }

@@ -277,6 +277,15 @@ impl Inner {
                     reply_to: tag("+draft/reply").map(RemoteMessageId::new),
                 });
             }
+            // Our own multiline batch came back: its msgid is on the opening line.
+            Command::Raw(verb, args) if verb == "BATCH" && is_own && args.get(1).is_some_and(|t| t == "draft/multiline") => {
+                if let Some(target) = args.get(2) {
+                    let mut pending = self.pending_echoes.lock().expect("lock");
+                    if let Some(entry) = pending.iter_mut().find(|p| p.target == casefold(target) && p.msgid.is_none()) {
+                        entry.msgid = tag("msgid");
+                    }
+                }
+            }
             Command::Raw(verb, args) if verb == "TAGMSG" => {
                 let (Some(target), Some(key), Some(reply)) = (args.first(), tag("+draft/react"), tag("+draft/reply")) else { return };
                 if is_own || self.shared.puppets.contains(&from) || (is_channel(target) && !self.is_reader(target)) {
@@ -463,6 +472,23 @@ mod tests {
         feed(&alice, ":bob!b@h QUIT :irc.a.example irc.b.example");
         tokio::time::sleep(Duration::from_millis(1_300)).await;
         assert_eq!(memberships(&drain(&mut events)), vec![("bob".into(), Membership::Leave)], "a split that lasts is applied");
+    }
+
+    #[tokio::test]
+    async fn test_only_running_puppets_idle_past_the_timeout_count_as_idle() {
+        let config = serde_json::json!({"server": "127.0.0.1", "port": 1, "idle_timeout_secs": 60});
+        let shared = Shared::new(serde_json::from_value(config).unwrap());
+        let (alice, _events) = puppet(&shared, "@alice:hs", "alice");
+        let now = now_ms();
+        assert!(!alice.is_idle(now + 3_600_000), "a puppet that is not running is not disconnected again");
+        alice.ensure_running();
+        assert!(!alice.is_idle(now + 30_000), "not yet");
+        assert!(alice.is_idle(now + 61_000), "idle past the timeout");
+        alice.touch();
+        assert!(!alice.is_idle(now_ms() + 30_000), "activity resets the clock");
+        alice.inner.always_active.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(!alice.is_idle(now_ms() + 3_600_000), "`active` exempts the user");
+        alice.stop("test").await;
     }
 
     #[tokio::test]

@@ -66,14 +66,26 @@ impl IrcClient {
             self.inner.pending_echoes.lock().expect("lock").push_back(pending);
             rx
         });
-        connection::send_commands(&link.sender, commands, tags).map_err(send_error)?;
+        let batch = link.multiline.and_then(|limits| connection::multiline_batch(&self.local_id("ml"), target, commands.clone(), limits));
+        match batch {
+            Some(mut messages) => {
+                // Client tags of a multiline message go on the batch's opening line.
+                messages[0].tags = (!tags.is_empty()).then_some(tags);
+                for message in messages {
+                    link.sender.send(message).map_err(send_error)?;
+                }
+            }
+            None => {
+                connection::send_commands(&link.sender, commands, tags).map_err(send_error)?;
+            }
+        }
         let id = match echo {
             Some(rx) => match tokio::time::timeout(ECHO_WAIT, rx).await {
                 Ok(Ok(Some(msgid))) => msgid,
-                Ok(Ok(None)) | Ok(Err(_)) => {
+                Ok(Ok(None)) | Err(_) => self.local_id("out"),
+                Ok(Err(_)) => {
                     return Err(NetworkError::NotConnected("the IRC connection dropped before the server confirmed the message".into()));
                 }
-                Err(_) => self.local_id("out"),
             },
             None => self.local_id("out"),
         };
