@@ -124,3 +124,29 @@ async fn test_sasl_plain_with_a_registered_account() {
     let conn = connect(&bad).await.expect("a wrong password still connects, unauthenticated");
     assert_eq!(conn.sasl, SaslOutcome::Failed);
 }
+
+#[tokio::test]
+async fn test_flood_control_queues_lines_beyond_the_burst_and_loses_none() {
+    let channel = format!("#flood{}", rand::random::<u32>());
+    let mut listener = connect(&options(&random_nick("lst"))).await.expect("listener");
+    listener.sender.send_join(&channel).unwrap();
+    next_matching(&mut listener.incoming, |m| matches!(&m.command, Command::JOIN(..))).await;
+    let mut paced = options(&random_nick("fld"));
+    paced.max_messages_in_burst = 2;
+    paced.burst_window_secs = 1;
+    let speaker = connect(&paced).await.expect("speaker");
+    // Queued at once behind a JOIN; the bucket lets 2 lines through, then 2 per second.
+    speaker.sender.send_join(&channel).unwrap();
+    for i in 0..6 {
+        speaker.sender.send_privmsg(&channel, format!("line {i}")).unwrap();
+    }
+    let mut arrivals = Vec::new();
+    for i in 0..6 {
+        let expected = format!("line {i}");
+        next_matching(&mut listener.incoming, |m| matches!(&m.command, Command::PRIVMSG(_, t) if *t == expected)).await;
+        arrivals.push(tokio::time::Instant::now());
+    }
+    // JOIN and line 0 use the burst; lines 1-5 come at 2 per second.
+    let spread = arrivals[5] - arrivals[0];
+    assert!(spread >= Duration::from_millis(2_000), "lines beyond the burst must be paced, yet all came within {spread:?}");
+}

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use irc::client::Sender as IrcSender;
 use irc::proto::Command;
 use mxbridge_core::clock::now_ms;
 use mxbridge_core::ids::LoginId;
@@ -119,7 +118,7 @@ impl Shared {
 /// The live connection: its sender and what the server agreed to.
 #[derive(Clone)]
 pub(crate) struct Link {
-    pub(crate) sender: IrcSender,
+    pub(crate) sender: crate::pacing::PacedSender,
     pub(crate) caps: Arc<HashSet<String>>,
     pub(crate) sasl: SaslOutcome,
     /// The server's `draft/multiline` limits, when it has the capability.

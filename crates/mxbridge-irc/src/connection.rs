@@ -23,6 +23,7 @@ use mxbridge_core::secret::Secret;
 use tokio::sync::mpsc;
 
 use crate::nick;
+use crate::pacing::{ConnectionClosed, PacedSender};
 use crate::sanitize;
 
 /// IRCv3 capabilities the bridge uses when the server offers them.
@@ -115,8 +116,8 @@ pub enum ConnectError {
 
 /// A registered connection.
 pub struct Connection {
-    /// Sends typed commands; cheap to clone.
-    pub sender: Sender,
+    /// Sends typed commands through the flood-control queue; cheap to clone.
+    pub sender: PacedSender,
     /// The nick the server gave us.
     pub nick: String,
     /// Capabilities the server acknowledged.
@@ -145,8 +146,6 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> 
         server: Some(opts.server.clone()),
         port: Some(opts.port),
         use_tls: Some(opts.tls),
-        max_messages_in_burst: Some(opts.max_messages_in_burst),
-        burst_window_length: Some(opts.burst_window_secs),
         ..Config::default()
     };
     let mut client = Client::from_config(config).await?;
@@ -187,8 +186,9 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> 
     }
     let (tx, incoming) = mpsc::unbounded_channel();
     tokio::spawn(drive(stream, tx));
+    let window = Duration::from_secs(u64::from(opts.burst_window_secs.max(1)));
     Ok(Connection {
-        sender,
+        sender: PacedSender::new(sender, opts.max_messages_in_burst, window),
         nick: state.nick,
         caps: state.caps,
         cap_values: state.cap_values,
@@ -399,7 +399,7 @@ pub fn multiline_batch(reference: &str, target: &str, lines: Vec<Command>, limit
 }
 
 /// Sends lines; `first_tags` (IRCv3 client tags such as `+draft/reply`) go on the first.
-pub fn send_commands(sender: &Sender, commands: Vec<Command>, first_tags: Vec<Tag>) -> Result<usize, irc::error::Error> {
+pub fn send_commands(sender: &PacedSender, commands: Vec<Command>, first_tags: Vec<Tag>) -> Result<usize, ConnectionClosed> {
     let n = commands.len();
     let mut tags = (!first_tags.is_empty()).then_some(first_tags);
     for command in commands {
@@ -409,7 +409,7 @@ pub fn send_commands(sender: &Sender, commands: Vec<Command>, first_tags: Vec<Ta
 }
 
 /// Sends text to a channel or nick (see [`line_commands`]). Returns how many lines were sent.
-pub fn send_text(sender: &Sender, target: &str, kind: LineKind, text: &str) -> Result<usize, irc::error::Error> {
+pub fn send_text(sender: &PacedSender, target: &str, kind: LineKind, text: &str) -> Result<usize, ConnectionClosed> {
     send_commands(sender, line_commands(target, kind, text), Vec::new())
 }
 

@@ -5,6 +5,7 @@
 //! - [`nick`]: Matrix names to valid, unique IRC nicks.
 //! - [`format`]: mIRC formatting codes ⇄ the core's rich text.
 //! - [`connection`]: one connection: IRCv3 capabilities, SASL, typed commands.
+//! - [`pacing`]: flood control, a token bucket in front of every connection.
 //! - [`client`]: a Matrix user's puppet connection: state, reconnects, persistence; what
 //!   it hears and says is in `incoming` and `outgoing`.
 //! - [`mentions`], [`recent`]: nicks ⇄ pills, and quoting the line a reply answers.
@@ -20,6 +21,7 @@ pub mod mentions;
 pub mod network;
 pub mod nick;
 mod outgoing;
+pub mod pacing;
 pub mod recent;
 pub mod sanitize;
 pub mod time;

@@ -36,7 +36,7 @@ fn whole_start(text: &str) -> String {
     text.lines().next().unwrap_or("").chars().take(START_CHARS).collect()
 }
 
-fn send_error(e: irc::error::Error) -> NetworkError {
+fn send_error(e: crate::pacing::ConnectionClosed) -> NetworkError {
     NetworkError::Other(format!("the IRC connection failed while sending ({e})"))
 }
 
