@@ -14,7 +14,10 @@ XMPP_VENV="${MXBRIDGE_XMPP_VENV:-/var/tmp/mxbridge-xmpp-venv}" # slixmpp, for th
 SLIXMPP_VERSION="${MXBRIDGE_SLIXMPP_VERSION:-1.17.0}"
 XMPP_C2S_PORT="${MXBRIDGE_XMPP_C2S_PORT:-15222}"             # Prosody, clients (plain text)
 XMPP_COMPONENT_PORT="${MXBRIDGE_XMPP_COMPONENT_PORT:-15347}" # Prosody, XEP-0114 components
-XMPP_COMPONENT_SECRET="mxbridge-test-stack-component"       # for matrix.localhost
+XMPP_COMPONENT_SECRET="mxbridge-test-stack-component"       # of every component below
+# XEP-0114 components Prosody accepts: the bridge's, two more for tests that run several
+# bridges at once, and one each for the stack smoke tests that connect a component themselves.
+XMPP_COMPONENTS=(matrix.localhost matrix2.localhost matrix3.localhost smoke1.localhost smoke2.localhost)
 mkdir -p "$STACK_DIR"
 STACK_DIR="$(cd "$STACK_DIR" && pwd)"
 

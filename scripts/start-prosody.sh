@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Starts Prosody (virtual host `localhost`) on 127.0.0.1: clients on $XMPP_C2S_PORT, XEP-0114
 # components on $XMPP_COMPONENT_PORT. Besides the host it serves the MUC service
-# `conference.localhost` (room history in MAM, XEP-0313) and the external component
-# `matrix.localhost` that the bridge logs in as, with $XMPP_COMPONENT_SECRET.
+# `conference.localhost` (room history in MAM, XEP-0313) and the external components
+# ($XMPP_COMPONENTS: `matrix.localhost` for the bridge, spares for tests that run more
+# bridges or connect a component themselves), all with $XMPP_COMPONENT_SECRET.
 # Test users register themselves in-band (XEP-0077): any name, no limits from 127.0.0.1.
 # Each start begins from an empty data directory. Ready means a client is offered in-band
 # registration and PLAIN, and the component handshake with the secret succeeds.
@@ -35,6 +36,12 @@ mkdir -p "$PROSODY_DIR/data" "$PROSODY_DIR/certs"
 # here is the server's, see below); offline because messages to a user who is not online
 # must not reach a later test's client with the same name; limits because every test client
 # comes from 127.0.0.1. Ports not listed stay closed: s2s is off, and nothing loads mod_http.
+# Prosody refuses a second connection for a component that is connected (its default
+# component_conflict_resolve = "kick_new"): tests running at once need a domain each.
+components=""
+for domain in "${XMPP_COMPONENTS[@]}"; do
+  components+="Component \"$domain\""$'\n'"  component_secret = \"$XMPP_COMPONENT_SECRET\""$'\n'
+done
 cat >"$PROSODY_DIR/prosody.cfg.lua" <<CONF
 -- mxbridge test XMPP server: loopback only, no TLS, no limits. Written by scripts/start-prosody.sh.
 data_path = "$PROSODY_DIR/data"
@@ -78,8 +85,7 @@ Component "conference.localhost" "muc"
   muc_log_by_default = true
   muc_log_expires_after = "never"
 
-Component "matrix.localhost"
-  component_secret = "$XMPP_COMPONENT_SECRET"
+$components
 CONF
 chown -R prosody:prosody "$PROSODY_DIR"
 if ! setpriv --reuid=prosody --regid=prosody --init-groups test -w "$PROSODY_DIR/data"; then
@@ -128,11 +134,12 @@ c2s_probe() {
   return "$ok"
 }
 
-# XEP-0114 handshake as matrix.localhost: hex SHA-1 of the stream id and the secret.
+# XEP-0114 handshake as the bridge's component (the others are configured alike): hex
+# SHA-1 of the stream id and the secret.
 component_probe() {
   local fd id="" ok=1 digest
   exec {fd}<>"/dev/tcp/127.0.0.1/$XMPP_COMPONENT_PORT" || return 1
-  printf "<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='matrix.localhost'>" >&"$fd"
+  printf "<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='${XMPP_COMPONENTS[0]}'>" >&"$fd"
   while read_tag "$fd"; do
     if [[ $REPLY_XML =~ \<stream:stream[^\>]*[[:space:]]id=[\'\"]([^\'\"]+) ]]; then
       id=${BASH_REMATCH[1]}
@@ -155,5 +162,5 @@ port_in_use "$XMPP_C2S_PORT" || fail "prosody opened the component port but not 
 C2S_FEATURES=""
 c2s_probe || fail "prosody's client stream offers no in-band registration or PLAIN; features: ${C2S_FEATURES:-none}"
 COMPONENT_REPLY=""
-component_probe || fail "prosody refused the handshake of component matrix.localhost; reply: ${COMPONENT_REPLY:-none}"
+component_probe || fail "prosody refused the handshake of component ${XMPP_COMPONENTS[0]}; reply: ${COMPONENT_REPLY:-none}"
 log "prosody ready on 127.0.0.1: clients $XMPP_C2S_PORT, components $XMPP_COMPONENT_PORT (pid $prosody_pid), in $((SECONDS - START)) s"
