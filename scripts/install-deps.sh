@@ -14,12 +14,7 @@ PACKAGES=(
   python3-venv
   inspircd
   atheme-services
-  prosody
-  lua-expat
-  lua-socket
-  lua-filesystem
-  lua-sec
-  lua-unbound
+  prosody # its Lua libraries (expat, socket, filesystem, sec) are dependencies
 )
 
 SUDO=""

@@ -97,6 +97,9 @@ class Driver(slixmpp.ClientXMPP):
             await self.get_roster(timeout=15)
         except (IqError, IqTimeout):
             pass  # a roster is no condition for these tests
+        # Printed here, not after main() resumes: "ready" must precede every reported
+        # stanza, and a stanza may arrive before main() runs again.
+        emit({"event": "ready", "jid": str(self.boundjid), "registered": self.registered})
         self.settle(True)
 
     def on_disconnected(self, _reason):
@@ -186,7 +189,6 @@ async def main():
     if not ok:
         emit({"event": "failed", "error": error})
         sys.exit(1)
-    emit({"event": "ready", "jid": str(xmpp.boundjid), "registered": xmpp.registered})
 
     loop = asyncio.get_event_loop()
     reader = asyncio.StreamReader()
