@@ -32,16 +32,17 @@ rm -rf "$PROSODY_DIR"
 # certs/ stays empty (no TLS); Prosody only looks for it beside its config.
 mkdir -p "$PROSODY_DIR/data" "$PROSODY_DIR/certs"
 
-# posix is off because it would daemonize and write a pid file of its own (the PID recorded
-# here is the server's, see below); offline because messages to a user who is not online
-# must not reach a later test's client with the same name; limits because every test client
-# comes from 127.0.0.1. Ports not listed stay closed: s2s is off, and nothing loads mod_http.
 # Prosody refuses a second connection for a component that is connected (its default
 # component_conflict_resolve = "kick_new"): tests running at once need a domain each.
 components=""
 for domain in "${XMPP_COMPONENTS[@]}"; do
   components+="Component \"$domain\""$'\n'"  component_secret = \"$XMPP_COMPONENT_SECRET\""$'\n'
 done
+
+# posix is off because it would daemonize and write a pid file of its own (the PID recorded
+# here is the server's, see below); offline because messages to a user who is not online
+# must not reach a later test's client with the same name; limits because every test client
+# comes from 127.0.0.1. Ports not listed stay closed: s2s is off, and nothing loads mod_http.
 cat >"$PROSODY_DIR/prosody.cfg.lua" <<CONF
 -- mxbridge test XMPP server: loopback only, no TLS, no limits. Written by scripts/start-prosody.sh.
 data_path = "$PROSODY_DIR/data"
