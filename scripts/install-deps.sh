@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the real test stack needs: Debian packages and a venv with Synapse.
+# Installs what the real test stack needs: Debian packages, a venv with Synapse and a venv
+# with slixmpp (the XMPP client library that plays XMPP users in the tests).
 # Idempotent: when everything is there it only checks, in about a second.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -13,6 +14,7 @@ PACKAGES=(
   python3-venv
   inspircd
   atheme-services
+  prosody # its Lua libraries (expat, socket, filesystem, sec) are dependencies
 )
 
 SUDO=""
@@ -58,5 +60,15 @@ if ! synapse_ok; then
   "$VENV/bin/pip" install -q --no-input --upgrade pip
   "$VENV/bin/pip" install -q --no-input "matrix-synapse==$SYNAPSE_VERSION"
   synapse_ok || { log "matrix-synapse $SYNAPSE_VERSION is not importable from $VENV after installing"; exit 1; }
+fi
+slixmpp_ok() { "$XMPP_VENV/bin/python" -c "import slixmpp, sys; sys.exit(slixmpp.__version__ != '$SLIXMPP_VERSION')" 2>/dev/null; }
+if ! slixmpp_ok; then
+  log "installing slixmpp $SLIXMPP_VERSION into $XMPP_VENV"
+  if ! "$XMPP_VENV/bin/python" -c '' 2>/dev/null; then
+    python3 -m venv --clear "$XMPP_VENV"
+  fi
+  "$XMPP_VENV/bin/pip" install -q --no-input --upgrade pip
+  "$XMPP_VENV/bin/pip" install -q --no-input "slixmpp==$SLIXMPP_VERSION"
+  slixmpp_ok || { log "slixmpp $SLIXMPP_VERSION is not importable from $XMPP_VENV after installing"; exit 1; }
 fi
 log "dependencies ready"

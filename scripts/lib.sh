@@ -10,6 +10,14 @@ HS_PORT="${MXBRIDGE_HS_PORT:-18008}"
 PG_PORT="${MXBRIDGE_PG_PORT:-5433}"
 IRC_PORT="${MXBRIDGE_IRC_PORT:-16667}"           # InspIRCd, clients (plain text)
 IRC_LINK_PORT="${MXBRIDGE_IRC_LINK_PORT:-17000}" # InspIRCd, server link for Atheme
+XMPP_VENV="${MXBRIDGE_XMPP_VENV:-/var/tmp/mxbridge-xmpp-venv}" # slixmpp, for the test users' driver
+SLIXMPP_VERSION="${MXBRIDGE_SLIXMPP_VERSION:-1.17.0}"
+XMPP_C2S_PORT="${MXBRIDGE_XMPP_C2S_PORT:-15222}"             # Prosody, clients (plain text)
+XMPP_COMPONENT_PORT="${MXBRIDGE_XMPP_COMPONENT_PORT:-15347}" # Prosody, XEP-0114 components
+XMPP_COMPONENT_SECRET="mxbridge-test-stack-component"       # of every component below
+# XEP-0114 components Prosody accepts: the bridge's, two more for tests that run several
+# bridges at once, and one each for the stack smoke tests that connect a component themselves.
+XMPP_COMPONENTS=(matrix.localhost matrix2.localhost matrix3.localhost smoke1.localhost smoke2.localhost)
 mkdir -p "$STACK_DIR"
 STACK_DIR="$(cd "$STACK_DIR" && pwd)"
 

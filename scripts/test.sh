@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: format, lints, build, unit tests, and end-to-end tests against a real
-# Synapse and PostgreSQL that this script installs and starts on 127.0.0.1 (and stops
-# again). This is the command the README gives and the one CI runs.
+# Synapse, PostgreSQL, InspIRCd + Atheme and Prosody that this script installs and starts on
+# 127.0.0.1 (and stops again). This is the command the README gives and the one CI runs.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
@@ -58,12 +58,21 @@ step "start Synapse"
 bash scripts/start-synapse.sh ${regs[@]+"${regs[@]}"}
 step "start InspIRCd + Atheme"
 bash scripts/start-inspircd.sh
+step "start Prosody"
+bash scripts/start-prosody.sh
 
 export MXBRIDGE_TEST_HOMESERVER="http://127.0.0.1:$HS_PORT"
 export MXBRIDGE_TEST_SERVER_NAME=localhost
 export MXBRIDGE_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/mxbridge_test"
 # InspIRCd (plain text) with Atheme linked: NickServ, ChanServ, SASL PLAIN.
 export MXBRIDGE_TEST_IRC="127.0.0.1:$IRC_PORT"
+# Prosody (plain text, host `localhost`, MUC `conference.localhost`, in-band registration)
+# and its XEP-0114 components ($XMPP_COMPONENTS) with their secret; the driver plays XMPP
+# users (tests/src/harness/xmpp_user.rs).
+export MXBRIDGE_TEST_XMPP_C2S="127.0.0.1:$XMPP_C2S_PORT"
+export MXBRIDGE_TEST_XMPP_COMPONENT="127.0.0.1:$XMPP_COMPONENT_PORT"
+export MXBRIDGE_TEST_XMPP_SECRET="$XMPP_COMPONENT_SECRET"
+export MXBRIDGE_TEST_XMPP_DRIVER="$XMPP_VENV/bin/python $REPO_ROOT/tests/xmpp/driver.py"
 step "cargo test"
 cargo test --workspace --locked
 step "done"

@@ -13,3 +13,4 @@ mod irc_stack_smoke;
 mod media_links_e2e;
 mod restart_e2e;
 mod stack_smoke;
+mod xmpp_stack_smoke;

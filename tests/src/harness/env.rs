@@ -40,3 +40,26 @@ pub(crate) fn stack_dir() -> PathBuf {
 pub(crate) fn irc_server() -> String {
     var("MXBRIDGE_TEST_IRC")
 }
+
+/// Client address of the test XMPP server (Prosody, virtual host `localhost`), e.g. `127.0.0.1:15222`.
+/// Plain text; users register themselves in-band (XEP-0077). MUC service: `conference.localhost`.
+pub(crate) fn xmpp_c2s() -> String {
+    var("MXBRIDGE_TEST_XMPP_C2S")
+}
+
+/// Address where Prosody accepts XEP-0114 components, e.g. `127.0.0.1:15347`. The component
+/// `matrix.localhost` logs in there with [`xmpp_component_secret`].
+pub(crate) fn xmpp_component() -> String {
+    var("MXBRIDGE_TEST_XMPP_COMPONENT")
+}
+
+/// The XEP-0114 secret of the component `matrix.localhost`.
+pub(crate) fn xmpp_component_secret() -> String {
+    var("MXBRIDGE_TEST_XMPP_SECRET")
+}
+
+/// The command that runs the XMPP user driver (`tests/xmpp/driver.py`): the venv's Python
+/// and the script, separated by a space (neither path may hold one).
+pub(crate) fn xmpp_driver() -> Vec<String> {
+    var("MXBRIDGE_TEST_XMPP_DRIVER").split_whitespace().map(str::to_owned).collect()
+}

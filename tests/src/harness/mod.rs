@@ -1,8 +1,10 @@
-//! Helpers for end-to-end tests: the stack's addresses, a Matrix test client, waiting.
+//! Helpers for end-to-end tests: the stack's addresses, a Matrix test client, real XMPP users,
+//! waiting.
 
 pub(crate) mod env;
 pub(crate) mod matrix_client;
 pub(crate) mod wait;
+pub(crate) mod xmpp_user;
 
 /// Process-wide setup every test needs before it makes an HTTP client: one rustls
 /// provider (reqwest is built without a default one), and bridge logs in test output.
