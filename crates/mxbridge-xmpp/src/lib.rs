@@ -2,12 +2,10 @@
 //!
 //! - [`jid`]: XEP-0106 escaping, and the mapping of Matrix users to component JIDs
 //!   (`@alice:example.com` ⇄ `alice_example.com@matrix.example.com`) and back.
-//! - [`alias`]: room alias suffixes (`exampleroom_conference.example.com`) ⇄ MUC JIDs.
 //! - [`link`]: the component connection with the reconnect loop tokio-xmpp lacks.
 //! - [`network`], [`client`], `incoming`: Matrix users as JIDs on the component, MUCs and
 //!   direct chats, text both ways.
 
-pub mod alias;
 pub mod client;
 pub mod config;
 mod incoming;

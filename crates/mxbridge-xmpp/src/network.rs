@@ -89,7 +89,11 @@ impl Network for XmppNetwork {
         Ok(Arc::new(client))
     }
 
+    /// `#_xmpp_room=40conference.example.org:domain` names the MUC `room@conference.example.org`
+    /// (the core's escaping; `_` is its escape character, so bifrost's `room_host` form
+    /// cannot be told apart from an escape).
     fn chat_for_alias(&self, suffix: &str) -> Option<RemoteChatId> {
-        crate::alias::muc_for_alias_suffix(suffix).ok().map(RemoteChatId::new)
+        let (node, domain) = crate::jid::parse_bare(suffix).ok()?;
+        Some(RemoteChatId::new(format!("{node}@{domain}")))
     }
 }

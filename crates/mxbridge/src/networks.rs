@@ -8,7 +8,7 @@ use mxbridge_core::config::{Config, RawConfig};
 use mxbridge_core::network::Network;
 
 /// Network types this binary knows.
-const KNOWN: &[&str] = &["demo", "irc"];
+const KNOWN: &[&str] = &["demo", "irc", "xmpp"];
 
 fn network_type(section: &serde_json::Value) -> Result<String> {
     match section.get("type").and_then(|t| t.as_str()) {
@@ -42,6 +42,11 @@ pub(crate) fn build(config: &Config) -> Result<Arc<dyn Network>> {
         "irc" => {
             let irc: mxbridge_irc::IrcConfig = serde_json::from_value(section).context("config section `network` (irc) is not valid")?;
             Ok(mxbridge_irc::IrcNetwork::new(irc))
+        }
+        "xmpp" => {
+            let xmpp: mxbridge_xmpp::XmppConfig =
+                serde_json::from_value(section).context("config section `network` (xmpp) is not valid")?;
+            Ok(mxbridge_xmpp::XmppNetwork::new(xmpp))
         }
         other => bail!("network `{other}` is not built in"),
     }

@@ -1,0 +1,71 @@
+//! The XMPP bridge end to end: Matrix users on the real Synapse, the bridge as a component
+//! of the real Prosody, XMPP users played by slixmpp.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use mxbridge_core::config::Config;
+use mxbridge_xmpp::{XmppConfig, XmppNetwork};
+
+use crate::demo_bridge::{RunningBridge, config, network_section, run_forever, state_dir};
+use crate::harness::matrix_client::TestUser;
+use crate::harness::xmpp_user::XmppUser;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// One XMPP bridge for all tests here (its port is fixed by the registration).
+fn shared_xmpp() -> &'static Config {
+    static SHARED: OnceLock<Config> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        run_forever(|| async {
+            let mut config = config("xmpp", &state_dir("xmpp"));
+            config.network["server"] = crate::harness::env::xmpp_component().into();
+            config.network["secret"] = crate::harness::env::xmpp_component_secret().into();
+            let xmpp: XmppConfig = serde_json::from_value(network_section(&config)).expect("xmpp section");
+            let bridge =
+                RunningBridge::start_with(config, XmppNetwork::new(xmpp), mxbridge_demo::DemoNetwork::new(Default::default()).1).await;
+            (bridge.config.clone(), bridge)
+        })
+    })
+}
+
+#[tokio::test]
+async fn test_muc_by_alias_and_text_both_ways() {
+    let config = shared_xmpp();
+    let room = format!("mxb{}", rand::random::<u32>());
+    let muc = format!("{room}@conference.localhost");
+    let mut alice = XmppUser::new_random("alice").await;
+    alice.join(&muc, "alice").await;
+
+    // The alias names the MUC; joining it puts the Matrix user in the MUC.
+    let mut user = TestUser::register("xmppuser").await;
+    let portal = user.join(&format!("#_xmpp_{room}=40conference.localhost:{}", config.domain)).await;
+    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    alice.wait_for("the Matrix user's presence in the MUC", |e| e.event == "presence" && e.from == format!("{muc}/{nick}")).await;
+
+    // Matrix → XMPP, from the user's own JID on the component.
+    user.send_text(&portal, "hello from matrix").await;
+    let got = alice.wait_for("the Matrix message", |e| e.is_live_message() && e.body.as_deref() == Some("hello from matrix")).await;
+    assert_eq!(got.from, format!("{muc}/{nick}"));
+
+    // XMPP → Matrix, as the occupant's ghost.
+    alice.send(&muc, "groupchat", "hello from xmpp").await;
+    let ghost = format!("@_xmpp_{room}=40conference.localhost=2falice:{}", config.domain);
+    user.wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "hello from xmpp")
+        .await
+        .expect("the XMPP message arrives from the occupant's ghost");
+
+    // A direct message to the Matrix user's JID opens a DM with alice's ghost, and back.
+    let user_jid = format!("{nick}_localhost@matrix.localhost");
+    alice.send(&user_jid, "chat", "psst, privately").await;
+    let dm = user.wait_for_invite(WAIT, |_, _| true).await.expect("invited to a DM with the XMPP user");
+    user.join(&dm).await;
+    let alice_ghost = format!("@_xmpp_{}:{}", alice.jid.replace('@', "=40"), config.domain);
+    user.wait_for_event(&dm, WAIT, |ev| ev["sender"] == alice_ghost.as_str() && ev["content"]["body"] == "psst, privately")
+        .await
+        .expect("the direct message arrives");
+    user.send_text(&dm, "private answer").await;
+    let answer = alice.wait_for("the answer", |e| e.is_live_message() && e.body.as_deref() == Some("private answer")).await;
+    assert_eq!(answer.kind, "chat");
+    assert!(answer.from.starts_with(&user_jid), "from the Matrix user's JID: {}", answer.from);
+}
