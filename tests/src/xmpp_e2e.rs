@@ -55,6 +55,17 @@ async fn test_muc_by_alias_and_text_both_ways() {
         .await
         .expect("the XMPP message arrives from the occupant's ghost");
 
+    // Occupants come and go with their ghosts.
+    let mut bob = XmppUser::new_random("bob").await;
+    bob.join(&muc, "bob").await;
+    let bob_ghost = format!("@_xmpp_{room}=40conference.localhost=2fbob:{}", config.domain);
+    let membership = |who: String, m: &'static str| {
+        move |ev: &serde_json::Value| ev["type"] == "m.room.member" && ev["state_key"] == who.as_str() && ev["content"]["membership"] == m
+    };
+    user.wait_for_event(&portal, WAIT, membership(bob_ghost.clone(), "join")).await.expect("bob's ghost joins");
+    bob.leave(&muc, "bob").await;
+    user.wait_for_event(&portal, WAIT, membership(bob_ghost, "leave")).await.expect("bob's ghost leaves");
+
     // A direct message to the Matrix user's JID opens a DM with alice's ghost, and back.
     let user_jid = format!("{nick}_localhost@matrix.localhost");
     alice.send(&user_jid, "chat", "psst, privately").await;
