@@ -360,6 +360,12 @@ impl Inner {
                     self.joined(&channel, new, modes);
                 }
             }
+            // away-notify: the reader of one channel the user is in reports it, once.
+            Command::AWAY(message) if !is_own && self.channels_of(&from).first().is_some_and(|c| self.is_reader(c)) => {
+                let status = message.clone().filter(|m| !m.is_empty());
+                let sender = Sender::named(casefold(&from), from.clone());
+                self.events.send(RemoteEvent::Presence { sender, available: status.is_none(), status });
+            }
             Command::TOPIC(channel, Some(topic)) if !is_own => self.topic(channel, topic, Some(&from)),
             Command::Response(Response::RPL_TOPIC, args) if args.len() >= 3 => self.topic(&args[1], &args[2], None),
             Command::Response(Response::RPL_NAMREPLY, args) if args.len() >= 4 => {

@@ -249,6 +249,11 @@ impl TestUser {
         self.request(Method::POST, &Self::room_path(room, "unban"), Some(json!({"user_id": user_id}))).await;
     }
 
+    /// A user's presence as the homeserver has it.
+    pub(crate) async fn presence(&self, user_id: &str) -> Value {
+        self.request(Method::GET, &format!("/_matrix/client/v3/presence/{}/status", enc(user_id)), None).await
+    }
+
     /// Kicks `user_id` from `room`.
     pub(crate) async fn kick(&self, room: &str, user_id: &str, reason: &str) {
         self.request(Method::POST, &Self::room_path(room, "kick"), Some(json!({"user_id": user_id, "reason": reason}))).await;

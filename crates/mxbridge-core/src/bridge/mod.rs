@@ -412,7 +412,13 @@ impl Bridge {
             };
             let Some((login, event)) = next else { return };
             let Some(key) = event.portal().cloned() else {
-                self.handle_login_state(&login, event).await;
+                if matches!(event, RemoteEvent::Presence { .. }) {
+                    // Not tied to a portal; one HTTP call that must not hold up the others.
+                    let bridge = self.clone();
+                    tokio::spawn(async move { bridge.handle_remote_event(&login, event).await });
+                } else {
+                    self.handle_login_state(&login, event).await;
+                }
                 continue;
             };
             let mut queues = self.portal_queues.lock().expect("lock");

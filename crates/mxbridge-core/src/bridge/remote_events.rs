@@ -151,6 +151,13 @@ impl Bridge {
                     self.set_power_level(&room, &user, power_level(role)).await;
                 }
             }
+            RemoteEvent::Presence { sender, available, status } => {
+                let ghost = self.ghost_user_id(&sender.id);
+                let presence = if available { "online" } else { "unavailable" };
+                if let Err(e) = self.matrix.set_presence(&ghost, presence, status.as_deref()).await {
+                    tracing::debug!(ghost = %ghost, error = %e, "could not set a ghost's presence (is presence off on the homeserver?)");
+                }
+            }
             RemoteEvent::Removed { chat, by, reason } => {
                 // The bot's own relay account leaving a chat does not take the bot out of its room.
                 let Some(user) = self.login(login).map(|l| l.user).filter(|u| *u != self.config.bot_user_id) else { return };

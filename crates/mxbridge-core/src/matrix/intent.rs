@@ -235,6 +235,16 @@ impl Matrix {
         self.call(Method::PUT, &path, Some(user), &[], Some(&json!({"displayname": name}))).await.map(drop)
     }
 
+    /// Sets a user's presence (`online`, `unavailable`, `offline`) with an optional status.
+    pub async fn set_presence(&self, user: &UserId, presence: &str, status: Option<&str>) -> MatrixResult<()> {
+        let path = format!("/_matrix/client/v3/presence/{}/status", enc(user.as_str()));
+        let mut body = json!({"presence": presence});
+        if let Some(status) = status {
+            body["status_msg"] = json!(status);
+        }
+        self.call(Method::PUT, &path, Some(user), &[], Some(&body)).await.map(drop)
+    }
+
     /// A user's display name, if set.
     pub async fn display_name(&self, user: &UserId) -> MatrixResult<Option<String>> {
         let path = format!("/_matrix/client/v3/profile/{}/displayname", enc(user.as_str()));

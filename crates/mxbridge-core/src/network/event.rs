@@ -153,6 +153,15 @@ pub enum RemoteEvent {
         /// The new role.
         role: crate::network::Role,
     },
+    /// A remote user's availability changed (IRC away-notify, XMPP presence).
+    Presence {
+        /// Who.
+        sender: Sender,
+        /// Available (online) or away.
+        available: bool,
+        /// Their status or away message.
+        status: Option<String>,
+    },
     /// The login's own account was removed from the chat (kicked, banned): its Matrix user
     /// leaves the portal room too.
     Removed {
@@ -191,7 +200,7 @@ impl RemoteEvent {
             | Self::RoleChanged { chat, .. }
             | Self::Removed { chat, .. }
             | Self::ChatChanged { chat, .. } => Some(chat),
-            Self::LoginState(_) => None,
+            Self::LoginState(_) | Self::Presence { .. } => None,
         }
     }
 }
