@@ -49,11 +49,37 @@ async fn test_muc_by_alias_and_text_both_ways() {
     assert_eq!(got.from, format!("{muc}/{nick}"));
 
     // XMPP → Matrix, as the occupant's ghost.
-    alice.send(&muc, "groupchat", "hello from xmpp").await;
+    let alice_msg = alice.send(&muc, "groupchat", "hello from xmpp").await;
     let ghost = format!("@_xmpp_{room}=40conference.localhost=2falice:{}", config.domain);
-    user.wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "hello from xmpp")
+    let original = user
+        .wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "hello from xmpp")
         .await
         .expect("the XMPP message arrives from the occupant's ghost");
+
+    // XEP-0308 corrections ⇄ Matrix edits.
+    let matrix_msg = user.send_text(&portal, "typo from matrx").await;
+    let first = alice.wait_for("the line to correct", |e| e.is_live_message() && e.body.as_deref() == Some("typo from matrx")).await;
+    let edit = serde_json::json!({
+        "msgtype": "m.text", "body": "* typo from matrix",
+        "m.new_content": {"msgtype": "m.text", "body": "typo from matrix"},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": matrix_msg},
+    });
+    user.send_content(&portal, "m.room.message", edit).await;
+    let corrected = alice.wait_for("the correction", |e| e.is_live_message() && e.body.as_deref() == Some("typo from matrix")).await;
+    assert!(corrected.xml.contains("urn:xmpp:message-correct:0") && corrected.xml.contains(&first.id), "{}", corrected.xml);
+    let correction = format!(
+        "<message to='{muc}' type='groupchat' id='fix1'><body>hello from xmpp, corrected</body><replace xmlns='urn:xmpp:message-correct:0' id='{alice_msg}'/></message>"
+    );
+    alice.send_raw(&correction).await;
+    let original_id = original["event_id"].as_str().unwrap().to_owned();
+    user.wait_for_event(&portal, WAIT, |ev| {
+        ev["sender"] == ghost.as_str()
+            && ev["content"]["m.relates_to"]["rel_type"] == "m.replace"
+            && ev["content"]["m.relates_to"]["event_id"] == original_id.as_str()
+            && ev["content"]["m.new_content"]["body"] == "hello from xmpp, corrected"
+    })
+    .await
+    .expect("the XMPP correction is a Matrix edit");
 
     // Occupants come and go with their ghosts.
     let mut bob = XmppUser::new_random("bob").await;

@@ -6,10 +6,14 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use mxbridge_core::ids::{PortalKey, RemoteMessageId, RemoteUserId};
+use mxbridge_core::network::content::Content;
 use mxbridge_core::network::event::EventSink;
-use mxbridge_core::network::{ChatInfo, ChatKind, ChatMembership, NetworkClient, NetworkError, OutgoingMessage, SentMessage, UserInfo};
+use mxbridge_core::network::{
+    ChatInfo, ChatKind, ChatMembership, Edits, NetworkClient, NetworkError, OutgoingMessage, SentMessage, UserInfo,
+};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::message::{Id, Lang, Message, MessageType};
+use tokio_xmpp::parsers::message_correct::Replace;
 use tokio_xmpp::parsers::muc::Muc;
 use tokio_xmpp::parsers::muc::muc::History;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
@@ -132,14 +136,37 @@ impl NetworkClient for XmppClient {
         if let Some(name) = &msg.relayed_for {
             body = format!("<{name}> {body}");
         }
+        let (message, id) = self.message(&msg.portal, body)?;
+        self.inner.link.send(message);
+        Ok(SentMessage::new(RemoteMessageId::new(id)))
+    }
+
+    fn edits(&self) -> Option<&dyn Edits> {
+        Some(self)
+    }
+}
+
+impl XmppClient {
+    /// A message from the user to a portal's chat, with a fresh id.
+    fn message(&self, portal: &PortalKey, body: String) -> Result<(Message, String), NetworkError> {
+        let target = portal.chat.as_str();
         let to: Jid = target.parse().map_err(|_| NetworkError::NotFound(format!("{target} is not an XMPP address")))?;
         let id = format!("mx-{}", rand::random::<u64>());
-        let type_ = if is_muc { MessageType::Groupchat } else { MessageType::Chat };
+        let type_ = if portal.receiver.is_empty() { MessageType::Groupchat } else { MessageType::Chat };
         let mut message = Message::new_with_type(type_, Some(to)).with_body(Lang::default(), body);
         message.from = Some(self.own_jid()?);
         message.id = Some(Id(id.clone()));
-        self.inner.link.send(message);
-        Ok(SentMessage::new(RemoteMessageId::new(id)))
+        Ok((message, id))
+    }
+}
+
+/// XEP-0308: a Matrix edit corrects the XMPP message in place.
+#[async_trait]
+impl Edits for XmppClient {
+    async fn edit(&self, portal: &PortalKey, target: &RemoteMessageId, content: Content) -> Result<Option<String>, NetworkError> {
+        let (message, _) = self.message(portal, content.body.to_plain())?;
+        self.inner.link.send(message.with_payload(Replace { id: Id(target.as_str().to_owned()) }));
+        Ok(None)
     }
 }
 

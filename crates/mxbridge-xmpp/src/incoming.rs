@@ -11,6 +11,7 @@ use mxbridge_core::network::{ChatInfo, ChatKind};
 use tokio::sync::mpsc;
 use tokio_xmpp::Stanza;
 use tokio_xmpp::parsers::message::{Lang, Message, MessageType};
+use tokio_xmpp::parsers::message_correct::Replace;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 
 use crate::client::XmppClient;
@@ -66,9 +67,15 @@ fn body_of(m: &Message) -> Option<String> {
     m.bodies.get(&Lang::default()).or_else(|| m.bodies.values().next()).cloned()
 }
 
+/// XEP-0308: the id of the message this one corrects, if it is a correction.
+fn corrects(m: &Message) -> Option<String> {
+    m.payloads.iter().find_map(|p| Replace::try_from(p.clone()).ok()).map(|r| r.id.0)
+}
+
 fn message(shared: &Shared, client: &XmppClient, m: Message) {
     let Some(from) = m.from.clone() else { return };
     let Some(body) = body_of(&m) else { return };
+    let correction = corrects(&m);
     let bare = from.to_bare().to_string();
     let id = m.id.as_ref().map(|i| i.0.clone()).unwrap_or_else(|| format!("xmpp-{}", rand::random::<u64>()));
     let events = &client.inner.events;
@@ -78,26 +85,29 @@ fn message(shared: &Shared, client: &XmppClient, m: Message) {
             if shared.is_ours(&bare, &nick) || !shared.is_reader(client, &bare) {
                 return;
             }
-            events.send(RemoteEvent::Message {
-                chat: PortalKey::shared(RemoteChatId::new(bare.clone())),
-                sender: Sender::named(format!("{bare}/{nick}"), nick),
-                id: RemoteMessageId::new(id),
-                timestamp_ms: None,
-                content: Content::text(body),
-                reply_to: None,
-            });
+            let chat = PortalKey::shared(RemoteChatId::new(bare.clone()));
+            events.send(text_event(chat, Sender::named(format!("{bare}/{nick}"), nick), id, body, correction));
         }
         MessageType::Chat | MessageType::Normal => {
-            events.send(RemoteEvent::Message {
-                chat: PortalKey::owned_by(RemoteChatId::new(bare.clone()), events.login()),
-                sender: Sender::named(bare.clone(), bare),
-                id: RemoteMessageId::new(id),
-                timestamp_ms: None,
-                content: Content::text(body),
-                reply_to: None,
-            });
+            let chat = PortalKey::owned_by(RemoteChatId::new(bare.clone()), events.login());
+            events.send(text_event(chat, Sender::named(bare.clone(), bare), id, body, correction));
         }
         _ => {}
+    }
+}
+
+/// A new message, or a correction of an earlier one.
+fn text_event(chat: PortalKey, sender: Sender, id: String, body: String, corrects: Option<String>) -> RemoteEvent {
+    match corrects {
+        Some(target) => RemoteEvent::Edit { chat, sender, target: RemoteMessageId::new(target), content: Content::text(body) },
+        None => RemoteEvent::Message {
+            chat,
+            sender,
+            id: RemoteMessageId::new(id),
+            timestamp_ms: None,
+            content: Content::text(body),
+            reply_to: None,
+        },
     }
 }
 
