@@ -81,6 +81,18 @@ async fn test_muc_by_alias_and_text_both_ways() {
     .await
     .expect("the XMPP correction is a Matrix edit");
 
+    // XEP-0085 chat states ⇄ typing.
+    alice
+        .send_raw(&format!("<message to='{muc}' type='groupchat'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>"))
+        .await;
+    user.wait_for_event(&portal, WAIT, |ev| {
+        ev["type"] == "m.typing" && ev["content"]["user_ids"].as_array().is_some_and(|ids| ids.iter().any(|i| i == ghost.as_str()))
+    })
+    .await
+    .expect("the ghost types");
+    user.set_typing(&portal, true).await;
+    alice.wait_for("composing from the Matrix user", |e| e.from == format!("{muc}/{nick}") && e.xml.contains("<composing")).await;
+
     // Occupants come and go with their ghosts.
     let mut bob = XmppUser::new_random("bob").await;
     bob.join(&muc, "bob").await;

@@ -9,9 +9,10 @@ use mxbridge_core::ids::{PortalKey, RemoteMessageId, RemoteUserId};
 use mxbridge_core::network::content::Content;
 use mxbridge_core::network::event::EventSink;
 use mxbridge_core::network::{
-    ChatInfo, ChatKind, ChatMembership, Edits, NetworkClient, NetworkError, OutgoingMessage, SentMessage, UserInfo,
+    ChatInfo, ChatKind, ChatMembership, Edits, NetworkClient, NetworkError, OutgoingMessage, SentMessage, Typing, UserInfo,
 };
 use tokio_xmpp::jid::Jid;
+use tokio_xmpp::parsers::chatstates::ChatState;
 use tokio_xmpp::parsers::message::{Id, Lang, Message, MessageType};
 use tokio_xmpp::parsers::message_correct::Replace;
 use tokio_xmpp::parsers::muc::Muc;
@@ -144,6 +145,10 @@ impl NetworkClient for XmppClient {
     fn edits(&self) -> Option<&dyn Edits> {
         Some(self)
     }
+
+    fn typing(&self) -> Option<&dyn Typing> {
+        Some(self)
+    }
 }
 
 impl XmppClient {
@@ -178,5 +183,17 @@ impl ChatMembership for XmppClient {
 
     async fn leave(&self, portal: &PortalKey) -> Result<(), NetworkError> {
         if portal.receiver.is_empty() { self.leave_muc(portal.chat.as_str()) } else { Ok(()) }
+    }
+}
+
+/// XEP-0085: Matrix typing ⇄ composing / paused.
+#[async_trait]
+impl Typing for XmppClient {
+    async fn set_typing(&self, portal: &PortalKey, typing: bool) -> Result<(), NetworkError> {
+        let (mut message, _) = self.message(portal, String::new())?;
+        message.bodies.clear();
+        let state = if typing { ChatState::Composing } else { ChatState::Paused };
+        self.inner.link.send(message.with_payload(state));
+        Ok(())
     }
 }

@@ -10,6 +10,7 @@ use mxbridge_core::network::event::{Membership, RemoteEvent, Sender};
 use mxbridge_core::network::{ChatInfo, ChatKind};
 use tokio::sync::mpsc;
 use tokio_xmpp::Stanza;
+use tokio_xmpp::parsers::chatstates::ChatState;
 use tokio_xmpp::parsers::message::{Lang, Message, MessageType};
 use tokio_xmpp::parsers::message_correct::Replace;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
@@ -72,8 +73,18 @@ fn corrects(m: &Message) -> Option<String> {
     m.payloads.iter().find_map(|p| Replace::try_from(p.clone()).ok()).map(|r| r.id.0)
 }
 
+/// XEP-0085: whether the sender is typing, if the message says.
+fn typing(m: &Message) -> Option<bool> {
+    m.payloads.iter().find_map(|p| ChatState::try_from(p.clone()).ok()).map(|s| s == ChatState::Composing)
+}
+
 fn message(shared: &Shared, client: &XmppClient, m: Message) {
     let Some(from) = m.from.clone() else { return };
+    if body_of(&m).is_none()
+        && let Some(typing) = typing(&m)
+    {
+        return chat_state(shared, client, &m, from, typing);
+    }
     let Some(body) = body_of(&m) else { return };
     let correction = corrects(&m);
     let bare = from.to_bare().to_string();
@@ -94,6 +105,23 @@ fn message(shared: &Shared, client: &XmppClient, m: Message) {
         }
         _ => {}
     }
+}
+
+fn chat_state(shared: &Shared, client: &XmppClient, m: &Message, from: tokio_xmpp::jid::Jid, typing: bool) {
+    let bare = from.to_bare().to_string();
+    let events = &client.inner.events;
+    let (chat, sender) = match (&m.type_, from.resource()) {
+        (MessageType::Groupchat, Some(nick)) => {
+            let nick = nick.as_str().to_owned();
+            if shared.is_ours(&bare, &nick) || !shared.is_reader(client, &bare) {
+                return;
+            }
+            (PortalKey::shared(RemoteChatId::new(bare.clone())), Sender::named(format!("{bare}/{nick}"), nick))
+        }
+        (MessageType::Groupchat, None) => return,
+        _ => (PortalKey::owned_by(RemoteChatId::new(bare.clone()), events.login()), Sender::named(bare.clone(), bare)),
+    };
+    events.send(RemoteEvent::Typing { chat, sender, typing });
 }
 
 /// A new message, or a correction of an earlier one.

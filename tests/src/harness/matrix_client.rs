@@ -254,6 +254,12 @@ impl TestUser {
         self.request(Method::GET, &format!("/_matrix/client/v3/presence/{}/status", enc(user_id)), None).await
     }
 
+    /// Starts or stops typing in `room`.
+    pub(crate) async fn set_typing(&self, room: &str, typing: bool) {
+        let path = Self::room_path(room, &format!("typing/{}", enc(&self.user_id)));
+        self.request(Method::PUT, &path, Some(json!({"typing": typing, "timeout": 30_000}))).await;
+    }
+
     /// Kicks `user_id` from `room`.
     pub(crate) async fn kick(&self, room: &str, user_id: &str, reason: &str) {
         self.request(Method::POST, &Self::room_path(room, "kick"), Some(json!({"user_id": user_id, "reason": reason}))).await;
@@ -378,6 +384,12 @@ impl TestUser {
                     let mut older = self.backfill(room, from).await;
                     older.append(&mut events);
                     events = older;
+                }
+                // Typing and receipts come as ephemeral events, without ids: each is new.
+                for ephemeral in data["ephemeral"]["events"].as_array().cloned().unwrap_or_default() {
+                    let mut ev = ephemeral;
+                    ev["event_id"] = json!(format!("ephemeral-{}", rand::random::<u64>()));
+                    events.push(ev);
                 }
                 batches.push((room.clone(), events));
             }
