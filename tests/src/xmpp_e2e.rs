@@ -81,6 +81,24 @@ async fn test_muc_by_alias_and_text_both_ways() {
     .await
     .expect("the XMPP correction is a Matrix edit");
 
+    // XEP-0461 replies from Matrix; XEP-0424 retractions both ways.
+    let reply = serde_json::json!({"msgtype": "m.text", "body": "answering", "m.relates_to": {"m.in_reply_to": {"event_id": original_id}}});
+    user.send_content(&portal, "m.room.message", reply).await;
+    let answered = alice.wait_for("the reply", |e| e.is_live_message() && e.body.as_deref() == Some("answering")).await;
+    assert!(answered.xml.contains("urn:xmpp:reply:0") && answered.xml.contains(&alice_msg), "{}", answered.xml);
+    user.redact(&portal, &matrix_msg).await;
+    let retracted = alice.wait_for("the retraction", |e| e.event == "message" && e.xml.contains("urn:xmpp:message-retract:1")).await;
+    assert!(retracted.xml.contains(&first.id), "{}", retracted.xml);
+    let retract = format!(
+        "<message to='{muc}' type='groupchat' id='rt1'><retract xmlns='urn:xmpp:message-retract:1' id='{alice_msg}'/><body>retracted</body></message>"
+    );
+    alice.send_raw(&retract).await;
+    user.wait_for_event(&portal, WAIT, |ev| {
+        ev["type"] == "m.room.redaction" && (ev["redacts"] == original_id.as_str() || ev["content"]["redacts"] == original_id.as_str())
+    })
+    .await
+    .expect("the XMPP retraction redacts the Matrix copy");
+
     // XEP-0085 chat states ⇄ typing.
     alice
         .send_raw(&format!("<message to='{muc}' type='groupchat'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>"))

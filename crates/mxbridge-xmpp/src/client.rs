@@ -9,7 +9,7 @@ use mxbridge_core::ids::{PortalKey, RemoteMessageId, RemoteUserId};
 use mxbridge_core::network::content::Content;
 use mxbridge_core::network::event::EventSink;
 use mxbridge_core::network::{
-    ChatInfo, ChatKind, ChatMembership, Edits, NetworkClient, NetworkError, OutgoingMessage, SentMessage, Typing, UserInfo,
+    ChatInfo, ChatKind, ChatMembership, Edits, NetworkClient, NetworkError, OutgoingMessage, Redactions, SentMessage, Typing, UserInfo,
 };
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::chatstates::ChatState;
@@ -137,7 +137,10 @@ impl NetworkClient for XmppClient {
         if let Some(name) = &msg.relayed_for {
             body = format!("<{name}> {body}");
         }
-        let (message, id) = self.message(&msg.portal, body)?;
+        let (mut message, id) = self.message(&msg.portal, body)?;
+        if let Some(target) = &msg.reply_to {
+            message.payloads.push(crate::xep::reply(target.as_str()));
+        }
         self.inner.link.send(message);
         Ok(SentMessage::new(RemoteMessageId::new(id)))
     }
@@ -147,6 +150,10 @@ impl NetworkClient for XmppClient {
     }
 
     fn typing(&self) -> Option<&dyn Typing> {
+        Some(self)
+    }
+
+    fn redactions(&self) -> Option<&dyn Redactions> {
         Some(self)
     }
 }
@@ -161,6 +168,8 @@ impl XmppClient {
         let mut message = Message::new_with_type(type_, Some(to)).with_body(Lang::default(), body);
         message.from = Some(self.own_jid()?);
         message.id = Some(Id(id.clone()));
+        // XEP-0359: the same id as origin-id, which corrections and retractions refer to.
+        message.payloads.push(crate::xep::origin_id(&id));
         Ok((message, id))
     }
 }
@@ -194,6 +203,18 @@ impl Typing for XmppClient {
         message.bodies.clear();
         let state = if typing { ChatState::Composing } else { ChatState::Paused };
         self.inner.link.send(message.with_payload(state));
+        Ok(())
+    }
+}
+
+/// XEP-0424: a Matrix redaction retracts the XMPP message.
+#[async_trait]
+impl Redactions for XmppClient {
+    async fn delete(&self, portal: &PortalKey, target: &RemoteMessageId) -> Result<(), NetworkError> {
+        let fallback = "This person attempted to retract a previous message, but your client does not support it.".to_owned();
+        let (mut message, _) = self.message(portal, fallback)?;
+        message.payloads.extend(crate::xep::retract(target.as_str()));
+        self.inner.link.send(message);
         Ok(())
     }
 }

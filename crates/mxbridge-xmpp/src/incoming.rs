@@ -85,8 +85,12 @@ fn message(shared: &Shared, client: &XmppClient, m: Message) {
     {
         return chat_state(shared, client, &m, from, typing);
     }
+    if let Some(target) = crate::xep::retracted_id(&m.payloads) {
+        return retraction(shared, client, &m, from, target);
+    }
     let Some(body) = body_of(&m) else { return };
     let correction = corrects(&m);
+    let reply_to = crate::xep::replied_id(&m.payloads);
     let bare = from.to_bare().to_string();
     let id = m.id.as_ref().map(|i| i.0.clone()).unwrap_or_else(|| format!("xmpp-{}", rand::random::<u64>()));
     let events = &client.inner.events;
@@ -97,11 +101,11 @@ fn message(shared: &Shared, client: &XmppClient, m: Message) {
                 return;
             }
             let chat = PortalKey::shared(RemoteChatId::new(bare.clone()));
-            events.send(text_event(chat, Sender::named(format!("{bare}/{nick}"), nick), id, body, correction));
+            events.send(text_event(chat, Sender::named(format!("{bare}/{nick}"), nick), id, body, correction, reply_to));
         }
         MessageType::Chat | MessageType::Normal => {
             let chat = PortalKey::owned_by(RemoteChatId::new(bare.clone()), events.login());
-            events.send(text_event(chat, Sender::named(bare.clone(), bare), id, body, correction));
+            events.send(text_event(chat, Sender::named(bare.clone(), bare), id, body, correction, reply_to));
         }
         _ => {}
     }
@@ -125,7 +129,14 @@ fn chat_state(shared: &Shared, client: &XmppClient, m: &Message, from: tokio_xmp
 }
 
 /// A new message, or a correction of an earlier one.
-fn text_event(chat: PortalKey, sender: Sender, id: String, body: String, corrects: Option<String>) -> RemoteEvent {
+fn text_event(
+    chat: PortalKey,
+    sender: Sender,
+    id: String,
+    body: String,
+    corrects: Option<String>,
+    reply_to: Option<String>,
+) -> RemoteEvent {
     match corrects {
         Some(target) => RemoteEvent::Edit { chat, sender, target: RemoteMessageId::new(target), content: Content::text(body) },
         None => RemoteEvent::Message {
@@ -134,9 +145,27 @@ fn text_event(chat: PortalKey, sender: Sender, id: String, body: String, correct
             id: RemoteMessageId::new(id),
             timestamp_ms: None,
             content: Content::text(body),
-            reply_to: None,
+            reply_to: reply_to.map(RemoteMessageId::new),
         },
     }
+}
+
+/// XEP-0424: a retraction deletes the Matrix copy.
+fn retraction(shared: &Shared, client: &XmppClient, m: &Message, from: tokio_xmpp::jid::Jid, target: String) {
+    let bare = from.to_bare().to_string();
+    let events = &client.inner.events;
+    let (chat, sender) = match (&m.type_, from.resource()) {
+        (MessageType::Groupchat, Some(nick)) => {
+            let nick = nick.as_str().to_owned();
+            if shared.is_ours(&bare, &nick) || !shared.is_reader(client, &bare) {
+                return;
+            }
+            (PortalKey::shared(RemoteChatId::new(bare.clone())), Sender::named(format!("{bare}/{nick}"), nick))
+        }
+        (MessageType::Groupchat, None) => return,
+        _ => (PortalKey::owned_by(RemoteChatId::new(bare.clone()), events.login()), Sender::named(bare.clone(), bare)),
+    };
+    events.send(RemoteEvent::Deleted { chat, sender, target: RemoteMessageId::new(target) });
 }
 
 fn presence(shared: &Shared, client: &XmppClient, p: Presence) {

@@ -12,6 +12,7 @@ mod incoming;
 pub mod jid;
 pub mod link;
 pub mod network;
+pub mod xep;
 
 pub use config::XmppConfig;
 pub use network::XmppNetwork;
