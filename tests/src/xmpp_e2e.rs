@@ -99,6 +99,24 @@ async fn test_muc_by_alias_and_text_both_ways() {
     .await
     .expect("the XMPP retraction redacts the Matrix copy");
 
+    // XEP-0444 reactions both ways.
+    let alice_msg2 = alice.send(&muc, "groupchat", "react to this").await;
+    let to_react =
+        user.wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "react to this").await.unwrap();
+    user.react(&portal, to_react["event_id"].as_str().unwrap(), "👍").await;
+    let reaction = alice.wait_for("the reaction", |e| e.event == "message" && e.xml.contains("urn:xmpp:reactions:0")).await;
+    assert!(reaction.xml.contains(&alice_msg2) && reaction.xml.contains("👍"), "{}", reaction.xml);
+    let react_back = format!(
+        "<message to='{muc}' type='groupchat' id='re1'><reactions xmlns='urn:xmpp:reactions:0' id='{}'><reaction>🎉</reaction></reactions></message>",
+        answered.id
+    );
+    alice.send_raw(&react_back).await;
+    user.wait_for_event(&portal, WAIT, |ev| {
+        ev["type"] == "m.reaction" && ev["sender"] == ghost.as_str() && ev["content"]["m.relates_to"]["key"] == "🎉"
+    })
+    .await
+    .expect("the XMPP reaction arrives");
+
     // XEP-0085 chat states ⇄ typing.
     alice
         .send_raw(&format!("<message to='{muc}' type='groupchat'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>"))

@@ -1,7 +1,7 @@
 //! One Matrix user on XMPP: the JID `<localpart>_<server>@<component>`, its MUC
 //! occupancies, and what it sends. All users share the one component connection.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -9,7 +9,8 @@ use mxbridge_core::ids::{PortalKey, RemoteMessageId, RemoteUserId};
 use mxbridge_core::network::content::Content;
 use mxbridge_core::network::event::EventSink;
 use mxbridge_core::network::{
-    ChatInfo, ChatKind, ChatMembership, Edits, NetworkClient, NetworkError, OutgoingMessage, Redactions, SentMessage, Typing, UserInfo,
+    ChatInfo, ChatKind, ChatMembership, Edits, NetworkClient, NetworkError, OutgoingMessage, Reactions as MatrixReactions, Redactions,
+    SentMessage, Typing, UserInfo,
 };
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::chatstates::ChatState;
@@ -18,6 +19,7 @@ use tokio_xmpp::parsers::message_correct::Replace;
 use tokio_xmpp::parsers::muc::Muc;
 use tokio_xmpp::parsers::muc::muc::History;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
+use tokio_xmpp::parsers::reactions::{Reaction, Reactions};
 
 use crate::link::ComponentLink;
 
@@ -36,11 +38,13 @@ pub(crate) struct Inner {
     pub(crate) link: Arc<ComponentLink>,
     /// MUCs joined (bare JID → our nick there).
     pub(crate) mucs: Mutex<HashMap<String, String>>,
+    /// Our reactions per message: XEP-0444 sends the whole set each time.
+    reactions: Mutex<HashMap<String, BTreeSet<String>>>,
 }
 
 impl XmppClient {
     pub(crate) fn new(jid: String, nick: String, events: EventSink, link: Arc<ComponentLink>) -> Self {
-        Self { inner: Arc::new(Inner { jid, nick, events, link, mucs: Mutex::new(HashMap::new()) }) }
+        Self { inner: Arc::new(Inner { jid, nick, events, link, mucs: Mutex::new(HashMap::new()), reactions: Mutex::new(HashMap::new()) }) }
     }
 
     /// The user's JID on the component.
@@ -156,6 +160,10 @@ impl NetworkClient for XmppClient {
     fn redactions(&self) -> Option<&dyn Redactions> {
         Some(self)
     }
+
+    fn reactions(&self) -> Option<&dyn MatrixReactions> {
+        Some(self)
+    }
 }
 
 impl XmppClient {
@@ -215,6 +223,43 @@ impl Redactions for XmppClient {
         let (mut message, _) = self.message(portal, fallback)?;
         message.payloads.extend(crate::xep::retract(target.as_str()));
         self.inner.link.send(message);
+        Ok(())
+    }
+}
+
+/// XEP-0444: Matrix reactions as the user's whole set of reactions on a message.
+#[async_trait]
+impl MatrixReactions for XmppClient {
+    async fn react(&self, portal: &PortalKey, target: &RemoteMessageId, key: &str) -> Result<(), NetworkError> {
+        self.send_reactions(portal, target, |set| {
+            set.insert(key.to_owned());
+        })
+    }
+
+    async fn unreact(&self, portal: &PortalKey, target: &RemoteMessageId, key: &str) -> Result<(), NetworkError> {
+        self.send_reactions(portal, target, |set| {
+            set.remove(key);
+        })
+    }
+}
+
+impl XmppClient {
+    fn send_reactions(
+        &self,
+        portal: &PortalKey,
+        target: &RemoteMessageId,
+        change: impl FnOnce(&mut BTreeSet<String>),
+    ) -> Result<(), NetworkError> {
+        let set = {
+            let mut all = self.inner.reactions.lock().expect("lock");
+            let set = all.entry(target.as_str().to_owned()).or_default();
+            change(set);
+            set.clone()
+        };
+        let (mut message, _) = self.message(portal, String::new())?;
+        message.bodies.clear();
+        let reactions = Reactions { id: target.as_str().to_owned(), reactions: set.into_iter().map(|emoji| Reaction { emoji }).collect() };
+        self.inner.link.send(message.with_payload(reactions));
         Ok(())
     }
 }

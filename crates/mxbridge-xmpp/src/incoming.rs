@@ -2,6 +2,7 @@
 //! into core events. A MUC sends each occupant a copy, so one client per MUC (its reader)
 //! reports what happens there.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use mxbridge_core::ids::{PortalKey, RemoteChatId, RemoteMessageId};
@@ -14,6 +15,7 @@ use tokio_xmpp::parsers::chatstates::ChatState;
 use tokio_xmpp::parsers::message::{Lang, Message, MessageType};
 use tokio_xmpp::parsers::message_correct::Replace;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
+use tokio_xmpp::parsers::reactions::Reactions;
 
 use crate::client::XmppClient;
 use crate::network::Shared;
@@ -88,6 +90,9 @@ fn message(shared: &Shared, client: &XmppClient, m: Message) {
     if let Some(target) = crate::xep::retracted_id(&m.payloads) {
         return retraction(shared, client, &m, from, target);
     }
+    if let Some(reactions) = m.payloads.iter().find_map(|p| Reactions::try_from(p.clone()).ok()) {
+        return reacted(shared, client, &m, from, reactions);
+    }
     let Some(body) = body_of(&m) else { return };
     let correction = corrects(&m);
     let reply_to = crate::xep::replied_id(&m.payloads);
@@ -112,20 +117,8 @@ fn message(shared: &Shared, client: &XmppClient, m: Message) {
 }
 
 fn chat_state(shared: &Shared, client: &XmppClient, m: &Message, from: tokio_xmpp::jid::Jid, typing: bool) {
-    let bare = from.to_bare().to_string();
-    let events = &client.inner.events;
-    let (chat, sender) = match (&m.type_, from.resource()) {
-        (MessageType::Groupchat, Some(nick)) => {
-            let nick = nick.as_str().to_owned();
-            if shared.is_ours(&bare, &nick) || !shared.is_reader(client, &bare) {
-                return;
-            }
-            (PortalKey::shared(RemoteChatId::new(bare.clone())), Sender::named(format!("{bare}/{nick}"), nick))
-        }
-        (MessageType::Groupchat, None) => return,
-        _ => (PortalKey::owned_by(RemoteChatId::new(bare.clone()), events.login()), Sender::named(bare.clone(), bare)),
-    };
-    events.send(RemoteEvent::Typing { chat, sender, typing });
+    let Some((chat, sender)) = chat_and_sender(shared, client, m, &from) else { return };
+    client.inner.events.send(RemoteEvent::Typing { chat, sender, typing });
 }
 
 /// A new message, or a correction of an earlier one.
@@ -150,22 +143,47 @@ fn text_event(
     }
 }
 
-/// XEP-0424: a retraction deletes the Matrix copy.
-fn retraction(shared: &Shared, client: &XmppClient, m: &Message, from: tokio_xmpp::jid::Jid, target: String) {
-    let bare = from.to_bare().to_string();
+/// XEP-0444: the sender's whole set of reactions on a message; what changed since the last
+/// set becomes Matrix reactions added and removed.
+fn reacted(shared: &Shared, client: &XmppClient, m: &Message, from: tokio_xmpp::jid::Jid, reactions: Reactions) {
+    let Some((chat, sender)) = chat_and_sender(shared, client, m, &from) else { return };
+    let now: BTreeSet<String> = reactions.reactions.into_iter().map(|r| r.emoji).collect();
+    let before = {
+        let mut known = shared.reactions.lock().expect("lock");
+        let key = (chat.chat.as_str().to_owned(), sender.id.as_str().to_owned(), reactions.id.clone());
+        std::mem::replace(known.entry(key).or_default(), now.clone())
+    };
+    let target = RemoteMessageId::new(reactions.id);
     let events = &client.inner.events;
-    let (chat, sender) = match (&m.type_, from.resource()) {
+    for key in now.difference(&before) {
+        events.send(RemoteEvent::Reaction { chat: chat.clone(), sender: sender.clone(), target: target.clone(), key: key.clone() });
+    }
+    for key in before.difference(&now) {
+        events.send(RemoteEvent::ReactionRemoved { chat: chat.clone(), sender: sender.clone(), target: target.clone(), key: key.clone() });
+    }
+}
+
+/// The portal and sender of a message, or `None` when another client reports it (MUC
+/// reader) or it is one of our own users' (their doings are already in Matrix).
+fn chat_and_sender(shared: &Shared, client: &XmppClient, m: &Message, from: &tokio_xmpp::jid::Jid) -> Option<(PortalKey, Sender)> {
+    let bare = from.to_bare().to_string();
+    match (&m.type_, from.resource()) {
         (MessageType::Groupchat, Some(nick)) => {
             let nick = nick.as_str().to_owned();
             if shared.is_ours(&bare, &nick) || !shared.is_reader(client, &bare) {
-                return;
+                return None;
             }
-            (PortalKey::shared(RemoteChatId::new(bare.clone())), Sender::named(format!("{bare}/{nick}"), nick))
+            Some((PortalKey::shared(RemoteChatId::new(bare.clone())), Sender::named(format!("{bare}/{nick}"), nick)))
         }
-        (MessageType::Groupchat, None) => return,
-        _ => (PortalKey::owned_by(RemoteChatId::new(bare.clone()), events.login()), Sender::named(bare.clone(), bare)),
-    };
-    events.send(RemoteEvent::Deleted { chat, sender, target: RemoteMessageId::new(target) });
+        (MessageType::Groupchat, None) => None,
+        _ => Some((PortalKey::owned_by(RemoteChatId::new(bare.clone()), client.inner.events.login()), Sender::named(bare.clone(), bare))),
+    }
+}
+
+/// XEP-0424: a retraction deletes the Matrix copy.
+fn retraction(shared: &Shared, client: &XmppClient, m: &Message, from: tokio_xmpp::jid::Jid, target: String) {
+    let Some((chat, sender)) = chat_and_sender(shared, client, m, &from) else { return };
+    client.inner.events.send(RemoteEvent::Deleted { chat, sender, target: RemoteMessageId::new(target) });
 }
 
 fn presence(shared: &Shared, client: &XmppClient, p: Presence) {

@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub(crate) clients: Mutex<HashMap<String, XmppClient>>,
     /// Which Matrix user's client speaks for each MUC (a MUC sends every occupant a copy).
     pub(crate) readers: Mutex<HashMap<String, String>>,
+    /// Each remote user's last set of reactions per message (chat, sender, message).
+    pub(crate) reactions: Mutex<HashMap<(String, String, String), std::collections::BTreeSet<String>>>,
 }
 
 impl XmppNetwork {
