@@ -117,6 +117,26 @@ async fn test_muc_by_alias_and_text_both_ways() {
     .await
     .expect("the XMPP reaction arrives");
 
+    // Files: Matrix media reach XMPP as XEP-0066 links that work; a file an XMPP user shares
+    // by link arrives in Matrix as the file itself.
+    let png = b"\x89PNG\r\n\x1a\nnot really a picture".to_vec();
+    let mxc = user.upload(png.clone(), "image/png").await;
+    user.send_content(&portal, "m.room.message", serde_json::json!({"msgtype": "m.image", "body": "pic.png", "url": mxc})).await;
+    let shared = alice.wait_for("the file link", |e| e.event == "message" && e.xml.contains("jabber:x:oob")).await;
+    let url = shared.body.clone().expect("the link is the body");
+    let fetched = reqwest::get(&url).await.expect("the link answers").bytes().await.unwrap().to_vec();
+    assert_eq!(fetched, png, "the link serves the file");
+    alice
+        .send_raw(&format!(
+            "<message to='{muc}' type='groupchat' id='file1'><body>{url}</body><x xmlns='jabber:x:oob'><url>{url}</url></x></message>"
+        ))
+        .await;
+    let arrived = user
+        .wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["msgtype"] == "m.image")
+        .await
+        .expect("the shared file arrives as a file");
+    assert_eq!(user.download(arrived["content"]["url"].as_str().unwrap()).await, png);
+
     // XEP-0085 chat states ⇄ typing.
     alice
         .send_raw(&format!("<message to='{muc}' type='groupchat'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>"))

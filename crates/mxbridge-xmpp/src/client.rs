@@ -18,6 +18,7 @@ use tokio_xmpp::parsers::message::{Id, Lang, Message, MessageType};
 use tokio_xmpp::parsers::message_correct::Replace;
 use tokio_xmpp::parsers::muc::Muc;
 use tokio_xmpp::parsers::muc::muc::History;
+use tokio_xmpp::parsers::oob::Oob;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::parsers::reactions::{Reaction, Reactions};
 
@@ -142,6 +143,10 @@ impl NetworkClient for XmppClient {
             body = format!("<{name}> {body}");
         }
         let (mut message, id) = self.message(&msg.portal, body)?;
+        // XEP-0066: clients show the link as the file itself.
+        if let Some(url) = msg.content.media.as_ref().and_then(|m| m.url.clone()) {
+            message = message.with_payload(Oob { url, desc: None });
+        }
         if let Some(target) = &msg.reply_to {
             message.payloads.push(crate::xep::reply(target.as_str()));
         }

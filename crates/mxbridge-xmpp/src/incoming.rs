@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use mxbridge_core::ids::{PortalKey, RemoteChatId, RemoteMessageId};
-use mxbridge_core::network::content::Content;
+use mxbridge_core::network::content::{Content, MessageKind, RichText};
 use mxbridge_core::network::event::{Membership, RemoteEvent, Sender};
 use mxbridge_core::network::{ChatInfo, ChatKind};
 use tokio::sync::mpsc;
@@ -14,6 +14,7 @@ use tokio_xmpp::Stanza;
 use tokio_xmpp::parsers::chatstates::ChatState;
 use tokio_xmpp::parsers::message::{Lang, Message, MessageType};
 use tokio_xmpp::parsers::message_correct::Replace;
+use tokio_xmpp::parsers::oob::Oob;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::parsers::reactions::Reactions;
 
@@ -96,6 +97,11 @@ fn message(shared: &Shared, client: &XmppClient, m: Message) {
     let Some(body) = body_of(&m) else { return };
     let correction = corrects(&m);
     let reply_to = crate::xep::replied_id(&m.payloads);
+    if correction.is_none()
+        && let Some(oob) = m.payloads.iter().find_map(|p| Oob::try_from(p.clone()).ok())
+    {
+        return shared_file(shared, client, &m, from, oob.url, body, reply_to);
+    }
     let bare = from.to_bare().to_string();
     let id = m.id.as_ref().map(|i| i.0.clone()).unwrap_or_else(|| format!("xmpp-{}", rand::random::<u64>()));
     let events = &client.inner.events;
@@ -141,6 +147,40 @@ fn text_event(
             reply_to: reply_to.map(RemoteMessageId::new),
         },
     }
+}
+
+/// XEP-0066: a shared file is fetched and sent to Matrix as a file; if that fails, the
+/// link goes as text. Fetching runs aside so other stanzas are not held up.
+fn shared_file(
+    shared: &Shared,
+    client: &XmppClient,
+    m: &Message,
+    from: tokio_xmpp::jid::Jid,
+    url: String,
+    body: String,
+    reply_to: Option<String>,
+) {
+    let Some((chat, sender)) = chat_and_sender(shared, client, m, &from) else { return };
+    let id = m.id.as_ref().map(|i| i.0.clone()).unwrap_or_else(|| format!("xmpp-{}", rand::random::<u64>()));
+    let http = shared.http.get_or_init(reqwest::Client::new).clone();
+    let events = client.inner.events.clone();
+    tokio::spawn(async move {
+        let content = match crate::files::fetch(&http, &url).await {
+            Ok(media) => Content { kind: MessageKind::Text, body: RichText::default(), media: Some(media) },
+            Err(e) => {
+                tracing::info!(error = %e, "a shared file goes to Matrix as a link");
+                Content::text(body)
+            }
+        };
+        events.send(RemoteEvent::Message {
+            chat,
+            sender,
+            id: RemoteMessageId::new(id),
+            timestamp_ms: None,
+            content,
+            reply_to: reply_to.map(RemoteMessageId::new),
+        });
+    });
 }
 
 /// XEP-0444: the sender's whole set of reactions on a message; what changed since the last

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod config;
+pub mod files;
 mod incoming;
 pub mod jid;
 pub mod link;

@@ -33,6 +33,8 @@ pub(crate) struct Shared {
     pub(crate) readers: Mutex<HashMap<String, String>>,
     /// Each remote user's last set of reactions per message (chat, sender, message).
     pub(crate) reactions: Mutex<HashMap<(String, String, String), std::collections::BTreeSet<String>>>,
+    /// Fetches files XMPP users share; made on first use, after the core set up TLS.
+    pub(crate) http: OnceLock<reqwest::Client>,
 }
 
 impl XmppNetwork {
