@@ -174,3 +174,26 @@ async fn test_muc_by_alias_and_text_both_ways() {
     assert_eq!(answer.kind, "chat");
     assert!(answer.from.starts_with(&user_jid), "from the Matrix user's JID: {}", answer.from);
 }
+
+#[tokio::test]
+async fn test_a_matrix_user_starts_a_direct_chat_with_an_xmpp_user() {
+    let config = shared_xmpp();
+    let mut bob = XmppUser::new_random("bob").await;
+    let ghost = format!("@_xmpp_{}:{}", bob.jid.replace('@', "=40"), config.domain);
+    let mut user = TestUser::register("xmppdm").await;
+    let dm = user.create_dm(&ghost).await;
+    user.wait_for_event(&dm, WAIT, |ev| {
+        ev["type"] == "m.room.member" && ev["state_key"] == ghost.as_str() && ev["content"]["membership"] == "join"
+    })
+    .await
+    .expect("the ghost accepts");
+    user.send_text(&dm, "hi bob").await;
+    let got = bob.wait_for("the direct message", |e| e.is_live_message() && e.body.as_deref() == Some("hi bob")).await;
+    assert_eq!(got.kind, "chat");
+    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    assert!(got.from.starts_with(&format!("{nick}_localhost@matrix.localhost")), "{}", got.from);
+    bob.send(&got.from, "chat", "hi matrix").await;
+    user.wait_for_event(&dm, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "hi matrix")
+        .await
+        .expect("the answer lands in the same room");
+}
