@@ -197,3 +197,18 @@ async fn test_a_matrix_user_starts_a_direct_chat_with_an_xmpp_user() {
         .await
         .expect("the answer lands in the same room");
 }
+
+#[tokio::test]
+async fn test_an_xmpp_user_writes_first_to_a_matrix_user_who_never_used_the_bridge() {
+    let config = shared_xmpp();
+    let mut carol = XmppUser::new_random("carol").await;
+    let mut user = TestUser::register("newcomer").await;
+    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    carol.send(&format!("{nick}_localhost@matrix.localhost"), "chat", "are you there?").await;
+    let dm = user.wait_for_invite(WAIT, |_, _| true).await.expect("invited to a DM with the XMPP user");
+    user.join(&dm).await;
+    let ghost = format!("@_xmpp_{}:{}", carol.jid.replace('@', "=40"), config.domain);
+    user.wait_for_event(&dm, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "are you there?")
+        .await
+        .expect("the first message arrives");
+}

@@ -29,8 +29,8 @@ pub(crate) async fn route(mut incoming: mpsc::UnboundedReceiver<Stanza>, shared:
             Stanza::Iq(_) => None,
         };
         let Some(node) = to.as_ref().and_then(|j| j.node()).map(|n| n.as_str().to_owned()) else { continue };
-        let Some(client) = shared.clients.lock().expect("lock").get(&node).cloned() else {
-            tracing::debug!(node, "a stanza for a Matrix user without a session");
+        let Some(client) = client_for(&shared, &node).await else {
+            tracing::debug!(node, "a stanza for no Matrix user the bridge may serve");
             continue;
         };
         match stanza {
@@ -39,6 +39,19 @@ pub(crate) async fn route(mut incoming: mpsc::UnboundedReceiver<Stanza>, shared:
             Stanza::Iq(_) => {}
         }
     }
+}
+
+/// The client of the Matrix user a node names, starting their session when an XMPP user
+/// writes to them before they ever used the bridge.
+async fn client_for(shared: &Shared, node: &str) -> Option<XmppClient> {
+    if let Some(client) = shared.clients.lock().expect("lock").get(node).cloned() {
+        return Some(client);
+    }
+    let user = crate::jid::matrix_user_for_node(node)?;
+    if !shared.auto_logins.get()?.ensure(&user).await {
+        return None;
+    }
+    shared.clients.lock().expect("lock").get(node).cloned()
 }
 
 impl Shared {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use mxbridge_core::ids::{LoginId, RemoteChatId};
 use mxbridge_core::network::event::EventSink;
 use mxbridge_core::network::login::{LoginError, LoginFlow, LoginProcess, NewLogin};
-use mxbridge_core::network::{Network, NetworkClient, NetworkContext, NetworkError, NetworkInfo, StoredLogin};
+use mxbridge_core::network::{AutoLogins, Network, NetworkClient, NetworkContext, NetworkError, NetworkInfo, StoredLogin};
 use mxbridge_core::secret::Secret;
 use ruma::UserId;
 use tokio::sync::mpsc;
@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub(crate) reactions: Mutex<HashMap<(String, String, String), std::collections::BTreeSet<String>>>,
     /// Fetches files XMPP users share; made on first use, after the core set up TLS.
     pub(crate) http: OnceLock<reqwest::Client>,
+    /// Starts a Matrix user's session when an XMPP user writes to them first.
+    pub(crate) auto_logins: OnceLock<Arc<dyn AutoLogins>>,
 }
 
 impl XmppNetwork {
@@ -62,7 +64,8 @@ impl Network for XmppNetwork {
         Vec::new()
     }
 
-    async fn start(&self, _ctx: NetworkContext) -> Result<(), NetworkError> {
+    async fn start(&self, ctx: NetworkContext) -> Result<(), NetworkError> {
+        let _ = self.shared.auto_logins.set(ctx.auto_logins);
         let (tx, rx) = mpsc::unbounded_channel();
         let opts = LinkOptions { jid: self.config.component.clone(), secret: self.config.secret.clone(), addr: self.config.server.clone() };
         let link = Arc::new(ComponentLink::spawn(opts, tx));

@@ -260,3 +260,16 @@ impl Bridge {
         }
     }
 }
+
+/// Automatic logins on the network's behalf (the bridge may be gone at shutdown).
+pub(crate) struct BridgeAutoLogins(pub(crate) std::sync::Weak<Bridge>);
+
+#[async_trait::async_trait]
+impl crate::network::AutoLogins for BridgeAutoLogins {
+    async fn ensure(&self, user: &UserId) -> bool {
+        match self.0.upgrade() {
+            Some(bridge) => bridge.ensure_auto_login(user).await,
+            None => false,
+        }
+    }
+}

@@ -172,7 +172,8 @@ pub async fn run(
 
     tokio::spawn(bridge.clone().dispatch_remote_events(remote_rx, stop_rx.clone()));
     bridge.prepare_bot().await;
-    if let Err(e) = network.start(NetworkContext { sessions: SessionStore::new(store.clone()), links }).await {
+    let auto_logins = Arc::new(login::BridgeAutoLogins(Arc::downgrade(&bridge)));
+    if let Err(e) = network.start(NetworkContext { sessions: SessionStore::new(store.clone()), links, auto_logins }).await {
         error!(error = %e, "the network failed to start; logins will not connect");
     }
     bridge.load_logins().await;

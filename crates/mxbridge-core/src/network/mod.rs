@@ -242,6 +242,17 @@ pub struct NetworkContext {
     /// [`MediaLinks::publish`]); [`MediaLinks::enabled`] is false when `bridge.public_url`
     /// is not set.
     pub links: MediaLinks,
+    /// Starts the automatic login of a Matrix user the network is contacted for (an XMPP
+    /// user writes to `alice_example.org@component` before Alice ever used the bridge).
+    pub auto_logins: Arc<dyn AutoLogins>,
+}
+
+/// Creates automatic logins on the network's behalf.
+#[async_trait]
+pub trait AutoLogins: Send + Sync {
+    /// Makes sure the Matrix user has their automatic login (see [`Network::auto_login`]),
+    /// if they may use the bridge; true when they have one afterwards.
+    async fn ensure(&self, user: &UserId) -> bool;
 }
 
 /// A network-specific bot command being run (`!join #rust`, `list contacts`).
