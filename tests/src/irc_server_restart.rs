@@ -100,7 +100,7 @@ async fn test_puppets_reconnect_and_rejoin_after_the_server_restarts_and_queued_
         };
         let client = network.load_login(stored, EventSink::new(id, tx.clone())).expect("a puppet");
         client.connect().await;
-        client.chat_membership().expect("IRC follows membership").join(&channel).await.unwrap();
+        client.chat_membership().expect("IRC follows membership").join(&channel, None).await.unwrap();
         clients.push(client);
     }
     wait_states(&mut rx, |s| *s == LoginState::Connected, PUPPETS, Duration::from_secs(60)).await;

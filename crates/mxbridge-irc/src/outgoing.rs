@@ -211,7 +211,7 @@ impl NetworkClient for IrcClient {
 
 #[async_trait]
 impl ChatMembership for IrcClient {
-    async fn join(&self, portal: &PortalKey) -> Result<(), NetworkError> {
+    async fn join(&self, portal: &PortalKey, _display_name: Option<&str>) -> Result<(), NetworkError> {
         let channel = portal.chat.as_str();
         if is_channel(channel) {
             self.be_in(channel)?;

@@ -24,6 +24,17 @@ use tokio_xmpp::parsers::reactions::{Reaction, Reactions};
 
 use crate::link::ComponentLink;
 
+/// A MUC nick from a Matrix display name: one line, no control characters, within the
+/// resource length limit; `None` when nothing usable is left.
+fn muc_nick(display_name: Option<&str>) -> Option<String> {
+    let cleaned: String = display_name?.chars().filter(|c| !c.is_control()).collect();
+    let mut nick = cleaned.trim().to_owned();
+    while nick.len() > 64 {
+        nick.pop();
+    }
+    (!nick.is_empty()).then_some(nick)
+}
+
 /// A Matrix user's presence on XMPP.
 #[derive(Clone)]
 pub struct XmppClient {
@@ -59,8 +70,12 @@ impl XmppClient {
 
     /// Joins a MUC as the user (presence to `room@service/nick`, no history: the room's
     /// messages from now on are what the portal shows).
-    pub fn join_muc(&self, muc: &str) -> Result<(), NetworkError> {
-        let nick = self.inner.nick.clone();
+    pub fn join_muc(&self, muc: &str, display_name: Option<&str>) -> Result<(), NetworkError> {
+        if self.nick_in(muc).is_some() {
+            // Already in (or joining): a second presence would only change the nick.
+            return Ok(());
+        }
+        let nick = muc_nick(display_name).unwrap_or_else(|| self.inner.nick.clone());
         let to: Jid = format!("{muc}/{nick}").parse().map_err(|_| NetworkError::NotFound(format!("{muc} is not a room address")))?;
         let mut presence = Presence::new(PresenceType::None).with_to(to);
         presence.from = Some(self.own_jid()?);
@@ -130,7 +145,7 @@ impl NetworkClient for XmppClient {
         let target = msg.portal.chat.as_str();
         let is_muc = msg.portal.receiver.is_empty();
         if is_muc && self.nick_in(target).is_none() {
-            self.join_muc(target)?;
+            self.join_muc(target, None)?;
         }
         let mut body = msg.content.body.to_plain();
         if let Some(media) = &msg.content.media {
@@ -199,8 +214,8 @@ impl Edits for XmppClient {
 
 #[async_trait]
 impl ChatMembership for XmppClient {
-    async fn join(&self, portal: &PortalKey) -> Result<(), NetworkError> {
-        if portal.receiver.is_empty() { self.join_muc(portal.chat.as_str()) } else { Ok(()) }
+    async fn join(&self, portal: &PortalKey, display_name: Option<&str>) -> Result<(), NetworkError> {
+        if portal.receiver.is_empty() { self.join_muc(portal.chat.as_str(), display_name) } else { Ok(()) }
     }
 
     async fn leave(&self, portal: &PortalKey) -> Result<(), NetworkError> {

@@ -146,7 +146,8 @@ impl Bridge {
         let Some((_, client, false)) = self.sending_client(&portal, &ev.sender) else { return };
         let Some(m) = client.chat_membership() else { return };
         let key = portal.key();
-        let result = if joined { m.join(&key).await } else { m.leave(&key).await };
+        let display_name = ev.content["displayname"].as_str();
+        let result = if joined { m.join(&key, display_name).await } else { m.leave(&key).await };
         if let Err(e) = result {
             warn!(portal = %portal.remote_id, joined, error = %e, "could not follow a membership change remotely");
         }

@@ -70,7 +70,7 @@ impl Bridge {
         // The relay account joins the chat at once, so the room hears it from now on.
         if let Some(client) = relay.as_ref().and_then(|r| self.login(r)).map(|l| l.client)
             && let Some(membership) = client.chat_membership()
-            && let Err(e) = membership.join(&row.key()).await
+            && let Err(e) = membership.join(&row.key(), None).await
         {
             warn!(chat, error = %e, "the relay account could not join a plumbed chat");
         }

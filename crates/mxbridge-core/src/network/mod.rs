@@ -451,7 +451,7 @@ pub trait Moderation: Send + Sync {
 #[async_trait]
 pub trait ChatMembership: Send + Sync {
     /// The user joined the portal's room: join the chat remotely (IRC JOIN).
-    async fn join(&self, portal: &PortalKey) -> Result<(), NetworkError>;
+    async fn join(&self, portal: &PortalKey, display_name: Option<&str>) -> Result<(), NetworkError>;
     /// The user left the portal's room: leave the chat remotely (IRC PART).
     async fn leave(&self, portal: &PortalKey) -> Result<(), NetworkError>;
 }
