@@ -192,6 +192,14 @@ async fn test_a_matrix_user_starts_a_direct_chat_with_an_xmpp_user() {
     assert_eq!(got.kind, "chat");
     let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
     assert!(got.from.starts_with(&format!("{nick}_localhost@matrix.localhost")), "{}", got.from);
+    // The component answers for the Matrix user's JID: ping, vCard, and errors for the rest.
+    let user_jid = got.from.split('/').next().unwrap().to_owned();
+    bob.send_raw(&format!("<iq type='get' to='{user_jid}' id='v1'><vCard xmlns='vcard-temp'/></iq>")).await;
+    let vcard = bob.wait_for("the vCard", |e| e.event == "iq" && e.id == "v1").await;
+    assert!(vcard.kind == "result" && vcard.xml.contains(&format!("https://matrix.to/#/{}", user.user_id)), "{}", vcard.xml);
+    bob.send_raw(&format!("<iq type='get' to='{user_jid}' id='v2'><query xmlns='jabber:iq:version'/></iq>")).await;
+    let refused = bob.wait_for("the refusal", |e| e.event == "iq" && e.id == "v2").await;
+    assert_eq!(refused.kind, "error", "{}", refused.xml);
     bob.send(&got.from, "chat", "hi matrix").await;
     user.wait_for_event(&dm, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "hi matrix")
         .await

@@ -23,6 +23,15 @@ use crate::network::Shared;
 
 pub(crate) async fn route(mut incoming: mpsc::UnboundedReceiver<Stanza>, shared: Arc<Shared>) {
     while let Some(stanza) = incoming.recv().await {
+        let stanza = match stanza {
+            Stanza::Iq(iq) => {
+                if let (Some(reply), Some(link)) = (crate::iq::answer(iq, &shared.component), shared.link.get()) {
+                    link.send(reply);
+                }
+                continue;
+            }
+            other => other,
+        };
         let to = match &stanza {
             Stanza::Message(m) => m.to.clone(),
             Stanza::Presence(p) => p.to.clone(),

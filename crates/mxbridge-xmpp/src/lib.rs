@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod files;
 mod incoming;
+mod iq;
 pub mod jid;
 pub mod link;
 pub mod network;

@@ -37,12 +37,17 @@ pub(crate) struct Shared {
     pub(crate) http: OnceLock<reqwest::Client>,
     /// Starts a Matrix user's session when an XMPP user writes to them first.
     pub(crate) auto_logins: OnceLock<Arc<dyn AutoLogins>>,
+    /// The component connection, for answers to IQs.
+    pub(crate) link: OnceLock<Arc<ComponentLink>>,
+    /// The component's JID.
+    pub(crate) component: String,
 }
 
 impl XmppNetwork {
     /// A network from its config section.
     pub fn new(config: XmppConfig) -> Arc<Self> {
-        Arc::new(Self { config, link: OnceLock::new(), shared: Arc::new(Shared::default()) })
+        let shared = Arc::new(Shared { component: config.component.clone(), ..Shared::default() });
+        Arc::new(Self { config, link: OnceLock::new(), shared })
     }
 
     fn link(&self) -> Result<Arc<ComponentLink>, NetworkError> {
@@ -69,7 +74,8 @@ impl Network for XmppNetwork {
         let (tx, rx) = mpsc::unbounded_channel();
         let opts = LinkOptions { jid: self.config.component.clone(), secret: self.config.secret.clone(), addr: self.config.server.clone() };
         let link = Arc::new(ComponentLink::spawn(opts, tx));
-        let _ = self.link.set(link);
+        let _ = self.link.set(link.clone());
+        let _ = self.shared.link.set(link);
         tokio::spawn(crate::incoming::route(rx, self.shared.clone()));
         Ok(())
     }
