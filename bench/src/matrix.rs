@@ -40,7 +40,13 @@ fn client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder().tcp_nodelay(true).timeout(Duration::from_secs(90)).build()?)
 }
 
-async fn call(http: &reqwest::Client, method: Method, url: &str, token: Option<&str>, body: Option<&Value>) -> anyhow::Result<(u16, Value)> {
+async fn call(
+    http: &reqwest::Client,
+    method: Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> anyhow::Result<(u16, Value)> {
     let mut req = http.request(method, url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -133,12 +139,9 @@ impl MatrixUser {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             loop {
-                let resp = match call(&http, Method::GET, &url(Some(&since), 30_000), Some(&token), None).await {
-                    Ok((200, v)) => v,
-                    _ => {
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        continue;
-                    }
+                let Ok((200, resp)) = call(&http, Method::GET, &url(Some(&since), 30_000), Some(&token), None).await else {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
                 };
                 let at = Instant::now();
                 if let Some(invites) = resp["rooms"]["invite"].as_object() {

@@ -196,7 +196,8 @@ struct Outcome {
 
 impl Outcome {
     fn new(sent: &[Option<Instant>], arrived: &[Option<Instant>]) -> Self {
-        let mut latencies: Vec<Duration> = sent.iter().zip(arrived).filter_map(|(s, a)| Some(a.as_ref()?.duration_since(*s.as_ref()?))).collect();
+        let mut latencies: Vec<Duration> =
+            sent.iter().zip(arrived).filter_map(|(s, a)| Some(a.as_ref()?.duration_since(*s.as_ref()?))).collect();
         latencies.sort();
         let first = sent.iter().flatten().min().copied();
         let last = arrived.iter().flatten().max().copied();
@@ -232,7 +233,14 @@ async fn pace(start: Instant, i: usize, every: Option<Duration>) {
     }
 }
 
-async fn measure_i2m(stack: &mut Stack, channel: &str, tag: &str, n: usize, every: Option<Duration>, drain: Duration) -> anyhow::Result<Outcome> {
+async fn measure_i2m(
+    stack: &mut Stack,
+    channel: &str,
+    tag: &str,
+    n: usize,
+    every: Option<Duration>,
+    drain: Duration,
+) -> anyhow::Result<Outcome> {
     let mut sent = vec![None; n];
     let mut arrived = vec![None; n];
     let start = Instant::now();
@@ -248,13 +256,18 @@ async fn measure_i2m(stack: &mut Stack, channel: &str, tag: &str, n: usize, ever
     while missing > 0 {
         let Ok(item) = tokio::time::timeout_at(deadline, stack.inbox.rx.recv()).await else { break };
         let item = item.context("sync loop ended")?;
-        if let Synced::Event { at, room, event } = &item
-            && *room == stack.portal
-            && let Some(i) = event["content"]["body"].as_str().and_then(|b| index_of(b, tag, n))
-            && arrived[i].is_none()
-        {
-            arrived[i] = Some(*at);
-            missing -= 1;
+        let Synced::Event { at, room, event } = &item else { continue };
+        if *room != stack.portal {
+            continue;
+        }
+        // heisenbridge merges one sender's lines that come within 100 ms into one event.
+        for line in event["content"]["body"].as_str().unwrap_or("").lines() {
+            if let Some(i) = index_of(line, tag, n)
+                && arrived[i].is_none()
+            {
+                arrived[i] = Some(*at);
+                missing -= 1;
+            }
         }
     }
     Ok(Outcome::new(&sent, &arrived))
