@@ -84,9 +84,13 @@ impl Args {
     }
 }
 
-/// Runs a shell command (the restart hooks bench.sh passes) and fails on a non-zero exit.
+/// Runs a shell command (the restart hooks bench.sh passes) and fails on a non-zero exit or
+/// after two minutes, so a hung hook fails the run instead of stalling it.
 pub async fn shell(cmd: &str) -> anyhow::Result<()> {
-    let status = tokio::process::Command::new("bash").arg("-c").arg(cmd).status().await?;
+    let mut child = tokio::process::Command::new("bash").arg("-c").arg(cmd).kill_on_drop(true).spawn()?;
+    let status = tokio::time::timeout(Duration::from_secs(120), child.wait())
+        .await
+        .map_err(|_| anyhow::anyhow!("`{cmd}` did not finish within two minutes"))??;
     anyhow::ensure!(status.success(), "`{cmd}` failed: {status}");
     Ok(())
 }

@@ -71,8 +71,14 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn puppets(args: &Args, count: usize, server: &str, port: u16, baseline: Memory, timeout: Duration) -> anyhow::Result<()> {
-    // The bridge's flood-control defaults; idle puppets send nothing anyway.
-    let config: IrcConfig = serde_json::from_value(serde_json::json!({"name": "bench", "server": server, "port": port}))?;
+    // The network section's defaults, unless `--network-json '{"key": value}'` overrides some.
+    let mut section = serde_json::json!({"name": "bench", "server": server, "port": port});
+    if let Some(extra) = args.opt("network-json") {
+        let extra: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&extra).context("--network-json")?;
+        section.as_object_mut().expect("an object").extend(extra);
+    }
+    let config: IrcConfig = serde_json::from_value(section)?;
+    let label = args.get("label", "puppets");
     let network = IrcNetwork::new(config);
     let (tx, rx) = mpsc::unbounded_channel();
     let (connected_tx, mut connected) = watch::channel(0usize);
@@ -97,7 +103,7 @@ async fn puppets(args: &Args, count: usize, server: &str, port: u16, baseline: M
         clients.push(client);
     }
     wait_count(&mut connected, count, timeout, "connected").await?;
-    let memory = report_memory("puppets", count, start.elapsed(), baseline).await?;
+    let memory = report_memory(&label, count, start.elapsed(), baseline).await?;
 
     if let (Some(kill), Some(restart)) = (args.opt("kill-cmd"), args.opt("start-cmd")) {
         // More than one restart shows whether memory keeps growing with each reconnect.
@@ -115,7 +121,7 @@ async fn puppets(args: &Args, count: usize, server: &str, port: u16, baseline: M
             tokio::time::sleep(SETTLE).await;
             let after = Memory::now()?;
             println!(
-                "RECONNECT| {count} | {round} | {:.1} | {:.1} | **{:.1}** | {:.1} | {:.1} | {} |",
+                "RECONNECT| {label} | {count} | {round} | {:.1} | {:.1} | **{:.1}** | {:.1} | {:.1} | {} |",
                 all_down.as_secs_f64(),
                 server_up.as_secs_f64(),
                 all_back.as_secs_f64(),
