@@ -196,7 +196,7 @@ the network section's defaults, among them \`max_concurrent_connects: 50\` (regi
 flight at once); the last run lifts that limit to show what it costs.
 
 | run | puppets | restart | all saw the disconnect (s) | server ready again (s) | **all reconnected (s)** | of which after the server was ready (s) | RSS after (MiB) | RSS change |
-|---|---|---|---|---|---|---|---|
+|---|---|---|---|---|---|---|---|---|
 $(rows RECONNECT)
 
 ## 3. and 4. Message latency, mxbridge and heisenbridge
