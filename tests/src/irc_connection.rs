@@ -29,11 +29,11 @@ fn random_nick(prefix: &str) -> String {
 }
 
 /// Reads messages until one matches.
-pub(crate) async fn next_matching(incoming: &mut UnboundedReceiver<Message>, pred: impl Fn(&Message) -> bool) -> Message {
+pub(crate) async fn next_matching(incoming: &mut UnboundedReceiver<Box<Message>>, pred: impl Fn(&Message) -> bool) -> Message {
     tokio::time::timeout(WAIT, async {
         while let Some(msg) = incoming.recv().await {
             if pred(&msg) {
-                return msg;
+                return *msg;
             }
         }
         panic!("the connection closed");

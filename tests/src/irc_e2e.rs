@@ -32,7 +32,7 @@ fn irc_bridge_config() -> (Config, IrcConfig) {
     (config, irc)
 }
 
-pub(crate) async fn next_privmsg(incoming: &mut UnboundedReceiver<Message>, pred: impl Fn(&str, &str) -> bool) -> (String, String) {
+pub(crate) async fn next_privmsg(incoming: &mut UnboundedReceiver<Box<Message>>, pred: impl Fn(&str, &str) -> bool) -> (String, String) {
     tokio::time::timeout(WAIT, async {
         while let Some(msg) = incoming.recv().await {
             if let Command::PRIVMSG(_, text) = &msg.command {

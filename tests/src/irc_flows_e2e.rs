@@ -427,7 +427,7 @@ async fn test_files_and_long_messages_reach_irc_as_working_links() {
 }
 
 /// Waits for a PRIVMSG containing `needle` without a deadline of its own.
-async fn next_msg_quiet(incoming: &mut UnboundedReceiver<Message>, needle: &str) {
+async fn next_msg_quiet(incoming: &mut UnboundedReceiver<Box<Message>>, needle: &str) {
     while let Some(msg) = incoming.recv().await {
         if matches!(&msg.command, Command::PRIVMSG(_, t) if t.contains(needle)) {
             return;

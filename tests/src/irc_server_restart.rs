@@ -144,7 +144,7 @@ async fn test_puppets_reconnect_and_rejoin_after_the_server_restarts_and_queued_
     }
 }
 
-fn drain_names(incoming: &mut mpsc::UnboundedReceiver<irc::proto::Message>) -> Vec<String> {
+fn drain_names(incoming: &mut mpsc::UnboundedReceiver<Box<irc::proto::Message>>) -> Vec<String> {
     let mut names = Vec::new();
     while let Ok(msg) = incoming.try_recv() {
         if let irc::proto::Command::Response(irc::proto::Response::RPL_NAMREPLY, args) = &msg.command

@@ -132,7 +132,9 @@ pub struct Connection {
     /// Messages after registration. A task drives the connection (the `irc` crate only
     /// flushes outgoing lines while its stream is polled); the channel closes when the
     /// connection ends.
-    pub incoming: mpsc::UnboundedReceiver<Message>,
+    /// Boxed: an unbounded channel allocates 32 slots at once, and a `Message` is 240
+    /// bytes, which made this channel 7.7 KB of every idle puppet (BENCHMARKS.md).
+    pub incoming: mpsc::UnboundedReceiver<Box<Message>>,
 }
 
 /// Connects, negotiates and registers.
@@ -200,11 +202,11 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> 
 
 /// Polls the connection until it closes, forwarding what arrives. Keeps running while the
 /// receiver is gone so queued lines still go out; ends when the server closes.
-async fn drive(mut stream: ClientStream, tx: mpsc::UnboundedSender<Message>) {
+async fn drive(mut stream: ClientStream, tx: mpsc::UnboundedSender<Box<Message>>) {
     while let Some(next) = stream.next().await {
         match next {
             Ok(msg) => {
-                let _ = tx.send(msg);
+                let _ = tx.send(Box::new(msg));
             }
             Err(e) => {
                 tracing::debug!(error = %e, "IRC connection ended");
