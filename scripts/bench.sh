@@ -192,7 +192,7 @@ $(rows MEM)
 InspIRCd is stopped (SIGTERM) and started again by \`scripts/start-inspircd.sh\` (which
 returns once NickServ answers a client); the clock starts at the kill. Three restarts per
 run, so memory growth across reconnects shows. Target: under 60 s for 10,000. \`puppets\` uses
-the network section's defaults, among them \`max_concurrent_connects: 50\` (registrations in
+the network section's defaults, among them \`max_concurrent_connects: 500\` (registrations in
 flight at once); the last run lifts that limit to show what it costs.
 
 | run | puppets | restart | all saw the disconnect (s) | server ready again (s) | **all reconnected (s)** | of which after the server was ready (s) | RSS after (MiB) | RSS change |
@@ -211,9 +211,8 @@ send → last arrival); back-to-back Matrix sends wait for each \`PUT\` to retur
 written at once.
 
 Flood control: \`mxbridge\` ran with \`max_messages_in_burst: 1000, burst_window_secs: 1\`,
-\`mxbridge (default flood control)\` with the defaults (5 lines per 4 s). Both settings go to
-the \`irc\` crate 1.1's \`Config\`, which does not act on them (see the observations below), so
-the two runs differ only in pacing. heisenbridge's own send queue is fixed (1.5 s per line once
+\`mxbridge (default flood control)\` with the defaults (5 lines per 4 s), applied by the
+bridge's own token bucket in front of each connection (\`pacing.rs\`). heisenbridge's own send queue is fixed (1.5 s per line once
 more than ~5 lines went out within whole seconds), so its paced Matrix → IRC run sends one
 message per 1.1 s, and so does the matching mxbridge run. heisenbridge also holds IRC lines
 for 100 ms (up to 1 s) and merges one sender's lines into one Matrix event: its IRC → Matrix
