@@ -15,7 +15,7 @@ use tokio_xmpp::parsers::chatstates::ChatState;
 use tokio_xmpp::parsers::message::{Lang, Message, MessageType};
 use tokio_xmpp::parsers::message_correct::Replace;
 use tokio_xmpp::parsers::oob::Oob;
-use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
+use tokio_xmpp::parsers::presence::{Presence, Show, Type as PresenceType};
 use tokio_xmpp::parsers::reactions::Reactions;
 
 use crate::client::XmppClient;
@@ -272,5 +272,12 @@ fn presence(shared: &Shared, client: &XmppClient, p: Presence) {
         PresenceType::Unavailable => Membership::Leave,
         _ => return,
     };
-    events.send(RemoteEvent::Member { chat, sender: Sender::named(format!("{muc}/{nick}"), nick), membership });
+    let sender = Sender::named(format!("{muc}/{nick}"), nick);
+    events.send(RemoteEvent::Member { chat, sender: sender.clone(), membership });
+    if membership == Membership::Join {
+        // Availability: away, extended away and do-not-disturb are not available on Matrix.
+        let available = matches!(p.show, None | Some(Show::Chat));
+        let status = p.statuses.values().next().cloned().filter(|s| !s.is_empty());
+        events.send(RemoteEvent::Presence { sender, available, status });
+    }
 }
