@@ -50,25 +50,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   trap - EXIT
 fi
 
-synapse_ok() { "$VENV/bin/python" -c "import synapse, sys; sys.exit(synapse.__version__ != '$SYNAPSE_VERSION')" 2>/dev/null; }
-if ! synapse_ok; then
-  log "installing matrix-synapse $SYNAPSE_VERSION into $VENV"
+# venv_package VENV MODULE VERSION SPEC: a venv at VENV in which MODULE imports with
+# __version__ VERSION, installing SPEC from PyPI when it does not.
+venv_package() {
+  local venv=$1 module=$2 version=$3 spec=$4
+  ok() { "$venv/bin/python" -c "import $module, sys; sys.exit($module.__version__ != '$version')" 2>/dev/null; }
+  ok && return 0
+  log "installing $spec into $venv"
   # A venv whose interpreter is gone (its Python was removed or moved) cannot be repaired.
-  if ! "$VENV/bin/python" -c '' 2>/dev/null; then
-    python3 -m venv --clear "$VENV"
+  if ! "$venv/bin/python" -c '' 2>/dev/null; then
+    python3 -m venv --clear "$venv"
   fi
-  "$VENV/bin/pip" install -q --no-input --upgrade pip
-  "$VENV/bin/pip" install -q --no-input "matrix-synapse==$SYNAPSE_VERSION"
-  synapse_ok || { log "matrix-synapse $SYNAPSE_VERSION is not importable from $VENV after installing"; exit 1; }
-fi
-slixmpp_ok() { "$XMPP_VENV/bin/python" -c "import slixmpp, sys; sys.exit(slixmpp.__version__ != '$SLIXMPP_VERSION')" 2>/dev/null; }
-if ! slixmpp_ok; then
-  log "installing slixmpp $SLIXMPP_VERSION into $XMPP_VENV"
-  if ! "$XMPP_VENV/bin/python" -c '' 2>/dev/null; then
-    python3 -m venv --clear "$XMPP_VENV"
-  fi
-  "$XMPP_VENV/bin/pip" install -q --no-input --upgrade pip
-  "$XMPP_VENV/bin/pip" install -q --no-input "slixmpp==$SLIXMPP_VERSION"
-  slixmpp_ok || { log "slixmpp $SLIXMPP_VERSION is not importable from $XMPP_VENV after installing"; exit 1; }
-fi
+  "$venv/bin/pip" install -q --no-input --upgrade pip
+  "$venv/bin/pip" install -q --no-input "$spec"
+  ok || { log "$spec is not importable from $venv after installing"; exit 1; }
+}
+venv_package "$VENV" synapse "$SYNAPSE_VERSION" "matrix-synapse==$SYNAPSE_VERSION"
+venv_package "$XMPP_VENV" slixmpp "$SLIXMPP_VERSION" "slixmpp==$SLIXMPP_VERSION"
 log "dependencies ready"

@@ -124,24 +124,9 @@ async fn test_ops_voice_topic_and_kicks_both_ways() {
 
     // away-notify: an away IRC user's ghost is unavailable with the away message, and back.
     pal.sender.send(Command::AWAY(Some("at lunch".into()))).unwrap();
-    crate::harness::wait::wait_until(WAIT, std::time::Duration::from_millis(200), || {
-        let user = &user;
-        let ghost = ghost.clone();
-        async move {
-            let p = user.presence(&ghost).await;
-            (p["presence"] == "unavailable" && p["status_msg"] == "at lunch").then_some(())
-        }
-    })
-    .await
-    .expect("the ghost is away");
+    user.wait_for_presence(&ghost, "unavailable", Some("at lunch"), WAIT).await.expect("the ghost is away");
     pal.sender.send(Command::AWAY(None)).unwrap();
-    crate::harness::wait::wait_until(WAIT, std::time::Duration::from_millis(200), || {
-        let user = &user;
-        let ghost = ghost.clone();
-        async move { (user.presence(&ghost).await["presence"] == "online").then_some(()) }
-    })
-    .await
-    .expect("the ghost is back");
+    user.wait_for_presence(&ghost, "online", None, WAIT).await.expect("the ghost is back");
 
     // Topic from Matrix reaches IRC.
     user.put_state(&portal, "m.room.topic", "", json!({"topic": "set from matrix"})).await;

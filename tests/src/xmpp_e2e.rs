@@ -159,15 +159,7 @@ async fn test_muc_by_alias_and_text_both_ways() {
     user.wait_for_event(&portal, WAIT, membership(bob_ghost.clone(), "join")).await.expect("bob's ghost joins");
     // Availability follows: bob goes away with a status.
     bob.send_raw(&format!("<presence to='{muc}/bob'><show>away</show><status>brb</status></presence>")).await;
-    crate::harness::wait::wait_until(WAIT, Duration::from_millis(200), || {
-        let (user, ghost) = (&user, bob_ghost.clone());
-        async move {
-            let p = user.presence(&ghost).await;
-            (p["presence"] == "unavailable" && p["status_msg"] == "brb").then_some(())
-        }
-    })
-    .await
-    .expect("bob's ghost is away");
+    user.wait_for_presence(&bob_ghost, "unavailable", Some("brb"), WAIT).await.expect("bob's ghost is away");
     bob.leave(&muc, "bob").await;
     user.wait_for_event(&portal, WAIT, membership(bob_ghost, "leave")).await.expect("bob's ghost leaves");
 

@@ -69,6 +69,17 @@ impl Puppets {
     }
 }
 
+/// A puppet's state could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StateNotStored {
+    /// The network has not been started, so there is no store yet.
+    #[error("the bridge has not finished starting; try again")]
+    NotStarted,
+    /// The store failed.
+    #[error("{0}; try again later")]
+    Store(String),
+}
+
 /// What all puppets of one network share.
 pub(crate) struct Shared {
     pub(crate) config: IrcConfig,
@@ -363,15 +374,23 @@ impl Inner {
         sessions.get(self.events.login(), key).await.ok().flatten().and_then(|v| String::from_utf8(v).ok())
     }
 
-    async fn write(&self, key: &str, value: Option<&str>) {
-        let Some(sessions) = self.shared.sessions.get() else { return };
+    /// Stores (or with `None` removes) one value of the puppet's state.
+    pub(crate) async fn store(&self, key: &str, value: Option<&str>) -> Result<(), StateNotStored> {
+        let sessions = self.shared.sessions.get().ok_or(StateNotStored::NotStarted)?;
         let login = self.events.login();
-        let result = match value {
+        match value {
             Some(v) => sessions.set(login, key, v.as_bytes()).await,
             None => sessions.delete(login, key).await,
-        };
-        if let Err(e) = result {
-            tracing::warn!(login = %login, key, error = %e, "could not store puppet state");
+        }
+        .map_err(|e| StateNotStored::Store(e.to_string()))
+    }
+
+    /// [`Inner::store`] for state the puppet keeps by itself: a failure is only logged (and
+    /// before the network started there is no store yet, as in the benchmarks).
+    async fn write(&self, key: &str, value: Option<&str>) {
+        match self.store(key, value).await {
+            Ok(()) | Err(StateNotStored::NotStarted) => {}
+            Err(e) => tracing::warn!(login = %self.events.login(), key, error = %e, "could not store puppet state"),
         }
     }
 

@@ -189,14 +189,7 @@ fn join(network: &IrcNetwork, irc: &IrcClient, channel: &str, key: Option<&Strin
 }
 
 async fn store(irc: &IrcClient, key: &'static str, value: Option<String>) -> Result<(), CommandError> {
-    let sessions =
-        irc.inner.shared.sessions.get().ok_or_else(|| CommandError::Failed("the bridge has not finished starting; try again".into()))?;
-    let login = irc.login();
-    match value {
-        Some(v) => sessions.set(&login, key, v.as_bytes()).await,
-        None => sessions.delete(&login, key).await,
-    }
-    .map_err(|e| CommandError::Failed(format!("{e}; try again later")))
+    irc.inner.store(key, value.as_deref()).await.map_err(|e| CommandError::Failed(e.to_string()))
 }
 
 async fn feature_mentions(network: &IrcNetwork, irc: &IrcClient, value: &[String]) -> Result<String, CommandError> {

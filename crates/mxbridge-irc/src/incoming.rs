@@ -110,15 +110,17 @@ impl Inner {
         }
     }
 
+    /// Where a line to `target` from `from` belongs: the channel's portal, or the private
+    /// chat of this login with the sender.
+    fn chat_of(&self, target: &str, from: &str) -> PortalKey {
+        if is_channel(target) { channel_key(target) } else { PortalKey::owned_by(RemoteChatId::new(casefold(from)), self.events.login()) }
+    }
+
     fn left(&self, channel: &str, nick: &str) {
         if let Some(m) = self.members.lock().expect("lock").get_mut(&casefold(channel)) {
             m.remove(&casefold(nick));
         }
-        if self.shared.puppets.contains(nick) || !self.is_reader(channel) {
-            return;
-        }
-        let sender = Sender::named(casefold(nick), nick);
-        self.events.send(RemoteEvent::Member { chat: channel_key(channel), sender, membership: Membership::Leave });
+        self.report_leave(channel, nick);
     }
 
     fn channels_of(&self, nick: &str) -> Vec<String> {
@@ -153,7 +155,7 @@ impl Inner {
         let debounce = self.shared.config.quit_debounce_secs;
         if !is_netsplit(reason) || debounce == 0 {
             for channel in channels {
-                self.left_after_quit(&channel, nick);
+                self.report_leave(&channel, nick);
             }
             return;
         }
@@ -171,12 +173,13 @@ impl Inner {
                 }
             };
             for channel in due.unwrap_or_default() {
-                this.left_after_quit(&channel, &nick);
+                this.report_leave(&channel, &nick);
             }
         });
     }
 
-    fn left_after_quit(&self, channel: &str, nick: &str) {
+    /// Tells Matrix that an IRC user left a channel (a puppet's leave is its user's own).
+    fn report_leave(&self, channel: &str, nick: &str) {
         if self.shared.puppets.contains(nick) || !self.is_reader(channel) {
             return;
         }
@@ -261,11 +264,7 @@ impl Inner {
                     None if text.starts_with('\x01') => return, // other CTCP
                     None => (if is_notice { MessageKind::Notice } else { MessageKind::Text }, text.as_str()),
                 };
-                let chat = if for_channel {
-                    channel_key(target)
-                } else {
-                    PortalKey::owned_by(RemoteChatId::new(casefold(&from)), self.events.login())
-                };
+                let chat = self.chat_of(target, &from);
                 let id = tag("msgid").unwrap_or_else(|| self.client().local_id("in"));
                 let body = mentions::pills(format::from_irc(body), &|word| self.shared.mention_target(word));
                 self.events.send(RemoteEvent::Message {
@@ -291,11 +290,7 @@ impl Inner {
                 if is_own || self.shared.puppets.contains(&from) || (is_channel(target) && !self.is_reader(target)) {
                     return;
                 }
-                let chat = if is_channel(target) {
-                    channel_key(target)
-                } else {
-                    PortalKey::owned_by(RemoteChatId::new(casefold(&from)), self.events.login())
-                };
+                let chat = self.chat_of(target, &from);
                 let sender = Sender::named(casefold(&from), from.clone());
                 self.events.send(RemoteEvent::Reaction { chat, sender, target: RemoteMessageId::new(reply), key });
             }

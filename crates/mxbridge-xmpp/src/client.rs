@@ -24,6 +24,11 @@ use tokio_xmpp::parsers::reactions::{Reaction, Reactions};
 
 use crate::link::ComponentLink;
 
+/// The occupant JID `room@service/nick`.
+fn occupant(muc: &str, nick: &str) -> Result<Jid, NetworkError> {
+    format!("{muc}/{nick}").parse().map_err(|_| NetworkError::NotFound(format!("{muc} is not a room address")))
+}
+
 /// A MUC nick from a Matrix display name: one line, no control characters, within the
 /// resource length limit; `None` when nothing usable is left.
 fn muc_nick(display_name: Option<&str>) -> Option<String> {
@@ -76,7 +81,7 @@ impl XmppClient {
             return Ok(());
         }
         let nick = muc_nick(display_name).unwrap_or_else(|| self.inner.nick.clone());
-        let to: Jid = format!("{muc}/{nick}").parse().map_err(|_| NetworkError::NotFound(format!("{muc} is not a room address")))?;
+        let to = occupant(muc, &nick)?;
         let mut presence = Presence::new(PresenceType::None).with_to(to);
         presence.from = Some(self.own_jid()?);
         presence.add_payload(Muc {
@@ -91,7 +96,7 @@ impl XmppClient {
     /// Leaves a MUC.
     pub fn leave_muc(&self, muc: &str) -> Result<(), NetworkError> {
         let Some(nick) = self.inner.mucs.lock().expect("lock").remove(muc) else { return Ok(()) };
-        let to: Jid = format!("{muc}/{nick}").parse().map_err(|_| NetworkError::NotFound(format!("{muc} is not a room address")))?;
+        let to = occupant(muc, &nick)?;
         let mut presence = Presence::new(PresenceType::Unavailable).with_to(to);
         presence.from = Some(self.own_jid()?);
         self.inner.link.send(presence);

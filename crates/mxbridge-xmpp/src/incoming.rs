@@ -105,18 +105,19 @@ fn typing(m: &Message) -> Option<bool> {
 
 fn message(shared: &Shared, client: &XmppClient, m: Message) {
     let Some(from) = m.from.clone() else { return };
-    if body_of(&m).is_none()
-        && let Some(typing) = typing(&m)
-    {
-        return chat_state(shared, client, &m, from, typing);
-    }
+    // Retractions carry a fallback body and reactions usually none: both come first.
     if let Some(target) = crate::xep::retracted_id(&m.payloads) {
         return retraction(shared, client, &m, from, target);
     }
     if let Some(reactions) = m.payloads.iter().find_map(|p| Reactions::try_from(p.clone()).ok()) {
         return reacted(shared, client, &m, from, reactions);
     }
-    let Some(body) = body_of(&m) else { return };
+    let Some(body) = body_of(&m) else {
+        if let Some(typing) = typing(&m) {
+            chat_state(shared, client, &m, from, typing);
+        }
+        return;
+    };
     let correction = corrects(&m);
     let reply_to = crate::xep::replied_id(&m.payloads);
     if correction.is_none()
@@ -124,24 +125,13 @@ fn message(shared: &Shared, client: &XmppClient, m: Message) {
     {
         return shared_file(shared, client, &m, from, oob.url, body, reply_to);
     }
-    let bare = from.to_bare().to_string();
-    let id = m.id.as_ref().map(|i| i.0.clone()).unwrap_or_else(|| format!("xmpp-{}", rand::random::<u64>()));
-    let events = &client.inner.events;
-    match m.type_ {
-        MessageType::Groupchat => {
-            let Some(nick) = from.resource().map(|r| r.as_str().to_owned()) else { return }; // the room itself
-            if shared.is_ours(&bare, &nick) || !shared.is_reader(client, &bare) {
-                return;
-            }
-            let chat = PortalKey::shared(RemoteChatId::new(bare.clone()));
-            events.send(text_event(chat, Sender::named(format!("{bare}/{nick}"), nick), id, body, correction, reply_to));
-        }
-        MessageType::Chat | MessageType::Normal => {
-            let chat = PortalKey::owned_by(RemoteChatId::new(bare.clone()), events.login());
-            events.send(text_event(chat, Sender::named(bare.clone(), bare), id, body, correction, reply_to));
-        }
-        _ => {}
-    }
+    let Some((chat, sender)) = chat_and_sender(shared, client, &m, &from) else { return };
+    client.inner.events.send(text_event(chat, sender, message_id(&m), body, correction, reply_to));
+}
+
+/// The id a message is known by (its `id` attribute), or a fresh one.
+fn message_id(m: &Message) -> String {
+    m.id.as_ref().map(|i| i.0.clone()).unwrap_or_else(|| format!("xmpp-{}", rand::random::<u64>()))
 }
 
 fn chat_state(shared: &Shared, client: &XmppClient, m: &Message, from: tokio_xmpp::jid::Jid, typing: bool) {
@@ -183,7 +173,7 @@ fn shared_file(
     reply_to: Option<String>,
 ) {
     let Some((chat, sender)) = chat_and_sender(shared, client, m, &from) else { return };
-    let id = m.id.as_ref().map(|i| i.0.clone()).unwrap_or_else(|| format!("xmpp-{}", rand::random::<u64>()));
+    let id = message_id(m);
     let http = shared.http.get_or_init(reqwest::Client::new).clone();
     let events = client.inner.events.clone();
     tokio::spawn(async move {
@@ -237,8 +227,11 @@ fn chat_and_sender(shared: &Shared, client: &XmppClient, m: &Message, from: &tok
             }
             Some((PortalKey::shared(RemoteChatId::new(bare.clone())), Sender::named(format!("{bare}/{nick}"), nick)))
         }
-        (MessageType::Groupchat, None) => None,
-        _ => Some((PortalKey::owned_by(RemoteChatId::new(bare.clone()), client.inner.events.login()), Sender::named(bare.clone(), bare))),
+        (MessageType::Groupchat, None) => None, // the room itself
+        (MessageType::Chat | MessageType::Normal, _) => {
+            Some((PortalKey::owned_by(RemoteChatId::new(bare.clone()), client.inner.events.login()), Sender::named(bare.clone(), bare)))
+        }
+        _ => None, // errors and headlines are not chat
     }
 }
 

@@ -14,6 +14,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::env;
+use super::wait::{TimedOut, wait_until};
 
 /// How many events one sync may return per room. Synapse's default of 10 would make a sync
 /// after a burst of events "limited" and leave a gap; the gap is also filled from
@@ -249,9 +250,23 @@ impl TestUser {
         self.request(Method::POST, &Self::room_path(room, "unban"), Some(json!({"user_id": user_id}))).await;
     }
 
-    /// A user's presence as the homeserver has it.
-    pub(crate) async fn presence(&self, user_id: &str) -> Value {
-        self.request(Method::GET, &format!("/_matrix/client/v3/presence/{}/status", enc(user_id)), None).await
+    /// Waits until the homeserver has `user_id` with `presence` (and `status`, when given).
+    pub(crate) async fn wait_for_presence(
+        &self,
+        user_id: &str,
+        presence: &str,
+        status: Option<&str>,
+        timeout: Duration,
+    ) -> Result<(), TimedOut> {
+        let path = format!("/_matrix/client/v3/presence/{}/status", enc(user_id));
+        wait_until(timeout, Duration::from_millis(200), || {
+            let path = path.clone();
+            async move {
+                let now = self.request(Method::GET, &path, None).await;
+                (now["presence"] == presence && status.is_none_or(|s| now["status_msg"] == s)).then_some(())
+            }
+        })
+        .await
     }
 
     /// Starts or stops typing in `room`.

@@ -185,6 +185,6 @@ struct Directory<'a>(&'a Bridge);
 #[async_trait::async_trait]
 impl crate::network::PortalDirectory for Directory<'_> {
     async fn room_of(&self, portal: &PortalKey) -> Option<ruma::OwnedRoomId> {
-        self.0.store.portal(portal.chat.as_str(), &portal.receiver).await.ok().flatten()?.room_id
+        self.0.portal_room(portal).await
     }
 }

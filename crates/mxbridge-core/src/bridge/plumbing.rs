@@ -120,9 +120,4 @@ impl Bridge {
         let which = if room == here { "This room".to_owned() } else { room.to_string() };
         self.notice(here, &format!("{which} is no longer linked to `{}`.", row.remote_id)).await;
     }
-
-    async fn power_level_of(&self, room: &RoomId, user: &UserId) -> i64 {
-        let Ok(Some(levels)) = self.matrix.get_state(room, "m.room.power_levels", "").await else { return 0 };
-        levels["users"][user.as_str()].as_i64().unwrap_or_else(|| levels["users_default"].as_i64().unwrap_or(0))
-    }
 }

@@ -22,6 +22,16 @@ pub(crate) fn power_level(role: Role) -> i64 {
     }
 }
 
+/// The `users_default` of an `m.room.power_levels` content.
+fn users_default(levels: &serde_json::Value) -> i64 {
+    levels["users_default"].as_i64().unwrap_or(0)
+}
+
+/// A user's level in an `m.room.power_levels` content.
+fn level_in(levels: &serde_json::Value, user: &UserId) -> i64 {
+    levels["users"][user.as_str()].as_i64().unwrap_or_else(|| users_default(levels))
+}
+
 /// Why a portal could not be made.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PortalError {
@@ -115,14 +125,26 @@ impl Bridge {
         ChatInfo { name: Some(key.chat.as_str().to_owned()), topic: None, avatar: None, kind: ChatKind::Group, members: Vec::new() }
     }
 
+    /// The room of an existing portal.
+    pub(crate) async fn portal_room(&self, chat: &PortalKey) -> Option<ruma::OwnedRoomId> {
+        self.store.portal(chat.chat.as_str(), &chat.receiver).await.ok().flatten()?.room_id
+    }
+
+    /// A user's power level in a room (0 when the room's levels cannot be read).
+    pub(crate) async fn power_level_of(&self, room: &ruma::RoomId, user: &UserId) -> i64 {
+        match self.matrix.get_state(room, "m.room.power_levels", "").await {
+            Ok(Some(levels)) => level_in(&levels, user),
+            _ => 0,
+        }
+    }
+
     /// Gives a ghost a power level in a portal room (as the bot, which has 100).
     pub(crate) async fn set_power_level(&self, room: &ruma::RoomId, user: &UserId, level: i64) {
         let Ok(Some(mut levels)) = self.matrix.get_state(room, "m.room.power_levels", "").await else { return };
-        let current = levels["users"][user.as_str()].as_i64().unwrap_or_else(|| levels["users_default"].as_i64().unwrap_or(0));
-        if current == level {
+        if level_in(&levels, user) == level {
             return;
         }
-        if level == levels["users_default"].as_i64().unwrap_or(0) {
+        if level == users_default(&levels) {
             if let Some(users) = levels["users"].as_object_mut() {
                 users.remove(user.as_str());
             }

@@ -147,7 +147,7 @@ impl Bridge {
             }
             RemoteEvent::RoleChanged { chat, sender: None, role } => {
                 let Some(user) = self.login(login).map(|l| l.user).filter(|u| *u != self.config.bot_user_id) else { return };
-                if let Ok(Some(Some(room))) = self.store.portal(chat.chat.as_str(), &chat.receiver).await.map(|p| p.map(|p| p.room_id)) {
+                if let Some(room) = self.portal_room(&chat).await {
                     self.set_power_level(&room, &user, power_level(role)).await;
                 }
             }
@@ -161,9 +161,7 @@ impl Bridge {
             RemoteEvent::Removed { chat, by, reason } => {
                 // The bot's own relay account leaving a chat does not take the bot out of its room.
                 let Some(user) = self.login(login).map(|l| l.user).filter(|u| *u != self.config.bot_user_id) else { return };
-                let Ok(Some(Some(room))) = self.store.portal(chat.chat.as_str(), &chat.receiver).await.map(|p| p.map(|p| p.room_id)) else {
-                    return;
-                };
+                let Some(room) = self.portal_room(&chat).await else { return };
                 let text = match &by {
                     Some(s) => format!("Removed by {} on {}: {reason}", s.id, self.info.display_name),
                     None => format!("Removed on {}: {reason}", self.info.display_name),
@@ -217,7 +215,7 @@ impl Bridge {
     }
 
     async fn existing_portal_and_ghost(&self, chat: &PortalKey, sender: &Sender) -> Option<(OwnedRoomId, OwnedUserId)> {
-        let room = self.store.portal(chat.chat.as_str(), &chat.receiver).await.ok().flatten()?.room_id?;
+        let room = self.portal_room(chat).await?;
         Some((room, self.ghost_user_id(&sender.id)))
     }
 
