@@ -158,10 +158,12 @@ component_probe() {
   return "$ok"
 }
 
-wait_ready "$prosody_pid" 30 port_in_use "$XMPP_COMPONENT_PORT" || fail "prosody did not open its ports"
-port_in_use "$XMPP_C2S_PORT" || fail "prosody opened the component port but not the client port"
+# Prosody opens its ports one after another (seen in CI: the component port a moment before
+# the client port), so each gets its own wait.
+wait_ready "$prosody_pid" 30 port_in_use "$XMPP_COMPONENT_PORT" || fail "prosody did not open its component port"
+wait_ready "$prosody_pid" 30 port_in_use "$XMPP_C2S_PORT" || fail "prosody opened the component port but not the client port"
 C2S_FEATURES=""
-c2s_probe || fail "prosody's client stream offers no in-band registration or PLAIN; features: ${C2S_FEATURES:-none}"
+wait_ready "$prosody_pid" 10 c2s_probe || fail "prosody's client stream offers no in-band registration or PLAIN; features: ${C2S_FEATURES:-none}"
 COMPONENT_REPLY=""
-component_probe || fail "prosody refused the handshake of component ${XMPP_COMPONENTS[0]}; reply: ${COMPONENT_REPLY:-none}"
+wait_ready "$prosody_pid" 10 component_probe || fail "prosody refused the handshake of component ${XMPP_COMPONENTS[0]}; reply: ${COMPONENT_REPLY:-none}"
 log "prosody ready on 127.0.0.1: clients $XMPP_C2S_PORT, components $XMPP_COMPONENT_PORT (pid $prosody_pid), in $((SECONDS - START)) s"
