@@ -14,4 +14,5 @@ mod media_links_e2e;
 mod restart_e2e;
 mod stack_smoke;
 mod xmpp_e2e;
+mod xmpp_restarts;
 mod xmpp_stack_smoke;

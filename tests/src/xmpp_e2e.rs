@@ -179,6 +179,27 @@ async fn test_muc_by_alias_and_text_both_ways() {
 }
 
 #[tokio::test]
+async fn test_an_alias_exists_only_for_a_muc_that_exists() {
+    let config = shared_xmpp();
+    let user = TestUser::register("xmppalias").await;
+    // Nobody ever joined this room: the MUC service says so (disco#info), so no portal.
+    let missing = format!("#_xmpp_nosuchroom{}=40conference.localhost:{}", rand::random::<u32>(), config.domain);
+    let (status, body) = user.try_join(&missing).await.expect_err("no portal for a MUC that does not exist");
+    assert_eq!(status.as_u16(), 404, "{body}");
+    // A user's address is not a group chat either.
+    let (status, body) = user.try_join(&format!("#_xmpp_someone=40localhost:{}", config.domain)).await.expect_err("a user is not a MUC");
+    assert_eq!(status.as_u16(), 404, "{body}");
+
+    // A room that exists gets its portal, named as the MUC names itself.
+    let room = format!("mxbn{}", rand::random::<u32>());
+    let muc = format!("{room}@conference.localhost");
+    let mut alice = XmppUser::new_random("alice").await;
+    alice.join(&muc, "alice").await;
+    let portal = user.join(&format!("#_xmpp_{room}=40conference.localhost:{}", config.domain)).await;
+    assert!(portal.starts_with('!'), "{portal}");
+}
+
+#[tokio::test]
 async fn test_a_matrix_user_starts_a_direct_chat_with_an_xmpp_user() {
     let config = shared_xmpp();
     let mut bob = XmppUser::new_random("bob").await;

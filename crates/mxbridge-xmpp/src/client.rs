@@ -10,7 +10,7 @@ use mxbridge_core::network::content::Content;
 use mxbridge_core::network::event::EventSink;
 use mxbridge_core::network::{
     ChatInfo, ChatKind, ChatMembership, Edits, NetworkClient, NetworkError, OutgoingMessage, Reactions as MatrixReactions, Redactions,
-    SentMessage, Typing, UserInfo,
+    SentMessage, SessionStore, Typing, UserInfo,
 };
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::chatstates::ChatState;
@@ -57,11 +57,17 @@ pub(crate) struct Inner {
     pub(crate) mucs: Mutex<HashMap<String, String>>,
     /// Our reactions per message: XEP-0444 sends the whole set each time.
     reactions: Mutex<HashMap<String, BTreeSet<String>>>,
+    /// Keeps the MUCs joined across bridge restarts (`None` before the network started).
+    sessions: Option<SessionStore>,
 }
 
+/// The session-store key of the MUCs a user is in (JSON: MUC → nick).
+const MUCS_KEY: &str = "mucs";
+
 impl XmppClient {
-    pub(crate) fn new(jid: String, nick: String, events: EventSink, link: Arc<ComponentLink>) -> Self {
-        Self { inner: Arc::new(Inner { jid, nick, events, link, mucs: Mutex::new(HashMap::new()), reactions: Mutex::new(HashMap::new()) }) }
+    pub(crate) fn new(jid: String, nick: String, events: EventSink, link: Arc<ComponentLink>, sessions: Option<SessionStore>) -> Self {
+        let inner = Inner { jid, nick, events, link, mucs: Mutex::new(HashMap::new()), reactions: Mutex::new(HashMap::new()), sessions };
+        Self { inner: Arc::new(inner) }
     }
 
     /// The user's JID on the component.
@@ -73,34 +79,74 @@ impl XmppClient {
         self.inner.jid.parse().map_err(|e| NetworkError::Other(format!("the component JID is invalid ({e})")))
     }
 
-    /// Joins a MUC as the user (presence to `room@service/nick`, no history: the room's
-    /// messages from now on are what the portal shows).
-    pub fn join_muc(&self, muc: &str, display_name: Option<&str>) -> Result<(), NetworkError> {
+    /// Joins a MUC as the user, with their display name as nick, and remembers it.
+    pub async fn join_muc(&self, muc: &str, display_name: Option<&str>) -> Result<(), NetworkError> {
         if self.nick_in(muc).is_some() {
             // Already in (or joining): a second presence would only change the nick.
             return Ok(());
         }
         let nick = muc_nick(display_name).unwrap_or_else(|| self.inner.nick.clone());
-        let to = occupant(muc, &nick)?;
-        let mut presence = Presence::new(PresenceType::None).with_to(to);
+        let presence = self.join_presence(muc, &nick)?;
+        self.inner.mucs.lock().expect("lock").insert(muc.to_owned(), nick);
+        self.inner.link.send(presence);
+        self.remember_mucs().await;
+        Ok(())
+    }
+
+    /// The presence that puts the user in a MUC as `nick` (no history: the room's messages
+    /// from now on are what the portal shows).
+    fn join_presence(&self, muc: &str, nick: &str) -> Result<Presence, NetworkError> {
+        let mut presence = Presence::new(PresenceType::None).with_to(occupant(muc, nick)?);
         presence.from = Some(self.own_jid()?);
         presence.add_payload(Muc {
             password: None,
             history: Some(History { maxchars: None, maxstanzas: Some(0), seconds: None, since: None }),
         });
-        self.inner.mucs.lock().expect("lock").insert(muc.to_owned(), nick);
+        Ok(presence)
+    }
+
+    /// The join presences for every MUC the user is in (sent again after a reconnect).
+    pub(crate) fn join_presences(&self) -> Vec<Presence> {
+        let mucs: Vec<(String, String)> = self.inner.mucs.lock().expect("lock").iter().map(|(m, n)| (m.clone(), n.clone())).collect();
+        mucs.iter().filter_map(|(muc, nick)| self.join_presence(muc, nick).ok()).collect()
+    }
+
+    /// Leaves a MUC for good (the user left the room).
+    pub async fn leave_muc(&self, muc: &str) -> Result<(), NetworkError> {
+        let Some(nick) = self.inner.mucs.lock().expect("lock").remove(muc) else { return Ok(()) };
+        self.send_unavailable(muc, &nick)?;
+        self.remember_mucs().await;
+        Ok(())
+    }
+
+    fn send_unavailable(&self, muc: &str, nick: &str) -> Result<(), NetworkError> {
+        let mut presence = Presence::new(PresenceType::Unavailable).with_to(occupant(muc, nick)?);
+        presence.from = Some(self.own_jid()?);
         self.inner.link.send(presence);
         Ok(())
     }
 
-    /// Leaves a MUC.
-    pub fn leave_muc(&self, muc: &str) -> Result<(), NetworkError> {
-        let Some(nick) = self.inner.mucs.lock().expect("lock").remove(muc) else { return Ok(()) };
-        let to = occupant(muc, &nick)?;
-        let mut presence = Presence::new(PresenceType::Unavailable).with_to(to);
-        presence.from = Some(self.own_jid()?);
-        self.inner.link.send(presence);
-        Ok(())
+    /// Stores the MUCs the user is in; a failure is only logged (the user stays in the
+    /// MUCs until the bridge restarts).
+    async fn remember_mucs(&self) {
+        let Some(sessions) = &self.inner.sessions else { return };
+        let json = serde_json::to_vec(&*self.inner.mucs.lock().expect("lock")).expect("a map of strings serialises");
+        if let Err(e) = sessions.set(self.inner.events.login(), MUCS_KEY, &json).await {
+            tracing::warn!(login = %self.inner.events.login(), error = %e, "could not store the MUCs a user is in");
+        }
+    }
+
+    /// The MUCs the user was in when the bridge last ran.
+    async fn remembered_mucs(&self) -> HashMap<String, String> {
+        let Some(sessions) = &self.inner.sessions else { return HashMap::new() };
+        match sessions.get(self.inner.events.login(), MUCS_KEY).await {
+            Ok(Some(json)) => serde_json::from_slice(&json).unwrap_or_default(),
+            Ok(None) => HashMap::new(),
+            Err(e) => {
+                tracing::warn!(login = %self.inner.events.login(), error = %e, "could not read the MUCs a user was in");
+                HashMap::new()
+            }
+        }
     }
 
     /// Our nick in a MUC, if we are in it.
@@ -111,12 +157,33 @@ impl XmppClient {
 
 #[async_trait]
 impl NetworkClient for XmppClient {
-    async fn connect(&self) {}
+    /// Back in the MUCs the user was in before the bridge restarted.
+    async fn connect(&self) {
+        let remembered = self.remembered_mucs().await;
+        let presences: Vec<Presence> = {
+            let mut mucs = self.inner.mucs.lock().expect("lock");
+            remembered
+                .into_iter()
+                .filter_map(|(muc, nick)| {
+                    if mucs.contains_key(&muc) {
+                        return None;
+                    }
+                    let presence = self.join_presence(&muc, &nick).ok()?;
+                    mucs.insert(muc, nick);
+                    Some(presence)
+                })
+                .collect()
+        };
+        for presence in presences {
+            self.inner.link.send(presence);
+        }
+    }
 
+    /// Out of every MUC for now (bridge shutdown); they are joined again on the next start.
     async fn disconnect(&self) {
-        let mucs: Vec<String> = self.inner.mucs.lock().expect("lock").keys().cloned().collect();
-        for muc in mucs {
-            let _ = self.leave_muc(&muc);
+        let mucs: Vec<(String, String)> = self.inner.mucs.lock().expect("lock").drain().collect();
+        for (muc, nick) in mucs {
+            let _ = self.send_unavailable(&muc, &nick);
         }
     }
 
@@ -125,7 +192,10 @@ impl NetworkClient for XmppClient {
     }
 
     async fn logout(&self) {
-        self.disconnect().await;
+        let mucs: Vec<String> = self.inner.mucs.lock().expect("lock").keys().cloned().collect();
+        for muc in mucs {
+            let _ = self.leave_muc(&muc).await;
+        }
     }
 
     async fn chat_info(&self, chat: &PortalKey) -> Result<ChatInfo, NetworkError> {
@@ -150,7 +220,7 @@ impl NetworkClient for XmppClient {
         let target = msg.portal.chat.as_str();
         let is_muc = msg.portal.receiver.is_empty();
         if is_muc && self.nick_in(target).is_none() {
-            self.join_muc(target, None)?;
+            self.join_muc(target, None).await?;
         }
         let mut body = msg.content.body.to_plain();
         if let Some(media) = &msg.content.media {
@@ -220,11 +290,11 @@ impl Edits for XmppClient {
 #[async_trait]
 impl ChatMembership for XmppClient {
     async fn join(&self, portal: &PortalKey, display_name: Option<&str>) -> Result<(), NetworkError> {
-        if portal.receiver.is_empty() { self.join_muc(portal.chat.as_str(), display_name) } else { Ok(()) }
+        if portal.receiver.is_empty() { self.join_muc(portal.chat.as_str(), display_name).await } else { Ok(()) }
     }
 
     async fn leave(&self, portal: &PortalKey) -> Result<(), NetworkError> {
-        if portal.receiver.is_empty() { self.leave_muc(portal.chat.as_str()) } else { Ok(()) }
+        if portal.receiver.is_empty() { self.leave_muc(portal.chat.as_str()).await } else { Ok(()) }
     }
 }
 

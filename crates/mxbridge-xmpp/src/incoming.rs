@@ -25,6 +25,7 @@ pub(crate) async fn route(mut incoming: mpsc::UnboundedReceiver<Stanza>, shared:
     while let Some(stanza) = incoming.recv().await {
         let stanza = match stanza {
             Stanza::Iq(iq) => {
+                let Some(iq) = shared.take_answer(iq) else { continue };
                 if let (Some(reply), Some(link)) = (crate::iq::answer(iq, &shared.component), shared.link.get()) {
                     link.send(reply);
                 }

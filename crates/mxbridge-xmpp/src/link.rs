@@ -39,22 +39,35 @@ pub enum LinkState {
     Down(String),
 }
 
+/// What the connection loop is asked to do, in order.
+enum Outgoing {
+    Stanza(Box<Stanza>),
+    /// Close the stream after everything queued before; answer when done.
+    Close(tokio::sync::oneshot::Sender<()>),
+}
+
+/// The stanzas that go out first on every connection, before anything queued: after a
+/// server restart the MUC presences must be back before queued groupchat messages, or the
+/// MUC refuses those from a non-occupant.
+pub type Greeting = std::sync::Arc<dyn Fn() -> Vec<Stanza> + Send + Sync>;
+
 /// A running component connection. Dropping it ends the connection loop.
 pub struct ComponentLink {
-    outgoing: mpsc::UnboundedSender<Stanza>,
+    outgoing: mpsc::UnboundedSender<Outgoing>,
     state: watch::Receiver<LinkState>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl ComponentLink {
-    /// Starts connecting; stanzas that arrive go to `incoming`.
-    pub fn spawn(opts: LinkOptions, incoming: mpsc::UnboundedSender<Stanza>) -> Self {
+    /// Starts connecting; stanzas that arrive go to `incoming`; `greeting` is asked on each
+    /// connection for the stanzas that go first.
+    pub fn spawn(opts: LinkOptions, incoming: mpsc::UnboundedSender<Stanza>, greeting: Greeting) -> Self {
         let (outgoing, queue) = mpsc::unbounded_channel();
         let (state_tx, state) = watch::channel(LinkState::Connecting);
         let (stop, stopped) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
             tokio::select! {
-                () = run(opts, queue, incoming, state_tx) => {}
+                () = run(opts, queue, incoming, state_tx, greeting) => {}
                 _ = stopped => {}
             }
         });
@@ -63,7 +76,16 @@ impl ComponentLink {
 
     /// Queues a stanza; it goes out now, or after the reconnect.
     pub fn send(&self, stanza: impl Into<Stanza>) {
-        let _ = self.outgoing.send(stanza.into());
+        let _ = self.outgoing.send(Outgoing::Stanza(Box::new(stanza.into())));
+    }
+
+    /// Sends what is queued, closes the stream and ends the loop (waits at most `within`:
+    /// a server that is away gets nothing more).
+    pub async fn close(&self, within: Duration) {
+        let (done, closed) = tokio::sync::oneshot::channel();
+        if self.outgoing.send(Outgoing::Close(done)).is_ok() {
+            let _ = tokio::time::timeout(within, closed).await;
+        }
     }
 
     /// The connection state, to watch.
@@ -74,9 +96,10 @@ impl ComponentLink {
 
 async fn run(
     opts: LinkOptions,
-    mut queue: mpsc::UnboundedReceiver<Stanza>,
+    mut queue: mpsc::UnboundedReceiver<Outgoing>,
     incoming: mpsc::UnboundedSender<Stanza>,
     state: watch::Sender<LinkState>,
+    greeting: Greeting,
 ) {
     let mut attempt: u32 = 0;
     // A stanza taken from the queue whose send failed goes first on the next connection.
@@ -90,27 +113,44 @@ async fn run(
                 state.send_replace(LinkState::Up);
                 tracing::info!(jid = %opts.jid, "XMPP component connected");
                 let (mut sink, mut stream) = component.split();
-                loop {
-                    // Kept as an element until the server took it: a stanza is consumed by
-                    // sending, and one that failed must go out again after the reconnect.
-                    if let Some(element) = unsent.take() {
-                        let stanza = Stanza::try_from(element.clone()).expect("it was a stanza");
-                        if let Err(e) = sink.send(stanza).await {
-                            unsent = Some(element);
-                            break format!("sending failed: {e}");
-                        }
+                let mut greeted = Ok(());
+                for stanza in greeting() {
+                    if let Err(e) = sink.send(stanza).await {
+                        greeted = Err(format!("sending failed: {e}"));
+                        break;
                     }
-                    tokio::select! {
-                        next = queue.recv() => match next {
-                            Some(stanza) => unsent = Some(Element::from(stanza)),
-                            None => return, // the link was dropped
-                        },
-                        got = stream.next() => match got {
-                            Some(stanza) => {
-                                let _ = incoming.send(stanza);
+                }
+                if let Err(why) = greeted {
+                    why
+                } else {
+                    loop {
+                        // Kept as an element until the server took it: a stanza is consumed by
+                        // sending, and one that failed must go out again after the reconnect.
+                        if let Some(element) = unsent.take() {
+                            let stanza = Stanza::try_from(element.clone()).expect("it was a stanza");
+                            if let Err(e) = sink.send(stanza).await {
+                                unsent = Some(element);
+                                break format!("sending failed: {e}");
                             }
-                            None => break "the server closed the stream".to_owned(),
-                        },
+                        }
+                        tokio::select! {
+                            next = queue.recv() => match next {
+                                Some(Outgoing::Stanza(stanza)) => unsent = Some(Element::from(*stanza)),
+                                Some(Outgoing::Close(done)) => {
+                                    let _ = sink.close().await;
+                                    state.send_replace(LinkState::Down("closed by the bridge".into()));
+                                    let _ = done.send(());
+                                    return;
+                                }
+                                None => return, // the link was dropped
+                            },
+                            got = stream.next() => match got {
+                                Some(stanza) => {
+                                    let _ = incoming.send(stanza);
+                                }
+                                None => break "the server closed the stream".to_owned(),
+                            },
+                        }
                     }
                 }
             }
@@ -165,7 +205,12 @@ mod tests {
         let addr = listener.local_addr().unwrap().to_string();
         let (tx, mut incoming) = mpsc::unbounded_channel();
         let opts = LinkOptions { jid: "bridge.test".into(), secret: Secret::new("s3cret".into()), addr };
-        let link = ComponentLink::spawn(opts, tx);
+        let greeting: Greeting = std::sync::Arc::new(|| {
+            let mut hello = tokio_xmpp::parsers::presence::Presence::available();
+            hello.id = Some("greeting".into());
+            vec![hello.into()]
+        });
+        let link = ComponentLink::spawn(opts, tx, greeting);
         let mut state = link.state();
 
         let hello = "<message xmlns='jabber:component:accept' from='alice@test' to='bob_hs@bridge.test' id='m1' type='chat'><body>hi</body></message>";
@@ -189,6 +234,8 @@ mod tests {
         link.send(queued);
         let (_sock, sent) = tokio::time::timeout(Duration::from_secs(10), session(&listener, "", "queued")).await.expect("reconnected");
         assert!(sent.contains("queued"));
+        let (greeting_at, queued_at) = (sent.find("greeting").expect("greeted again"), sent.find("queued").unwrap());
+        assert!(greeting_at < queued_at, "the greeting goes before what was queued: {sent}");
         state.wait_for(|s| *s == LinkState::Up).await.unwrap();
     }
 }

@@ -7,15 +7,23 @@ use std::sync::{Arc, Mutex, OnceLock};
 use async_trait::async_trait;
 use mxbridge_core::ids::{LoginId, RemoteChatId};
 use mxbridge_core::network::event::EventSink;
+use mxbridge_core::network::event::{LoginState, RemoteEvent};
 use mxbridge_core::network::login::{LoginError, LoginFlow, LoginProcess, NewLogin};
-use mxbridge_core::network::{AutoLogins, Network, NetworkClient, NetworkContext, NetworkError, NetworkInfo, StoredLogin};
+use mxbridge_core::network::{
+    AutoLogins, ChatInfo, ChatKind, Network, NetworkClient, NetworkContext, NetworkError, NetworkInfo, SessionStore, StoredLogin,
+};
 use mxbridge_core::secret::Secret;
 use ruma::UserId;
 use tokio::sync::mpsc;
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::disco::{DiscoInfoQuery, DiscoInfoResult};
+use tokio_xmpp::parsers::iq::Iq;
+use tokio_xmpp::parsers::stanza_error::DefinedCondition;
 
 use crate::client::XmppClient;
 use crate::config::XmppConfig;
-use crate::link::{ComponentLink, LinkOptions};
+use crate::link::{ComponentLink, Greeting, LinkOptions, LinkState};
 
 /// The XMPP network.
 pub struct XmppNetwork {
@@ -41,6 +49,10 @@ pub(crate) struct Shared {
     pub(crate) link: OnceLock<Arc<ComponentLink>>,
     /// The component's JID.
     pub(crate) component: String,
+    /// Where each user's MUCs are kept across bridge restarts.
+    pub(crate) sessions: OnceLock<SessionStore>,
+    /// IQs sent by the bridge that wait for their answer, by id.
+    pub(crate) pending_iqs: Mutex<HashMap<String, tokio::sync::oneshot::Sender<Iq>>>,
 }
 
 impl XmppNetwork {
@@ -71,13 +83,24 @@ impl Network for XmppNetwork {
 
     async fn start(&self, ctx: NetworkContext) -> Result<(), NetworkError> {
         let _ = self.shared.auto_logins.set(ctx.auto_logins);
+        let _ = self.shared.sessions.set(ctx.sessions);
         let (tx, rx) = mpsc::unbounded_channel();
         let opts = LinkOptions { jid: self.config.component.clone(), secret: self.config.secret.clone(), addr: self.config.server.clone() };
-        let link = Arc::new(ComponentLink::spawn(opts, tx));
+        let shared = Arc::downgrade(&self.shared);
+        // After a server restart every MUC has forgotten us: each user joins again.
+        let greeting: Greeting = Arc::new(move || shared.upgrade().map(|s| s.all_muc_presences()).unwrap_or_default());
+        let link = Arc::new(ComponentLink::spawn(opts, tx, greeting));
         let _ = self.link.set(link.clone());
-        let _ = self.shared.link.set(link);
+        let _ = self.shared.link.set(link.clone());
         tokio::spawn(crate::incoming::route(rx, self.shared.clone()));
+        tokio::spawn(report_link_states(link.state(), Arc::downgrade(&self.shared)));
         Ok(())
+    }
+
+    async fn stop(&self) {
+        if let Some(link) = self.link.get() {
+            link.close(std::time::Duration::from_secs(5)).await;
+        }
     }
 
     fn create_login(&self, _user: &UserId, flow: &str) -> Result<Box<dyn LoginProcess>, LoginError> {
@@ -97,7 +120,8 @@ impl Network for XmppNetwork {
     fn load_login(&self, stored: StoredLogin, events: EventSink) -> Result<Arc<dyn NetworkClient>, NetworkError> {
         let node = crate::jid::node_for_matrix_user(&stored.user).map_err(|e| NetworkError::Other(e.to_string()))?;
         let nick = stored.metadata["nick"].as_str().unwrap_or(stored.user.localpart()).to_owned();
-        let client = XmppClient::new(format!("{node}@{}", self.config.component), nick, events, self.link()?);
+        let sessions = self.shared.sessions.get().cloned();
+        let client = XmppClient::new(format!("{node}@{}", self.config.component), nick, events, self.link()?, sessions);
         self.shared.clients.lock().expect("lock").insert(node, client.clone());
         Ok(Arc::new(client))
     }
@@ -108,5 +132,106 @@ impl Network for XmppNetwork {
     fn chat_for_alias(&self, suffix: &str) -> Option<RemoteChatId> {
         let (node, domain) = crate::jid::parse_bare(suffix).ok()?;
         Some(RemoteChatId::new(format!("{node}@{domain}")))
+    }
+
+    /// Asks the MUC service about the room (XEP-0030) as the component: an alias only
+    /// exists for a room that exists and is a MUC.
+    async fn lookup_chat(&self, chat: &RemoteChatId) -> Result<Option<ChatInfo>, NetworkError> {
+        let room: Jid = chat.as_str().parse().map_err(|_| NetworkError::NotFound(format!("{chat} is not an XMPP address")))?;
+        let component: Jid =
+            self.config.component.parse().map_err(|e| NetworkError::Other(format!("the component JID is invalid ({e})")))?;
+        let query = DiscoInfoQuery { node: None };
+        match self.shared.request(component, room, query.into()).await? {
+            Iq::Result { payload: Some(payload), .. } => {
+                let info =
+                    DiscoInfoResult::try_from(payload).map_err(|e| NetworkError::Other(format!("a malformed disco#info answer ({e})")))?;
+                let Some(identity) = info.identities.iter().find(|i| i.category == "conference") else {
+                    return Err(NetworkError::NotFound(format!("{chat} is not a group chat")));
+                };
+                let name = identity
+                    .name
+                    .clone()
+                    .filter(|n| !n.is_empty())
+                    .or_else(|| chat.as_str().split('@').next().map(crate::jid::unescape_node));
+                Ok(Some(ChatInfo { name, topic: None, avatar: None, kind: ChatKind::Group, members: Vec::new() }))
+            }
+            Iq::Error { error, .. }
+                if matches!(error.defined_condition, DefinedCondition::ItemNotFound | DefinedCondition::RemoteServerNotFound) =>
+            {
+                Err(NetworkError::NotFound(format!("there is no group chat {chat}")))
+            }
+            Iq::Error { error, .. } => {
+                Err(NetworkError::Other(format!("the MUC service refused to describe {chat}: {:?}", error.defined_condition)))
+            }
+            _ => Err(NetworkError::Other(format!("an empty disco#info answer about {chat}"))),
+        }
+    }
+}
+
+/// How long the bridge waits for the answer to an IQ it sent.
+const IQ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+impl Shared {
+    /// Sends a get IQ and waits for its answer (a result, or the error the server or peer
+    /// returned).
+    pub(crate) async fn request(&self, from: Jid, to: Jid, payload: Element) -> Result<Iq, NetworkError> {
+        let link = self.link.get().ok_or_else(|| NetworkError::NotConnected("the XMPP component is not started yet".into()))?;
+        let id = format!("mxq-{}", rand::random::<u64>());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.pending_iqs.lock().expect("lock").insert(id.clone(), tx);
+        link.send(Iq::Get { from: Some(from), to: Some(to), id: id.clone(), payload });
+        let answer = tokio::time::timeout(IQ_TIMEOUT, rx).await;
+        self.pending_iqs.lock().expect("lock").remove(&id);
+        match answer {
+            Ok(Ok(iq)) => Ok(iq),
+            _ => Err(NetworkError::NotConnected("the XMPP server did not answer in time".into())),
+        }
+    }
+
+    /// Hands an answer to the request waiting for it; other IQs are given back.
+    pub(crate) fn take_answer(&self, iq: Iq) -> Option<Iq> {
+        let id = match &iq {
+            Iq::Result { id, .. } | Iq::Error { id, .. } => id,
+            Iq::Get { .. } | Iq::Set { .. } => return Some(iq),
+        };
+        let waiting = self.pending_iqs.lock().expect("lock").remove(id);
+        match waiting {
+            Some(tx) => {
+                let _ = tx.send(iq);
+                None
+            }
+            None => Some(iq),
+        }
+    }
+
+    /// Every user's join presence for every MUC they are in.
+    fn all_muc_presences(&self) -> Vec<tokio_xmpp::Stanza> {
+        let clients: Vec<XmppClient> = self.clients.lock().expect("lock").values().cloned().collect();
+        clients.iter().flat_map(|c| c.join_presences()).map(Into::into).collect()
+    }
+}
+
+/// Tells every user when the component connection is lost and when it is back (the core
+/// waits a while before it bothers them with a short outage).
+async fn report_link_states(mut states: tokio::sync::watch::Receiver<LinkState>, shared: std::sync::Weak<Shared>) {
+    let mut was_down = false;
+    while states.changed().await.is_ok() {
+        let state = states.borrow_and_update().clone();
+        let report = match state {
+            LinkState::Down(why) => {
+                was_down = true;
+                LoginState::TransientDisconnect(format!("the XMPP server connection was lost ({why}); reconnecting"))
+            }
+            LinkState::Up if was_down => {
+                was_down = false;
+                LoginState::Connected
+            }
+            _ => continue,
+        };
+        let Some(shared) = shared.upgrade() else { return };
+        let clients: Vec<XmppClient> = shared.clients.lock().expect("lock").values().cloned().collect();
+        for client in clients {
+            client.inner.events.send(RemoteEvent::LoginState(report.clone()));
+        }
     }
 }

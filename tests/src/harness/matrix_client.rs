@@ -228,6 +228,12 @@ impl TestUser {
         v["room_id"].as_str().expect("room_id").to_owned()
     }
 
+    /// Tries to join a room by id or alias: the room id, or the homeserver's status and error.
+    pub(crate) async fn try_join(&self, room_id_or_alias: &str) -> Result<String, (StatusCode, Value)> {
+        let (status, v) = self.call(Method::POST, &format!("/_matrix/client/v3/join/{}", enc(room_id_or_alias)), Some(json!({}))).await;
+        if status.is_success() { Ok(v["room_id"].as_str().expect("room_id").to_owned()) } else { Err((status, v)) }
+    }
+
     /// Invites `user_id` to `room`.
     pub(crate) async fn invite(&self, room: &str, user_id: &str) {
         self.request(Method::POST, &Self::room_path(room, "invite"), Some(json!({"user_id": user_id}))).await;

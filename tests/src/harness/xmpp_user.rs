@@ -100,8 +100,13 @@ impl XmppUser {
     /// Logs in as LOCALPART@localhost, registering the account in-band first when REGISTER
     /// (an existing account is then not an error); returns once the user is online.
     pub(crate) async fn login(localpart: &str, password: &str, register: bool) -> XmppUser {
+        XmppUser::login_on(&env::xmpp_c2s(), localpart, password, register).await
+    }
+
+    /// [`XmppUser::login`] on another server than the shared one (`host:port` of its clients).
+    pub(crate) async fn login_on(server: &str, localpart: &str, password: &str, register: bool) -> XmppUser {
         let jid = format!("{localpart}@{XMPP_DOMAIN}");
-        let mut user = XmppUser::spawn(&jid, password, register);
+        let mut user = XmppUser::spawn_on(server, &jid, password, register);
         let ready = user.next_event("ready").await;
         if ready.event != "ready" {
             let stderr = user.stderr.lock().map(|s| s.clone()).unwrap_or_default();
@@ -113,10 +118,14 @@ impl XmppUser {
 
     /// Starts the driver without waiting for it: for tests about failed logins.
     pub(crate) fn spawn(jid: &str, password: &str, register: bool) -> XmppUser {
+        XmppUser::spawn_on(&env::xmpp_c2s(), jid, password, register)
+    }
+
+    fn spawn_on(server: &str, jid: &str, password: &str, register: bool) -> XmppUser {
         let command = env::xmpp_driver();
         let (program, script) = command.split_first().expect("MXBRIDGE_TEST_XMPP_DRIVER is empty");
         let mut cmd = Command::new(program);
-        cmd.args(script).args(["--jid", jid, "--password", password, "--server", &env::xmpp_c2s()]);
+        cmd.args(script).args(["--jid", jid, "--password", password, "--server", server]);
         if register {
             cmd.arg("--register");
         }
@@ -256,6 +265,11 @@ impl XmppUser {
     /// Joins ROOM (a bare room JID) as NICK without history; returns once joined.
     pub(crate) async fn join(&mut self, room: &str, nick: &str) {
         self.command_ok(json!({"op": "join", "room": room, "nick": nick})).await;
+    }
+
+    /// Joins asking for up to HISTORY earlier messages (they arrive with `delayed` set).
+    pub(crate) async fn join_with_history(&mut self, room: &str, nick: &str, history: u32) {
+        self.command_ok(json!({"op": "join", "room": room, "nick": nick, "history": history})).await;
     }
 
     pub(crate) async fn leave(&mut self, room: &str, nick: &str) {

@@ -194,6 +194,7 @@ pub async fn run(
     for c in clients {
         c.disconnect().await;
     }
+    bridge.network.stop().await;
     bridge.release_tasks();
     let served = server.await.map_err(|e| BridgeError::Serve(std::io::Error::other(e)))?;
     store.close().await;

@@ -42,9 +42,21 @@ impl AppserviceHandler for Queries {
         }
         let Some(suffix) = template.remote_id(alias.alias()) else { return Ok(false) };
         let Some(chat) = b.network.chat_for_alias(&suffix) else { return Ok(false) };
+        let looked_up = match b.network.lookup_chat(&chat).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::info!(alias = %alias, error = %e, "an alias names no chat the network could find");
+                return Ok(false);
+            }
+        };
         let key = PortalKey::shared(chat);
-        let any_login = b.logins.lock().expect("lock").keys().next().cloned();
-        let info = b.chat_info_via(any_login.as_ref(), &key).await;
+        let info = match looked_up {
+            Some(info) => info,
+            None => {
+                let any_login = b.logins.lock().expect("lock").keys().next().cloned();
+                b.chat_info_via(any_login.as_ref(), &key).await
+            }
+        };
         let (row, created) = b.ensure_portal(&key, &info, None, true).await.map_err(|e| QueryError(e.to_string()))?;
         if !created && let Some(room) = &row.room_id {
             // A portal made another way (a command, a message) has no alias yet and is

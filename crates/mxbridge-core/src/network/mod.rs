@@ -312,6 +312,10 @@ pub trait Network: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Called once at shutdown, after every client was disconnected: what `start` opened
+    /// is closed here, after what the clients sent on their way out went out.
+    async fn stop(&self) {}
+
     /// Starts a login flow for a Matrix user. No I/O here: it happens in `start`.
     fn create_login(&self, user: &UserId, flow: &str) -> Result<Box<dyn LoginProcess>, LoginError>;
 
@@ -359,6 +363,14 @@ pub trait Network: Send + Sync + 'static {
     /// alias queries; `None` if the suffix names no chat. The suffix arrives unescaped.
     fn chat_for_alias(&self, _suffix: &str) -> Option<RemoteChatId> {
         None
+    }
+
+    /// Looks up a chat named by an alias before its portal is made, for networks that can
+    /// ask without a user's login (an XMPP component asks a MUC service): `Ok(Some)` with
+    /// what it is, `Err(NotFound)` when there is no such chat (the alias then does not
+    /// exist), `Ok(None)` when the network cannot tell.
+    async fn lookup_chat(&self, _chat: &RemoteChatId) -> Result<Option<ChatInfo>, NetworkError> {
+        Ok(None)
     }
 
     /// Name of the DM the bot opens to report a user's connection when the user has no
