@@ -36,20 +36,6 @@ async fn wait_ghost_joined(user: &mut TestUser, room: &str, ghost: &str) {
     .expect("the IRC user's ghost joins");
 }
 
-/// Waits until `user_id` has `level` in the room's power levels.
-async fn wait_power_level(user: &TestUser, room: &str, user_id: &str, level: i64) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let levels = user.get_state(room, "m.room.power_levels", "").await;
-        let now = levels["users"][user_id].as_i64().unwrap_or_else(|| levels["users_default"].as_i64().unwrap_or(0));
-        if now == level {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{user_id} should have power level {level}, has {now}");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-}
-
 fn body_contains(sender: &str, needle: &str) -> impl Fn(&Value) -> bool {
     let (sender, needle) = (sender.to_owned(), needle.to_owned());
     move |ev: &Value| ev["sender"] == sender.as_str() && ev["content"]["body"].as_str().is_some_and(|b| b.contains(needle.as_str()))
@@ -116,7 +102,7 @@ async fn test_ops_voice_topic_and_kicks_both_ways() {
     // The Matrix user's puppet creates the channel, so it is op, and so is the user in Matrix.
     let (mut user, dm, portal) = user_in_channel("oper", &channel).await;
     let user_id = user.user_id.clone();
-    wait_power_level(&user, &portal, &user_id, 50).await;
+    user.wait_power_level(&portal, &user_id, 50).await;
 
     let (mut pal, pal_nick) = pal_in(&channel).await;
     let ghost = ghost_of(&pal_nick);
@@ -134,11 +120,11 @@ async fn test_ops_voice_topic_and_kicks_both_ways() {
 
     // Voice and op on IRC become power levels.
     user.send_text(&dm, &format!("cmd MODE {channel} +v {pal_nick}")).await;
-    wait_power_level(&user, &portal, &ghost, 1).await;
+    user.wait_power_level(&portal, &ghost, 1).await;
     user.send_text(&dm, &format!("cmd MODE {channel} +o {pal_nick}")).await;
-    wait_power_level(&user, &portal, &ghost, 50).await;
+    user.wait_power_level(&portal, &ghost, 50).await;
     user.send_text(&dm, &format!("cmd MODE {channel} -o {pal_nick}")).await;
-    wait_power_level(&user, &portal, &ghost, 1).await;
+    user.wait_power_level(&portal, &ghost, 1).await;
 
     // A Matrix moderator's kick of a ghost kicks the IRC user.
     user.kick(&portal, &ghost, "behave").await;
@@ -174,7 +160,7 @@ async fn test_ops_voice_topic_and_kicks_both_ways() {
 
     // An IRC op's kick of the puppet removes the Matrix user from the room.
     user.send_text(&dm, &format!("cmd MODE {channel} +o {pal_nick}")).await;
-    wait_power_level(&user, &portal, &ghost, 50).await;
+    user.wait_power_level(&portal, &ghost, 50).await;
     user.send_text(&dm, "nick").await;
     let nick_notice =
         user.wait_for_event(&dm, WAIT, |ev| ev["content"]["body"].as_str().is_some_and(|b| b.contains("Your nick"))).await.unwrap();

@@ -200,6 +200,43 @@ async fn test_an_alias_exists_only_for_a_muc_that_exists() {
 }
 
 #[tokio::test]
+async fn test_a_taken_nick_gets_a_marker_and_a_kick_removes_the_matrix_user() {
+    let config = shared_xmpp();
+    let room = format!("mxbk{}", rand::random::<u32>());
+    let muc = format!("{room}@conference.localhost");
+    let mut user = TestUser::register("xmppkick").await;
+    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    // An XMPP user already has the Matrix user's display name as nick (and owns the room).
+    let mut owner = XmppUser::new_random("owner").await;
+    owner.join(&muc, &nick).await;
+
+    let portal = user.join(&format!("#_xmpp_{room}=40conference.localhost:{}", config.domain)).await;
+    let marked = format!("{muc}/{nick} [m]");
+    owner.wait_for("the Matrix user under the marked nick", |e| e.event == "presence" && e.from == marked).await;
+    user.send_text(&portal, "here under another nick").await;
+    let got = owner.wait_for("the message", |e| e.is_live_message() && e.body.as_deref() == Some("here under another nick")).await;
+    assert_eq!(got.from, marked);
+    // The owner's ghost administers the portal, as the owner does the MUC.
+    // (`_` is the escape character of ghost IDs, so the nick's `_` doubles.)
+    let ghost = format!("@_xmpp_{room}=40conference.localhost=2f{}:{}", nick.replace('_', "__"), config.domain);
+    user.wait_power_level(&portal, &ghost, 95).await;
+
+    // The owner kicks the Matrix user's occupant: the Matrix user leaves the portal, told why.
+    let kick = format!(
+        "<iq type='set' to='{muc}' id='kick1'><query xmlns='http://jabber.org/protocol/muc#admin'><item nick='{nick} [m]' role='none'><reason>off you go</reason></item></query></iq>"
+    );
+    owner.send_raw(&kick).await;
+    let user_id = user.user_id.clone();
+    let left = user
+        .wait_for_event(&portal, WAIT, |ev| {
+            ev["type"] == "m.room.member" && ev["state_key"] == user_id.as_str() && ev["content"]["membership"] == "leave"
+        })
+        .await
+        .expect("the kicked Matrix user is removed from the portal");
+    assert!(left["content"]["reason"].as_str().unwrap_or_default().contains("off you go"), "{left}");
+}
+
+#[tokio::test]
 async fn test_a_matrix_user_starts_a_direct_chat_with_an_xmpp_user() {
     let config = shared_xmpp();
     let mut bob = XmppUser::new_random("bob").await;

@@ -40,6 +40,18 @@ fn muc_nick(display_name: Option<&str>) -> Option<String> {
     (!nick.is_empty()).then_some(nick)
 }
 
+/// The next nick to try after `taken`: `name [m]`, then `name [m]2`, `name [m]3`…
+fn alternative_nick(taken: &str) -> String {
+    match taken.rfind(" [m]") {
+        Some(at) => {
+            let (base, tail) = taken.split_at(at + 4);
+            let n: u32 = tail.parse().unwrap_or(1);
+            format!("{base}{}", n + 1)
+        }
+        None => format!("{taken} [m]"),
+    }
+}
+
 /// A Matrix user's presence on XMPP.
 #[derive(Clone)]
 pub struct XmppClient {
@@ -107,8 +119,7 @@ impl XmppClient {
 
     /// The join presences for every MUC the user is in (sent again after a reconnect).
     pub(crate) fn join_presences(&self) -> Vec<Presence> {
-        let mucs: Vec<(String, String)> = self.inner.mucs.lock().expect("lock").iter().map(|(m, n)| (m.clone(), n.clone())).collect();
-        mucs.iter().filter_map(|(muc, nick)| self.join_presence(muc, nick).ok()).collect()
+        self.mucs().iter().filter_map(|(muc, nick)| self.join_presence(muc, nick).ok()).collect()
     }
 
     /// Leaves a MUC for good (the user left the room).
@@ -124,6 +135,38 @@ impl XmppClient {
         presence.from = Some(self.own_jid()?);
         self.inner.link.send(presence);
         Ok(())
+    }
+
+    /// The MUCs the user is in, with their nick there.
+    pub(crate) fn mucs(&self) -> Vec<(String, String)> {
+        self.inner.mucs.lock().expect("lock").iter().map(|(m, n)| (m.clone(), n.clone())).collect()
+    }
+
+    /// Sends the join presence again for a MUC the user is meant to be in.
+    pub(crate) fn rejoin(&self, muc: &str) {
+        let Some(nick) = self.nick_in(muc) else { return };
+        if let Ok(presence) = self.join_presence(muc, &nick) {
+            self.inner.link.send(presence);
+        }
+    }
+
+    /// Forgets a MUC the user was removed from (nothing to tell the MUC).
+    pub(crate) async fn forget_muc(&self, muc: &str) {
+        if self.inner.mucs.lock().expect("lock").remove(muc).is_some() {
+            self.remember_mucs().await;
+        }
+    }
+
+    /// Joins again under another nick after the MUC refused ours as taken: the display name
+    /// with ` [m]`, then numbered.
+    pub(crate) async fn rejoin_with_another_nick(&self, muc: &str) {
+        let Some(taken) = self.nick_in(muc) else { return };
+        let nick = alternative_nick(&taken);
+        let Ok(presence) = self.join_presence(muc, &nick) else { return };
+        tracing::info!(muc, taken, nick, "a MUC nick was taken; joining under another");
+        self.inner.mucs.lock().expect("lock").insert(muc.to_owned(), nick);
+        self.inner.link.send(presence);
+        self.remember_mucs().await;
     }
 
     /// Stores the MUCs the user is in; a failure is only logged (the user stays in the
@@ -356,5 +399,19 @@ impl XmppClient {
         let reactions = Reactions { id: target.as_str().to_owned(), reactions: set.into_iter().map(|emoji| Reaction { emoji }).collect() };
         self.inner.link.send(message.with_payload(reactions));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_taken_nicks_get_a_marker_then_a_number() {
+        assert_eq!(alternative_nick("alice"), "alice [m]");
+        assert_eq!(alternative_nick("alice [m]"), "alice [m]2");
+        assert_eq!(alternative_nick("alice [m]9"), "alice [m]10");
+        assert_eq!(muc_nick(Some("  a\nb\u{7}c ")).as_deref(), Some("abc"));
+        assert_eq!(muc_nick(Some("\n")), None);
     }
 }

@@ -14,4 +14,12 @@ pub struct XmppConfig {
     pub server: String,
     /// The component's shared secret (`component_secret` in Prosody).
     pub secret: Secret<String>,
+    /// How often each Matrix user checks that every MUC they are in still has them
+    /// (XEP-0410 self-ping), in seconds; 0 turns the check off.
+    #[serde(default = "default_self_ping_secs")]
+    pub self_ping_secs: u64,
+}
+
+fn default_self_ping_secs() -> u64 {
+    300
 }

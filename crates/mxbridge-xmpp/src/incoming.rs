@@ -8,7 +8,7 @@ use std::sync::Arc;
 use mxbridge_core::ids::{PortalKey, RemoteChatId, RemoteMessageId};
 use mxbridge_core::network::content::{Content, MessageKind, RichText};
 use mxbridge_core::network::event::{Membership, RemoteEvent, Sender};
-use mxbridge_core::network::{ChatInfo, ChatKind};
+use mxbridge_core::network::{ChatInfo, ChatKind, Role};
 use tokio::sync::mpsc;
 use tokio_xmpp::Stanza;
 use tokio_xmpp::parsers::chatstates::ChatState;
@@ -17,9 +17,11 @@ use tokio_xmpp::parsers::message_correct::Replace;
 use tokio_xmpp::parsers::oob::Oob;
 use tokio_xmpp::parsers::presence::{Presence, Show, Type as PresenceType};
 use tokio_xmpp::parsers::reactions::Reactions;
+use tokio_xmpp::parsers::stanza_error::{DefinedCondition, StanzaError};
 
 use crate::client::XmppClient;
 use crate::network::Shared;
+use crate::xep::MucUserInfo;
 
 pub(crate) async fn route(mut incoming: mpsc::UnboundedReceiver<Stanza>, shared: Arc<Shared>) {
     while let Some(stanza) = incoming.recv().await {
@@ -247,16 +249,11 @@ fn presence(shared: &Shared, client: &XmppClient, p: Presence) {
     let Some(nick) = from.resource().map(|r| r.as_str().to_owned()) else { return };
     let muc = from.to_bare().to_string();
     let Some(own_nick) = client.nick_in(&muc) else { return };
+    let muc_user = crate::xep::muc_user(&p.payloads);
     let events = &client.inner.events;
     let chat = PortalKey::shared(RemoteChatId::new(muc.clone()));
     if nick == own_nick {
-        if p.type_ == PresenceType::None {
-            // In the room: the core makes the portal or invites the user to it.
-            let name = muc.split('@').next().map(crate::jid::unescape_node);
-            let info = ChatInfo { name, topic: None, avatar: None, kind: ChatKind::Group, members: Vec::new() };
-            events.send(RemoteEvent::ChatChanged { chat, sender: None, info });
-        }
-        return;
+        return own_presence(client, &p, muc, chat, muc_user);
     }
     if shared.is_ours(&muc, &nick) || !shared.is_reader(client, &muc) {
         return;
@@ -267,11 +264,77 @@ fn presence(shared: &Shared, client: &XmppClient, p: Presence) {
         _ => return,
     };
     let sender = Sender::named(format!("{muc}/{nick}"), nick);
-    events.send(RemoteEvent::Member { chat, sender: sender.clone(), membership });
+    events.send(RemoteEvent::Member { chat: chat.clone(), sender: sender.clone(), membership });
     if membership == Membership::Join {
         // Availability: away, extended away and do-not-disturb are not available on Matrix.
         let available = matches!(p.show, None | Some(Show::Chat));
         let status = p.statuses.values().next().cloned().filter(|s| !s.is_empty());
-        events.send(RemoteEvent::Presence { sender, available, status });
+        events.send(RemoteEvent::Presence { sender: sender.clone(), available, status });
+        if let Some(role) = muc_user.as_ref().and_then(role_of) {
+            events.send(RemoteEvent::RoleChanged { chat, sender: Some(sender), role });
+        }
+    }
+}
+
+/// The Matrix user's own presence in a MUC: joined, removed, or a join that failed.
+fn own_presence(client: &XmppClient, p: &Presence, muc: String, chat: PortalKey, muc_user: Option<MucUserInfo>) {
+    let events = &client.inner.events;
+    match p.type_ {
+        PresenceType::None => {
+            // In the room: the core makes the portal or invites the user to it.
+            let name = muc.split('@').next().map(crate::jid::unescape_node);
+            let info = ChatInfo { name, topic: None, avatar: None, kind: ChatKind::Group, members: Vec::new() };
+            events.send(RemoteEvent::ChatChanged { chat: chat.clone(), sender: None, info });
+            if let Some(role) = muc_user.as_ref().and_then(role_of) {
+                events.send(RemoteEvent::RoleChanged { chat, sender: None, role });
+            }
+        }
+        PresenceType::Unavailable => {
+            let Some(muc_user) = muc_user else { return };
+            if muc_user.statuses.contains(&333) {
+                // Dropped for a delivery error it blamed on us, not by a moderator: back in.
+                client.rejoin(&muc);
+                return;
+            }
+            // 307 kicked, 301 banned, 321 no longer a member, 322 the room became members-only.
+            if !muc_user.destroyed && !muc_user.statuses.iter().any(|code| matches!(code, 301 | 307 | 321 | 322)) {
+                return; // a nick change, or the MUC going down: self-ping finds out
+            }
+            let fallback = if muc_user.destroyed { "the XMPP room was destroyed" } else { "removed from the XMPP room" };
+            let reason = muc_user.reason.unwrap_or_else(|| fallback.into());
+            let by = muc_user.actor.map(|actor| Sender::named(format!("{muc}/{actor}"), actor));
+            let client = client.clone();
+            let events = events.clone();
+            tokio::spawn(async move {
+                client.forget_muc(&muc).await;
+                events.send(RemoteEvent::Removed { chat, by, reason });
+            });
+        }
+        PresenceType::Error => {
+            let Some(error) = p.payloads.iter().find_map(|e| StanzaError::try_from(e.clone()).ok()) else { return };
+            let client = client.clone();
+            if error.defined_condition == DefinedCondition::Conflict {
+                // Someone in the MUC has that nick already: the Matrix user takes another.
+                tokio::spawn(async move { client.rejoin_with_another_nick(&muc).await });
+                return;
+            }
+            let why = error.texts.values().next().cloned().unwrap_or_else(|| format!("{:?}", error.defined_condition));
+            let events = events.clone();
+            tokio::spawn(async move {
+                client.forget_muc(&muc).await;
+                events.send(RemoteEvent::Removed { chat, by: None, reason: format!("the XMPP room refused the join: {why}") });
+            });
+        }
+        _ => {}
+    }
+}
+
+/// A MUC role and affiliation as a Matrix role: owners and admins administer, moderators
+/// moderate; `None` for everyone else (members keep their default level).
+fn role_of(muc_user: &MucUserInfo) -> Option<Role> {
+    match (muc_user.affiliation.as_deref(), muc_user.role.as_deref()) {
+        (Some("owner" | "admin"), _) => Some(Role::Admin),
+        (_, Some("moderator")) => Some(Role::Moderator),
+        _ => None,
     }
 }

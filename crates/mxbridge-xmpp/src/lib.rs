@@ -14,6 +14,7 @@ mod iq;
 pub mod jid;
 pub mod link;
 pub mod network;
+mod self_ping;
 pub mod xep;
 
 pub use config::XmppConfig;

@@ -94,6 +94,9 @@ impl Network for XmppNetwork {
         let _ = self.shared.link.set(link.clone());
         tokio::spawn(crate::incoming::route(rx, self.shared.clone()));
         tokio::spawn(report_link_states(link.state(), Arc::downgrade(&self.shared)));
+        if self.config.self_ping_secs > 0 {
+            tokio::spawn(crate::self_ping::run(Arc::downgrade(&self.shared), std::time::Duration::from_secs(self.config.self_ping_secs)));
+        }
         Ok(())
     }
 

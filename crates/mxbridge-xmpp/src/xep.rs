@@ -40,6 +40,42 @@ pub fn retract(id: &str) -> Vec<Element> {
     ]
 }
 
+/// XEP-0045 `<x xmlns='…muc#user'>` as read here: xmpp-parsers' own type refuses the
+/// bare JIDs of component users in `<item jid>`, and keeps the actor private.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MucUserInfo {
+    /// Status codes (110 self-presence, 307 kicked, 301 banned…).
+    pub statuses: Vec<u16>,
+    /// `owner`, `admin`, `member`, `outcast`, `none`.
+    pub affiliation: Option<String>,
+    /// `moderator`, `participant`, `visitor`, `none`.
+    pub role: Option<String>,
+    /// Why (a kick's or ban's reason).
+    pub reason: Option<String>,
+    /// The nick of who did it.
+    pub actor: Option<String>,
+    /// The room was destroyed (`<destroy>`).
+    pub destroyed: bool,
+}
+
+const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+
+/// The MUC user information among a presence's payloads, if any.
+pub fn muc_user(payloads: &[Element]) -> Option<MucUserInfo> {
+    let x = payloads.iter().find(|p| p.is("x", NS_MUC_USER))?;
+    let statuses = x.children().filter(|c| c.is("status", NS_MUC_USER)).filter_map(|c| c.attr("code")?.parse().ok()).collect();
+    let item = x.get_child("item", NS_MUC_USER);
+    let attr = |name: &str| item.and_then(|i| i.attr(name)).map(str::to_owned);
+    Some(MucUserInfo {
+        statuses,
+        affiliation: attr("affiliation"),
+        role: attr("role"),
+        reason: item.and_then(|i| i.get_child("reason", NS_MUC_USER)).map(|r| r.text()).filter(|r| !r.is_empty()),
+        actor: item.and_then(|i| i.get_child("actor", NS_MUC_USER)).and_then(|a| a.attr("nick")).map(str::to_owned),
+        destroyed: x.get_child("destroy", NS_MUC_USER).is_some(),
+    })
+}
+
 /// The id a payload list replies to, if any.
 pub fn replied_id(payloads: &[Element]) -> Option<String> {
     payloads.iter().find(|p| p.is("reply", NS_REPLY)).and_then(|p| p.attr("id")).map(str::to_owned)
@@ -60,6 +96,11 @@ mod tests {
         assert_eq!(retracted_id(&retract("m2")).as_deref(), Some("m2"));
         assert_eq!(replied_id(&[origin_id("a")]), None);
         let xml = String::from(&retract("m2")[0]);
+        let kicked: Element = "<x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='none' jid='bob_hs@matrix.test'><actor nick='boss'/><reason>bye</reason></item><status code='307'/><status code='110'/></x>".parse().unwrap();
+        let info = muc_user(&[origin_id("a"), kicked]).expect("found");
+        assert_eq!(info.statuses, vec![307, 110]);
+        assert_eq!((info.actor.as_deref(), info.reason.as_deref(), info.role.as_deref()), (Some("boss"), Some("bye"), Some("none")));
+        assert_eq!(muc_user(&[origin_id("a")]), None);
         assert!(xml.contains("urn:xmpp:message-retract:1") && xml.contains("m2"), "{xml}");
     }
 }

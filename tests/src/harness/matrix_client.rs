@@ -256,6 +256,20 @@ impl TestUser {
         self.request(Method::POST, &Self::room_path(room, "unban"), Some(json!({"user_id": user_id}))).await;
     }
 
+    /// Waits until `user_id` has `level` in the room's power levels.
+    pub(crate) async fn wait_power_level(&self, room: &str, user_id: &str, level: i64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let levels = self.get_state(room, "m.room.power_levels", "").await;
+            let now = levels["users"][user_id].as_i64().unwrap_or_else(|| levels["users_default"].as_i64().unwrap_or(0));
+            if now == level {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{user_id} should have power level {level}, has {now}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Waits until the homeserver has `user_id` with `presence` (and `status`, when given).
     pub(crate) async fn wait_for_presence(
         &self,
