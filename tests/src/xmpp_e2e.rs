@@ -237,6 +237,32 @@ async fn test_a_taken_nick_gets_a_marker_and_a_kick_removes_the_matrix_user() {
 }
 
 #[tokio::test]
+async fn test_a_new_portal_shows_the_mucs_last_messages_from_its_archive() {
+    let config = shared_xmpp();
+    let room = format!("mxbh{}", rand::random::<u32>());
+    let muc = format!("{room}@conference.localhost");
+    let mut alice = XmppUser::new_random("alice").await;
+    alice.join(&muc, "alice").await;
+    alice.send(&muc, "groupchat", "said before the bridge came, 1").await;
+    alice.send(&muc, "groupchat", "said before the bridge came, 2").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let joined_at = mxbridge_core::clock::now_ms();
+
+    let mut user = TestUser::register("xmpphist").await;
+    let portal = user.join(&format!("#_xmpp_{room}=40conference.localhost:{}", config.domain)).await;
+    let ghost = format!("@_xmpp_{room}=40conference.localhost=2falice:{}", config.domain);
+    for n in [1, 2] {
+        let body = format!("said before the bridge came, {n}");
+        let ev = user
+            .wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == body.as_str())
+            .await
+            .unwrap_or_else(|_| panic!("archived message {n} is in the new portal"));
+        let ts = ev["origin_server_ts"].as_i64().unwrap();
+        assert!(ts < joined_at - 1000, "it keeps the time it was sent ({ts} vs joined {joined_at})");
+    }
+}
+
+#[tokio::test]
 async fn test_a_matrix_user_starts_a_direct_chat_with_an_xmpp_user() {
     let config = shared_xmpp();
     let mut bob = XmppUser::new_random("bob").await;

@@ -18,6 +18,14 @@ pub struct XmppConfig {
     /// (XEP-0410 self-ping), in seconds; 0 turns the check off.
     #[serde(default = "default_self_ping_secs")]
     pub self_ping_secs: u64,
+    /// How many of a MUC's last messages its portal shows when the bridge first joins it
+    /// (XEP-0313 archive, where the MUC keeps one); 0 for none.
+    #[serde(default = "default_backfill_messages")]
+    pub backfill_messages: u32,
+}
+
+fn default_backfill_messages() -> u32 {
+    20
 }
 
 fn default_self_ping_secs() -> u64 {

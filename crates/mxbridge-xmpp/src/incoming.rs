@@ -107,6 +107,18 @@ fn typing(m: &Message) -> Option<bool> {
 }
 
 fn message(shared: &Shared, client: &XmppClient, m: Message) {
+    match crate::mam::archived(&m) {
+        // Only what the bridge asked for: a MUC's archive is addressed to the user who asked.
+        Some(archived) if m.from.as_ref().is_some_and(|f| client.nick_in(&f.to_bare().to_string()).is_some()) => {
+            received(shared, client, archived.message, archived.timestamp_ms)
+        }
+        Some(_) => {}
+        None => received(shared, client, m, None),
+    }
+}
+
+/// A message, live or from an archive (then with the time it was sent).
+fn received(shared: &Shared, client: &XmppClient, m: Message, timestamp_ms: Option<i64>) {
     let Some(from) = m.from.clone() else { return };
     // Retractions carry a fallback body and reactions usually none: both come first.
     if let Some(target) = crate::xep::retracted_id(&m.payloads) {
@@ -126,10 +138,10 @@ fn message(shared: &Shared, client: &XmppClient, m: Message) {
     if correction.is_none()
         && let Some(oob) = m.payloads.iter().find_map(|p| Oob::try_from(p.clone()).ok())
     {
-        return shared_file(shared, client, &m, from, oob.url, body, reply_to);
+        return shared_file(shared, client, &m, from, oob.url, body, timestamp_ms);
     }
     let Some((chat, sender)) = chat_and_sender(shared, client, &m, &from) else { return };
-    client.inner.events.send(text_event(chat, sender, message_id(&m), body, correction, reply_to));
+    client.inner.events.send(text_event(chat, sender, message_id(&m), body, correction, reply_to, timestamp_ms));
 }
 
 /// The id a message is known by (its `id` attribute), or a fresh one.
@@ -150,6 +162,7 @@ fn text_event(
     body: String,
     corrects: Option<String>,
     reply_to: Option<String>,
+    timestamp_ms: Option<i64>,
 ) -> RemoteEvent {
     match corrects {
         Some(target) => RemoteEvent::Edit { chat, sender, target: RemoteMessageId::new(target), content: Content::text(body) },
@@ -157,7 +170,7 @@ fn text_event(
             chat,
             sender,
             id: RemoteMessageId::new(id),
-            timestamp_ms: None,
+            timestamp_ms,
             content: Content::text(body),
             reply_to: reply_to.map(RemoteMessageId::new),
         },
@@ -173,10 +186,11 @@ fn shared_file(
     from: tokio_xmpp::jid::Jid,
     url: String,
     body: String,
-    reply_to: Option<String>,
+    timestamp_ms: Option<i64>,
 ) {
     let Some((chat, sender)) = chat_and_sender(shared, client, m, &from) else { return };
     let id = message_id(m);
+    let reply_to = crate::xep::replied_id(&m.payloads);
     let http = shared.http.get_or_init(reqwest::Client::new).clone();
     let events = client.inner.events.clone();
     tokio::spawn(async move {
@@ -191,7 +205,7 @@ fn shared_file(
             chat,
             sender,
             id: RemoteMessageId::new(id),
-            timestamp_ms: None,
+            timestamp_ms,
             content,
             reply_to: reply_to.map(RemoteMessageId::new),
         });
@@ -253,7 +267,7 @@ fn presence(shared: &Shared, client: &XmppClient, p: Presence) {
     let events = &client.inner.events;
     let chat = PortalKey::shared(RemoteChatId::new(muc.clone()));
     if nick == own_nick {
-        return own_presence(client, &p, muc, chat, muc_user);
+        return own_presence(shared, client, &p, muc, chat, muc_user);
     }
     if shared.is_ours(&muc, &nick) || !shared.is_reader(client, &muc) {
         return;
@@ -277,7 +291,7 @@ fn presence(shared: &Shared, client: &XmppClient, p: Presence) {
 }
 
 /// The Matrix user's own presence in a MUC: joined, removed, or a join that failed.
-fn own_presence(client: &XmppClient, p: &Presence, muc: String, chat: PortalKey, muc_user: Option<MucUserInfo>) {
+fn own_presence(shared: &Shared, client: &XmppClient, p: &Presence, muc: String, chat: PortalKey, muc_user: Option<MucUserInfo>) {
     let events = &client.inner.events;
     match p.type_ {
         PresenceType::None => {
@@ -287,6 +301,9 @@ fn own_presence(client: &XmppClient, p: &Presence, muc: String, chat: PortalKey,
             events.send(RemoteEvent::ChatChanged { chat: chat.clone(), sender: None, info });
             if let Some(role) = muc_user.as_ref().and_then(role_of) {
                 events.send(RemoteEvent::RoleChanged { chat, sender: None, role });
+            }
+            if shared.backfill_messages > 0 && shared.backfilled.lock().expect("lock").insert(muc.clone()) {
+                backfill(shared, client, muc);
             }
         }
         PresenceType::Unavailable => {
@@ -337,4 +354,16 @@ fn role_of(muc_user: &MucUserInfo) -> Option<Role> {
         (_, Some("moderator")) => Some(Role::Moderator),
         _ => None,
     }
+}
+
+/// Asks the MUC's archive for its last messages as the user; they arrive as MAM results
+/// (handled as messages with their time) before the query's answer.
+fn backfill(shared: &Shared, client: &XmppClient, muc: String) {
+    let (Some(link), Ok(from), Ok(to)) = (shared.link.get().cloned(), client.jid().parse(), muc.parse()) else { return };
+    let query = crate::mam::last_messages(&format!("backfill-{}", rand::random::<u32>()), shared.backfill_messages);
+    let id = format!("mam-{}", rand::random::<u64>());
+    tracing::debug!(muc, "fetching the MUC's last messages");
+    // The answer (or an error from a MUC without an archive) needs no handling: the
+    // messages come on their own.
+    link.send(tokio_xmpp::parsers::iq::Iq::Set { from: Some(from), to: Some(to), id, payload: query });
 }

@@ -13,6 +13,7 @@ mod incoming;
 mod iq;
 pub mod jid;
 pub mod link;
+mod mam;
 pub mod network;
 mod self_ping;
 pub mod xep;

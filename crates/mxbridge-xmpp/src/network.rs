@@ -51,6 +51,10 @@ pub(crate) struct Shared {
     pub(crate) component: String,
     /// Where each user's MUCs are kept across bridge restarts.
     pub(crate) sessions: OnceLock<SessionStore>,
+    /// MUCs whose archive was fetched in this run (XEP-0313).
+    pub(crate) backfilled: Mutex<std::collections::HashSet<String>>,
+    /// How many archived messages to fetch for a MUC; 0 for none.
+    pub(crate) backfill_messages: u32,
     /// IQs sent by the bridge that wait for their answer, by id.
     pub(crate) pending_iqs: Mutex<HashMap<String, tokio::sync::oneshot::Sender<Iq>>>,
 }
@@ -58,7 +62,8 @@ pub(crate) struct Shared {
 impl XmppNetwork {
     /// A network from its config section.
     pub fn new(config: XmppConfig) -> Arc<Self> {
-        let shared = Arc::new(Shared { component: config.component.clone(), ..Shared::default() });
+        let shared =
+            Arc::new(Shared { component: config.component.clone(), backfill_messages: config.backfill_messages, ..Shared::default() });
         Arc::new(Self { config, link: OnceLock::new(), shared })
     }
 
@@ -178,11 +183,16 @@ impl Shared {
     /// Sends a get IQ and waits for its answer (a result, or the error the server or peer
     /// returned).
     pub(crate) async fn request(&self, from: Jid, to: Jid, payload: Element) -> Result<Iq, NetworkError> {
+        self.request_iq(|id| Iq::Get { from: Some(from), to: Some(to), id, payload }).await
+    }
+
+    /// Sends the IQ `build` makes with the given id and waits for its answer.
+    pub(crate) async fn request_iq(&self, build: impl FnOnce(String) -> Iq) -> Result<Iq, NetworkError> {
         let link = self.link.get().ok_or_else(|| NetworkError::NotConnected("the XMPP component is not started yet".into()))?;
         let id = format!("mxq-{}", rand::random::<u64>());
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.pending_iqs.lock().expect("lock").insert(id.clone(), tx);
-        link.send(Iq::Get { from: Some(from), to: Some(to), id: id.clone(), payload });
+        link.send(build(id.clone()));
         let answer = tokio::time::timeout(IQ_TIMEOUT, rx).await;
         self.pending_iqs.lock().expect("lock").remove(&id);
         match answer {
