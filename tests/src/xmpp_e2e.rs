@@ -263,6 +263,48 @@ async fn test_a_new_portal_shows_the_mucs_last_messages_from_its_archive() {
 }
 
 #[tokio::test]
+async fn test_formatting_and_actions_both_ways() {
+    let config = shared_xmpp();
+    let room = format!("mxbf{}", rand::random::<u32>());
+    let muc = format!("{room}@conference.localhost");
+    let mut alice = XmppUser::new_random("alice").await;
+    alice.join(&muc, "alice").await;
+    let mut user = TestUser::register("xmppfmt").await;
+    let portal = user.join(&format!("#_xmpp_{room}=40conference.localhost:{}", config.domain)).await;
+    let ghost = format!("@_xmpp_{room}=40conference.localhost=2falice:{}", config.domain);
+
+    // Matrix HTML → XEP-0393 styling; an emote → /me.
+    let html = serde_json::json!({
+        "msgtype": "m.text", "body": "bold and it",
+        "format": "org.matrix.custom.html", "formatted_body": "<strong>bold</strong> and <em>it</em><pre><code>let x = 1;</code></pre>",
+    });
+    user.send_content(&portal, "m.room.message", html).await;
+    alice
+        .wait_for("the styled message", |e| e.is_live_message() && e.body.as_deref() == Some("*bold* and _it_\n```\nlet x = 1;\n```"))
+        .await;
+    user.send_content(&portal, "m.room.message", serde_json::json!({"msgtype": "m.emote", "body": "waves"})).await;
+    alice.wait_for("the action", |e| e.is_live_message() && e.body.as_deref() == Some("/me waves")).await;
+
+    // XEP-0393 styling and XHTML-IM → Matrix HTML; /me → an emote.
+    alice.send(&muc, "groupchat", "*bold* and ~gone~").await;
+    let styled =
+        user.wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "bold and gone").await.unwrap();
+    assert_eq!(styled["content"]["formatted_body"], "<strong>bold</strong> and <del>gone</del>", "{styled}");
+    let xhtml = format!(
+        "<message to='{muc}' type='groupchat' id='x1'><body>rich and plain</body><html xmlns='http://jabber.org/protocol/xhtml-im'><body xmlns='http://www.w3.org/1999/xhtml'><em>rich</em> and plain<script>alert(1)</script></body></html></message>"
+    );
+    alice.send_raw(&xhtml).await;
+    let rich =
+        user.wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "rich and plain").await.unwrap();
+    let formatted = rich["content"]["formatted_body"].as_str().unwrap_or_default();
+    assert!(formatted.contains("<em>rich</em>") && !formatted.contains("script"), "{rich}");
+    alice.send(&muc, "groupchat", "/me dances").await;
+    let emote =
+        user.wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["msgtype"] == "m.emote").await.unwrap();
+    assert_eq!(emote["content"]["body"], "dances");
+}
+
+#[tokio::test]
 async fn test_a_matrix_user_starts_a_direct_chat_with_an_xmpp_user() {
     let config = shared_xmpp();
     let mut bob = XmppUser::new_random("bob").await;

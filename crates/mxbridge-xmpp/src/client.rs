@@ -265,10 +265,13 @@ impl NetworkClient for XmppClient {
         if is_muc && self.nick_in(target).is_none() {
             self.join_muc(target, None).await?;
         }
-        let mut body = msg.content.body.to_plain();
+        let mut body = crate::styling::outgoing(&msg.content);
         if let Some(media) = &msg.content.media {
             match &media.url {
-                Some(url) => body = if body.is_empty() || body == media.name { url.clone() } else { format!("{body} {url}") },
+                Some(url) => {
+                    let caption = msg.content.body.to_plain();
+                    body = if caption.is_empty() || caption == media.name { url.clone() } else { format!("{body} {url}") }
+                }
                 None => return Err(NetworkError::Unsupported("sending files without bridge.public_url".into())),
             }
         }
@@ -324,7 +327,7 @@ impl XmppClient {
 #[async_trait]
 impl Edits for XmppClient {
     async fn edit(&self, portal: &PortalKey, target: &RemoteMessageId, content: Content) -> Result<Option<String>, NetworkError> {
-        let (message, _) = self.message(portal, content.body.to_plain())?;
+        let (message, _) = self.message(portal, crate::styling::outgoing(&content))?;
         self.inner.link.send(message.with_payload(Replace { id: Id(target.as_str().to_owned()) }));
         Ok(None)
     }

@@ -141,7 +141,8 @@ fn received(shared: &Shared, client: &XmppClient, m: Message, timestamp_ms: Opti
         return shared_file(shared, client, &m, from, oob.url, body, timestamp_ms);
     }
     let Some((chat, sender)) = chat_and_sender(shared, client, &m, &from) else { return };
-    client.inner.events.send(text_event(chat, sender, message_id(&m), body, correction, reply_to, timestamp_ms));
+    let content = crate::styling::incoming(&body, &m.payloads);
+    client.inner.events.send(text_event(chat, sender, message_id(&m), content, correction, reply_to, timestamp_ms));
 }
 
 /// The id a message is known by (its `id` attribute), or a fresh one.
@@ -159,19 +160,19 @@ fn text_event(
     chat: PortalKey,
     sender: Sender,
     id: String,
-    body: String,
+    content: Content,
     corrects: Option<String>,
     reply_to: Option<String>,
     timestamp_ms: Option<i64>,
 ) -> RemoteEvent {
     match corrects {
-        Some(target) => RemoteEvent::Edit { chat, sender, target: RemoteMessageId::new(target), content: Content::text(body) },
+        Some(target) => RemoteEvent::Edit { chat, sender, target: RemoteMessageId::new(target), content },
         None => RemoteEvent::Message {
             chat,
             sender,
             id: RemoteMessageId::new(id),
             timestamp_ms,
-            content: Content::text(body),
+            content,
             reply_to: reply_to.map(RemoteMessageId::new),
         },
     }

@@ -1,10 +1,12 @@
-//! The XMPP network for mxbridge, as an XEP-0114 component (in progress, issue 4).
+//! The XMPP network for mxbridge, as an XEP-0114 component.
 //!
 //! - [`jid`]: XEP-0106 escaping, and the mapping of Matrix users to component JIDs
 //!   (`@alice:example.com` ⇄ `alice_example.com@matrix.example.com`) and back.
 //! - [`link`]: the component connection with the reconnect loop tokio-xmpp lacks.
 //! - [`network`], [`client`], `incoming`: Matrix users as JIDs on the component, MUCs and
 //!   direct chats, text both ways.
+//! - [`styling`]: XEP-0393 styling and XHTML-IM ⇄ the core's rich text.
+//! - `mam`, `self_ping`: MUC history (XEP-0313) and membership checks (XEP-0410).
 
 pub mod client;
 pub mod config;
@@ -16,6 +18,7 @@ pub mod link;
 mod mam;
 pub mod network;
 mod self_ping;
+pub mod styling;
 pub mod xep;
 
 pub use config::XmppConfig;

@@ -1,7 +1,8 @@
 //! Matrix HTML ⇄ rich text.
 //!
 //! The parser is small and tolerant: it knows the tags Matrix clients send, keeps the text
-//! of unknown tags, drops `<mx-reply>` fallbacks (replies are bridged as relations), and
+//! of unknown tags, drops `<mx-reply>` fallbacks (replies are bridged as relations) and what is not text
+//! (`<script>`, `<style>`), and
 //! turns `https://matrix.to/#/@user:server` links into mentions. Output HTML escapes every
 //! text node, so remote text can never inject markup.
 
@@ -177,7 +178,8 @@ impl Parser {
                     let children = self.nodes(Some(&name));
                     let style = |s| Node::Styled(s, children.clone());
                     match name.as_str() {
-                        "mx-reply" => {}
+                        // Not text: a reply fallback, and what browsers run or hide.
+                        "mx-reply" | "script" | "style" | "head" | "title" | "template" => {}
                         "b" | "strong" => out.push(style(Style::Bold)),
                         "i" | "em" => out.push(style(Style::Italic)),
                         "u" => out.push(style(Style::Underline)),
@@ -312,9 +314,9 @@ mod tests {
 
     #[test]
     fn test_unsafe_links_and_unknown_tags_keep_text_only() {
-        let rt = parse(r#"<a href="javascript:alert(1)">click</a> <marquee>hi</marquee><script>x</script>"#);
+        let rt = parse(r#"<a href="javascript:alert(1)">click</a> <marquee>hi</marquee><script>x</script><style>p{}</style>"#);
         assert_eq!(rt.0.iter().filter(|n| matches!(n, Node::Link { .. })).count(), 0);
-        assert_eq!(rt.to_plain(), "click hix");
+        assert_eq!(rt.to_plain(), "click hi", "the text of unknown tags stays, scripts and styles go");
     }
 
     #[test]
