@@ -305,6 +305,38 @@ async fn test_formatting_and_actions_both_ways() {
 }
 
 #[tokio::test]
+async fn test_read_receipts_and_displayed_markers_both_ways() {
+    let config = shared_xmpp();
+    let room = format!("mxbr{}", rand::random::<u32>());
+    let muc = format!("{room}@conference.localhost");
+    let mut alice = XmppUser::new_random("alice").await;
+    alice.join(&muc, "alice").await;
+    let mut user = TestUser::register("xmppread").await;
+    let portal = user.join(&format!("#_xmpp_{room}=40conference.localhost:{}", config.domain)).await;
+    let ghost = format!("@_xmpp_{room}=40conference.localhost=2falice:{}", config.domain);
+
+    // The Matrix user reads the XMPP message: XMPP gets a displayed marker for it.
+    let alice_msg = alice.send(&muc, "groupchat", "read me").await;
+    let copy = user.wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "read me").await.unwrap();
+    user.send_receipt(&portal, copy["event_id"].as_str().unwrap()).await;
+    let marker = alice.wait_for("the displayed marker", |e| e.event == "message" && e.xml.contains("urn:xmpp:chat-markers:0")).await;
+    assert!(marker.xml.contains("displayed") && marker.xml.contains(&alice_msg), "{}", marker.xml);
+
+    // The XMPP user shows the Matrix message (marked markable): a read receipt from the ghost.
+    let matrix_msg = user.send_text(&portal, "did you see this").await;
+    let got = alice.wait_for("the markable message", |e| e.is_live_message() && e.body.as_deref() == Some("did you see this")).await;
+    assert!(got.xml.contains("markable"), "{}", got.xml);
+    let displayed =
+        format!("<message to='{muc}' type='groupchat' id='d1'><displayed xmlns='urn:xmpp:chat-markers:0' id='{}'/></message>", got.id);
+    alice.send_raw(&displayed).await;
+    user.wait_for_event(&portal, WAIT, |ev| {
+        ev["type"] == "m.receipt" && ev["content"][matrix_msg.as_str()]["m.read"][ghost.as_str()].is_object()
+    })
+    .await
+    .expect("the XMPP user's marker is the ghost's read receipt");
+}
+
+#[tokio::test]
 async fn test_a_matrix_user_starts_a_direct_chat_with_an_xmpp_user() {
     let config = shared_xmpp();
     let mut bob = XmppUser::new_random("bob").await;

@@ -9,8 +9,8 @@ use mxbridge_core::ids::{PortalKey, RemoteMessageId, RemoteUserId};
 use mxbridge_core::network::content::Content;
 use mxbridge_core::network::event::EventSink;
 use mxbridge_core::network::{
-    ChatInfo, ChatKind, ChatMembership, Edits, NetworkClient, NetworkError, OutgoingMessage, Reactions as MatrixReactions, Redactions,
-    SentMessage, SessionStore, Typing, UserInfo,
+    ChatInfo, ChatKind, ChatMembership, Edits, NetworkClient, NetworkError, OutgoingMessage, Reactions as MatrixReactions, ReadReceipts,
+    Redactions, SentMessage, SessionStore, Typing, UserInfo,
 };
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::chatstates::ChatState;
@@ -286,6 +286,8 @@ impl NetworkClient for XmppClient {
         if let Some(target) = &msg.reply_to {
             message.payloads.push(crate::xep::reply(target.as_str()));
         }
+        // XEP-0333: clients tell when they showed it, which becomes a read receipt.
+        message.payloads.push(crate::xep::markable());
         self.inner.link.send(message);
         Ok(SentMessage::new(RemoteMessageId::new(id)))
     }
@@ -303,6 +305,10 @@ impl NetworkClient for XmppClient {
     }
 
     fn reactions(&self) -> Option<&dyn MatrixReactions> {
+        Some(self)
+    }
+
+    fn read_receipts(&self) -> Option<&dyn ReadReceipts> {
         Some(self)
     }
 }
@@ -352,6 +358,18 @@ impl Typing for XmppClient {
         message.bodies.clear();
         let state = if typing { ChatState::Composing } else { ChatState::Paused };
         self.inner.link.send(message.with_payload(state));
+        Ok(())
+    }
+}
+
+/// XEP-0333: a Matrix read receipt is a `displayed` marker.
+#[async_trait]
+impl ReadReceipts for XmppClient {
+    async fn mark_read(&self, portal: &PortalKey, up_to: &RemoteMessageId) -> Result<(), NetworkError> {
+        let (mut message, _) = self.message(portal, String::new())?;
+        message.bodies.clear();
+        message.payloads.push(crate::xep::displayed(up_to.as_str()));
+        self.inner.link.send(message);
         Ok(())
     }
 }

@@ -127,6 +127,15 @@ fn received(shared: &Shared, client: &XmppClient, m: Message, timestamp_ms: Opti
     if let Some(reactions) = m.payloads.iter().find_map(|p| Reactions::try_from(p.clone()).ok()) {
         return reacted(shared, client, &m, from, reactions);
     }
+    if let Some(up_to) = crate::xep::displayed_id(&m.payloads) {
+        // XEP-0333: read up to that message. From the archive it is old news.
+        if timestamp_ms.is_none()
+            && let Some((chat, sender)) = chat_and_sender(shared, client, &m, &from)
+        {
+            client.inner.events.send(RemoteEvent::Read { chat, sender, up_to: RemoteMessageId::new(up_to) });
+        }
+        return;
+    }
     let Some(body) = body_of(&m) else {
         if let Some(typing) = typing(&m) {
             chat_state(shared, client, &m, from, typing);

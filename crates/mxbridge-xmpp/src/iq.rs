@@ -20,6 +20,7 @@ const USER_FEATURES: &[&str] = &[
     "urn:xmpp:reactions:0",
     "urn:xmpp:reply:0",
     "urn:xmpp:message-retract:1",
+    "urn:xmpp:chat-markers:0",
     "jabber:x:oob",
 ];
 

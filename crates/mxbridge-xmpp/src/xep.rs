@@ -12,6 +12,8 @@ pub const NS_REPLY: &str = "urn:xmpp:reply:0";
 pub const NS_RETRACT: &str = "urn:xmpp:message-retract:1";
 /// XEP-0428 fallback indication.
 pub const NS_FALLBACK: &str = "urn:xmpp:fallback:0";
+/// XEP-0333 chat markers.
+pub const NS_MARKERS: &str = "urn:xmpp:chat-markers:0";
 /// XEP-0334 hints.
 pub const NS_HINTS: &str = "urn:xmpp:hints";
 
@@ -76,6 +78,21 @@ pub fn muc_user(payloads: &[Element]) -> Option<MucUserInfo> {
     })
 }
 
+/// `<markable/>`: the sender would like to know when it was read.
+pub fn markable() -> Element {
+    Element::builder("markable", NS_MARKERS).build()
+}
+
+/// `<displayed id='…'/>`: the sender has read up to that message.
+pub fn displayed(id: &str) -> Element {
+    Element::builder("displayed", NS_MARKERS).attr(attr("id"), id).build()
+}
+
+/// The id a payload list marks as displayed, if any.
+pub fn displayed_id(payloads: &[Element]) -> Option<String> {
+    payloads.iter().find(|p| p.is("displayed", NS_MARKERS)).and_then(|p| p.attr("id")).map(str::to_owned)
+}
+
 /// The id a payload list replies to, if any.
 pub fn replied_id(payloads: &[Element]) -> Option<String> {
     payloads.iter().find(|p| p.is("reply", NS_REPLY)).and_then(|p| p.attr("id")).map(str::to_owned)
@@ -95,6 +112,8 @@ mod tests {
         assert_eq!(replied_id(&[origin_id("a"), reply("m1")]).as_deref(), Some("m1"));
         assert_eq!(retracted_id(&retract("m2")).as_deref(), Some("m2"));
         assert_eq!(replied_id(&[origin_id("a")]), None);
+        assert_eq!(displayed_id(&[markable(), displayed("m3")]).as_deref(), Some("m3"));
+        assert_eq!(displayed_id(&[markable()]), None);
         let xml = String::from(&retract("m2")[0]);
         let kicked: Element = "<x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='none' jid='bob_hs@matrix.test'><actor nick='boss'/><reason>bye</reason></item><status code='307'/><status code='110'/></x>".parse().unwrap();
         let info = muc_user(&[origin_id("a"), kicked]).expect("found");

@@ -290,6 +290,11 @@ impl TestUser {
     }
 
     /// Starts or stops typing in `room`.
+    /// Sends a public read receipt for `event_id`.
+    pub(crate) async fn send_receipt(&self, room: &str, event_id: &str) {
+        self.request(Method::POST, &Self::room_path(room, &format!("receipt/m.read/{}", enc(event_id))), Some(json!({}))).await;
+    }
+
     pub(crate) async fn set_typing(&self, room: &str, typing: bool) {
         let path = Self::room_path(room, &format!("typing/{}", enc(&self.user_id)));
         self.request(Method::PUT, &path, Some(json!({"typing": typing, "timeout": 30_000}))).await;

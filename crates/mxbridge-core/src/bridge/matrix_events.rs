@@ -396,6 +396,9 @@ impl Bridge {
     }
 
     async fn handle_ephemeral(&self, event: Value) {
+        if event["type"] == "m.receipt" {
+            return self.handle_receipts(event).await;
+        }
         if event["type"] != "m.typing" {
             return;
         }
@@ -413,6 +416,33 @@ impl Bridge {
                 && let Some(t) = client.typing()
             {
                 let _ = t.set_typing(&key, typing).await;
+            }
+        }
+    }
+
+    /// Matrix read receipts (`m.read`, public) of the bridge's users on bridged messages:
+    /// the network is told how far each has read.
+    async fn handle_receipts(&self, event: Value) {
+        let Some(room) = event["room_id"].as_str().and_then(|r| RoomId::parse(r).ok()) else { return };
+        let Some(portal) = self.store.portal_by_room(&room).await.ok().flatten() else { return };
+        let Some(receipts) = event["content"].as_object() else { return };
+        let key = portal.key();
+        for (event_id, kinds) in receipts {
+            let Some(readers) = kinds["m.read"].as_object() else { continue };
+            let Ok(event_id) = ruma::EventId::parse(event_id.as_str()) else { continue };
+            let Some(message) = self.store.message_by_event(&event_id).await.ok().flatten() else { continue };
+            for reader in readers.keys().filter_map(|u| UserId::parse(u.as_str()).ok()) {
+                if self.is_bridge_user(&reader) {
+                    continue;
+                }
+                if let Some((_, client, false)) = self.sending_client(&portal, &reader)
+                    && let Some(receipts) = client.read_receipts()
+                {
+                    let up_to = crate::ids::RemoteMessageId::new(message.remote_id.clone());
+                    if let Err(e) = receipts.mark_read(&key, &up_to).await {
+                        tracing::debug!(portal = %key, error = %e, "a read receipt did not reach the network");
+                    }
+                }
             }
         }
     }

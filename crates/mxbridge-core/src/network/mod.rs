@@ -425,6 +425,11 @@ pub trait NetworkClient: Send + Sync {
         None
     }
 
+    /// Read receipts, if the network has them.
+    fn read_receipts(&self) -> Option<&dyn ReadReceipts> {
+        None
+    }
+
     /// Resolving `pm <identifier>` to a DM, if the network has it.
     fn start_dm(&self) -> Option<&dyn ResolveIdentifier> {
         None
@@ -497,6 +502,13 @@ pub trait Redactions: Send + Sync {
 pub trait Typing: Send + Sync {
     /// Starts or stops typing.
     async fn set_typing(&self, portal: &PortalKey, typing: bool) -> Result<(), NetworkError>;
+}
+
+/// Telling the remote side how far the user has read (Matrix read receipts).
+#[async_trait]
+pub trait ReadReceipts: Send + Sync {
+    /// The user has read up to and including `up_to`.
+    async fn mark_read(&self, portal: &PortalKey, up_to: &RemoteMessageId) -> Result<(), NetworkError>;
 }
 
 /// Starting a DM from an identifier (`pm +4412345678`, `pm alice@example.org`).
