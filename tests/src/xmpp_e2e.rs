@@ -337,6 +337,45 @@ async fn test_read_receipts_and_displayed_markers_both_ways() {
 }
 
 #[tokio::test]
+async fn test_an_xmpp_user_speaks_only_as_themselves_and_oversized_messages_are_cut_not_lost() {
+    let config = shared_xmpp();
+    let mut mallory = XmppUser::new_random("mallory").await;
+    let mut user = TestUser::register("xmppsafe").await;
+    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    let user_jid = format!("{nick}_localhost@matrix.localhost");
+
+    // Claiming to be a MUC occupant: the server stamps the real sender, and the bridge
+    // takes `groupchat` only from MUCs the user is in. Neither makes a portal.
+    let spoofed = format!(
+        "<message to='{user_jid}' from='someroom@conference.localhost/boss' type='groupchat' id='s1'><body>spoofed occupant</body></message>"
+    );
+    mallory.send_raw(&spoofed).await;
+    mallory.send_raw(&format!("<message to='{user_jid}' type='groupchat' id='s2'><body>fake groupchat</body></message>")).await;
+    // Then an ordinary message, and one far over Matrix's event size.
+    mallory.send(&user_jid, "chat", "only me").await;
+    let huge = "x".repeat(100_000);
+    mallory.send(&user_jid, "chat", &huge).await;
+
+    let dm = user.wait_for_invite(WAIT, |_, _| true).await.expect("invited to the DM");
+    user.join(&dm).await;
+    let ghost = format!("@_xmpp_{}:{}", mallory.jid.replace('@', "=40"), config.domain);
+    user.wait_for_event(&dm, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "only me")
+        .await
+        .expect("the real message arrives from the sender's own ghost");
+    let cut = user
+        .wait_for_event(&dm, WAIT, |ev| {
+            ev["sender"] == ghost.as_str() && ev["content"]["body"].as_str().is_some_and(|b| b.starts_with("xxxx"))
+        })
+        .await
+        .expect("the oversized message arrives, cut");
+    assert!(cut["content"]["body"].as_str().unwrap().contains("more characters not shown"), "the cut is said");
+    assert!(
+        user.wait_for_invite(Duration::from_secs(3), |room, _| room != dm).await.is_err(),
+        "no other room was made for the spoofed groupchats"
+    );
+}
+
+#[tokio::test]
 async fn test_a_matrix_user_starts_a_direct_chat_with_an_xmpp_user() {
     let config = shared_xmpp();
     let mut bob = XmppUser::new_random("bob").await;

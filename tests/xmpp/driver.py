@@ -191,7 +191,8 @@ async def main():
         sys.exit(1)
 
     loop = asyncio.get_event_loop()
-    reader = asyncio.StreamReader()
+    # Commands may carry large bodies (tests of oversized messages): room for 1 MiB lines.
+    reader = asyncio.StreamReader(limit=1 << 20)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while True:
         next_line = asyncio.ensure_future(reader.readline())

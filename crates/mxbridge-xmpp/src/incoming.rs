@@ -249,7 +249,8 @@ fn chat_and_sender(shared: &Shared, client: &XmppClient, m: &Message, from: &tok
     match (&m.type_, from.resource()) {
         (MessageType::Groupchat, Some(nick)) => {
             let nick = nick.as_str().to_owned();
-            if shared.is_ours(&bare, &nick) || !shared.is_reader(client, &bare) {
+            // Only a MUC the user is in speaks as a MUC: anyone else can type `groupchat`.
+            if client.nick_in(&bare).is_none() || shared.is_ours(&bare, &nick) || !shared.is_reader(client, &bare) {
                 return None;
             }
             Some((PortalKey::shared(RemoteChatId::new(bare.clone())), Sender::named(format!("{bare}/{nick}"), nick)))

@@ -232,10 +232,19 @@ mod tests {
         let mut queued = Message::new(Some("alice@test".parse().unwrap()));
         queued.id = Some(tokio_xmpp::parsers::message::Id("queued".into()));
         link.send(queued);
-        let (_sock, sent) = tokio::time::timeout(Duration::from_secs(10), session(&listener, "", "queued")).await.expect("reconnected");
+        let (sock, sent) = tokio::time::timeout(Duration::from_secs(10), session(&listener, "", "queued")).await.expect("reconnected");
         assert!(sent.contains("queued"));
         let (greeting_at, queued_at) = (sent.find("greeting").expect("greeted again"), sent.find("queued").unwrap());
         assert!(greeting_at < queued_at, "the greeting goes before what was queued: {sent}");
         state.wait_for(|s| *s == LinkState::Up).await.unwrap();
+
+        // Malformed XML from the server ends that stream, not the bridge: it connects again.
+        let mut sock = sock;
+        sock.write_all(b"<message><body>unclosed</message>").await.unwrap();
+        state.wait_for(|s| matches!(s, LinkState::Down(_))).await.unwrap();
+        let later = "<message xmlns='jabber:component:accept' from='alice@test' to='bob_hs@bridge.test' id='m2' type='chat'><body>again</body></message>";
+        let (_sock, _) = tokio::time::timeout(Duration::from_secs(10), session(&listener, later, "greeting")).await.expect("reconnected");
+        let next = tokio::time::timeout(Duration::from_secs(5), incoming.recv()).await.unwrap().unwrap();
+        assert!(matches!(next, Stanza::Message(ref m) if m.id.as_ref().map(|i| i.0.as_str()) == Some("m2")), "stanzas flow again");
     }
 }

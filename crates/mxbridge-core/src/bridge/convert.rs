@@ -68,6 +68,34 @@ fn strip_reply_fallback(body: &str) -> String {
 }
 
 /// Converts network content to a Matrix message body. Media is uploaded first.
+/// Most text a message event carries: a Matrix event is at most 64 KiB, and an edit holds
+/// the text twice.
+const MAX_TEXT_BYTES: usize = 30_000;
+
+/// Keeps a remote message within what a Matrix event can hold: the formatted copy goes
+/// first, then the text is cut, saying so, rather than the homeserver refusing it all.
+fn fit_event_size(v: &mut Value) {
+    let body_len = v["body"].as_str().map_or(0, str::len);
+    let formatted_len = v["formatted_body"].as_str().map_or(0, str::len);
+    if body_len + formatted_len <= MAX_TEXT_BYTES {
+        return;
+    }
+    if let Some(obj) = v.as_object_mut() {
+        obj.remove("format");
+        obj.remove("formatted_body");
+    }
+    if body_len <= MAX_TEXT_BYTES {
+        return;
+    }
+    let body = v["body"].as_str().unwrap_or_default();
+    let mut cut = MAX_TEXT_BYTES - 200;
+    while !body.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let dropped = body[cut..].chars().count();
+    v["body"] = json!(format!("{}… ({dropped} more characters not shown: the message is longer than Matrix allows)", &body[..cut]));
+}
+
 pub(crate) async fn content_to_matrix(matrix: &Matrix, content: &Content) -> Result<Value, String> {
     let plain = content.body.to_plain();
     if let Some(media) = &content.media {
@@ -108,6 +136,7 @@ pub(crate) async fn content_to_matrix(matrix: &Matrix, content: &Content) -> Res
         v["format"] = json!("org.matrix.custom.html");
         v["formatted_body"] = json!(html::render(&content.body));
     }
+    fit_event_size(&mut v);
     Ok(v)
 }
 
@@ -120,5 +149,21 @@ mod tests {
         assert_eq!(strip_reply_fallback("> <@a:hs> hello\n> more\n\nmy answer"), "my answer");
         assert_eq!(strip_reply_fallback("plain"), "plain");
         assert_eq!(strip_reply_fallback("> quote only"), "");
+    }
+
+    #[test]
+    fn test_oversized_messages_fit_in_an_event_and_say_so() {
+        let mut small = json!({"msgtype": "m.text", "body": "hi", "format": "org.matrix.custom.html", "formatted_body": "<b>hi</b>"});
+        fit_event_size(&mut small);
+        assert_eq!(small["formatted_body"], "<b>hi</b>", "small messages are untouched");
+
+        let long = "é".repeat(40_000); // 80,000 bytes
+        let mut big = json!({"msgtype": "m.text", "body": long, "format": "org.matrix.custom.html", "formatted_body": "x"});
+        fit_event_size(&mut big);
+        let body = big["body"].as_str().unwrap();
+        assert!(big.get("formatted_body").is_none());
+        assert!(body.len() <= MAX_TEXT_BYTES && body.ends_with("longer than Matrix allows)"), "{}", body.len());
+        assert!(body.contains("more characters not shown"));
+        assert!(serde_json::to_vec(&big).unwrap().len() < 64 * 1024);
     }
 }
