@@ -50,6 +50,9 @@ signing_key_path: '$HS/signing.key'
 report_stats: false
 enable_registration: true
 enable_registration_without_verification: true
+# Test users may publish rooms in the directory (Synapse's default lets only admins), so
+# the XMPP gateway has public rooms to list.
+room_list_publication_rules: [{action: allow}]
 registration_shared_secret: "mxbridge-test-stack-only"
 macaroon_secret_key: "mxbridge-test-stack-macaroon"
 form_secret: "mxbridge-test-stack-form"

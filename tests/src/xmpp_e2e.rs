@@ -376,6 +376,62 @@ async fn test_an_xmpp_user_speaks_only_as_themselves_and_oversized_messages_are_
 }
 
 #[tokio::test]
+async fn test_xmpp_users_find_and_join_a_public_matrix_room_through_the_gateway() {
+    let config = shared_xmpp();
+    let mut user = TestUser::register("gwuser").await;
+    let name = format!("gw{}", rand::random::<u32>());
+    let room = user
+        .create_room_with(serde_json::json!({
+            "preset": "public_chat", "visibility": "public", "room_alias_name": name,
+            "name": format!("Gateway room {name}"), "topic": "talk here",
+        }))
+        .await;
+    let room_jid = format!("#{name}_{}@matrix.localhost", config.domain);
+
+    // The component lists the homeserver's public rooms, as a MUC service does.
+    let mut alice = XmppUser::new_random("alice").await;
+    alice.send_raw("<iq type='get' to='matrix.localhost' id='items1'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>").await;
+    let items = alice.wait_for("the public rooms", |e| e.event == "iq" && e.id == "items1").await;
+    assert!(items.xml.contains(&room_jid) && items.xml.contains(&format!("Gateway room {name}")), "{}", items.xml);
+    alice.send_raw(&format!("<iq type='get' to='{room_jid}' id='info1'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")).await;
+    let info = alice.wait_for("the room's description", |e| e.event == "iq" && e.id == "info1").await;
+    assert!(info.xml.contains("conference") && info.xml.contains("http://jabber.org/protocol/muc"), "{}", info.xml);
+
+    // Joining it as a MUC: the Matrix member is an occupant, the subject is the topic, and
+    // the XMPP user's ghost joins the Matrix room.
+    alice.join(&room_jid, "alice").await;
+    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    let seen =
+        alice.wait_for("the Matrix member as an occupant", |e| e.event == "presence" && e.from == format!("{room_jid}/{nick}")).await;
+    assert!(seen.xml.contains("muc#user"), "{}", seen.xml);
+    let ghost = format!("@_xmpp_{}:{}", alice.jid.replace('@', "=40"), config.domain);
+    user.wait_for_event(&room, WAIT, |ev| {
+        ev["type"] == "m.room.member" && ev["state_key"] == ghost.as_str() && ev["content"]["membership"] == "join"
+    })
+    .await
+    .expect("the XMPP user's ghost joins the Matrix room");
+
+    // Messages both ways.
+    user.send_text(&room, "hello gateway").await;
+    let got = alice.wait_for("the Matrix message", |e| e.is_live_message() && e.body.as_deref() == Some("hello gateway")).await;
+    assert_eq!(got.from, format!("{room_jid}/{nick}"));
+    alice.send(&room_jid, "groupchat", "hi from xmpp").await;
+    user.wait_for_event(&room, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "hi from xmpp")
+        .await
+        .expect("the XMPP message arrives from the ghost");
+    let reflected = alice.wait_for("the reflection", |e| e.is_live_message() && e.body.as_deref() == Some("hi from xmpp")).await;
+    assert_eq!(reflected.from, format!("{room_jid}/alice"), "the sender sees their own message, as in any MUC");
+
+    // Leaving the MUC takes the ghost out of the Matrix room.
+    alice.leave(&room_jid, "alice").await;
+    user.wait_for_event(&room, WAIT, |ev| {
+        ev["type"] == "m.room.member" && ev["state_key"] == ghost.as_str() && ev["content"]["membership"] == "leave"
+    })
+    .await
+    .expect("the ghost leaves with the XMPP user");
+}
+
+#[tokio::test]
 async fn test_a_matrix_user_starts_a_direct_chat_with_an_xmpp_user() {
     let config = shared_xmpp();
     let mut bob = XmppUser::new_random("bob").await;

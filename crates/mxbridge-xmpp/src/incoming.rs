@@ -28,6 +28,10 @@ pub(crate) async fn route(mut incoming: mpsc::UnboundedReceiver<Stanza>, shared:
         let stanza = match stanza {
             Stanza::Iq(iq) => {
                 let Some(iq) = shared.take_answer(iq) else { continue };
+                if crate::gateway::is_gateway_iq(&iq, &shared.component) {
+                    shared.to_gateway(Stanza::Iq(iq));
+                    continue;
+                }
                 if let (Some(reply), Some(link)) = (crate::iq::answer(iq, &shared.component), shared.link.get()) {
                     link.send(reply);
                 }
@@ -41,6 +45,10 @@ pub(crate) async fn route(mut incoming: mpsc::UnboundedReceiver<Stanza>, shared:
             Stanza::Iq(_) => None,
         };
         let Some(node) = to.as_ref().and_then(|j| j.node()).map(|n| n.as_str().to_owned()) else { continue };
+        if crate::jid::is_room_node(&node) {
+            shared.to_gateway(stanza);
+            continue;
+        }
         let Some(client) = client_for(&shared, &node).await else {
             tracing::debug!(node, "a stanza for no Matrix user the bridge may serve");
             continue;
@@ -67,6 +75,12 @@ async fn client_for(shared: &Shared, node: &str) -> Option<XmppClient> {
 }
 
 impl Shared {
+    fn to_gateway(&self, stanza: Stanza) {
+        if let Some(queue) = self.gateway_queue.get() {
+            let _ = queue.send(stanza);
+        }
+    }
+
     /// Whether `client` reports for `muc`: the first to look does, until it leaves.
     fn is_reader(&self, client: &XmppClient, muc: &str) -> bool {
         let mut readers = self.readers.lock().expect("lock");

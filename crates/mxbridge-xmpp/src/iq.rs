@@ -60,10 +60,15 @@ fn disco_info(for_user: bool) -> DiscoInfoResult {
     let (identity, features): (Identity, &[&str]) = if for_user {
         (Identity::new("client", "pc", "en", "Matrix user"), USER_FEATURES)
     } else {
-        (Identity::new("gateway", "matrix", "en", "Matrix bridge"), &[ns::DISCO_INFO, ns::PING])
+        (Identity::new("gateway", "matrix", "en", "Matrix bridge"), &[ns::DISCO_INFO, ns::DISCO_ITEMS, ns::PING, ns::MUC])
     };
     let features: BTreeSet<String> = features.iter().map(|f| (*f).to_owned()).collect();
-    DiscoInfoResult { node: None, identities: vec![identity], features, extensions: Vec::new() }
+    let mut identities = vec![identity];
+    if !for_user {
+        // The component is also where the homeserver's public rooms are, as on a MUC service.
+        identities.push(Identity::new("conference", "text", "en", "Matrix rooms"));
+    }
+    DiscoInfoResult { node: None, identities, features, extensions: Vec::new() }
 }
 
 /// A vCard with the Matrix user's name and their Matrix ID as a URL.

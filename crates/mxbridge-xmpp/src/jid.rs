@@ -98,6 +98,30 @@ pub fn matrix_user_for_node(node: &str) -> Option<OwnedUserId> {
     UserId::parse(format!("@{localpart}:{server}")).ok()
 }
 
+/// Whether a node of the component names a Matrix room (`#alias_server`, `!id_server`)
+/// rather than a Matrix user (whose localparts never start with `#` or `!`).
+pub fn is_room_node(node: &str) -> bool {
+    node.starts_with(['#', '!'])
+}
+
+/// The node of a Matrix room's JID on the component: `#rust_example.com` for the alias
+/// `#rust:example.com`, `!abc_example.com` for a room id; escaped like user nodes.
+pub fn node_for_matrix_room(alias_or_id: &str) -> Option<String> {
+    let (local, server) = alias_or_id.split_once(':')?;
+    if !is_room_node(local) || server.is_empty() {
+        return None;
+    }
+    let node = escape_node(&format!("{local}_{server}"));
+    (node.len() <= MAX_PART_BYTES).then_some(node)
+}
+
+/// The room alias or id a room node names (the reverse of [`node_for_matrix_room`]).
+pub fn matrix_room_for_node(node: &str) -> Option<String> {
+    let plain = unescape_node(node);
+    let (local, server) = plain.rsplit_once('_')?;
+    (is_room_node(local) && local.len() > 1 && !server.is_empty()).then(|| format!("{local}:{server}"))
+}
+
 /// A bare JID `node@domain`, checked for the parts this bridge relies on: one `@`, a
 /// node and a domain within length limits, no resource, no whitespace or control characters.
 pub fn parse_bare(jid: &str) -> Result<(String, String), JidError> {
@@ -156,5 +180,18 @@ mod tests {
         for bad in ["alice", "@example.org", "alice@", "a@b@c", "alice@example.org/res", "al ice@example.org", "a/b@example.org", "a\n@b"] {
             assert!(parse_bare(bad).is_err(), "{bad:?} must be refused");
         }
+    }
+
+    #[test]
+    fn test_room_nodes_map_both_ways_and_are_not_users() {
+        for room in ["#rust:example.com", "#with_underscore:example.com", "!AbC:hs.example:8448"] {
+            let node = node_for_matrix_room(room).unwrap();
+            assert!(is_room_node(&node), "{node}");
+            assert_eq!(matrix_room_for_node(&node).as_deref(), Some(room));
+        }
+        assert_eq!(node_for_matrix_room("#rust:example.com").as_deref(), Some("#rust_example.com"));
+        assert_eq!(node_for_matrix_room("@user:example.com"), None);
+        assert!(!is_room_node(&node_for_matrix_user(&UserId::parse("@alice:example.com").unwrap()).unwrap()));
+        assert_eq!(matrix_room_for_node("#_example.com"), None);
     }
 }

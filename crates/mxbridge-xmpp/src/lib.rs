@@ -5,12 +5,14 @@
 //! - [`link`]: the component connection with the reconnect loop tokio-xmpp lacks.
 //! - [`network`], [`client`], `incoming`: Matrix users as JIDs on the component, MUCs and
 //!   direct chats, text both ways.
+//! - `gateway`: XMPP users join the homeserver's public rooms as MUCs.
 //! - [`styling`]: XEP-0393 styling and XHTML-IM ⇄ the core's rich text.
 //! - `mam`, `self_ping`: MUC history (XEP-0313) and membership checks (XEP-0410).
 
 pub mod client;
 pub mod config;
 pub mod files;
+mod gateway;
 mod incoming;
 mod iq;
 pub mod jid;

@@ -55,6 +55,12 @@ pub(crate) struct Shared {
     pub(crate) backfilled: Mutex<std::collections::HashSet<String>>,
     /// How many archived messages to fetch for a MUC; 0 for none.
     pub(crate) backfill_messages: u32,
+    /// The Matrix side of gateway rooms.
+    pub(crate) matrix_rooms: OnceLock<Arc<dyn mxbridge_core::network::gateway::MatrixRooms>>,
+    /// Matrix rooms joined by XMPP users through the gateway.
+    pub(crate) gateway_rooms: Mutex<HashMap<ruma::OwnedRoomId, crate::gateway::GatewayRoom>>,
+    /// Stanzas for gateway rooms, handled one after another in order.
+    pub(crate) gateway_queue: OnceLock<mpsc::UnboundedSender<tokio_xmpp::Stanza>>,
     /// IQs sent by the bridge that wait for their answer, by id.
     pub(crate) pending_iqs: Mutex<HashMap<String, tokio::sync::oneshot::Sender<Iq>>>,
 }
@@ -89,6 +95,10 @@ impl Network for XmppNetwork {
     async fn start(&self, ctx: NetworkContext) -> Result<(), NetworkError> {
         let _ = self.shared.auto_logins.set(ctx.auto_logins);
         let _ = self.shared.sessions.set(ctx.sessions);
+        let _ = self.shared.matrix_rooms.set(ctx.rooms);
+        let (gateway_tx, gateway_rx) = mpsc::unbounded_channel();
+        let _ = self.shared.gateway_queue.set(gateway_tx);
+        tokio::spawn(crate::gateway::run(gateway_rx, Arc::downgrade(&self.shared)));
         let (tx, rx) = mpsc::unbounded_channel();
         let opts = LinkOptions { jid: self.config.component.clone(), secret: self.config.secret.clone(), addr: self.config.server.clone() };
         let shared = Arc::downgrade(&self.shared);
@@ -103,6 +113,10 @@ impl Network for XmppNetwork {
             tokio::spawn(crate::self_ping::run(Arc::downgrade(&self.shared), std::time::Duration::from_secs(self.config.self_ping_secs)));
         }
         Ok(())
+    }
+
+    async fn gateway_event(&self, room: &ruma::RoomId, event: mxbridge_core::network::gateway::GatewayEvent) {
+        crate::gateway::matrix_event(&self.shared, room, event);
     }
 
     async fn stop(&self) {

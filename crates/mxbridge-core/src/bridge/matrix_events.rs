@@ -55,6 +55,9 @@ impl Bridge {
     }
 
     async fn handle_room_event(self: &Arc<Self>, ev: RoomEvent) {
+        if self.is_gateway_room(&ev.room_id) {
+            return self.forward_to_gateway(&ev).await;
+        }
         // State and message events are told apart by the state key, never by type alone.
         if let Some(state_key) = ev.state_key.clone() {
             match ev.kind.as_str() {

@@ -8,6 +8,7 @@
 
 mod commands;
 mod convert;
+mod gateway;
 mod ghost_dms;
 mod ghosts;
 mod login;
@@ -103,6 +104,8 @@ pub(crate) struct Bridge {
     pub(crate) encryption_warned: Mutex<HashSet<OwnedRoomId>>,
     /// Who is typing per room, to notice when someone stops.
     pub(crate) typing: Mutex<HashMap<OwnedRoomId, HashSet<OwnedUserId>>>,
+    /// Rooms remote users joined from their network, with their members' names.
+    pub(crate) gateway_rooms: Mutex<gateway::GatewayRooms>,
     inbox_notify: Arc<Notify>,
     /// Disconnects not yet reported, or reported and not yet followed by a reconnect.
     pub(crate) connection_notices: Mutex<HashMap<LoginId, remote_events::DisconnectNotice>>,
@@ -151,6 +154,7 @@ pub async fn run(
         creating_portal: tokio::sync::Mutex::new(()),
         encryption_warned: Mutex::new(HashSet::new()),
         typing: Mutex::new(HashMap::new()),
+        gateway_rooms: Mutex::new(HashMap::new()),
         inbox_notify: inbox_notify.clone(),
         connection_notices: Mutex::new(HashMap::new()),
     });
@@ -173,7 +177,8 @@ pub async fn run(
     tokio::spawn(bridge.clone().dispatch_remote_events(remote_rx, stop_rx.clone()));
     bridge.prepare_bot().await;
     let auto_logins = Arc::new(login::BridgeAutoLogins(Arc::downgrade(&bridge)));
-    if let Err(e) = network.start(NetworkContext { sessions: SessionStore::new(store.clone()), links, auto_logins }).await {
+    let rooms = Arc::new(gateway::BridgeRooms(Arc::downgrade(&bridge)));
+    if let Err(e) = network.start(NetworkContext { sessions: SessionStore::new(store.clone()), links, auto_logins, rooms }).await {
         error!(error = %e, "the network failed to start; logins will not connect");
     }
     bridge.load_logins().await;

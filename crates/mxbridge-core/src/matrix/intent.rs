@@ -368,6 +368,37 @@ impl Matrix {
         Ok(v["joined"].as_object().map(|m| m.keys().filter_map(|k| UserId::parse(k.as_str()).ok()).collect()).unwrap_or_default())
     }
 
+    /// The joined members of a room with their display names, as `user` (a member) sees them.
+    pub async fn members_with_names(&self, room: &RoomId, user: &UserId) -> MatrixResult<Vec<(OwnedUserId, Option<String>)>> {
+        let path = format!("/_matrix/client/v3/rooms/{}/joined_members", enc(room.as_str()));
+        let v = self.call(Method::GET, &path, Some(user), &[], None).await?;
+        let Some(joined) = v["joined"].as_object() else { return Ok(Vec::new()) };
+        Ok(joined
+            .iter()
+            .filter_map(|(id, m)| Some((UserId::parse(id.as_str()).ok()?, m["display_name"].as_str().map(str::to_owned))))
+            .collect())
+    }
+
+    /// Reads a state event's content as `user`.
+    pub async fn get_state_as(&self, room: &RoomId, user: &UserId, event_type: &str, state_key: &str) -> MatrixResult<Option<Value>> {
+        let path = format!("/_matrix/client/v3/rooms/{}/state/{}/{}", enc(room.as_str()), enc(event_type), enc(state_key));
+        match self.call(Method::GET, &path, Some(user), &[], None).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.errcode() == Some("M_NOT_FOUND") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A page of the public room directory, filtered by `term` when given.
+    pub async fn public_rooms(&self, term: Option<&str>, limit: u32) -> MatrixResult<Vec<Value>> {
+        let mut body = json!({"limit": limit});
+        if let Some(t) = term {
+            body["filter"] = json!({"generic_search_term": t});
+        }
+        let v = self.call(Method::POST, "/_matrix/client/v3/publicRooms", None, &[], Some(&body)).await?;
+        Ok(v["chunk"].as_array().cloned().unwrap_or_default())
+    }
+
     /// Redacts an event as `user`.
     pub async fn redact(&self, room: &RoomId, user: &UserId, event: &ruma::EventId, reason: Option<&str>) -> MatrixResult<()> {
         let path = format!("/_matrix/client/v3/rooms/{}/redact/{}/{}", enc(room.as_str()), enc(event.as_str()), enc(&self.next_txn_id()));

@@ -8,6 +8,7 @@
 
 pub mod content;
 pub mod event;
+pub mod gateway;
 pub mod login;
 
 use std::sync::Arc;
@@ -245,6 +246,9 @@ pub struct NetworkContext {
     /// Starts the automatic login of a Matrix user the network is contacted for (an XMPP
     /// user writes to `alice_example.org@component` before Alice ever used the bridge).
     pub auto_logins: Arc<dyn AutoLogins>,
+    /// The Matrix side of gateway rooms (remote users joining Matrix rooms from their own
+    /// network).
+    pub rooms: Arc<dyn gateway::MatrixRooms>,
 }
 
 /// Creates automatic logins on the network's behalf.
@@ -311,6 +315,9 @@ pub trait Network: Send + Sync + 'static {
     async fn start(&self, _ctx: NetworkContext) -> Result<(), NetworkError> {
         Ok(())
     }
+
+    /// Something happened in a gateway room (see [`gateway`]).
+    async fn gateway_event(&self, _room: &ruma::RoomId, _event: gateway::GatewayEvent) {}
 
     /// Called once at shutdown, after every client was disconnected: what `start` opened
     /// is closed here, after what the clients sent on their way out went out.
