@@ -245,6 +245,37 @@ pub struct NetworkContext {
     /// Starts the automatic login of a Matrix user the network is contacted for (an XMPP
     /// user writes to `alice_example.org@component` before Alice ever used the bridge).
     pub auto_logins: Arc<dyn AutoLogins>,
+    /// The Matrix IDs of ghosts, for networks that turn remote mentions into pills and pills
+    /// back into remote mentions.
+    pub ghosts: GhostIds,
+}
+
+/// Maps remote users to their ghosts' Matrix IDs and back, with no I/O.
+#[derive(Clone, Debug)]
+pub struct GhostIds {
+    template: crate::matrix::ghost_id::Template,
+    domain: ruma::OwnedServerName,
+}
+
+impl GhostIds {
+    pub(crate) fn new(template: crate::matrix::ghost_id::Template, domain: ruma::OwnedServerName) -> Self {
+        Self { template, domain }
+    }
+
+    /// The ghost of a remote user.
+    pub fn user_id(&self, remote: &RemoteUserId) -> OwnedUserId {
+        let localpart = self.template.localpart(remote.as_str(), self.domain.as_str());
+        UserId::parse(format!("@{localpart}:{}", self.domain)).expect("escaped localparts always make valid user IDs")
+    }
+
+    /// The remote user a Matrix user stands for, when it is one of this bridge's ghosts.
+    pub fn remote_of(&self, user: &str) -> Option<RemoteUserId> {
+        let user = UserId::parse(user).ok()?;
+        if user.server_name() != self.domain {
+            return None;
+        }
+        self.template.remote_id(user.localpart()).map(RemoteUserId::new)
+    }
 }
 
 /// Creates automatic logins on the network's behalf.
@@ -359,6 +390,12 @@ pub trait Network: Send + Sync + 'static {
     /// alias queries; `None` if the suffix names no chat. The suffix arrives unescaped.
     fn chat_for_alias(&self, _suffix: &str) -> Option<RemoteChatId> {
         None
+    }
+
+    /// The display name of a ghost whose remote user is called `name`; by default the name
+    /// followed by the network's name in parentheses (`Alice (IRC)`).
+    fn ghost_display_name(&self, name: &str) -> String {
+        format!("{name} ({})", self.info().display_name)
     }
 
     /// Name of the DM the bot opens to report a user's connection when the user has no
