@@ -530,3 +530,20 @@ pub trait ResolveIdentifier: Send + Sync {
     /// Resolves the identifier to a DM portal and its info.
     async fn resolve(&self, identifier: &str) -> Result<(PortalKey, ChatInfo), NetworkError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_ghost_ids_map_both_ways() {
+        let template = crate::matrix::ghost_id::Template::parse("whatsapp_{{.}}").unwrap();
+        let ghosts = GhostIds::new(template, ruma::OwnedServerName::try_from("example.org").unwrap());
+        let user = ghosts.user_id(&RemoteUserId::new("447700900001"));
+        assert_eq!(user.as_str(), "@whatsapp_447700900001:example.org");
+        assert_eq!(ghosts.remote_of(user.as_str()), Some(RemoteUserId::new("447700900001")));
+        assert_eq!(ghosts.remote_of("@whatsapp_1:other.org"), None, "another server's user is no ghost");
+        assert_eq!(ghosts.remote_of("@alice:example.org"), None);
+        assert_eq!(ghosts.remote_of("not a user id"), None);
+    }
+}
