@@ -8,7 +8,7 @@ use mxbridge_core::config::{Config, RawConfig};
 use mxbridge_core::network::Network;
 
 /// Network types this binary knows.
-const KNOWN: &[&str] = &["demo", "irc", "xmpp"];
+const KNOWN: &[&str] = &["demo", "irc", "xmpp", "whatsapp"];
 
 fn network_type(section: &serde_json::Value) -> Result<String> {
     match section.get("type").and_then(|t| t.as_str()) {
@@ -47,6 +47,13 @@ pub(crate) fn build(config: &Config) -> Result<Arc<dyn Network>> {
             let xmpp: mxbridge_xmpp::XmppConfig =
                 serde_json::from_value(section).context("config section `network` (xmpp) is not valid")?;
             Ok(mxbridge_xmpp::XmppNetwork::new(xmpp))
+        }
+        "whatsapp" => {
+            let whatsapp: mxbridge_whatsapp::WhatsAppConfig =
+                serde_json::from_value(section).context("config section `network` (whatsapp) is not valid")?;
+            // The simulated network's handle only serves tests; a demo needs nothing from it.
+            let (network, _sim) = mxbridge_whatsapp::WhatsAppNetwork::from_config(whatsapp)?;
+            Ok(network)
         }
         other => bail!("network `{other}` is not built in"),
     }

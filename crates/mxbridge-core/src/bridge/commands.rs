@@ -78,7 +78,7 @@ impl Bridge {
                 )
                 .await
             }
-            Command::Login { flow } => self.start_login(room, sender, flow).await,
+            Command::Login { flow, answer } => self.start_login(room, sender, flow, answer).await,
             Command::Cancel => self.cancel_login(room, sender).await,
             Command::ListLogins => {
                 let logins = self.logins_of(sender);
@@ -106,7 +106,11 @@ impl Bridge {
                 }
             }
             Command::DeleteAllPortals => {
-                let rows = self.store.portals().await.unwrap_or_default();
+                let mut rows = self.store.portals().await.unwrap_or_default();
+                if permission < Permission::Admin {
+                    let mine: Vec<String> = self.logins_of(sender).into_iter().map(|(id, _)| id.as_str().to_owned()).collect();
+                    rows.retain(|row| mine.contains(&row.receiver));
+                }
                 let n = rows.len();
                 for row in rows {
                     self.delete_portal(&row, true).await;

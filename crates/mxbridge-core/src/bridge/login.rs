@@ -2,7 +2,7 @@
 //!
 //! While a flow waits for input, the user's next message is the answer (one field per
 //! message); `cancel` aborts at any step. While a flow shows something (a QR code), a task
-//! waits for the next step and renders it, replacing the previous QR image.
+//! waits for the next step and renders it: a refreshed QR code edits the image in place.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -26,8 +26,8 @@ pub(crate) enum LoginSession {
 }
 
 impl Bridge {
-    /// `login [flow]`.
-    pub(crate) async fn start_login(self: &Arc<Self>, room: &RoomId, user: &UserId, flow: Option<String>) {
+    /// `login [flow] [answer]`: with an answer, the flow's first question is answered at once.
+    pub(crate) async fn start_login(self: &Arc<Self>, room: &RoomId, user: &UserId, flow: Option<String>, answer: Option<String>) {
         if self.logins_in_progress.lock().expect("lock").contains_key(user) {
             self.notice(room, "A login is already in progress. Answer its question, or send `cancel` to stop it.").await;
             return;
@@ -52,7 +52,14 @@ impl Bridge {
             Ok(p) => p,
             Err(e) => return self.notice(room, &e.user_message()).await,
         };
-        let first = process.start().await;
+        let mut first = process.start().await;
+        if let (Some(answer), Ok(LoginStep::Input { fields, .. })) = (answer, &first)
+            && let [field] = fields.as_slice()
+            && !field.secret
+        {
+            let field = field.id.clone();
+            first = process.submit(vec![(field, answer)]).await;
+        }
         self.advance_login(room.to_owned(), user, process, first, None).await;
     }
 
@@ -89,10 +96,9 @@ impl Bridge {
                     .insert(user.to_owned(), LoginSession::AwaitingInput { process, step_id, fields, answers: Vec::new() });
             }
             LoginStep::Display { instructions, show, .. } => {
-                let shown = self.show_display(&room, &instructions, &show).await;
-                if let Some(qr) = previous_qr.filter(|_| shown.is_some()) {
-                    let _ = self.matrix.redact(&room, &self.config.bot_user_id, &qr, Some("QR code refreshed")).await;
-                }
+                // A refreshed QR code replaces the image in place (an edit), so the room
+                // keeps one code; if drawing it failed, the previous one stays in use.
+                let shown = self.show_display(&room, &instructions, &show, previous_qr.as_deref()).await.or(previous_qr);
                 let (cancel_tx, cancel_rx) = oneshot::channel();
                 self.logins_in_progress.lock().expect("lock").insert(user.to_owned(), LoginSession::Waiting { cancel: cancel_tx });
                 let bridge = self.clone();
@@ -145,19 +151,19 @@ impl Bridge {
         })
     }
 
-    /// Shows a QR code as an image (and as text) or a code; returns the image event.
-    async fn show_display(&self, room: &RoomId, instructions: &str, show: &Display) -> Option<OwnedEventId> {
+    /// Shows a QR code as an image whose caption is the code's text (for clients that cannot
+    /// show images), or a code. With `previous`, the QR image already shown is edited to the
+    /// new code instead. Returns the image event.
+    async fn show_display(&self, room: &RoomId, instructions: &str, show: &Display, previous: Option<&EventId>) -> Option<OwnedEventId> {
         match show {
             Display::Code(code) => {
                 self.notice(room, &format!("{instructions}\n`{code}`\n(send `cancel` to stop)")).await;
                 None
             }
             Display::Qr(data) => {
-                self.notice(
-                    room,
-                    &format!("{instructions}\nIf you cannot scan the image, this is its text:\n`{data}`\n(send `cancel` to stop)"),
-                )
-                .await;
+                if previous.is_none() {
+                    self.notice(room, &format!("{instructions}\n(send `cancel` to stop)")).await;
+                }
                 let (png, side) = match crate::qr::render_png(data) {
                     Ok(p) => p,
                     Err(e) => {
@@ -173,8 +179,32 @@ impl Bridge {
                         return None;
                     }
                 };
-                let content = json!({"msgtype": "m.image", "body": "login-qr.png", "url": mxc, "info": {"mimetype": "image/png", "w": side, "h": side, "size": size}});
-                self.matrix.send_event(room, &self.config.bot_user_id, "m.room.message", &content, None).await.ok()
+                let image = json!({
+                    "msgtype": "m.image",
+                    "body": format!("If you cannot scan the image, this is its text: {data}"),
+                    "filename": "login-qr.png",
+                    "url": mxc,
+                    "info": {"mimetype": "image/png", "w": side, "h": side, "size": size},
+                });
+                let content = match previous {
+                    Some(original) => {
+                        let mut edit = image.clone();
+                        edit["body"] = json!(format!("* {}", image["body"].as_str().unwrap_or_default()));
+                        edit["m.new_content"] = image;
+                        edit["m.relates_to"] = json!({"rel_type": "m.replace", "event_id": original});
+                        edit
+                    }
+                    None => image,
+                };
+                let sent = self.matrix.send_event(room, &self.config.bot_user_id, "m.room.message", &content, None).await;
+                match (sent, previous) {
+                    (Ok(_), Some(original)) => Some(original.to_owned()),
+                    (Ok(id), None) => Some(id),
+                    (Err(e), _) => {
+                        warn!(error = %e, "could not show a QR code");
+                        None
+                    }
+                }
             }
         }
     }

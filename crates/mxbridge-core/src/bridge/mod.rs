@@ -38,7 +38,7 @@ use crate::ids::{LoginId, PortalKey};
 use crate::matrix::intent::Matrix;
 use crate::media_links::MediaLinks;
 use crate::network::event::{EventSink, RemoteEvent};
-use crate::network::{Network, NetworkClient, NetworkContext, NetworkInfo, SessionStore, StoredLogin};
+use crate::network::{GhostIds, Network, NetworkClient, NetworkContext, NetworkInfo, SessionStore, StoredLogin};
 use crate::secret::{SecretCipher, SecretError};
 use crate::store::{LoginRow, Store, StoreError};
 use login::LoginSession;
@@ -178,7 +178,9 @@ pub async fn run(
     bridge.prepare_bot().await;
     let auto_logins = Arc::new(login::BridgeAutoLogins(Arc::downgrade(&bridge)));
     let rooms = Arc::new(gateway::BridgeRooms(Arc::downgrade(&bridge)));
-    if let Err(e) = network.start(NetworkContext { sessions: SessionStore::new(store.clone()), links, auto_logins, rooms }).await {
+    let ghosts = GhostIds::new(bridge.config.username_template.clone(), bridge.config.domain.clone());
+    let context = NetworkContext { sessions: SessionStore::new(store.clone()), links, auto_logins, rooms, ghosts };
+    if let Err(e) = network.start(context).await {
         error!(error = %e, "the network failed to start; logins will not connect");
     }
     bridge.load_logins().await;

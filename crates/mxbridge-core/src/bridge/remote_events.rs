@@ -171,7 +171,7 @@ impl Bridge {
                 }
             }
             RemoteEvent::ChatChanged { chat, sender, info } => self.apply_chat_info(login, &chat, sender.as_ref(), &info).await,
-            RemoteEvent::LoginState(_) => {}
+            RemoteEvent::LoginState(_) | RemoteEvent::Notice { .. } => {}
         }
     }
 
@@ -261,7 +261,11 @@ impl Bridge {
     /// reported when it lasts [`DISCONNECT_GRACE`], and a reconnect only after a reported
     /// disconnect. The very first connection of a login is always reported.
     pub(crate) async fn handle_login_state(self: &Arc<Self>, login: &LoginId, event: RemoteEvent) {
-        let RemoteEvent::LoginState(state) = event else { return };
+        let state = match event {
+            RemoteEvent::LoginState(state) => state,
+            RemoteEvent::Notice { text } => return self.tell_owner(login, &text).await,
+            _ => return,
+        };
         let Some(l) = self.login(login) else { return };
         let name = l.client.remote_name().unwrap_or(l.remote_name);
         let text = match state {
@@ -306,7 +310,17 @@ impl Bridge {
             LoginState::BadCredentials(why) => {
                 format!("{} refused the login `{login}` ({why}). Send `login` to log in again.", self.info.display_name)
             }
-            LoginState::LoggedOut(why) => format!("`{login}` was logged out ({why}). Send `login` to log in again."),
+            LoginState::LoggedOut(why) => {
+                let text = format!("`{login}` was logged out ({why}). Send `login` to log in again.");
+                // Tell the owner first: the management room is found through the login.
+                self.tell_owner(login, &text).await;
+                self.logins.lock().expect("lock").remove(login);
+                self.connection_notices.lock().expect("lock").remove(login);
+                if let Err(e) = self.store.delete_login(login.as_str()).await {
+                    warn!(login = %login, error = %e, "could not delete a logged-out login");
+                }
+                return;
+            }
         };
         self.tell_owner(login, &text).await;
     }

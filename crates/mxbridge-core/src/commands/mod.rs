@@ -77,10 +77,12 @@ pub enum Command {
     Help,
     /// `version`
     Version,
-    /// `login [flow]`
+    /// `login [flow] [answer]`
     Login {
         /// Which flow; the network's first when absent.
         flow: Option<String>,
+        /// The answer to the flow's first question, given at once (`login phone +4412345678`).
+        answer: Option<String>,
     },
     /// `logout [login]`
     Logout {
@@ -114,7 +116,7 @@ pub enum Command {
     },
     /// `delete-portal` (admin): remove this portal and its room.
     DeletePortal,
-    /// `delete-all-portals` (admin).
+    /// `delete-all-portals`: the portals of the user's logins; an admin's removes every portal.
     DeleteAllPortals,
     /// A command declared by the network.
     Network {
@@ -136,7 +138,7 @@ pub fn core_specs() -> Vec<CommandSpec> {
         CommandSpec::new("help", "", "Show the commands you can use", HelpSection::General),
         CommandSpec::new("version", "", "Show the bridge version", HelpSection::General),
         CommandSpec::new("cancel", "", "Stop the login or other command in progress", HelpSection::General),
-        CommandSpec::new("login", "[flow]", "Connect your account on the network", HelpSection::Auth),
+        CommandSpec::new("login", "[flow] [answer]", "Connect your account on the network", HelpSection::Auth),
         CommandSpec::new("logout", "[login]", "Disconnect and forget your account", HelpSection::Auth).login(),
         CommandSpec::new("list-logins", "", "Show your connected accounts", HelpSection::Auth).aliases(&["logins"]),
         CommandSpec::new("pm", "<identifier>", "Start a direct chat with someone on the network", HelpSection::Chats).login(),
@@ -154,7 +156,7 @@ pub fn core_specs() -> Vec<CommandSpec> {
             HelpSection::Chats,
         ),
         CommandSpec::new("delete-portal", "", "Remove this portal: kick everyone and forget the room", HelpSection::Admin).admin().portal(),
-        CommandSpec::new("delete-all-portals", "", "Remove every portal of the bridge", HelpSection::Admin).admin(),
+        CommandSpec::new("delete-all-portals", "", "Remove the portals of your logins (admins: every portal)", HelpSection::Chats).login(),
     ]
 }
 
@@ -192,7 +194,12 @@ pub fn parse(line: &str, specs: &[CommandSpec]) -> Result<(Command, Option<Comma
         "help" => Command::Help,
         "version" => none(&words).map(|_| Command::Version)?,
         "cancel" => none(&words).map(|_| Command::Cancel)?,
-        "login" => Command::Login { flow: optional(words)? },
+        "login" => {
+            let mut words = words.into_iter();
+            let flow = words.next();
+            let answer: Vec<String> = words.collect();
+            Command::Login { flow, answer: (!answer.is_empty()).then(|| answer.join(" ")) }
+        }
         "logout" => Command::Logout { login: optional(words)? },
         "list-logins" => none(&words).map(|_| Command::ListLogins)?,
         "pm" => Command::Pm { identifier: if words.is_empty() { return Err(usage()) } else { words.join(" ") } },
@@ -249,8 +256,12 @@ mod tests {
     #[test]
     fn test_parse_core_and_network_commands() {
         let specs = with_network();
-        assert_eq!(parse("login", &specs).unwrap().0, Command::Login { flow: None });
-        assert_eq!(parse("LOGIN qr", &specs).unwrap().0, Command::Login { flow: Some("qr".into()) });
+        assert_eq!(parse("login", &specs).unwrap().0, Command::Login { flow: None, answer: None });
+        assert_eq!(parse("LOGIN qr", &specs).unwrap().0, Command::Login { flow: Some("qr".into()), answer: None });
+        assert_eq!(
+            parse("login phone +44 1234 5678", &specs).unwrap().0,
+            Command::Login { flow: Some("phone".into()), answer: Some("+44 1234 5678".into()) }
+        );
         assert_eq!(parse("pm +44 7700 900123", &specs).unwrap().0, Command::Pm { identifier: "+44 7700 900123".into() });
         assert_eq!(parse("j #rust", &specs).unwrap().0, Command::Network { name: "join", args: vec!["#rust".into()] });
         assert_eq!(parse("frobnicate", &specs).unwrap().0, Command::Unknown { word: "frobnicate".into() });
@@ -266,7 +277,6 @@ mod tests {
         let specs = core_specs();
         assert_eq!(parse("pm", &specs).unwrap_err(), ParseError::Usage("pm <identifier>".into()));
         assert_eq!(parse("cancel now", &specs).unwrap_err(), ParseError::Usage("cancel".into()));
-        assert_eq!(parse("login a b", &specs).unwrap_err(), ParseError::Usage("login [flow]".into()));
         assert_eq!(parse("plumb", &specs).unwrap_err(), ParseError::Usage("plumb [!room:server] [network] <chat>".into()));
         assert_eq!(
             parse("plumb !r:hs libera #rust", &specs).unwrap().0,

@@ -43,7 +43,8 @@ pub enum LoginState {
     TransientDisconnect(String),
     /// The remote side refused the credentials: the user must log in again.
     BadCredentials(String),
-    /// Logged out from the remote side.
+    /// Logged out from the remote side, or the session was dropped: the core forgets the
+    /// login (a restart does not load it again) and tells its owner to log in again.
     LoggedOut(String),
 }
 
@@ -183,6 +184,13 @@ pub enum RemoteEvent {
     },
     /// The login's connection state changed.
     LoginState(LoginState),
+    /// Something the login's owner should know that belongs to no chat (the phone has been
+    /// offline for days, a call came in that cannot be bridged): shown in their management
+    /// room.
+    Notice {
+        /// What to tell them, with what to do next where there is something to do.
+        text: String,
+    },
 }
 
 impl RemoteEvent {
@@ -200,7 +208,7 @@ impl RemoteEvent {
             | Self::RoleChanged { chat, .. }
             | Self::Removed { chat, .. }
             | Self::ChatChanged { chat, .. } => Some(chat),
-            Self::LoginState(_) | Self::Presence { .. } => None,
+            Self::LoginState(_) | Self::Presence { .. } | Self::Notice { .. } => None,
         }
     }
 }

@@ -249,6 +249,37 @@ pub struct NetworkContext {
     /// The Matrix side of gateway rooms (remote users joining Matrix rooms from their own
     /// network).
     pub rooms: Arc<dyn gateway::MatrixRooms>,
+    /// The Matrix IDs of ghosts, for networks that turn remote mentions into pills and pills
+    /// back into remote mentions.
+    pub ghosts: GhostIds,
+}
+
+/// Maps remote users to their ghosts' Matrix IDs and back, with no I/O.
+#[derive(Clone, Debug)]
+pub struct GhostIds {
+    template: crate::matrix::ghost_id::Template,
+    domain: ruma::OwnedServerName,
+}
+
+impl GhostIds {
+    pub(crate) fn new(template: crate::matrix::ghost_id::Template, domain: ruma::OwnedServerName) -> Self {
+        Self { template, domain }
+    }
+
+    /// The ghost of a remote user.
+    pub fn user_id(&self, remote: &RemoteUserId) -> OwnedUserId {
+        let localpart = self.template.localpart(remote.as_str(), self.domain.as_str());
+        UserId::parse(format!("@{localpart}:{}", self.domain)).expect("escaped localparts always make valid user IDs")
+    }
+
+    /// The remote user a Matrix user stands for, when it is one of this bridge's ghosts.
+    pub fn remote_of(&self, user: &str) -> Option<RemoteUserId> {
+        let user = UserId::parse(user).ok()?;
+        if user.server_name() != self.domain {
+            return None;
+        }
+        self.template.remote_id(user.localpart()).map(RemoteUserId::new)
+    }
 }
 
 /// Creates automatic logins on the network's behalf.
@@ -378,6 +409,12 @@ pub trait Network: Send + Sync + 'static {
     /// exist), `Ok(None)` when the network cannot tell.
     async fn lookup_chat(&self, _chat: &RemoteChatId) -> Result<Option<ChatInfo>, NetworkError> {
         Ok(None)
+    }
+
+    /// The display name of a ghost whose remote user is called `name`; by default the name
+    /// followed by the network's name in parentheses (`Alice (IRC)`).
+    fn ghost_display_name(&self, name: &str) -> String {
+        format!("{name} ({})", self.info().display_name)
     }
 
     /// Name of the DM the bot opens to report a user's connection when the user has no
@@ -523,4 +560,21 @@ pub trait ReadReceipts: Send + Sync {
 pub trait ResolveIdentifier: Send + Sync {
     /// Resolves the identifier to a DM portal and its info.
     async fn resolve(&self, identifier: &str) -> Result<(PortalKey, ChatInfo), NetworkError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_ghost_ids_map_both_ways() {
+        let template = crate::matrix::ghost_id::Template::parse("whatsapp_{{.}}").unwrap();
+        let ghosts = GhostIds::new(template, ruma::OwnedServerName::try_from("example.org").unwrap());
+        let user = ghosts.user_id(&RemoteUserId::new("447700900001"));
+        assert_eq!(user.as_str(), "@whatsapp_447700900001:example.org");
+        assert_eq!(ghosts.remote_of(user.as_str()), Some(RemoteUserId::new("447700900001")));
+        assert_eq!(ghosts.remote_of("@whatsapp_1:other.org"), None, "another server's user is no ghost");
+        assert_eq!(ghosts.remote_of("@alice:example.org"), None);
+        assert_eq!(ghosts.remote_of("not a user id"), None);
+    }
 }

@@ -1,0 +1,439 @@
+//! One linked WhatsApp account: the core's `NetworkClient` over a backend session.
+//!
+//! The session's events arrive on one channel and are translated in order by one task
+//! (the pump); the phone-offline watch runs beside it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mxbridge_core::ids::{LoginId, PortalKey, RemoteMessageId, RemoteUserId};
+use mxbridge_core::network::content::{Content, MessageKind};
+use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent};
+use mxbridge_core::network::{
+    ChatInfo, ChatKind, ChatMember, Edits, NetworkClient, NetworkError, OutgoingMessage, Reactions, Redactions, ResolveIdentifier, Role,
+    SentMessage, Typing, UserInfo,
+};
+use tokio::sync::mpsc;
+use tracing::{debug, info};
+
+use crate::Shared;
+use crate::backend::{Account, BackendError, BackendEvent, Group, InboundKind, OutgoingWa, WaMedia, WhatsAppSession};
+use crate::incoming::Translator;
+use crate::jid::{self, Jid};
+use crate::markup::{self, WaText};
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+/// How often the phone-offline watch looks at the clock between events.
+const PHONE_CHECK_INTERVAL: Duration = Duration::from_secs(3600);
+/// Session-store key of the time the phone was last seen.
+const PHONE_SEEN_KEY: &str = "whatsapp.phone_seen_ms";
+
+/// A linked account.
+pub(crate) struct WhatsAppClient {
+    pub(crate) login: LoginId,
+    pub(crate) account: Account,
+    pub(crate) session: Arc<dyn WhatsAppSession>,
+    pub(crate) events: EventSink,
+    shared: Arc<Shared>,
+    logged_in: AtomicBool,
+    /// Names by number: the address book, then push names seen in messages.
+    names: Mutex<HashMap<String, String>>,
+    /// Each person's current reaction per message: WhatsApp has one per person, and a
+    /// removal does not say which emoji it removes.
+    reactions: Mutex<HashMap<(String, String, String), String>>,
+    phone_seen_ms: AtomicI64,
+    /// The phone-seen time already warned about, so the warning is sent once.
+    warned_for_ms: AtomicI64,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+fn to_network_error(e: BackendError) -> NetworkError {
+    match e {
+        BackendError::NotConnected => NetworkError::NotConnected("WhatsApp is not connected".into()),
+        BackendError::NotFound(m) => NetworkError::NotFound(m),
+        BackendError::Refused(m) => NetworkError::Refused(m),
+        other => NetworkError::Other(other.to_string()),
+    }
+}
+
+impl WhatsAppClient {
+    pub(crate) fn new(login: LoginId, account: Account, session: Arc<dyn WhatsAppSession>, events: EventSink, shared: Arc<Shared>) -> Self {
+        Self {
+            login,
+            account,
+            session,
+            events,
+            shared,
+            logged_in: AtomicBool::new(true),
+            names: Mutex::default(),
+            reactions: Mutex::default(),
+            phone_seen_ms: AtomicI64::new(0),
+            warned_for_ms: AtomicI64::new(0),
+            tasks: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn name_of(&self, number: &str) -> Option<String> {
+        self.names
+            .lock()
+            .expect("lock")
+            .get(number)
+            .cloned()
+            .or_else(|| (number == self.account.number).then(|| self.account.push_name.clone()))
+    }
+
+    fn translator<'a>(&'a self, name_of: &'a dyn Fn(&str) -> Option<String>) -> Translator<'a> {
+        Translator { login: &self.login, own_number: &self.account.number, ghosts: self.shared.ghosts.get(), name_of }
+    }
+
+    fn emit(&self, event: RemoteEvent) {
+        self.events.send(event);
+    }
+
+    /// Handles one backend event, in order.
+    async fn handle(self: &Arc<Self>, event: BackendEvent) {
+        let name_of = |n: &str| self.name_of(n);
+        match event {
+            BackendEvent::Connected => {
+                self.refresh_names().await;
+                self.emit(RemoteEvent::LoginState(LoginState::Connected));
+            }
+            BackendEvent::Disconnected(why) => self.emit(RemoteEvent::LoginState(LoginState::TransientDisconnect(why))),
+            BackendEvent::LoggedOut(why) => {
+                self.logged_in.store(false, Ordering::SeqCst);
+                // The device is gone on WhatsApp's side; its keys are of no use any more.
+                self.session.delete_session().await;
+                self.emit(RemoteEvent::LoginState(LoginState::LoggedOut(why)));
+            }
+            BackendEvent::PhoneSeen(at) => {
+                self.phone_seen_ms.store(at, Ordering::SeqCst);
+                if let Some(sessions) = self.shared.sessions.get() {
+                    let _ = sessions.set(&self.login, PHONE_SEEN_KEY, at.to_string().as_bytes()).await;
+                }
+                self.check_phone(crate::now_ms());
+            }
+            BackendEvent::RecentChats(chats) => {
+                let since = crate::now_ms() - i64::from(self.shared.config.initial_chat_days) * DAY_MS;
+                for chat in chats.into_iter().filter(|c| c.last_activity_ms >= since) {
+                    match self.info_of(&chat.jid).await {
+                        Ok(info) => self.emit(RemoteEvent::ChatChanged { chat: chat.jid.portal(&self.login), sender: None, info }),
+                        Err(e) => debug!(chat = %chat.jid, error = %e, "could not read a recent chat"),
+                    }
+                }
+            }
+            BackendEvent::Message(m) => {
+                if let Some(push) = m.push_name.clone().filter(|_| !m.from_me) {
+                    self.names.lock().expect("lock").entry(m.sender.clone()).or_insert(push);
+                }
+                if m.from_me {
+                    // The phone sent something, so it is online.
+                    self.phone_seen_ms.fetch_max(m.timestamp_ms, Ordering::SeqCst);
+                }
+                let key = (m.chat.to_string(), m.sender.clone());
+                let reaction = match &m.kind {
+                    InboundKind::Reaction { target, emoji } => Some((target.clone(), emoji.clone())),
+                    _ => None,
+                };
+                let translator = self.translator(&name_of);
+                if let Some((target, emoji)) = reaction {
+                    let previous = {
+                        let mut map = self.reactions.lock().expect("lock");
+                        let slot = (key.0.clone(), key.1.clone(), target.clone());
+                        if emoji.is_empty() { map.remove(&slot) } else { map.insert(slot, emoji.clone()) }
+                    };
+                    if let Some(previous) = previous.filter(|p| *p != emoji) {
+                        self.emit(RemoteEvent::ReactionRemoved {
+                            chat: m.chat.portal(&self.login),
+                            sender: translator.sender(&m.sender, None),
+                            target: RemoteMessageId::new(target.clone()),
+                            key: previous,
+                        });
+                    }
+                    if emoji.is_empty() {
+                        return;
+                    }
+                }
+                let event = translator.message(m);
+                self.emit(event);
+            }
+            BackendEvent::Receipt { chat, reader, ids } => {
+                if let Some(e) = self.translator(&name_of).receipt(&chat, &reader, &ids) {
+                    self.emit(e);
+                }
+            }
+            BackendEvent::Typing { chat, sender, typing } => self.emit(self.translator(&name_of).typing(&chat, &sender, typing)),
+            BackendEvent::GroupMembers { group, joined, left } => {
+                for e in self.translator(&name_of).members(&group, &joined, &left) {
+                    self.emit(e);
+                }
+            }
+            BackendEvent::GroupSubject { group, subject, by } => {
+                let mut info = self.info_of(&group).await.unwrap_or(ChatInfo {
+                    name: None,
+                    topic: None,
+                    avatar: None,
+                    kind: ChatKind::Group,
+                    members: Vec::new(),
+                });
+                info.name = Some(subject);
+                let sender = by.map(|n| self.translator(&name_of).sender(&n, None));
+                self.emit(RemoteEvent::ChatChanged { chat: group.portal(&self.login), sender, info });
+            }
+            BackendEvent::Call { from } => {
+                let who = self.name_of(&from).map(|n| format!("{n} (+{from})")).unwrap_or_else(|| format!("+{from}"));
+                self.emit(RemoteEvent::Notice {
+                    text: format!("{who} is calling you on WhatsApp. Calls are not bridged: answer on your phone."),
+                });
+            }
+        }
+    }
+
+    /// Warns once when the phone has been offline for the configured number of days.
+    fn check_phone(&self, now_ms: i64) {
+        let seen = self.phone_seen_ms.load(Ordering::SeqCst);
+        if seen == 0 {
+            return;
+        }
+        let days = (now_ms - seen) / DAY_MS;
+        if days < i64::from(self.shared.config.phone_offline_warning_days) || self.warned_for_ms.swap(seen, Ordering::SeqCst) == seen {
+            return;
+        }
+        info!(login = %self.login, days, "the phone has been offline for days");
+        self.emit(RemoteEvent::Notice {
+            text: format!(
+                "Your phone has not been online for {days} days. WhatsApp unlinks the bridge after 14 days: open WhatsApp on your phone, with an internet connection, to keep it linked."
+            ),
+        });
+    }
+
+    async fn refresh_names(&self) {
+        if let Ok(contacts) = self.session.contacts().await {
+            let mut names = self.names.lock().expect("lock");
+            for c in contacts {
+                names.insert(c.number, c.name);
+            }
+        }
+    }
+
+    fn group_info(&self, group: Group) -> ChatInfo {
+        let members = group
+            .participants
+            .into_iter()
+            .filter(|p| p.number != self.account.number)
+            .map(|p| ChatMember {
+                info: Some(UserInfo {
+                    display_name: Some(self.name_of(&p.number).unwrap_or_else(|| format!("+{}", p.number))),
+                    avatar: None,
+                }),
+                id: jid::user_id(&p.number),
+                role: if p.admin { Role::Admin } else { Role::Member },
+            })
+            .collect();
+        ChatInfo { name: Some(group.subject), topic: group.topic, avatar: None, kind: ChatKind::Group, members }
+    }
+
+    pub(crate) async fn info_of(&self, chat: &Jid) -> Result<ChatInfo, BackendError> {
+        if chat.is_group() {
+            return Ok(self.group_info(self.session.group(chat).await?));
+        }
+        let name = self.name_of(&chat.user).unwrap_or_else(|| format!("+{}", chat.user));
+        Ok(ChatInfo::direct(jid::user_id(&chat.user), Some(UserInfo { display_name: Some(name), avatar: None })))
+    }
+
+    fn chat(portal: &PortalKey) -> Result<Jid, NetworkError> {
+        jid::chat_of(portal).ok_or_else(|| NetworkError::NotFound(format!("`{}` is not a WhatsApp chat", portal.chat)))
+    }
+
+    fn wa_text(&self, content: &Content) -> WaText {
+        let ghosts = self.shared.ghosts.get();
+        let number_of = |user: &str| {
+            ghosts.and_then(|g| g.remote_of(user)).map(|r| r.as_str().to_owned()).filter(|n| n.chars().all(|c| c.is_ascii_digit()))
+        };
+        let mut text = markup::to_whatsapp(&content.body, &number_of);
+        if content.kind == MessageKind::Emote {
+            text.text = format!("_* {}_", text.text);
+        }
+        text
+    }
+
+    /// Starts the pump and the phone watch for a fresh connection.
+    fn spawn_tasks(self: &Arc<Self>, mut rx: mpsc::UnboundedReceiver<BackendEvent>) {
+        let me = self.clone();
+        let pump = tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                me.handle(event).await;
+            }
+        });
+        let me = Arc::downgrade(self);
+        let watch = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PHONE_CHECK_INTERVAL).await;
+                let Some(me) = me.upgrade() else { return };
+                me.check_phone(crate::now_ms());
+            }
+        });
+        let mut tasks = self.tasks.lock().expect("lock");
+        for old in tasks.drain(..) {
+            old.abort();
+        }
+        tasks.extend([pump, watch]);
+    }
+
+    fn stop_tasks(&self) {
+        for task in self.tasks.lock().expect("lock").drain(..) {
+            task.abort();
+        }
+    }
+
+    /// Drops the local session without telling WhatsApp (`delete-session`).
+    pub(crate) async fn delete_session(&self) {
+        self.session.delete_session().await;
+        self.stop_tasks();
+        self.logged_in.store(false, Ordering::SeqCst);
+        self.emit(RemoteEvent::LoginState(LoginState::LoggedOut(
+            "you deleted the session; remove the device from WhatsApp → Linked devices on your phone too".into(),
+        )));
+    }
+}
+
+/// The client as the core sees it: a thin wrapper, because the pump needs an `Arc` of the
+/// client itself.
+pub(crate) struct ClientHandle(pub(crate) Arc<WhatsAppClient>);
+
+#[async_trait]
+impl NetworkClient for ClientHandle {
+    async fn connect(&self) {
+        if let Some(sessions) = self.0.shared.sessions.get()
+            && let Ok(Some(v)) = sessions.get(&self.0.login, PHONE_SEEN_KEY).await
+            && let Some(at) = std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok())
+        {
+            self.0.phone_seen_ms.fetch_max(at, Ordering::SeqCst);
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.0.spawn_tasks(rx);
+        self.0.session.connect(tx).await;
+    }
+
+    async fn disconnect(&self) {
+        self.0.session.disconnect().await;
+        self.0.stop_tasks();
+    }
+
+    fn is_logged_in(&self) -> bool {
+        self.0.logged_in.load(Ordering::SeqCst)
+    }
+
+    async fn logout(&self) {
+        self.0.logged_in.store(false, Ordering::SeqCst);
+        self.0.session.logout().await;
+        self.0.stop_tasks();
+    }
+
+    async fn chat_info(&self, chat: &PortalKey) -> Result<ChatInfo, NetworkError> {
+        self.0.info_of(&WhatsAppClient::chat(chat)?).await.map_err(to_network_error)
+    }
+
+    async fn user_info(&self, user: &RemoteUserId) -> Result<UserInfo, NetworkError> {
+        let name = self.0.name_of(user.as_str()).unwrap_or_else(|| format!("+{user}"));
+        Ok(UserInfo { display_name: Some(name), avatar: None })
+    }
+
+    async fn send(&self, msg: OutgoingMessage) -> Result<SentMessage, NetworkError> {
+        let chat = WhatsAppClient::chat(&msg.portal)?;
+        let mut text = self.0.wa_text(&msg.content);
+        if let Some(name) = &msg.relayed_for {
+            text.text = format!("*{name}*: {}", text.text);
+        }
+        let media = msg.content.media.as_ref().map(|m| WaMedia {
+            kind: m.kind,
+            sticker: false,
+            voice: false,
+            mime: m.mime.clone().unwrap_or_else(|| "application/octet-stream".to_owned()),
+            name: m.name.clone(),
+            data: m.data.clone(),
+        });
+        let outgoing = OutgoingWa { text, reply_to: msg.reply_to.map(|r| r.as_str().to_owned()), media };
+        let sent = self.0.session.send(&chat, outgoing).await.map_err(to_network_error)?;
+        Ok(SentMessage { id: RemoteMessageId::new(sent.id), timestamp_ms: Some(sent.timestamp_ms), note: None })
+    }
+
+    fn edits(&self) -> Option<&dyn Edits> {
+        Some(self)
+    }
+
+    fn reactions(&self) -> Option<&dyn Reactions> {
+        Some(self)
+    }
+
+    fn redactions(&self) -> Option<&dyn Redactions> {
+        Some(self)
+    }
+
+    fn typing(&self) -> Option<&dyn Typing> {
+        Some(self)
+    }
+
+    fn start_dm(&self) -> Option<&dyn ResolveIdentifier> {
+        Some(self)
+    }
+
+    fn remote_name(&self) -> Option<String> {
+        Some(format!("+{} ({})", self.0.account.number, self.0.account.push_name))
+    }
+}
+
+#[async_trait]
+impl Edits for ClientHandle {
+    async fn edit(&self, portal: &PortalKey, target: &RemoteMessageId, content: Content) -> Result<Option<String>, NetworkError> {
+        let chat = WhatsAppClient::chat(portal)?;
+        self.0.session.edit(&chat, target.as_str(), self.0.wa_text(&content)).await.map_err(to_network_error)?;
+        Ok(None)
+    }
+}
+
+#[async_trait]
+impl Reactions for ClientHandle {
+    async fn react(&self, portal: &PortalKey, target: &RemoteMessageId, key: &str) -> Result<(), NetworkError> {
+        let chat = WhatsAppClient::chat(portal)?;
+        self.0.session.react(&chat, target.as_str(), key).await.map_err(to_network_error)
+    }
+
+    async fn unreact(&self, portal: &PortalKey, target: &RemoteMessageId, _key: &str) -> Result<(), NetworkError> {
+        let chat = WhatsAppClient::chat(portal)?;
+        self.0.session.react(&chat, target.as_str(), "").await.map_err(to_network_error)
+    }
+}
+
+#[async_trait]
+impl Redactions for ClientHandle {
+    async fn delete(&self, portal: &PortalKey, target: &RemoteMessageId) -> Result<(), NetworkError> {
+        let chat = WhatsAppClient::chat(portal)?;
+        self.0.session.revoke(&chat, target.as_str()).await.map_err(to_network_error)
+    }
+}
+
+#[async_trait]
+impl Typing for ClientHandle {
+    async fn set_typing(&self, portal: &PortalKey, typing: bool) -> Result<(), NetworkError> {
+        let chat = WhatsAppClient::chat(portal)?;
+        self.0.session.set_typing(&chat, typing).await.map_err(to_network_error)
+    }
+}
+
+#[async_trait]
+impl ResolveIdentifier for ClientHandle {
+    async fn resolve(&self, identifier: &str) -> Result<(PortalKey, ChatInfo), NetworkError> {
+        let number = jid::normalize_number(identifier).map_err(|e| NetworkError::NotFound(e.to_string()))?;
+        let contact = self.0.session.lookup(&number).await.map_err(to_network_error)?;
+        let Some(contact) = contact else {
+            return Err(NetworkError::NotFound(format!("+{number} is not on WhatsApp; check the number, with its country code")));
+        };
+        self.0.names.lock().expect("lock").entry(number.clone()).or_insert(contact.name.clone());
+        let chat = Jid::user(&number);
+        let info = ChatInfo::direct(jid::user_id(&number), Some(UserInfo { display_name: Some(contact.name), avatar: None }));
+        Ok((chat.portal(&self.0.login), info))
+    }
+}

@@ -1,0 +1,421 @@
+//! The real backend: WhatsApp's multi-device protocol through whatsapp-rust.
+//!
+//! Each login is a linked device with its own whatsapp-rust SQLite store ([`store`]).
+//! whatsapp-rust's events arrive on a channel (`Forward`) and are translated
+//! in order ([`events`]); outgoing messages are built in [`outgoing`]. whatsapp-rust
+//! reconnects a dropped socket by itself; when its client stops altogether, the session
+//! starts it again with backoff. None of this can be exercised without WhatsApp's servers:
+//! the unit tests cover the store files, the translation and the message building.
+
+mod events;
+mod outgoing;
+mod store;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+use whatsapp_rust::bot::{Bot, BotHandle};
+use whatsapp_rust::pair_code::PairCodeOptions;
+use whatsapp_rust::store::SqliteStore;
+use whatsapp_rust::types::events::{Event, EventHandler};
+use whatsapp_rust::wacore::store::DevicePropsOverride;
+use whatsapp_rust::waproto::whatsapp as wa;
+use whatsapp_rust::{Client, RevokeType, UploadOptions};
+
+use crate::backend::{
+    Account, BackendError, BackendEvent, Contact, Group, InboundKind, OutgoingWa, PairMethod, PairRequest, PairingUpdate, Participant,
+    Sent, WhatsAppBackend, WhatsAppSession,
+};
+use crate::jid::Jid;
+use crate::markup::WaText;
+use events::{Translated, translate};
+use outgoing::{media_message, media_type, text_message, wa_jid};
+use store::StoreFile;
+
+/// Attempts for a media upload or download before the message fails.
+const MEDIA_ATTEMPTS: u32 = 3;
+/// Longest wait between two attempts to start a stopped client.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+fn other(e: impl std::fmt::Display) -> BackendError {
+    BackendError::Other(e.to_string())
+}
+
+/// Links and reopens devices, with one store file per login under `data_dir`.
+pub struct RealBackend {
+    data_dir: PathBuf,
+    device_name: String,
+}
+
+impl RealBackend {
+    /// A backend keeping stores in `data_dir` and naming the device `device_name`.
+    pub fn new(data_dir: PathBuf, device_name: String) -> Self {
+        Self { data_dir, device_name }
+    }
+}
+
+/// Puts every event on a channel, in the order whatsapp-rust dispatches them.
+struct Forward(whatsapp_rust::async_channel::Sender<Arc<Event>>);
+
+impl EventHandler for Forward {
+    fn handle_event(&self, event: Arc<Event>) {
+        // Unbounded: this never blocks whatsapp-rust's dispatch; it fails only once the
+        // session stopped reading.
+        let _ = self.0.try_send(event);
+    }
+}
+
+/// Starts a whatsapp-rust client on a store; its events go to the returned channel.
+async fn start_bot(
+    store: &StoreFile,
+    device_name: &str,
+    pair_phone: Option<String>,
+) -> Result<(BotHandle, whatsapp_rust::async_channel::Receiver<Arc<Event>>), BackendError> {
+    let backend = SqliteStore::new(&store.url()).await.map_err(|e| BackendError::Store(e.to_string()))?;
+    store.restrict().map_err(|e| BackendError::Store(e.to_string()))?;
+    let (tx, rx) = whatsapp_rust::async_channel::unbounded();
+    let mut builder = Bot::builder()
+        .with_backend(backend)
+        .with_event_handler(Forward(tx))
+        .with_device_props(DevicePropsOverride::new().with_os(device_name));
+    if let Some(phone_number) = pair_phone {
+        builder = builder.with_pair_code(PairCodeOptions { phone_number, ..Default::default() });
+    }
+    let bot = builder.build().await.map_err(other)?;
+    Ok((bot.spawn(), rx))
+}
+
+#[async_trait]
+impl WhatsAppBackend for RealBackend {
+    async fn pair(&self, request: PairRequest) -> Result<mpsc::Receiver<PairingUpdate>, BackendError> {
+        let store = StoreFile::create(&self.data_dir).map_err(|e| BackendError::Store(format!("cannot create the session store: {e}")))?;
+        let phone = match request.method {
+            PairMethod::Qr => None,
+            PairMethod::Phone(number) => Some(number),
+        };
+        let (handle, events) = match start_bot(&store, &request.device_name, phone).await {
+            Ok(started) => started,
+            Err(e) => {
+                let _ = store.delete();
+                return Err(e);
+            }
+        };
+        let (tx, rx) = mpsc::channel(8);
+        tokio::spawn(async move {
+            let outcome = loop {
+                let event = tokio::select! {
+                    _ = tx.closed() => break None,
+                    event = events.recv() => event,
+                };
+                let Ok(event) = event else { break Some(PairingUpdate::Failed("the connection to WhatsApp ended".into())) };
+                let mut done = None;
+                for t in translate(&event) {
+                    match t {
+                        Translated::Pairing(update @ (PairingUpdate::Expired | PairingUpdate::Failed(_))) => done = Some(update),
+                        Translated::Pairing(update) => {
+                            let _ = tx.send(update).await;
+                        }
+                        Translated::Paired { number } => {
+                            let push_name =
+                                Some(handle.client().push_name()).filter(|n| !n.is_empty()).unwrap_or_else(|| format!("+{number}"));
+                            let session = serde_json::to_vec(&store).expect("a path serializes");
+                            done = Some(PairingUpdate::Paired { account: Account { number, push_name }, session });
+                        }
+                        _ => {}
+                    }
+                }
+                if done.is_some() {
+                    break done;
+                }
+            };
+            handle.shutdown().await;
+            let paired = matches!(outcome, Some(PairingUpdate::Paired { .. }));
+            if !paired {
+                let _ = store.delete();
+            }
+            if let Some(update) = outcome {
+                let _ = tx.send(update).await;
+            }
+        });
+        Ok(rx)
+    }
+
+    fn open(&self, account: &Account, session: &[u8]) -> Result<Arc<dyn WhatsAppSession>, BackendError> {
+        let store: StoreFile =
+            serde_json::from_slice(session).map_err(|e| BackendError::Store(format!("the stored session is not readable: {e}")))?;
+        if !store.path.exists() {
+            return Err(BackendError::Store(format!("the session store {} is gone", store.path.display())));
+        }
+        Ok(Arc::new(Arc::new(RealSession {
+            store,
+            device_name: self.device_name.clone(),
+            account: account.clone(),
+            client: Mutex::default(),
+            handle: tokio::sync::Mutex::default(),
+            runner: Mutex::default(),
+            keys: Mutex::default(),
+            names: Mutex::default(),
+        })))
+    }
+}
+
+/// Who sent a message, for reactions (WhatsApp addresses a message by chat, id, sender).
+#[derive(Clone)]
+struct KeyInfo {
+    from_me: bool,
+    sender: String,
+}
+
+/// One linked device.
+struct RealSession {
+    store: StoreFile,
+    device_name: String,
+    account: Account,
+    client: Mutex<Option<Arc<Client>>>,
+    handle: tokio::sync::Mutex<Option<BotHandle>>,
+    runner: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    keys: Mutex<HashMap<String, KeyInfo>>,
+    /// Push names seen, the only contact names the session learns by itself.
+    names: Mutex<HashMap<String, String>>,
+}
+
+impl RealSession {
+    fn client(&self) -> Result<Arc<Client>, BackendError> {
+        self.client.lock().expect("lock").clone().ok_or(BackendError::NotConnected)
+    }
+
+    async fn stop(&self) {
+        if let Some(runner) = self.runner.lock().expect("lock").take() {
+            runner.abort();
+        }
+        self.client.lock().expect("lock").take();
+        if let Some(handle) = self.handle.lock().await.take() {
+            handle.shutdown().await;
+        }
+    }
+
+    /// Runs the client until it is logged out, starting it again with backoff when it stops.
+    async fn run(self: Arc<Self>, events: mpsc::UnboundedSender<BackendEvent>) {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            match start_bot(&self.store, &self.device_name, None).await {
+                Ok((handle, rx)) => {
+                    *self.client.lock().expect("lock") = Some(handle.client());
+                    *self.handle.lock().await = Some(handle);
+                    backoff = Duration::from_secs(1);
+                    if self.pump(&rx, &events).await {
+                        return; // logged out
+                    }
+                    self.client.lock().expect("lock").take();
+                    let _ = events.send(BackendEvent::Disconnected("the WhatsApp client stopped".into()));
+                }
+                Err(e) => {
+                    warn!(error = %e, "could not start the WhatsApp client");
+                    let _ = events.send(BackendEvent::Disconnected(e.to_string()));
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Translates events until the client's channel ends; true when it ended by a logout.
+    async fn pump(&self, rx: &whatsapp_rust::async_channel::Receiver<Arc<Event>>, events: &mpsc::UnboundedSender<BackendEvent>) -> bool {
+        while let Ok(event) = rx.recv().await {
+            for t in translate(&event) {
+                match t {
+                    Translated::Event(e @ BackendEvent::LoggedOut(_)) => {
+                        let _ = events.send(e);
+                        return true;
+                    }
+                    Translated::Event(e) => {
+                        let _ = events.send(e);
+                    }
+                    Translated::Message { mut message, download } => {
+                        self.keys
+                            .lock()
+                            .expect("lock")
+                            .insert(message.id.clone(), KeyInfo { from_me: message.from_me, sender: message.sender.clone() });
+                        if let Some(name) = message.push_name.clone().filter(|_| !message.from_me) {
+                            self.names.lock().expect("lock").insert(message.sender.clone(), name);
+                        }
+                        if let (Some(original), InboundKind::Media { media, .. }) = (download, &mut message.kind) {
+                            match self.download(&original).await {
+                                Ok(data) => media.data = data,
+                                Err(e) => warn!(error = %e, "a WhatsApp file could not be downloaded"),
+                            }
+                        }
+                        let _ = events.send(BackendEvent::Message(message));
+                    }
+                    Translated::Pairing(_) | Translated::Paired { .. } => {}
+                }
+            }
+        }
+        false
+    }
+
+    /// Downloads and decrypts a message's file, retrying transient failures.
+    async fn download(&self, message: &wa::Message) -> Result<Vec<u8>, BackendError> {
+        use whatsapp_rust::wacore::proto_helpers::MessageExt;
+        let client = self.client()?;
+        let base = message.get_base_message();
+        let mut last = String::new();
+        for attempt in 0..MEDIA_ATTEMPTS {
+            let result = if let Some(m) = base.image_message.as_option() {
+                client.download(m).await
+            } else if let Some(m) = base.video_message.as_option() {
+                client.download(m).await
+            } else if let Some(m) = base.audio_message.as_option() {
+                client.download(m).await
+            } else if let Some(m) = base.document_message.as_option() {
+                client.download(m).await
+            } else if let Some(m) = base.sticker_message.as_option() {
+                client.download(m).await
+            } else {
+                return Err(BackendError::NotFound("the message has no file".into()));
+            };
+            match result {
+                Ok(data) => return Ok(data),
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+        }
+        Err(BackendError::Other(format!("the download failed {MEDIA_ATTEMPTS} times: {last}")))
+    }
+
+    fn key(&self, chat: &Jid, target: &str) -> wa::MessageKey {
+        let info = self.keys.lock().expect("lock").get(target).cloned();
+        let from_me = info.as_ref().is_none_or(|i| i.from_me);
+        let participant = info.filter(|i| chat.is_group() && !i.from_me).map(|i| format!("{}@s.whatsapp.net", i.sender));
+        wa::MessageKey { remote_jid: Some(chat.to_string()), from_me: Some(from_me), id: Some(target.to_owned()), participant }
+    }
+}
+
+#[async_trait]
+impl WhatsAppSession for Arc<RealSession> {
+    async fn connect(&self, events: mpsc::UnboundedSender<BackendEvent>) {
+        let runner = tokio::spawn(self.clone().run(events));
+        if let Some(old) = self.runner.lock().expect("lock").replace(runner) {
+            old.abort();
+        }
+        info!(store = %self.store.path.display(), "connecting to WhatsApp");
+    }
+
+    async fn disconnect(&self) {
+        self.stop().await;
+    }
+
+    async fn logout(&self) {
+        if let Ok(client) = self.client() {
+            client.logout().await;
+        }
+        self.stop().await;
+        if let Err(e) = self.store.delete() {
+            warn!(error = %e, "could not delete a WhatsApp session store");
+        }
+    }
+
+    async fn delete_session(&self) {
+        self.stop().await;
+        if let Err(e) = self.store.delete() {
+            warn!(error = %e, "could not delete a WhatsApp session store");
+        }
+    }
+
+    async fn send(&self, chat: &Jid, message: OutgoingWa) -> Result<Sent, BackendError> {
+        let client = self.client()?;
+        let reply_to = message.reply_to.as_deref();
+        let wa_message = match &message.media {
+            None => text_message(&message.text, reply_to),
+            Some(media) => {
+                let mut last = String::new();
+                let mut uploaded = None;
+                for attempt in 0..MEDIA_ATTEMPTS {
+                    match client.upload(media.data.clone(), media_type(media), UploadOptions::default()).await {
+                        Ok(up) => {
+                            uploaded = Some(outgoing::Uploaded::from(up));
+                            break;
+                        }
+                        Err(e) => last = e.to_string(),
+                    }
+                    tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+                }
+                let up = uploaded.ok_or_else(|| BackendError::Other(format!("the upload failed {MEDIA_ATTEMPTS} times: {last}")))?;
+                media_message(media, &up, &message.text, reply_to)
+            }
+        };
+        let sent = client.send_message(wa_jid(chat), wa_message).await.map_err(other)?;
+        self.keys.lock().expect("lock").insert(sent.message_id.clone(), KeyInfo { from_me: true, sender: self.account.number.clone() });
+        Ok(Sent { id: sent.message_id, timestamp_ms: crate::now_ms() })
+    }
+
+    async fn edit(&self, chat: &Jid, target: &str, text: WaText) -> Result<(), BackendError> {
+        self.client()?.edit_message(wa_jid(chat), target, text_message(&text, None)).await.map(|_| ()).map_err(other)
+    }
+
+    async fn react(&self, chat: &Jid, target: &str, emoji: &str) -> Result<(), BackendError> {
+        let key = self.key(chat, target);
+        self.client()?.send_reaction(wa_jid(chat), key, emoji).await.map(|_| ()).map_err(other)
+    }
+
+    async fn revoke(&self, chat: &Jid, target: &str) -> Result<(), BackendError> {
+        self.client()?.revoke_message(wa_jid(chat), target, RevokeType::Sender).await.map_err(other)
+    }
+
+    async fn set_typing(&self, chat: &Jid, typing: bool) -> Result<(), BackendError> {
+        let client = self.client()?;
+        let to = wa_jid(chat);
+        if typing { client.chatstate().send_composing(&to).await } else { client.chatstate().send_paused(&to).await }.map_err(other)
+    }
+
+    async fn mark_read(&self, chat: &Jid, ids: &[String]) -> Result<(), BackendError> {
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        self.client()?.mark_as_read(&wa_jid(chat), None, &ids).await.map_err(other)
+    }
+
+    async fn contacts(&self) -> Result<Vec<Contact>, BackendError> {
+        self.client()?;
+        let names = self.names.lock().expect("lock");
+        Ok(names.iter().map(|(number, name)| Contact { number: number.clone(), name: name.clone() }).collect())
+    }
+
+    async fn groups(&self) -> Result<Vec<Group>, BackendError> {
+        let groups = self.client()?.groups().get_participating().await.map_err(other)?;
+        Ok(groups
+            .into_values()
+            .map(|g| Group {
+                jid: events::chat_of(&g.id),
+                subject: g.subject,
+                topic: None,
+                participants: g
+                    .participants
+                    .into_iter()
+                    .map(|p| Participant {
+                        number: p.phone_number.as_ref().unwrap_or(&p.jid).user.to_string(),
+                        admin: !matches!(p.participant_type, whatsapp_rust::wacore::iq::groups::ParticipantType::Member),
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    async fn group(&self, jid: &Jid) -> Result<Group, BackendError> {
+        self.groups()
+            .await?
+            .into_iter()
+            .find(|g| g.jid == *jid)
+            .ok_or_else(|| BackendError::NotFound(format!("you are not in a group `{}`", jid.user)))
+    }
+
+    async fn lookup(&self, number: &str) -> Result<Option<Contact>, BackendError> {
+        let found = self.client()?.contacts().is_on_whatsapp(&[whatsapp_rust::Jid::pn(number)]).await.map_err(other)?;
+        let registered = found.iter().any(|r| r.is_registered);
+        let name = self.names.lock().expect("lock").get(number).cloned().unwrap_or_else(|| format!("+{number}"));
+        Ok(registered.then(|| Contact { number: number.to_owned(), name }))
+    }
+}

@@ -1,0 +1,204 @@
+//! One simulated linked device, and the echo contact's answers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use super::{SimAction, SimState, world};
+use crate::backend::{
+    Account, BackendError, BackendEvent, Contact, Group, InboundKind, InboundMessage, OutgoingWa, RecentChat, Sent, WhatsAppSession,
+};
+use crate::jid::Jid;
+use crate::markup::WaText;
+use crate::now_ms;
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+pub(super) struct SimSession {
+    account: Account,
+    state: Arc<SimState>,
+}
+
+impl SimSession {
+    pub(super) fn new(account: Account, state: Arc<SimState>) -> Self {
+        Self { account, state }
+    }
+
+    fn events(&self) -> Result<mpsc::UnboundedSender<BackendEvent>, BackendError> {
+        self.state.connections.lock().expect("lock").get(&self.account.number).cloned().ok_or(BackendError::NotConnected)
+    }
+
+    fn message(&self, chat: &Jid, sender: &str, kind: InboundKind) -> BackendEvent {
+        BackendEvent::Message(InboundMessage {
+            chat: chat.clone(),
+            sender: sender.to_owned(),
+            push_name: world::name_of(sender),
+            id: self.state.next_id(),
+            timestamp_ms: now_ms(),
+            from_me: false,
+            kind,
+        })
+    }
+
+    /// Echo's answer to a message the account sent it, with the request words applied.
+    fn echo(&self, events: &mpsc::UnboundedSender<BackendEvent>, chat: &Jid, id: &str, message: &OutgoingWa) {
+        let words = message.text.text.to_lowercase();
+        let asks = |word: &str| words.split(|c: char| !c.is_alphanumeric()).any(|w| w == word);
+        let send = |event: BackendEvent| {
+            let _ = events.send(event);
+        };
+        send(BackendEvent::Receipt { chat: chat.clone(), reader: world::ECHO.to_owned(), ids: vec![id.to_owned()] });
+        if asks("typing") {
+            send(BackendEvent::Typing { chat: chat.clone(), sender: world::ECHO.to_owned(), typing: true });
+        }
+        let text = WaText { text: format!("echo: {}", message.text.text), mentions: message.text.mentions.clone() };
+        let kind = match &message.media {
+            Some(media) => InboundKind::Media { media: media.clone(), caption: text.clone(), reply_to: Some(id.to_owned()) },
+            None => InboundKind::Text { text: text.clone(), reply_to: Some(id.to_owned()) },
+        };
+        let answer = self.message(chat, world::ECHO, kind);
+        let BackendEvent::Message(ref answer_msg) = answer else { return };
+        let answer_id = answer_msg.id.clone();
+        send(answer);
+        if asks("react") {
+            send(self.message(chat, world::ECHO, InboundKind::Reaction { target: id.to_owned(), emoji: "👍".to_owned() }));
+        }
+        if asks("edit") {
+            let edited = WaText { text: format!("echo (edited): {}", message.text.text), mentions: message.text.mentions.clone() };
+            send(self.message(chat, world::ECHO, InboundKind::Edit { target: answer_id.clone(), text: edited }));
+        }
+        if asks("delete") {
+            send(self.message(chat, world::ECHO, InboundKind::Revoke { target: answer_id }));
+        }
+        if asks("location") {
+            send(self.message(
+                chat,
+                world::ECHO,
+                InboundKind::Location { latitude: 51.5007, longitude: -0.1246, name: Some("Big Ben".to_owned()) },
+            ));
+        }
+        if asks("contact") {
+            send(self.message(
+                chat,
+                world::ECHO,
+                InboundKind::ContactCard { name: "Alice".to_owned(), number: Some(world::ALICE.to_owned()) },
+            ));
+        }
+        if asks("call") {
+            send(BackendEvent::Call { from: world::ECHO.to_owned() });
+        }
+    }
+
+    /// What a new login sees first: recent chats, then Alice's greeting.
+    fn welcome(&self, events: &mpsc::UnboundedSender<BackendEvent>) {
+        let now = now_ms();
+        let _ = events.send(BackendEvent::RecentChats(vec![
+            RecentChat { jid: Jid::user(world::ALICE), last_activity_ms: now },
+            RecentChat { jid: Jid::group(world::FRIENDS_GROUP), last_activity_ms: now - 2 * DAY_MS },
+            RecentChat { jid: Jid::group(world::FAMILY_GROUP), last_activity_ms: now - 10 * DAY_MS },
+        ]));
+        let greeting = WaText { text: world::ALICE_GREETING.to_owned(), mentions: vec![] };
+        let _ = events.send(self.message(&Jid::user(world::ALICE), world::ALICE, InboundKind::Text { text: greeting, reply_to: None }));
+    }
+}
+
+#[async_trait]
+impl WhatsAppSession for SimSession {
+    async fn connect(&self, events: mpsc::UnboundedSender<BackendEvent>) {
+        self.state.connections.lock().expect("lock").insert(self.account.number.clone(), events.clone());
+        let _ = events.send(BackendEvent::Connected);
+        let _ = events.send(BackendEvent::PhoneSeen(now_ms()));
+        if self.state.fresh.lock().expect("lock").remove(&self.account.number) {
+            self.welcome(&events);
+        }
+    }
+
+    async fn disconnect(&self) {
+        self.state.connections.lock().expect("lock").remove(&self.account.number);
+    }
+
+    async fn logout(&self) {
+        self.state.connections.lock().expect("lock").remove(&self.account.number);
+        self.state.linked_devices.lock().expect("lock").remove(&self.account.number);
+        self.state.record(SimAction::LoggedOut { account: self.account.number.clone() });
+    }
+
+    async fn delete_session(&self) {
+        // WhatsApp is not told: the phone still lists the device.
+        self.state.connections.lock().expect("lock").remove(&self.account.number);
+        self.state.record(SimAction::SessionDeleted { account: self.account.number.clone() });
+    }
+
+    async fn send(&self, chat: &Jid, message: OutgoingWa) -> Result<Sent, BackendError> {
+        let events = self.events()?;
+        if !chat.is_group() && !world::is_on_whatsapp(&chat.user) {
+            return Err(BackendError::NotFound(format!("+{} is not on WhatsApp", chat.user)));
+        }
+        let id = self.state.next_id();
+        self.state.record(SimAction::Sent {
+            account: self.account.number.clone(),
+            chat: chat.clone(),
+            id: id.clone(),
+            message: message.clone(),
+        });
+        if chat.user == world::ECHO && !chat.is_group() {
+            self.echo(&events, chat, &id, &message);
+        }
+        Ok(Sent { id, timestamp_ms: now_ms() })
+    }
+
+    async fn edit(&self, _chat: &Jid, target: &str, text: WaText) -> Result<(), BackendError> {
+        self.events()?;
+        self.state.record(SimAction::Edited { target: target.to_owned(), text });
+        Ok(())
+    }
+
+    async fn react(&self, _chat: &Jid, target: &str, emoji: &str) -> Result<(), BackendError> {
+        self.events()?;
+        self.state.record(SimAction::Reacted { target: target.to_owned(), emoji: emoji.to_owned() });
+        Ok(())
+    }
+
+    async fn revoke(&self, _chat: &Jid, target: &str) -> Result<(), BackendError> {
+        self.events()?;
+        self.state.record(SimAction::Revoked { target: target.to_owned() });
+        Ok(())
+    }
+
+    async fn set_typing(&self, chat: &Jid, typing: bool) -> Result<(), BackendError> {
+        self.events()?;
+        self.state.record(SimAction::Typing { chat: chat.clone(), typing });
+        Ok(())
+    }
+
+    async fn mark_read(&self, _chat: &Jid, _ids: &[String]) -> Result<(), BackendError> {
+        self.events().map(|_| ())
+    }
+
+    async fn contacts(&self) -> Result<Vec<Contact>, BackendError> {
+        self.events()?;
+        Ok(world::contacts())
+    }
+
+    async fn groups(&self) -> Result<Vec<Group>, BackendError> {
+        self.events()?;
+        Ok(world::groups(&self.account.number))
+    }
+
+    async fn group(&self, jid: &Jid) -> Result<Group, BackendError> {
+        world::groups(&self.account.number)
+            .into_iter()
+            .find(|g| g.jid == *jid)
+            .ok_or_else(|| BackendError::NotFound(format!("you are not in a group `{}`", jid.user)))
+    }
+
+    async fn lookup(&self, number: &str) -> Result<Option<Contact>, BackendError> {
+        self.events()?;
+        // A simulated lookup takes a moment, like the real one.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        Ok(world::is_on_whatsapp(number)
+            .then(|| Contact { number: number.to_owned(), name: world::name_of(number).unwrap_or_else(|| format!("+{number}")) }))
+    }
+}
