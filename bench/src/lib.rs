@@ -4,6 +4,8 @@
 
 pub mod irc;
 pub mod matrix;
+pub mod measure;
+pub mod xmpp;
 
 use std::collections::HashMap;
 use std::time::Duration;

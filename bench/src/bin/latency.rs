@@ -15,63 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use mxbridge_bench::irc::IrcUser;
 use mxbridge_bench::matrix::{MatrixUser, Synced};
+use mxbridge_bench::measure::{Inbox, Outcome, SETUP_WAIT, index_of, interval, pace};
 use mxbridge_bench::{Args, ms, percentile};
-use serde_json::Value;
-use tokio::sync::mpsc::UnboundedReceiver;
-
-const SETUP_WAIT: Duration = Duration::from_secs(60);
-
-/// Sync results with a buffer, so that waiting for one thing keeps what arrived meanwhile.
-struct Inbox {
-    rx: UnboundedReceiver<Synced>,
-    kept: Vec<Synced>,
-}
-
-impl Inbox {
-    async fn wait(&mut self, what: &str, pred: impl Fn(&Synced) -> bool) -> anyhow::Result<Synced> {
-        if let Some(i) = self.kept.iter().position(&pred) {
-            return Ok(self.kept.remove(i));
-        }
-        let deadline = tokio::time::Instant::now() + SETUP_WAIT;
-        loop {
-            let Ok(item) = tokio::time::timeout_at(deadline, self.rx.recv()).await else {
-                let seen: Vec<String> = self
-                    .kept
-                    .iter()
-                    .map(|s| match s {
-                        Synced::Invite(r) => format!("invite {r}"),
-                        Synced::Event { room, event, .. } => format!("{room} {} {}", event["sender"], event["content"]["body"]),
-                    })
-                    .collect();
-                bail!("timed out waiting for {what}; seen:\n{}", seen.join("\n"));
-            };
-            let item = item.context("sync loop ended")?;
-            if pred(&item) {
-                return Ok(item);
-            }
-            self.kept.push(item);
-        }
-    }
-
-    /// Waits for a message in `room` from someone other than `me` whose body contains `needle`.
-    async fn message(&mut self, room: &str, me: &str, needle: &str) -> anyhow::Result<Value> {
-        let item = self
-            .wait(&format!("a message containing {needle:?}"), |s| {
-                matches!(s, Synced::Event { room: r, event, .. }
-                    if r == room && event["type"] == "m.room.message" && event["sender"] != me
-                        && event["content"]["body"].as_str().is_some_and(|b| b.contains(needle)))
-            })
-            .await?;
-        let Synced::Event { event, .. } = item else { unreachable!("matched an event") };
-        Ok(event)
-    }
-
-    async fn invite(&mut self, except: &[&str]) -> anyhow::Result<String> {
-        let item = self.wait("an invite", |s| matches!(s, Synced::Invite(r) if !except.contains(&r.as_str()))).await?;
-        let Synced::Invite(room) = item else { unreachable!("matched an invite") };
-        Ok(room)
-    }
-}
 
 struct Stack {
     user: MatrixUser,
@@ -94,7 +39,7 @@ async fn main() -> anyhow::Result<()> {
     let mut irc = IrcUser::connect(&irc_addr, &format!("pal{run}")).await?;
     irc.join(&channel).await?;
     let user = MatrixUser::register(&homeserver, &format!("bench{bridge}{run}")).await?;
-    let inbox = Inbox { rx: user.start_sync().await?, kept: Vec::new() };
+    let inbox = Inbox::new(user.start_sync().await?);
     let mut stack = Stack { user, inbox, irc, portal: String::new(), bridge: args.get("label", &bridge) };
     let (host, port) = irc_addr.rsplit_once(':').context("--irc host:port")?;
     match bridge.as_str() {
@@ -136,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
         } else {
             measure_m2i(&mut stack, &tag, n, every, drain).await?
         };
-        result.print(&stack.bridge, direction, mode, every);
+        print(&result, &stack.bridge, direction, mode, every);
     }
     Ok(())
 }
@@ -187,50 +132,17 @@ async fn wait_puppet_join(irc: &mut IrcUser, channel: &str) -> anyhow::Result<St
     }
 }
 
-struct Outcome {
-    latencies: Vec<Duration>,
-    n: usize,
-    /// First send to last arrival.
-    span: Duration,
-}
-
-impl Outcome {
-    fn new(sent: &[Option<Instant>], arrived: &[Option<Instant>]) -> Self {
-        let mut latencies: Vec<Duration> =
-            sent.iter().zip(arrived).filter_map(|(s, a)| Some(a.as_ref()?.duration_since(*s.as_ref()?))).collect();
-        latencies.sort();
-        let first = sent.iter().flatten().min().copied();
-        let last = arrived.iter().flatten().max().copied();
-        let span = match (first, last) {
-            (Some(f), Some(l)) => l.duration_since(f),
-            _ => Duration::ZERO,
-        };
-        Self { latencies, n: sent.len(), span }
-    }
-
-    fn print(&self, bridge: &str, direction: &str, mode: &str, every: Option<Duration>) {
-        let lost = self.n - self.latencies.len();
-        let pace = every.map_or("none".to_owned(), |d| format!("{} ms", d.as_millis()));
-        let rate = if self.span.is_zero() { 0.0 } else { self.latencies.len() as f64 / self.span.as_secs_f64() };
-        println!(
-            "LAT| {bridge} | {direction} | {mode} | {} | {pace} | **{}** | **{}** | {} | {rate:.1} | {lost} |",
-            self.n,
-            ms(percentile(&self.latencies, 50.0)),
-            ms(percentile(&self.latencies, 99.0)),
-            ms(self.latencies.last().copied().unwrap_or_default()),
-        );
-    }
-}
-
-/// Index of a numbered message `{tag}{i}`.
-fn index_of(body: &str, tag: &str, n: usize) -> Option<usize> {
-    body.strip_prefix(tag)?.parse().ok().filter(|i| *i < n)
-}
-
-async fn pace(start: Instant, i: usize, every: Option<Duration>) {
-    if let Some(every) = every {
-        tokio::time::sleep_until((start + every * (i as u32 + 1)).into()).await;
-    }
+fn print(outcome: &Outcome, bridge: &str, direction: &str, mode: &str, every: Option<Duration>) {
+    println!(
+        "LAT| {bridge} | {direction} | {mode} | {} | {} | **{}** | **{}** | {} | {:.1} | {} |",
+        outcome.n,
+        interval(every),
+        ms(percentile(&outcome.latencies, 50.0)),
+        ms(percentile(&outcome.latencies, 99.0)),
+        ms(outcome.max()),
+        outcome.rate(),
+        outcome.lost(),
+    );
 }
 
 async fn measure_i2m(

@@ -218,6 +218,12 @@ impl SessionStore {
         Self { store }
     }
 
+    /// A session store on a database of the caller's, for tools and tests that run a
+    /// network outside the bridge (`mxbridge-bench`); the bridge makes its own.
+    pub fn for_tools(store: Store) -> Self {
+        Self::new(store)
+    }
+
     /// Reads a value.
     pub async fn get(&self, login: &LoginId, key: &str) -> Result<Option<Vec<u8>>, SessionStoreError> {
         self.store.kv_get(login.as_str(), key).await.map_err(|e| SessionStoreError(e.to_string()))
