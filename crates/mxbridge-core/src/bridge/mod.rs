@@ -37,7 +37,7 @@ use crate::ids::{LoginId, PortalKey};
 use crate::matrix::intent::Matrix;
 use crate::media_links::MediaLinks;
 use crate::network::event::{EventSink, RemoteEvent};
-use crate::network::{Network, NetworkClient, NetworkContext, NetworkInfo, SessionStore, StoredLogin};
+use crate::network::{GhostIds, Network, NetworkClient, NetworkContext, NetworkInfo, SessionStore, StoredLogin};
 use crate::secret::{SecretCipher, SecretError};
 use crate::store::{LoginRow, Store, StoreError};
 use login::LoginSession;
@@ -173,7 +173,8 @@ pub async fn run(
     tokio::spawn(bridge.clone().dispatch_remote_events(remote_rx, stop_rx.clone()));
     bridge.prepare_bot().await;
     let auto_logins = Arc::new(login::BridgeAutoLogins(Arc::downgrade(&bridge)));
-    if let Err(e) = network.start(NetworkContext { sessions: SessionStore::new(store.clone()), links, auto_logins }).await {
+    let ghosts = GhostIds::new(bridge.config.username_template.clone(), bridge.config.domain.clone());
+    if let Err(e) = network.start(NetworkContext { sessions: SessionStore::new(store.clone()), links, auto_logins, ghosts }).await {
         error!(error = %e, "the network failed to start; logins will not connect");
     }
     bridge.load_logins().await;

@@ -13,10 +13,11 @@ pub mod login;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ruma::{OwnedUserId, UserId};
+use ruma::{OwnedServerName, OwnedUserId, UserId};
 
 use crate::commands::spec::CommandSpec;
 use crate::ids::{LoginId, PortalKey, RemoteChatId, RemoteMessageId, RemoteUserId};
+use crate::matrix::ghost_id::Template;
 use crate::media_links::MediaLinks;
 use crate::secret::Secret;
 use crate::store::Store;
@@ -245,6 +246,54 @@ pub struct NetworkContext {
     /// Starts the automatic login of a Matrix user the network is contacted for (an XMPP
     /// user writes to `alice_example.org@component` before Alice ever used the bridge).
     pub auto_logins: Arc<dyn AutoLogins>,
+    /// The Matrix IDs of ghosts, for networks whose messages mention remote users by id
+    /// (Telegram's mention entities become pills of the ghost, and back).
+    pub ghosts: GhostIds,
+}
+
+/// Maps remote users to their ghosts' Matrix IDs and back; no I/O.
+#[derive(Clone, Debug)]
+pub struct GhostIds {
+    template: Template,
+    domain: OwnedServerName,
+}
+
+impl GhostIds {
+    /// Ghost IDs made with `template` on `domain` (the config's `username_template`).
+    pub fn new(template: Template, domain: OwnedServerName) -> Self {
+        Self { template, domain }
+    }
+
+    /// The ghost's Matrix ID of a remote user.
+    pub fn user_id(&self, remote: &RemoteUserId) -> OwnedUserId {
+        let localpart = self.template.localpart(remote.as_str(), self.domain.as_str());
+        UserId::parse(format!("@{localpart}:{}", self.domain)).expect("escaped localparts always make valid user IDs")
+    }
+
+    /// The remote user a Matrix ID is the ghost of; `None` for anyone else.
+    pub fn remote_id(&self, user: &str) -> Option<RemoteUserId> {
+        let user = UserId::parse(user).ok()?;
+        if user.server_name() != self.domain {
+            return None;
+        }
+        self.template.remote_id(user.localpart()).map(RemoteUserId::new)
+    }
+}
+
+#[cfg(test)]
+mod ghost_ids_tests {
+    use super::*;
+
+    #[test]
+    fn test_ghost_ids_round_trip_and_reject_others() {
+        let ids = GhostIds::new(Template::parse("telegram_{{.}}").unwrap(), "example.org".try_into().unwrap());
+        let ghost = ids.user_id(&RemoteUserId::new("1002"));
+        assert_eq!(ghost.as_str(), "@telegram_1002:example.org");
+        assert_eq!(ids.remote_id(ghost.as_str()), Some(RemoteUserId::new("1002")));
+        assert_eq!(ids.remote_id("@telegram_1002:other.org"), None, "another server's user");
+        assert_eq!(ids.remote_id("@alice:example.org"), None, "a real Matrix user");
+        assert_eq!(ids.remote_id("not an id"), None);
+    }
 }
 
 /// Creates automatic logins on the network's behalf.
