@@ -13,6 +13,7 @@ mod irc_stack_smoke;
 mod media_links_e2e;
 mod restart_e2e;
 mod stack_smoke;
+mod telegram_sim_e2e;
 mod whatsapp_sim_e2e;
 mod xmpp_e2e;
 mod xmpp_restarts;

@@ -76,6 +76,11 @@ async fn main() -> anyhow::Result<()> {
             sessions: SessionStore::for_tools(store.clone()),
             links: MediaLinks::disabled(),
             auto_logins: Arc::new(NoAutoLogins),
+            rooms: Arc::new(mxbridge_core::network::gateway::NoMatrixRooms),
+            ghosts: mxbridge_core::network::GhostIds::new(
+                mxbridge_core::matrix::ghost_id::Template::parse("_xmpp_{{.}}").map_err(anyhow::Error::msg)?,
+                "localhost".try_into()?,
+            ),
         })
         .await?;
     wait_component(&network, &muc_service, run).await?;

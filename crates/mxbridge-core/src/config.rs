@@ -155,6 +155,14 @@ pub struct RawBridge {
     /// signed links to Matrix media; unset means no links.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// Seconds a login's connection must stay lost before its user is told (default 60):
+    /// short drops that heal by themselves are not worth a message.
+    #[serde(default = "default_disconnect_notice")]
+    pub disconnect_notice_seconds: u64,
+}
+
+fn default_disconnect_notice() -> u64 {
+    60
 }
 
 fn default_prefix() -> String {
@@ -163,7 +171,12 @@ fn default_prefix() -> String {
 
 impl Default for RawBridge {
     fn default() -> Self {
-        Self { command_prefix: default_prefix(), permissions: BTreeMap::new(), public_url: None }
+        Self {
+            command_prefix: default_prefix(),
+            permissions: BTreeMap::new(),
+            public_url: None,
+            disconnect_notice_seconds: default_disconnect_notice(),
+        }
     }
 }
 
@@ -279,6 +292,8 @@ pub struct Config {
     /// Base URL of the bridge's HTTP listener as the remote network sees it, without
     /// trailing slash; `None` disables media links.
     pub public_url: Option<String>,
+    /// How long a lost connection lasts before its user is told.
+    pub disconnect_notice: std::time::Duration,
     /// The network's section.
     pub network: serde_json::Value,
     /// Tracing filter.
@@ -406,6 +421,7 @@ impl Config {
             command_prefix: raw.bridge.command_prefix,
             permissions,
             public_url,
+            disconnect_notice: std::time::Duration::from_secs(raw.bridge.disconnect_notice_seconds),
             network: raw.network,
             log_level: raw.logging.level,
         })

@@ -91,3 +91,18 @@ fn test_every_example_config_passes_check_config_once_tokens_exist() {
     }
     assert!(checked >= 2, "the demo and IRC examples");
 }
+
+#[test]
+fn test_real_telegram_backend_without_api_credentials_is_refused_by_name() {
+    let dir = temp_dir("telegram");
+    let config = dir.join("config.yaml");
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/example-telegram.yaml"))
+        .unwrap()
+        .replace("as_token: generate", "as_token: aaaaaaaaaaaaaaaaaaaaaaaa")
+        .replace("hs_token: generate", "hs_token: bbbbbbbbbbbbbbbbbbbbbbbbb");
+    std::fs::write(&config, text.replace("backend: simulated", "backend: real")).unwrap();
+    let out = mxbridge(&["-c", config.to_str().unwrap(), "check-config"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("network.api_id") && stderr.contains("my.telegram.org"), "{stderr}");
+}

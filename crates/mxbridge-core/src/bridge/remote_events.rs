@@ -1,7 +1,6 @@
 //! Remote events: what happened on the network, turned into Matrix events in the portal.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use ruma::{OwnedRoomId, OwnedUserId};
 use serde_json::json;
@@ -258,7 +257,7 @@ impl Bridge {
     /// Tells the login's owner about connection changes in their management room. A
     /// netsplit drops thousands of connections that are back within seconds, and a message
     /// per drop floods the homeserver (matrix-appservice-irc#384): a disconnect is only
-    /// reported when it lasts [`DISCONNECT_GRACE`], and a reconnect only after a reported
+    /// reported when it lasts `bridge.disconnect_notice_seconds` (60 s unless configured), and a reconnect only after a reported
     /// disconnect. The very first connection of a login is always reported.
     pub(crate) async fn handle_login_state(self: &Arc<Self>, login: &LoginId, event: RemoteEvent) {
         let state = match event {
@@ -291,8 +290,9 @@ impl Bridge {
                 };
                 let bridge = self.clone();
                 let login = login.clone();
+                let grace = self.config.disconnect_notice;
                 tokio::spawn(async move {
-                    tokio::time::sleep(DISCONNECT_GRACE).await;
+                    tokio::time::sleep(grace).await;
                     let still_down = match bridge.connection_notices.lock().expect("lock").get_mut(&login) {
                         Some(n) if n.generation == generation => {
                             n.reported = true;
@@ -357,9 +357,6 @@ impl Bridge {
         self.notice(&room, text).await;
     }
 }
-
-/// How long a disconnect may last before its user is told.
-const DISCONNECT_GRACE: Duration = Duration::from_secs(60);
 
 /// Session key (core-owned) marking that a login's first connection was reported.
 const FIRST_CONNECTION_KEY: &str = "core.first_connection_reported";

@@ -71,3 +71,30 @@ pub trait MatrixRooms: Send + Sync {
     /// The Matrix user ID of a remote user's ghost.
     fn ghost_of(&self, user: &RemoteUserId) -> OwnedUserId;
 }
+
+/// Gateway rooms for tools that run a network without a homeserver (benchmarks): every
+/// request fails, saying so.
+pub struct NoMatrixRooms;
+
+#[async_trait]
+impl MatrixRooms for NoMatrixRooms {
+    async fn public_rooms(&self, _term: Option<&str>, _limit: u32) -> Result<Vec<PublicRoom>, GatewayError> {
+        Err(GatewayError::Homeserver("no homeserver in this tool".into()))
+    }
+    async fn resolve(&self, alias_or_id: &str) -> Result<OwnedRoomId, GatewayError> {
+        Err(GatewayError::NotFound(format!("no homeserver in this tool to find {alias_or_id}")))
+    }
+    async fn join(&self, _room: &RoomId, _user: &RemoteUserId, _name: &str) -> Result<RoomSnapshot, GatewayError> {
+        Err(GatewayError::Homeserver("no homeserver in this tool".into()))
+    }
+    async fn leave(&self, _room: &RoomId, _user: &RemoteUserId) -> Result<(), GatewayError> {
+        Ok(())
+    }
+    async fn send(&self, _room: &RoomId, _user: &RemoteUserId, _content: &Content) -> Result<OwnedEventId, GatewayError> {
+        Err(GatewayError::Homeserver("no homeserver in this tool".into()))
+    }
+    fn ghost_of(&self, user: &RemoteUserId) -> OwnedUserId {
+        OwnedUserId::try_from(format!("@{}:invalid", user.as_str().replace(['@', ':', '/'], "_")))
+            .unwrap_or_else(|_| ruma::user_id!("@unknown:invalid").to_owned())
+    }
+}

@@ -14,10 +14,11 @@ pub mod login;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ruma::{OwnedUserId, UserId};
+use ruma::{OwnedServerName, OwnedUserId, UserId};
 
 use crate::commands::spec::CommandSpec;
 use crate::ids::{LoginId, PortalKey, RemoteChatId, RemoteMessageId, RemoteUserId};
+use crate::matrix::ghost_id::Template;
 use crate::media_links::MediaLinks;
 use crate::secret::Secret;
 use crate::store::Store;
@@ -263,12 +264,12 @@ pub struct NetworkContext {
 /// Maps remote users to their ghosts' Matrix IDs and back, with no I/O.
 #[derive(Clone, Debug)]
 pub struct GhostIds {
-    template: crate::matrix::ghost_id::Template,
-    domain: ruma::OwnedServerName,
+    template: Template,
+    domain: OwnedServerName,
 }
 
 impl GhostIds {
-    pub(crate) fn new(template: crate::matrix::ghost_id::Template, domain: ruma::OwnedServerName) -> Self {
+    pub fn new(template: Template, domain: OwnedServerName) -> Self {
         Self { template, domain }
     }
 
@@ -285,6 +286,22 @@ impl GhostIds {
             return None;
         }
         self.template.remote_id(user.localpart()).map(RemoteUserId::new)
+    }
+}
+
+#[cfg(test)]
+mod ghost_ids_tests {
+    use super::*;
+
+    #[test]
+    fn test_ghost_ids_round_trip_and_reject_others() {
+        let ids = GhostIds::new(Template::parse("telegram_{{.}}").unwrap(), "example.org".try_into().unwrap());
+        let ghost = ids.user_id(&RemoteUserId::new("1002"));
+        assert_eq!(ghost.as_str(), "@telegram_1002:example.org");
+        assert_eq!(ids.remote_of(ghost.as_str()), Some(RemoteUserId::new("1002")));
+        assert_eq!(ids.remote_of("@telegram_1002:other.org"), None, "another server's user");
+        assert_eq!(ids.remote_of("@alice:example.org"), None, "a real Matrix user");
+        assert_eq!(ids.remote_of("not an id"), None);
     }
 }
 

@@ -1,0 +1,417 @@
+//! One logged-in Telegram account as the core sees it: Matrix actions become backend calls
+//! (through the flood gate), and backend updates become [`RemoteEvent`]s.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use mxbridge_core::ids::{LoginId, PortalKey, RemoteMessageId, RemoteUserId};
+use mxbridge_core::network::content::Content;
+use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent, Sender};
+use mxbridge_core::network::{
+    ChatInfo, ChatKind, ChatMember, Edits, GhostIds, NetworkClient, NetworkError, OutgoingMessage, Reactions, Redactions,
+    ResolveIdentifier, Role, SentMessage, Typing, UserInfo,
+};
+use ruma::OwnedUserId;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::backend::{BackendError, Connection, Peer, TelegramAccount, TgChat, TgChatKind, TgUpdate, TgUser};
+use crate::config::ValidConfig;
+use crate::convert::{MentionMap, to_content, to_outgoing};
+use crate::flood::FloodGate;
+use crate::session::{AccountStore, INITIAL_SYNC_DONE};
+use crate::{ids, login};
+
+/// A logged-in account.
+pub struct TelegramClient {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    login: LoginId,
+    owner: OwnedUserId,
+    account: Arc<dyn TelegramAccount>,
+    events: EventSink,
+    ghosts: Option<GhostIds>,
+    store: AccountStore,
+    config: ValidConfig,
+    flood: FloodGate,
+    connected: AtomicBool,
+    /// Messages the bridge sent, whose echoes from Telegram are skipped.
+    sent: Mutex<HashSet<(Peer, i64)>>,
+    /// Calls the user was already told about.
+    calls_told: Mutex<HashSet<i64>>,
+    pump: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+pub(crate) fn to_network_error(e: BackendError) -> NetworkError {
+    match e {
+        BackendError::Unreachable(why) => NetworkError::NotConnected(why),
+        BackendError::Revoked(why) => NetworkError::NotConnected(format!("{why}; send `login` to log in again")),
+        BackendError::NotFound(what) => NetworkError::NotFound(what),
+        BackendError::Refused(why) => NetworkError::Refused(why),
+        e @ BackendError::FloodWait(_) => NetworkError::Refused(format!("{e}; send it again later")),
+        BackendError::Other(why) => NetworkError::Other(why),
+    }
+}
+
+fn peer_of(portal: &PortalKey) -> Result<Peer, NetworkError> {
+    ids::peer_of(&portal.chat).ok_or_else(|| NetworkError::NotFound(format!("`{}` is not a Telegram chat", portal.chat)))
+}
+
+fn message_of(id: &RemoteMessageId) -> Result<i64, NetworkError> {
+    ids::telegram_message(id).ok_or_else(|| NetworkError::Unsupported("this message cannot be changed on Telegram".into()))
+}
+
+fn user_info(user: &TgUser) -> UserInfo {
+    UserInfo { display_name: Some(user.name.clone()), avatar: None }
+}
+
+fn sender(user: &TgUser, is_self: bool) -> Sender {
+    Sender { id: ids::user_id(user.id), info: Some(user_info(user)), is_self }
+}
+
+impl TelegramClient {
+    pub(crate) fn new(
+        login: LoginId,
+        owner: OwnedUserId,
+        account: Arc<dyn TelegramAccount>,
+        events: EventSink,
+        ghosts: Option<GhostIds>,
+        store: AccountStore,
+        config: ValidConfig,
+    ) -> Self {
+        let flood = FloodGate::new(config.flood);
+        Self {
+            inner: Arc::new(Inner {
+                login,
+                owner,
+                account,
+                events,
+                ghosts,
+                store,
+                config,
+                flood,
+                connected: AtomicBool::new(false),
+                sent: Mutex::default(),
+                calls_told: Mutex::default(),
+                pump: Mutex::default(),
+            }),
+        }
+    }
+}
+
+impl Inner {
+    fn portal(&self, peer: Peer) -> PortalKey {
+        PortalKey::owned_by(ids::chat_id(peer), &self.login)
+    }
+
+    fn matrix_id_of(&self, telegram_id: i64) -> Option<String> {
+        if telegram_id == self.account.me().id {
+            return Some(self.owner.to_string());
+        }
+        self.ghosts.as_ref().map(|g| g.user_id(&ids::user_id(telegram_id)).to_string())
+    }
+
+    fn telegram_id_of(&self, matrix_id: &str) -> Option<i64> {
+        if matrix_id == self.owner.as_str() {
+            return Some(self.account.me().id);
+        }
+        ids::telegram_user(&self.ghosts.as_ref()?.remote_of(matrix_id)?)
+    }
+
+    fn chat_info(&self, chat: &TgChat) -> ChatInfo {
+        let me = self.account.me().id;
+        let members: Vec<ChatMember> = chat
+            .members
+            .iter()
+            .filter(|m| m.user.id != me)
+            .map(|m| ChatMember {
+                id: ids::user_id(m.user.id),
+                info: Some(user_info(&m.user)),
+                role: if m.admin { Role::Admin } else { Role::Member },
+            })
+            .collect();
+        match chat.kind {
+            TgChatKind::Private => {
+                let Peer::User(other) = chat.peer else { unreachable!("private chats are with users") };
+                let info = members.first().and_then(|m| m.info.clone());
+                ChatInfo::direct(ids::user_id(other), info)
+            }
+            TgChatKind::Group | TgChatKind::Channel => ChatInfo {
+                name: Some(chat.title.clone()),
+                topic: chat.about.clone(),
+                avatar: None,
+                kind: if chat.kind == TgChatKind::Channel { ChatKind::Channel } else { ChatKind::Group },
+                members,
+            },
+        }
+    }
+
+    /// Opens portals for the recent chats (newest first, within the configured age).
+    pub(crate) async fn sync_chats(&self) -> Result<usize, BackendError> {
+        let dialogs = self.flood.run("dialogs", || self.account.dialogs(self.config.recent_chats)).await?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+        let oldest = self.config.max_chat_age.map(|age| now - age.as_secs() as i64);
+        let mut opened = 0;
+        for dialog in dialogs.into_iter().take(self.config.recent_chats) {
+            if oldest.is_some_and(|o| dialog.last_message_at < o) {
+                continue;
+            }
+            let info = self.chat_info(&dialog.chat);
+            self.events.send(RemoteEvent::ChatChanged { chat: self.portal(dialog.chat.peer), sender: None, info });
+            opened += 1;
+        }
+        Ok(opened)
+    }
+
+    async fn handle(&self, update: TgUpdate) {
+        let mentions_to_matrix = |id: i64| self.matrix_id_of(id);
+        let mentions_to_telegram = |u: &str| self.telegram_id_of(u);
+        let mentions = MentionMap { to_matrix: &mentions_to_matrix, to_telegram: &mentions_to_telegram };
+        let event = match update {
+            TgUpdate::Connection(Connection::Connected) => {
+                self.connected.store(true, Ordering::SeqCst);
+                self.events.send(RemoteEvent::LoginState(LoginState::Connected));
+                if !matches!(self.store.get(INITIAL_SYNC_DONE).await, Ok(Some(_))) {
+                    match self.sync_chats().await {
+                        Ok(n) => {
+                            info!(login = %self.login, chats = n, "opened portals for the recent chats");
+                            let _ = self.store.set(INITIAL_SYNC_DONE, b"1").await;
+                        }
+                        Err(e) => warn!(login = %self.login, error = %e, "could not list the recent chats"),
+                    }
+                }
+                return;
+            }
+            TgUpdate::Connection(Connection::Reconnecting(why)) => {
+                self.connected.store(false, Ordering::SeqCst);
+                RemoteEvent::LoginState(LoginState::TransientDisconnect(why))
+            }
+            TgUpdate::Connection(Connection::Revoked(why)) => {
+                self.connected.store(false, Ordering::SeqCst);
+                RemoteEvent::LoginState(LoginState::LoggedOut(why))
+            }
+            TgUpdate::NewMessage(m) => {
+                if m.outgoing && self.sent.lock().expect("lock").remove(&(m.peer, m.id)) {
+                    return; // the echo of what the bridge sent
+                }
+                RemoteEvent::Message {
+                    chat: self.portal(m.peer),
+                    sender: sender(&m.sender, m.outgoing),
+                    id: ids::message_id(m.id),
+                    timestamp_ms: Some(m.date * 1000),
+                    content: to_content(&m, &mentions),
+                    reply_to: m.reply_to.map(ids::message_id),
+                }
+            }
+            TgUpdate::Edited(m) => RemoteEvent::Edit {
+                chat: self.portal(m.peer),
+                sender: sender(&m.sender, m.outgoing),
+                target: ids::message_id(m.id),
+                content: to_content(&m, &mentions),
+            },
+            TgUpdate::Deleted { peer, ids: deleted } => {
+                // Telegram does not say who deleted: the bot redacts.
+                for id in deleted {
+                    self.events.send(RemoteEvent::Deleted {
+                        chat: self.portal(peer),
+                        sender: Sender::user(RemoteUserId::new("")),
+                        target: ids::message_id(id),
+                    });
+                }
+                return;
+            }
+            TgUpdate::Reaction { peer, id, user, emoji, previous } => {
+                let is_self = user.id == self.account.me().id;
+                if let Some(old) = previous {
+                    self.events.send(RemoteEvent::ReactionRemoved {
+                        chat: self.portal(peer),
+                        sender: sender(&user, is_self),
+                        target: ids::message_id(id),
+                        key: old,
+                    });
+                }
+                let Some(key) = emoji else { return };
+                RemoteEvent::Reaction { chat: self.portal(peer), sender: sender(&user, is_self), target: ids::message_id(id), key }
+            }
+            TgUpdate::Typing { peer, user, typing } => {
+                RemoteEvent::Typing { chat: self.portal(peer), sender: sender(&user, false), typing }
+            }
+            TgUpdate::Read { peer, user, up_to } => {
+                RemoteEvent::Read { chat: self.portal(peer), sender: sender(&user, false), up_to: ids::message_id(up_to) }
+            }
+            TgUpdate::IncomingCall { call_id, from, video } => {
+                if !self.calls_told.lock().expect("lock").insert(call_id) {
+                    return;
+                }
+                let kind = if video { "video" } else { "voice" };
+                RemoteEvent::Message {
+                    chat: self.portal(Peer::User(from.id)),
+                    sender: sender(&from, false),
+                    id: RemoteMessageId::new(format!("call-{call_id}")),
+                    timestamp_ms: None,
+                    content: Content::notice(format!(
+                        "📞 {} is calling you ({kind} call). Calls are not bridged: answer in the Telegram app.",
+                        from.name
+                    )),
+                    reply_to: None,
+                }
+            }
+        };
+        self.events.send(event);
+    }
+
+    fn mentions_out(&self, content: &Content, relayed_for: Option<&str>) -> crate::backend::TgOutgoing {
+        let to_matrix = |id: i64| self.matrix_id_of(id);
+        let to_telegram = |u: &str| self.telegram_id_of(u);
+        to_outgoing(content, relayed_for, &MentionMap { to_matrix: &to_matrix, to_telegram: &to_telegram })
+    }
+}
+
+#[async_trait]
+impl NetworkClient for TelegramClient {
+    async fn connect(&self) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let inner = self.inner.clone();
+        let pump = tokio::spawn(async move {
+            while let Some(update) = rx.recv().await {
+                inner.handle(update).await;
+            }
+        });
+        if let Some(old) = self.inner.pump.lock().expect("lock").replace(pump) {
+            old.abort();
+        }
+        self.inner.account.connect(tx).await;
+    }
+
+    async fn disconnect(&self) {
+        self.inner.connected.store(false, Ordering::SeqCst);
+        self.inner.account.disconnect().await;
+    }
+
+    fn is_logged_in(&self) -> bool {
+        self.inner.connected.load(Ordering::SeqCst)
+    }
+
+    async fn logout(&self) {
+        self.inner.connected.store(false, Ordering::SeqCst);
+        self.inner.account.log_out().await;
+        let _ = self.inner.store.delete(INITIAL_SYNC_DONE).await;
+        if let Some(pump) = self.inner.pump.lock().expect("lock").take() {
+            pump.abort();
+        }
+    }
+
+    async fn chat_info(&self, chat: &PortalKey) -> Result<ChatInfo, NetworkError> {
+        let peer = peer_of(chat)?;
+        let info = self.inner.flood.run("chat", || self.inner.account.chat(peer)).await.map_err(to_network_error)?;
+        Ok(self.inner.chat_info(&info))
+    }
+
+    async fn user_info(&self, user: &RemoteUserId) -> Result<UserInfo, NetworkError> {
+        let id = ids::telegram_user(user).ok_or_else(|| NetworkError::NotFound(format!("`{user}` is not a Telegram user id")))?;
+        let user = self.inner.flood.run("user", || self.inner.account.user(id)).await.map_err(to_network_error)?;
+        Ok(user_info(&user))
+    }
+
+    async fn send(&self, msg: OutgoingMessage) -> Result<SentMessage, NetworkError> {
+        let peer = peer_of(&msg.portal)?;
+        let mut out = self.inner.mentions_out(&msg.content, msg.relayed_for.as_deref());
+        out.reply_to = msg.reply_to.as_ref().and_then(ids::telegram_message);
+        let id = self.inner.flood.run("send", || self.inner.account.send(peer, out.clone())).await.map_err(to_network_error)?;
+        self.inner.sent.lock().expect("lock").insert((peer, id));
+        Ok(SentMessage::new(ids::message_id(id)))
+    }
+
+    fn edits(&self) -> Option<&dyn Edits> {
+        Some(self)
+    }
+
+    fn reactions(&self) -> Option<&dyn Reactions> {
+        Some(self)
+    }
+
+    fn redactions(&self) -> Option<&dyn Redactions> {
+        Some(self)
+    }
+
+    fn typing(&self) -> Option<&dyn Typing> {
+        Some(self)
+    }
+
+    fn start_dm(&self) -> Option<&dyn ResolveIdentifier> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Edits for TelegramClient {
+    async fn edit(&self, portal: &PortalKey, target: &RemoteMessageId, content: Content) -> Result<Option<String>, NetworkError> {
+        let (peer, id) = (peer_of(portal)?, message_of(target)?);
+        let text = self.inner.mentions_out(&content, None).text;
+        self.inner.flood.run("edit", || self.inner.account.edit(peer, id, text.clone())).await.map_err(to_network_error)?;
+        Ok(None)
+    }
+}
+
+#[async_trait]
+impl Reactions for TelegramClient {
+    async fn react(&self, portal: &PortalKey, target: &RemoteMessageId, key: &str) -> Result<(), NetworkError> {
+        let (peer, id) = (peer_of(portal)?, message_of(target)?);
+        self.inner.flood.run("react", || self.inner.account.react(peer, id, Some(key))).await.map_err(to_network_error)
+    }
+
+    async fn unreact(&self, portal: &PortalKey, target: &RemoteMessageId, _key: &str) -> Result<(), NetworkError> {
+        // An account has one reaction per message here, so removing means clearing it.
+        let (peer, id) = (peer_of(portal)?, message_of(target)?);
+        self.inner.flood.run("unreact", || self.inner.account.react(peer, id, None)).await.map_err(to_network_error)
+    }
+}
+
+#[async_trait]
+impl Redactions for TelegramClient {
+    async fn delete(&self, portal: &PortalKey, target: &RemoteMessageId) -> Result<(), NetworkError> {
+        let (peer, id) = (peer_of(portal)?, message_of(target)?);
+        let ids = [id];
+        self.inner.flood.run("delete", || self.inner.account.delete(peer, &ids)).await.map_err(to_network_error)
+    }
+}
+
+#[async_trait]
+impl Typing for TelegramClient {
+    async fn set_typing(&self, portal: &PortalKey, typing: bool) -> Result<(), NetworkError> {
+        let peer = peer_of(portal)?;
+        self.inner.account.set_typing(peer, typing).await.map_err(to_network_error)
+    }
+}
+
+#[async_trait]
+impl ResolveIdentifier for TelegramClient {
+    async fn resolve(&self, identifier: &str) -> Result<(PortalKey, ChatInfo), NetworkError> {
+        let identifier = identifier.trim();
+        let found = if identifier.starts_with('+') {
+            let phone = login::normalise_phone(identifier).ok_or_else(|| {
+                NetworkError::NotFound(format!("`{identifier}` is not a phone number in international format (like +4412345678)"))
+            })?;
+            let user =
+                self.inner.flood.run("resolve phone", || self.inner.account.resolve_phone(&phone)).await.map_err(to_network_error)?;
+            user.ok_or_else(|| NetworkError::NotFound(format!("`{phone}` is not on Telegram (or hides its number)")))?
+        } else {
+            let name = identifier.trim_start_matches('@');
+            let valid = (4..=32).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(NetworkError::NotFound(format!(
+                    "`{identifier}` is neither a phone number (+4412345678) nor a Telegram username (@name)"
+                )));
+            }
+            let user =
+                self.inner.flood.run("resolve username", || self.inner.account.resolve_username(name)).await.map_err(to_network_error)?;
+            user.ok_or_else(|| NetworkError::NotFound(format!("there is no Telegram user `@{name}`")))?
+        };
+        let key = self.inner.portal(Peer::User(found.id));
+        Ok((key, ChatInfo::direct(ids::user_id(found.id), Some(user_info(&found)))))
+    }
+}

@@ -1,0 +1,223 @@
+//! A logged-in simulated account and the scripted people who answer it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use super::directory::{self, BOB, CAROL, CHANNEL, ECHO, GREETER, GREETING_ID, GROUP};
+use super::{Sim, SimAction, SimSession, now_secs};
+use crate::backend::{
+    BackendError, Connection, FormattedText, Peer, TelegramAccount, TgChat, TgDialog, TgMessage, TgOutgoing, TgUpdate, TgUser,
+};
+use crate::entities;
+
+pub(crate) struct SimAccount {
+    sim: Arc<Sim>,
+    session: SimSession,
+    me: TgUser,
+}
+
+/// Revokes the session an account uses.
+pub(crate) fn revoke_all(sim: &Sim, account: i64) {
+    let mut world = sim.world.lock().expect("lock");
+    if let Some(key) = world.keys.remove(&account) {
+        world.revoked.insert(key);
+    }
+}
+
+impl SimAccount {
+    pub(crate) fn new(sim: Arc<Sim>, session: SimSession) -> Self {
+        let me = directory::own_user(&session.phone);
+        Self { sim, session, me }
+    }
+
+    fn check(&self) -> Result<(), BackendError> {
+        let world = self.sim.world.lock().expect("lock");
+        if world.revoked.contains(&self.session.key) {
+            return Err(BackendError::Revoked("the session was terminated".into()));
+        }
+        if !world.connections.contains_key(&self.me.id) {
+            return Err(BackendError::Unreachable("the simulated connection is down".into()));
+        }
+        drop(world);
+        self.sim.take_flood(self.me.id)
+    }
+
+    /// Echo's and Bob's answers, a moment after the message, as real people would.
+    fn answer(&self, peer: Peer, id: i64, message: &TgOutgoing) {
+        let (sim, account) = (self.sim.clone(), self.me.id);
+        let message = message.clone();
+        let pause = Duration::from_millis(100);
+        if peer == Peer::User(ECHO) {
+            tokio::spawn(async move {
+                let echo = directory::person(ECHO).expect("echo");
+                tokio::time::sleep(pause).await;
+                sim.deliver(account, TgUpdate::Read { peer, user: echo.clone(), up_to: id });
+                sim.deliver(account, TgUpdate::Typing { peer, user: echo.clone(), typing: true });
+                tokio::time::sleep(pause).await;
+                let prefix = "echo: ";
+                let text = FormattedText {
+                    text: format!("{prefix}{}", message.text.text),
+                    entities: entities::shifted(&message.text.entities, prefix.encode_utf16().count() as u32),
+                };
+                let mut reply = sim.message(peer, echo.clone(), text, Some(id));
+                reply.media = message.media.clone();
+                let reply_id = reply.id;
+                sim.deliver(account, TgUpdate::Typing { peer, user: echo.clone(), typing: false });
+                sim.deliver(account, TgUpdate::NewMessage(reply.clone()));
+                let words = message.text.text.to_lowercase();
+                if words.contains("please react") {
+                    tokio::time::sleep(pause).await;
+                    sim.deliver(account, TgUpdate::Reaction { peer, id, user: echo.clone(), emoji: Some("👍".into()), previous: None });
+                }
+                if words.contains("please edit") {
+                    tokio::time::sleep(pause).await;
+                    let edited = TgMessage { text: FormattedText::plain(format!("echo (edited): {}", message.text.text)), ..reply.clone() };
+                    sim.deliver(account, TgUpdate::Edited(edited));
+                }
+                if words.contains("please delete") {
+                    tokio::time::sleep(pause).await;
+                    sim.deliver(account, TgUpdate::Deleted { peer, ids: vec![reply_id] });
+                }
+            });
+        } else if peer == GROUP {
+            tokio::spawn(async move {
+                tokio::time::sleep(pause).await;
+                let bob = directory::person(BOB).expect("bob");
+                let reply = sim.message(peer, bob, FormattedText::plain(format!("Bob got: {}", message.text.text)), Some(id));
+                sim.deliver(account, TgUpdate::NewMessage(reply));
+            });
+        }
+    }
+}
+
+#[async_trait]
+impl TelegramAccount for SimAccount {
+    fn me(&self) -> TgUser {
+        self.me.clone()
+    }
+
+    async fn connect(&self, updates: mpsc::UnboundedSender<TgUpdate>) {
+        let first_time = {
+            let mut world = self.sim.world.lock().expect("lock");
+            if world.revoked.contains(&self.session.key) {
+                drop(world);
+                let _ = updates.send(TgUpdate::Connection(Connection::Revoked("the session was terminated".into())));
+                return;
+            }
+            world.connections.insert(self.me.id, updates.clone());
+            world.keys.insert(self.me.id, self.session.key.clone());
+            world.greeted.insert(self.me.id)
+        };
+        let _ = updates.send(TgUpdate::Connection(Connection::Connected));
+        if first_time {
+            let greeter = directory::person(GREETER).expect("greeter");
+            let text = FormattedText::plain("Welcome to the simulated Telegram! I write to everyone who logs in.");
+            let greeting = TgMessage {
+                peer: Peer::User(GREETER),
+                id: GREETING_ID,
+                sender: greeter,
+                outgoing: false,
+                date: now_secs(),
+                text,
+                reply_to: None,
+                media: None,
+                location: None,
+            };
+            let _ = updates.send(TgUpdate::NewMessage(greeting));
+        }
+    }
+
+    async fn disconnect(&self) {
+        self.sim.world.lock().expect("lock").connections.remove(&self.me.id);
+    }
+
+    async fn log_out(&self) {
+        {
+            let mut world = self.sim.world.lock().expect("lock");
+            world.connections.remove(&self.me.id);
+            world.revoked.insert(self.session.key.clone());
+        }
+        self.sim.record(SimAction::LoggedOut { account: self.me.id });
+    }
+
+    async fn dialogs(&self, limit: usize) -> Result<Vec<TgDialog>, BackendError> {
+        self.check()?;
+        let now = now_secs();
+        let chats = [(Peer::User(ECHO), now - 60), (GROUP, now - 120), (CHANNEL, now - 3600), (Peer::User(CAROL), now - 90 * 86_400)];
+        Ok(chats
+            .into_iter()
+            .filter_map(|(peer, at)| directory::chat(&self.me, peer).map(|chat| TgDialog { chat, last_message_at: at }))
+            .take(limit)
+            .collect())
+    }
+
+    async fn chat(&self, peer: Peer) -> Result<TgChat, BackendError> {
+        self.check()?;
+        directory::chat(&self.me, peer).ok_or_else(|| BackendError::NotFound(format!("no chat {peer:?} on the simulated Telegram")))
+    }
+
+    async fn user(&self, id: i64) -> Result<TgUser, BackendError> {
+        self.check()?;
+        directory::person(id).ok_or_else(|| BackendError::NotFound(format!("no user {id} on the simulated Telegram")))
+    }
+
+    async fn contacts(&self) -> Result<Vec<TgUser>, BackendError> {
+        self.check()?;
+        Ok(directory::PEOPLE.iter().filter_map(|p| directory::person(p.0)).collect())
+    }
+
+    async fn resolve_phone(&self, phone: &str) -> Result<Option<TgUser>, BackendError> {
+        self.check()?;
+        Ok(directory::PEOPLE.iter().find(|p| p.3 == phone).and_then(|p| directory::person(p.0)))
+    }
+
+    async fn resolve_username(&self, username: &str) -> Result<Option<TgUser>, BackendError> {
+        self.check()?;
+        Ok(directory::PEOPLE.iter().find(|p| p.2.eq_ignore_ascii_case(username)).and_then(|p| directory::person(p.0)))
+    }
+
+    async fn send(&self, peer: Peer, message: TgOutgoing) -> Result<i64, BackendError> {
+        self.check()?;
+        if peer == CHANNEL {
+            return Err(BackendError::Refused("only the admins of Sim News can post in it".into()));
+        }
+        if directory::chat(&self.me, peer).is_none() {
+            return Err(BackendError::NotFound(format!("no chat {peer:?} on the simulated Telegram")));
+        }
+        let id = self.sim.next_id();
+        self.sim.record(SimAction::Sent { account: self.me.id, peer, id, message: message.clone() });
+        self.answer(peer, id, &message);
+        Ok(id)
+    }
+
+    async fn edit(&self, peer: Peer, id: i64, text: FormattedText) -> Result<(), BackendError> {
+        self.check()?;
+        self.sim.record(SimAction::Edited { peer, id, text });
+        Ok(())
+    }
+
+    async fn delete(&self, peer: Peer, ids: &[i64]) -> Result<(), BackendError> {
+        self.check()?;
+        self.sim.record(SimAction::Deleted { peer, ids: ids.to_vec() });
+        Ok(())
+    }
+
+    async fn react(&self, peer: Peer, id: i64, emoji: Option<&str>) -> Result<(), BackendError> {
+        self.check()?;
+        self.sim.record(SimAction::Reacted { peer, id, emoji: emoji.map(str::to_owned) });
+        Ok(())
+    }
+
+    async fn set_typing(&self, peer: Peer, typing: bool) -> Result<(), BackendError> {
+        self.check()?;
+        self.sim.record(SimAction::Typing { peer, typing });
+        Ok(())
+    }
+
+    async fn mark_read(&self, _peer: Peer, _up_to: i64) -> Result<(), BackendError> {
+        self.check()
+    }
+}

@@ -1,0 +1,444 @@
+//! The Telegram bridge end to end against a real Synapse, with the **simulated** Telegram
+//! backend (`mxbridge_telegram::sim`): these tests prove the bridge logic the real backend
+//! shares, not Telegram itself. All tests use the one fixture's port, so they run one at a
+//! time, each with its own bridge and database.
+
+use std::time::Duration;
+
+use mxbridge_core::config::Config;
+use mxbridge_telegram::backend::{FormattedText, Peer};
+use mxbridge_telegram::entities::EntityKind;
+use mxbridge_telegram::sim::directory::{ALICE, BOB, CAROL, ECHO, GROUP};
+use mxbridge_telegram::sim::{LOGIN_CODE, SimAction, SimHandle, TWO_FA_PASSWORD, TWO_FA_PHONE};
+use mxbridge_telegram::{TelegramConfig, TelegramNetwork};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use crate::demo_bridge::{RunningBridge, config, network_section, state_dir};
+use crate::harness::matrix_client::TestUser;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The fixture's port is shared: one bridge at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+struct TgBridge {
+    bridge: RunningBridge,
+    sim: SimHandle,
+}
+
+async fn start(dir: &std::path::Path) -> TgBridge {
+    let config: Config = config("telegram", dir);
+    let raw: TelegramConfig = serde_json::from_value(network_section(&config)).expect("telegram network section");
+    let (network, sim) = TelegramNetwork::from_config(raw).expect("a valid telegram section");
+    let demo_handle = mxbridge_demo::DemoNetwork::new(Default::default()).1;
+    let bridge = RunningBridge::start_with(config, network, demo_handle).await;
+    TgBridge { bridge, sim: sim.expect("the simulated backend has a handle") }
+}
+
+fn bot(b: &TgBridge) -> String {
+    b.bridge.config.bot_user_id.to_string()
+}
+
+fn ghost(id: i64) -> String {
+    format!("@telegram_{id}:{}", crate::harness::env::server_name())
+}
+
+fn is_notice(ev: &Value, bot: &str, needle: &str) -> bool {
+    ev["sender"] == bot && ev["type"] == "m.room.message" && ev["content"]["body"].as_str().is_some_and(|b| b.contains(needle))
+}
+
+/// Sends a line and waits for the bot's answer containing `needle`.
+async fn command(user: &mut TestUser, room: &str, bot: &str, line: &str, needle: &str) -> Value {
+    user.send_text(room, line).await;
+    user.wait_for_event(room, WAIT, |ev| is_notice(ev, bot, needle)).await.unwrap_or_else(|e| panic!("no {needle:?} after {line:?}: {e:?}"))
+}
+
+async fn management_room(b: &TgBridge, prefix: &str) -> (TestUser, String) {
+    let mut user = TestUser::register(prefix).await;
+    let room = user.create_dm(&bot(b)).await;
+    let bot = bot(b);
+    user.wait_for_event(&room, WAIT, |ev| is_notice(ev, &bot, "management room")).await.expect("the bot welcomes the user");
+    (user, room)
+}
+
+/// Logs in with a phone number that has no 2FA; returns the account's user id.
+async fn login(user: &mut TestUser, room: &str, bot: &str, phone: &str) -> i64 {
+    command(user, room, bot, "login", "phone number").await;
+    command(user, room, bot, phone, "login code").await;
+    command(user, room, bot, LOGIN_CODE, "Logged in as").await;
+    SimHandle::account_id(phone)
+}
+
+fn random_phone() -> String {
+    format!("+44{}", 70_000_000 + rand::random::<u32>() % 9_999_999)
+}
+
+/// The room name in an invite's stripped state (`Null` when it has none).
+fn invite_name(state: &Value) -> Value {
+    state
+        .as_array()
+        .and_then(|evs| evs.iter().find(|ev| ev["type"] == "m.room.name"))
+        .map(|ev| ev["content"]["name"].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// Joins invites as they come until one room whose members and name satisfy `pred` is found.
+async fn join_portal(user: &mut TestUser, what: &str, pred: impl Fn(&[String], &Value) -> bool) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let name = std::cell::RefCell::new(Value::Null);
+        let room = user
+            .wait_for_invite(left, |_, state| {
+                *name.borrow_mut() = invite_name(state);
+                true
+            })
+            .await
+            .unwrap_or_else(|e| panic!("no portal {what}: {e:?}"));
+        user.join(&room).await;
+        // The ghosts join right after the room is created, maybe after the user.
+        let name = name.into_inner();
+        let found = crate::harness::wait::wait_until(Duration::from_secs(3), Duration::from_millis(100), || {
+            let members = user.joined_members(&room);
+            let name = &name;
+            let pred = &pred;
+            async move { pred(&members.await, name).then_some(()) }
+        })
+        .await;
+        if found.is_ok() {
+            return room;
+        }
+    }
+}
+
+async fn wait_action(sim: &SimHandle, pred: impl Fn(&SimAction) -> bool) -> SimAction {
+    crate::harness::wait::wait_until(WAIT, Duration::from_millis(50), || {
+        let found = sim.actions().into_iter().find(|a| pred(a));
+        async move { found }
+    })
+    .await
+    .expect("the simulated Telegram saw the action")
+}
+
+#[tokio::test]
+async fn test_login_reasks_wrong_number_and_code_then_2fa_cancel_and_fresh_login_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let b = start(&state_dir("tg-login")).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tglogin").await;
+    command(&mut user, &room, &bot, "help", "`login").await;
+
+    command(&mut user, &room, &bot, "login", "+4412345678").await;
+    let again = command(&mut user, &room, &bot, "0712345678", "international format").await;
+    assert!(again["content"]["body"].as_str().unwrap().contains("+4412345678"), "re-asks with an example: {again}");
+    command(&mut user, &room, &bot, "cancel", "Login cancelled").await;
+
+    // A fresh login starts over, at the phone number.
+    command(&mut user, &room, &bot, "login", "phone number").await;
+    command(&mut user, &room, &bot, TWO_FA_PHONE, "login code").await;
+    command(&mut user, &room, &bot, "99999", "code is wrong").await;
+    command(&mut user, &room, &bot, LOGIN_CODE, "two-step verification").await;
+    let wrong = command(&mut user, &room, &bot, "not it", "password is wrong").await;
+    assert!(wrong["content"]["body"].as_str().unwrap().contains("hint: a horse"), "{wrong}");
+    let done = command(&mut user, &room, &bot, TWO_FA_PASSWORD, "Logged in as").await;
+    assert!(done["content"]["body"].as_str().unwrap().contains("(+15550002222)"), "name and phone: {done}");
+    command(&mut user, &room, &bot, "list-logins", "telegram:15550002222").await;
+    let help = command(&mut user, &room, &bot, "help", "`login").await;
+    let help = help["content"]["body"].as_str().unwrap();
+    for listed in ["`logout", "`pm ", "`sync"] {
+        assert!(help.contains(listed), "{listed} in {help}");
+    }
+    b.bridge.stop().await;
+}
+
+#[tokio::test]
+async fn test_qr_login_completes_when_scanned_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let b = start(&state_dir("tg-qr")).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tgqr").await;
+    command(&mut user, &room, &bot, "login qr", "tg://login?token=").await;
+    user.wait_for_event(&room, WAIT, |ev| ev["sender"] == bot.as_str() && ev["content"]["msgtype"] == "m.image").await.expect("a QR image");
+    let phone = random_phone();
+    assert!(b.sim.scan_qr(user.user_id.as_str(), &phone), "a QR login waits for the scan");
+    command(&mut user, &room, &bot, "", "Logged in as").await;
+    b.bridge.stop().await;
+}
+
+#[tokio::test]
+async fn test_login_opens_recent_chats_and_a_first_message_creates_its_portal_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let b = start(&state_dir("tg-portals")).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tgportals").await;
+    let account = login(&mut user, &room, &bot, &random_phone()).await;
+
+    // Four portals: Echo, the group and the channel from the chat list, and the Greeter's
+    // chat, which is not in the list: its first message creates the portal.
+    let mut rooms = Vec::new();
+    for _ in 0..4 {
+        let name = std::cell::RefCell::new(Value::Null);
+        let room = user
+            .wait_for_invite(WAIT, |_, state| {
+                *name.borrow_mut() = invite_name(state);
+                true
+            })
+            .await
+            .expect("an invite to a portal");
+        user.join(&room).await;
+        rooms.push((room, name.into_inner()));
+    }
+    let named = |n: &str| rooms.iter().find(|(_, name)| name == n).map(|(r, _)| r.clone()).unwrap_or_else(|| panic!("no {n}: {rooms:?}"));
+    let (group, news) = (named("Sim Group"), named("Sim News"));
+    let dms: Vec<String> = rooms.iter().filter(|(_, name)| name.is_null()).map(|(r, _)| r.clone()).collect();
+    assert_eq!(dms.len(), 2, "{rooms:?}");
+    crate::harness::wait::wait_until(WAIT, Duration::from_millis(100), || {
+        let members = user.joined_members(&group);
+        async move {
+            let members = members.await;
+            [ALICE, BOB, CAROL].iter().all(|id| members.contains(&ghost(*id))).then_some(())
+        }
+    })
+    .await
+    .expect("Alice, Bob and Carol are ghosts in the group");
+    assert_eq!(user.display_name(&ghost(ALICE)).await.as_deref(), Some("Alice Sim (Telegram)"));
+    let levels = user.get_state(&group, "m.room.power_levels", "").await;
+    assert_eq!(levels["users"][ghost(ALICE)], 95, "the group's admin is an admin: {levels}");
+    let mut greeted = false;
+    for dm in &dms {
+        greeted |= user
+            .wait_for_event(dm, Duration::from_secs(5), |ev| {
+                ev["sender"] == ghost(1005).as_str()
+                    && ev["content"]["body"].as_str().is_some_and(|b| b.starts_with("Welcome to the simulated"))
+            })
+            .await
+            .is_ok();
+    }
+    assert!(greeted, "the greeting arrived in its own portal");
+    // Channels are read-only: posting is refused and the sender is told.
+    user.send_text(&news, "can I post?").await;
+    user.wait_for_event(&news, WAIT, |ev| ev["content"]["body"].as_str().is_some_and(|b| b.contains("only the admins of Sim News")))
+        .await
+        .expect("the refusal is shown");
+    // Carol's chat is 90 days old: left out by the 30-day limit.
+    assert!(user.wait_for_invite(Duration::from_secs(2), |_, _| true).await.is_err(), "no portal for the old chat");
+
+    // Group members speak: Bob answers, and Alice writes on her own.
+    user.send_text(&group, "hello group").await;
+    user.wait_for_event(&group, WAIT, |ev| ev["sender"] == ghost(BOB).as_str() && ev["content"]["body"] == "Bob got: hello group")
+        .await
+        .expect("Bob answers in the group");
+    b.sim.say(account, ALICE, GROUP, FormattedText::plain("hi from Alice")).expect("delivered");
+    user.wait_for_event(&group, WAIT, |ev| ev["sender"] == ghost(ALICE).as_str() && ev["content"]["body"] == "hi from Alice")
+        .await
+        .expect("Alice's message");
+    b.bridge.stop().await;
+}
+
+#[tokio::test]
+async fn test_echo_contact_both_ways_with_formatting_replies_edits_reactions_deletions_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let b = start(&state_dir("tg-echo")).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tgecho").await;
+    let account = login(&mut user, &room, &bot, &random_phone()).await;
+    let echo = join_portal(&mut user, "with Echo", |m, _| m.contains(&ghost(ECHO))).await;
+    let echo_ghost = ghost(ECHO);
+
+    // Matrix HTML with a pill becomes Telegram entities with a mention by id (UTF-16 offsets).
+    let html = format!("😀 <b>bold</b> for <a href=\"https://matrix.to/#/{}\">Alice</a>", ghost(ALICE));
+    let hello = user
+        .send_content(
+            &echo,
+            "m.room.message",
+            json!({"msgtype": "m.text", "body": "😀 bold for Alice", "format": "org.matrix.custom.html", "formatted_body": html}),
+        )
+        .await;
+    let sent = wait_action(&b.sim, |a| matches!(a, SimAction::Sent { peer: Peer::User(ECHO), .. })).await;
+    let SimAction::Sent { account: from, id: hello_remote, message, .. } = sent else { unreachable!() };
+    assert_eq!(from, account);
+    assert_eq!(message.text.text, "😀 bold for Alice");
+    let kinds: Vec<(EntityKind, u32, u32)> = message.text.entities.iter().map(|e| (e.kind.clone(), e.offset, e.length)).collect();
+    assert_eq!(kinds, vec![(EntityKind::Bold, 3, 4), (EntityKind::MentionName(ALICE), 12, 5)]);
+
+    // Echo answers as a reply, with the same formatting shifted behind "echo: ".
+    let answer = user
+        .wait_for_event(&echo, WAIT, |ev| ev["sender"] == echo_ghost.as_str() && ev["content"]["body"] == "echo: 😀 bold for Alice")
+        .await
+        .expect("Echo answers");
+    assert_eq!(answer["content"]["m.relates_to"]["m.in_reply_to"]["event_id"], hello.as_str());
+    let formatted = answer["content"]["formatted_body"].as_str().unwrap_or_default();
+    assert!(formatted.contains("<strong>bold</strong>") || formatted.contains("<b>bold</b>"), "{formatted}");
+    assert!(formatted.contains(&format!("https://matrix.to/#/{}", ghost(ALICE))), "the mention is a pill again: {formatted}");
+    let answer_id = answer["event_id"].as_str().unwrap().to_owned();
+
+    // A Matrix reply, edit, reaction and redaction reach Telegram with the right ids.
+    user.send_content(
+        &echo,
+        "m.room.message",
+        json!({"msgtype": "m.text", "body": "replying", "m.relates_to": {"m.in_reply_to": {"event_id": answer_id}}}),
+    )
+    .await;
+    wait_action(&b.sim, |a| matches!(a, SimAction::Sent { message, .. } if message.text.text == "replying" && message.reply_to.is_some()))
+        .await;
+    user.send_content(
+        &echo,
+        "m.room.message",
+        json!({"msgtype": "m.text", "body": "* hi again", "m.new_content": {"msgtype": "m.text", "body": "hi again"}, "m.relates_to": {"rel_type": "m.replace", "event_id": hello}}),
+    )
+    .await;
+    wait_action(&b.sim, |a| matches!(a, SimAction::Edited { id, text, .. } if *id == hello_remote && text.text == "hi again")).await;
+    let reaction = user.react(&echo, &answer_id, "👍").await;
+    wait_action(&b.sim, |a| matches!(a, SimAction::Reacted { emoji: Some(e), .. } if e == "👍")).await;
+    user.redact(&echo, &reaction).await;
+    wait_action(&b.sim, |a| matches!(a, SimAction::Reacted { emoji: None, .. })).await;
+    user.redact(&echo, &hello).await;
+    wait_action(&b.sim, |a| matches!(a, SimAction::Deleted { ids, .. } if ids == &vec![hello_remote])).await;
+
+    // Request words: Echo edits its answer, reacts to the message, deletes its answer.
+    let asking = user.send_text(&echo, "please edit please react").await;
+    let answer = user
+        .wait_for_event(&echo, WAIT, |ev| ev["sender"] == echo_ghost.as_str() && ev["content"]["body"] == "echo: please edit please react")
+        .await
+        .expect("Echo answers");
+    let answer_id = answer["event_id"].as_str().unwrap().to_owned();
+    user.wait_for_event(&echo, WAIT, |ev| {
+        ev["type"] == "m.reaction" && ev["sender"] == echo_ghost.as_str() && ev["content"]["m.relates_to"]["event_id"] == asking.as_str()
+    })
+    .await
+    .expect("Echo's reaction on the user's message");
+    user.wait_for_event(&echo, WAIT, |ev| {
+        ev["content"]["m.relates_to"]["rel_type"] == "m.replace"
+            && ev["content"]["m.relates_to"]["event_id"] == answer_id.as_str()
+            && ev["content"]["m.new_content"]["body"] == "echo (edited): please edit please react"
+    })
+    .await
+    .expect("Echo's edit");
+    user.send_text(&echo, "please delete").await;
+    let answer = user
+        .wait_for_event(&echo, WAIT, |ev| ev["sender"] == echo_ghost.as_str() && ev["content"]["body"] == "echo: please delete")
+        .await
+        .expect("Echo answers");
+    let answer_id = answer["event_id"].as_str().unwrap().to_owned();
+    user.wait_for_event(&echo, WAIT, |ev| {
+        ev["type"] == "m.room.redaction" && (ev["redacts"] == answer_id.as_str() || ev["content"]["redacts"] == answer_id.as_str())
+    })
+    .await
+    .expect("Echo's deletion redacts its answer");
+
+    // Media: a picture goes to Telegram as a photo and comes back from Echo as an image.
+    let png = vec![0x89, b'P', b'N', b'G', 1, 2, 3, 4];
+    let mxc = user.upload(png.clone(), "image/png").await;
+    user.send_content(
+        &echo,
+        "m.room.message",
+        json!({"msgtype": "m.image", "body": "cat.png", "url": mxc, "info": {"mimetype": "image/png"}}),
+    )
+    .await;
+    wait_action(&b.sim, |a| matches!(a, SimAction::Sent { message, .. } if message.media.as_ref().is_some_and(|m| m.data == png))).await;
+    let image = user
+        .wait_for_event(&echo, WAIT, |ev| ev["sender"] == echo_ghost.as_str() && ev["content"]["msgtype"] == "m.image")
+        .await
+        .expect("Echo sends the picture back");
+    assert_eq!(user.download(image["content"]["url"].as_str().unwrap()).await, png);
+    b.bridge.stop().await;
+}
+
+#[tokio::test]
+async fn test_pm_known_number_username_and_unknown_number_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let b = start(&state_dir("tg-pm")).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tgpm").await;
+    login(&mut user, &room, &bot, &random_phone()).await;
+    command(&mut user, &room, &bot, "pm +15550001002", "Created a chat").await;
+    join_portal(&mut user, "with Alice", |m, name| name.is_null() && m.contains(&ghost(ALICE))).await;
+    command(&mut user, &room, &bot, "pm @sim_carol", "Created a chat").await;
+    join_portal(&mut user, "with Carol", |m, name| name.is_null() && m.contains(&ghost(CAROL))).await;
+    command(&mut user, &room, &bot, "pm +15559999999", "is not on Telegram").await;
+    command(&mut user, &room, &bot, "pm x", "neither a phone number").await;
+    command(&mut user, &room, &bot, "pm @nobody_here", "no Telegram user").await;
+    b.bridge.stop().await;
+}
+
+#[tokio::test]
+async fn test_logout_ends_the_session_and_a_new_login_works_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let b = start(&state_dir("tg-logout")).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tglogout").await;
+    let phone = random_phone();
+    let account = login(&mut user, &room, &bot, &phone).await;
+    command(&mut user, &room, &bot, "logout", "Logged out").await;
+    wait_action(&b.sim, |a| *a == SimAction::LoggedOut { account }).await;
+    assert!(!b.sim.is_connected(account));
+    command(&mut user, &room, &bot, "list-logins", "You have no logins").await;
+    command(&mut user, &room, &bot, "sync", "needs you to be logged in").await;
+    login(&mut user, &room, &bot, &phone).await;
+    command(&mut user, &room, &bot, "sync", "Synced 3 recent chats").await;
+    b.bridge.stop().await;
+}
+
+#[tokio::test]
+async fn test_restart_restores_the_login_without_a_new_login_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dir = state_dir("tg-restart");
+    let b = start(&dir).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tgrestart").await;
+    let account = login(&mut user, &room, &bot, &random_phone()).await;
+    let echo = join_portal(&mut user, "with Echo", |m, _| m.contains(&ghost(ECHO))).await;
+    b.bridge.stop().await;
+
+    // A new bridge process: a new simulated Telegram, the session comes from the store.
+    let b = start(&dir).await;
+    crate::harness::wait::wait_until(WAIT, Duration::from_millis(50), || {
+        let up = b.sim.is_connected(account);
+        async move { up.then_some(()) }
+    })
+    .await
+    .expect("the stored session connects by itself");
+    user.send_text(&echo, "after restart").await;
+    user.wait_for_event(&echo, WAIT, |ev| ev["content"]["body"] == "echo: after restart").await.expect("the portal and login survived");
+    command(&mut user, &room, &bot, "list-logins", "connected").await;
+    b.bridge.stop().await;
+}
+
+#[tokio::test]
+async fn test_disconnect_revoked_session_and_calls_are_shown_to_the_user_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let b = start(&state_dir("tg-faults")).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tgfaults").await;
+    let account = login(&mut user, &room, &bot, &random_phone()).await;
+    user.wait_for_event(&room, WAIT, |ev| is_notice(ev, &bot, "Connected to Telegram")).await.expect("first connection");
+
+    // A disconnect that outlasts the notice delay (2 s in the fixture) is shown, and so is the reconnect.
+    assert!(b.sim.drop_connection(account, Duration::from_secs(4)));
+    user.wait_for_event(&room, WAIT, |ev| is_notice(ev, &bot, "Lost the connection")).await.expect("the disconnect is shown");
+    user.wait_for_event(&room, WAIT, |ev| is_notice(ev, &bot, "Connected to Telegram")).await.expect("the reconnect is shown");
+
+    // A call: the user is told once.
+    assert!(b.sim.call(account, ALICE, 77));
+    assert!(b.sim.call(account, ALICE, 77));
+    let alice = join_portal(&mut user, "with Alice", |m, name| name.is_null() && m.contains(&ghost(ALICE))).await;
+    user.wait_for_event(&alice, WAIT, |ev| ev["content"]["body"].as_str().is_some_and(|b| b.contains("Calls are not bridged")))
+        .await
+        .expect("the call notice");
+    user.send_text(&alice, "marker").await;
+    user.wait_for_event(&alice, WAIT, |ev| ev["content"]["body"] == "marker").await.expect("own message");
+    assert!(
+        user.wait_for_event(&alice, Duration::from_secs(1), |ev| ev["content"]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("Calls are not bridged")))
+            .await
+            .is_err(),
+        "told only once per call"
+    );
+
+    // A session terminated from another device: the user is asked to log in again.
+    assert!(b.sim.revoke(account));
+    user.wait_for_event(&room, WAIT, |ev| is_notice(ev, &bot, "was logged out")).await.expect("the revoked session is shown");
+    b.bridge.stop().await;
+}
