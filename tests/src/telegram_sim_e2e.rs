@@ -158,8 +158,15 @@ async fn test_qr_login_completes_when_scanned_sim() {
     let b = start(&state_dir("tg-qr")).await;
     let bot = bot(&b);
     let (mut user, room) = management_room(&b, "tgqr").await;
-    command(&mut user, &room, &bot, "login qr", "tg://login?token=").await;
-    user.wait_for_event(&room, WAIT, |ev| ev["sender"] == bot.as_str() && ev["content"]["msgtype"] == "m.image").await.expect("a QR image");
+    user.send_text(&room, "login qr").await;
+    // The QR code is an image whose caption is the code's text, for clients without images.
+    user.wait_for_event(&room, WAIT, |ev| {
+        ev["sender"] == bot.as_str()
+            && ev["content"]["msgtype"] == "m.image"
+            && ev["content"]["body"].as_str().is_some_and(|b| b.contains("tg://login?token="))
+    })
+    .await
+    .expect("a QR image captioned with the code");
     let phone = random_phone();
     assert!(b.sim.scan_qr(user.user_id.as_str(), &phone), "a QR login waits for the scan");
     command(&mut user, &room, &bot, "", "Logged in as").await;
