@@ -21,6 +21,7 @@ pub mod entities;
 pub mod flood;
 pub mod ids;
 mod login;
+pub mod real;
 pub mod session;
 pub mod sim;
 
@@ -61,11 +62,11 @@ impl TelegramNetwork {
                 let (backend, handle) = sim::SimBackend::new();
                 Ok((Self::with_backend(config, backend), Some(handle)))
             }
-            BackendKind::Real => Err(ConfigError {
-                key: "backend",
-                problem: "the real Telegram backend is not part of this build".into(),
-                fix: "set `backend: simulated`",
-            }),
+            BackendKind::Real => {
+                let api = config.api.clone().expect("validated: the real backend has API credentials");
+                let backend = real::RealBackend::new(api, config.device_model.clone());
+                Ok((Self::with_backend(config, backend), None))
+            }
         }
     }
 

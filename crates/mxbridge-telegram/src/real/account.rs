@@ -1,0 +1,481 @@
+//! A logged-in Telegram account: a supervised connection that streams updates and
+//! reconnects with backoff, and the calls the bridge makes.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use grammers_client::media::Media;
+use grammers_client::message::{InputMessage, InputReactions, Message};
+use grammers_client::peer::Peer as GrammersPeer;
+use grammers_client::sender::UpdatesConfiguration;
+use grammers_client::update::Update;
+use grammers_client::{Client, SenderPool, tl};
+use grammers_session::Session;
+use grammers_session::types::{ChannelKind, PeerRef};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use super::convert::{entities_to_tl, peer_id, peer_of, text_of, tl_user, user_of};
+use super::session::{PersistedSession, StoredSession};
+use super::{backend_error, connection_params, reconnect_delay, rpc_name};
+use crate::backend::{
+    BackendError, Connection, FormattedText, Peer, TelegramAccount, TgChat, TgChatKind, TgDialog, TgFile, TgMediaKind, TgMember, TgMessage,
+    TgOutgoing, TgUpdate, TgUser,
+};
+use crate::session::AccountStore;
+
+/// Largest file the bridge downloads from Telegram.
+const MAX_DOWNLOAD: usize = 50 * 1024 * 1024;
+/// How many recent message ids are remembered to find the chat of a deletion (Telegram
+/// names only the ids of deleted messages outside channels).
+const REMEMBERED: usize = 10_000;
+
+struct Live {
+    client: Client,
+    session: Arc<StoredSession>,
+}
+
+pub(crate) struct RealAccount {
+    api_id: i32,
+    device_model: String,
+    persisted: PersistedSession,
+    store: AccountStore,
+    live: Arc<Mutex<Option<Live>>>,
+    supervisor: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    recent: Arc<Mutex<RecentMessages>>,
+}
+
+#[derive(Default)]
+struct RecentMessages {
+    order: VecDeque<i64>,
+    peers: HashMap<i64, Peer>,
+}
+
+impl RecentMessages {
+    fn remember(&mut self, id: i64, peer: Peer) {
+        if self.peers.insert(id, peer).is_none() {
+            self.order.push_back(id);
+        }
+        while self.order.len() > REMEMBERED {
+            if let Some(old) = self.order.pop_front() {
+                self.peers.remove(&old);
+            }
+        }
+    }
+}
+
+impl RealAccount {
+    pub(crate) fn new(api_id: i32, device_model: String, persisted: PersistedSession, store: AccountStore) -> Self {
+        Self { api_id, device_model, persisted, store, live: Arc::default(), supervisor: Mutex::default(), recent: Arc::default() }
+    }
+
+    fn live(&self) -> Result<(Client, Arc<StoredSession>), BackendError> {
+        let live = self.live.lock().expect("lock");
+        let live = live.as_ref().ok_or_else(|| BackendError::Unreachable("the Telegram connection is not up".into()))?;
+        Ok((live.client.clone(), live.session.clone()))
+    }
+
+    async fn peer_ref(&self, peer: Peer) -> Result<(Client, PeerRef), BackendError> {
+        let (client, session) = self.live()?;
+        let found = session.peer_ref(peer_id(peer)).await.map_err(|e| BackendError::Other(e.to_string()))?;
+        let peer_ref = found.ok_or_else(|| {
+            BackendError::NotFound(format!("{peer:?} is not known to this session yet; open the chat in Telegram or send `sync`"))
+        })?;
+        Ok((client, peer_ref))
+    }
+}
+
+/// One connection attempt: connect, check the authorisation, stream updates until the
+/// stream fails. `Ok(false)`: the session was revoked, stop for good.
+async fn run_once(
+    api_id: i32,
+    device_model: &str,
+    persisted: &PersistedSession,
+    store: &AccountStore,
+    live: &Mutex<Option<Live>>,
+    recent: &Mutex<RecentMessages>,
+    updates: &mpsc::UnboundedSender<TgUpdate>,
+) -> Result<bool, String> {
+    let session = Arc::new(StoredSession::restored(persisted, store.clone()));
+    session.load_cache().await.map_err(|e| e.to_string())?;
+    let pool = SenderPool::with_configuration(session.clone(), api_id, connection_params(device_model));
+    let client = Client::new(pool.handle);
+    let runner = tokio::spawn(pool.runner.run());
+    let outcome = async {
+        match client.is_authorized().await {
+            Ok(true) => {}
+            Ok(false) => return Ok(false),
+            Err(e) => {
+                return match backend_error(e) {
+                    BackendError::Revoked(_) => Ok(false),
+                    other => Err(other.to_string()),
+                };
+            }
+        }
+        *live.lock().expect("lock") = Some(Live { client: client.clone(), session: session.clone() });
+        let _ = updates.send(TgUpdate::Connection(Connection::Connected));
+        let mut stream = client.stream_updates(pool.updates, UpdatesConfiguration { catch_up: true }).await.map_err(|e| e.to_string())?;
+        let mut flush = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tokio::select! {
+                next = stream.next() => match next {
+                    Ok(update) => {
+                        for u in map_update(&client, update, recent).await {
+                            let _ = updates.send(u);
+                        }
+                    }
+                    Err(e) => {
+                        return match backend_error(e) {
+                            BackendError::Revoked(_) => Ok(false),
+                            other => Err(other.to_string()),
+                        };
+                    }
+                },
+                _ = flush.tick() => {
+                    if let Err(e) = session.flush().await {
+                        warn!(error = %e, "could not save the Telegram session cache");
+                    }
+                }
+            }
+        }
+    }
+    .await;
+    *live.lock().expect("lock") = None;
+    let _ = session.flush().await;
+    client.disconnect();
+    runner.abort();
+    outcome
+}
+
+/// Turns a grammers update into ours (none for kinds the bridge ignores).
+async fn map_update(client: &Client, update: Update, recent: &Mutex<RecentMessages>) -> Vec<TgUpdate> {
+    match update {
+        Update::NewMessage(m) => {
+            let msg = message(client, &m).await;
+            recent.lock().expect("lock").remember(msg.id, msg.peer);
+            vec![TgUpdate::NewMessage(msg)]
+        }
+        Update::MessageEdited(m) => vec![TgUpdate::Edited(message(client, &m).await)],
+        Update::MessageDeleted(d) => {
+            let ids: Vec<i64> = d.messages().iter().map(|&i| i64::from(i)).collect();
+            if let Some(channel) = d.channel_id() {
+                return vec![TgUpdate::Deleted { peer: Peer::Channel(channel), ids }];
+            }
+            // Outside channels only the ids are given: group them by the chats we saw them in.
+            let recent = recent.lock().expect("lock");
+            let mut by_peer: HashMap<Peer, Vec<i64>> = HashMap::new();
+            for id in ids {
+                if let Some(peer) = recent.peers.get(&id) {
+                    by_peer.entry(*peer).or_default().push(id);
+                }
+            }
+            by_peer.into_iter().map(|(peer, ids)| TgUpdate::Deleted { peer, ids }).collect()
+        }
+        Update::Raw(raw) => match raw.raw {
+            tl::enums::Update::UserTyping(t) => {
+                let typing = !matches!(t.action, tl::enums::SendMessageAction::SendMessageCancelAction);
+                vec![TgUpdate::Typing { peer: Peer::User(t.user_id), user: placeholder_user(t.user_id), typing }]
+            }
+            tl::enums::Update::ChatUserTyping(t) => {
+                let tl::enums::Peer::User(from) = t.from_id else { return Vec::new() };
+                let typing = !matches!(t.action, tl::enums::SendMessageAction::SendMessageCancelAction);
+                vec![TgUpdate::Typing { peer: Peer::Group(t.chat_id), user: placeholder_user(from.user_id), typing }]
+            }
+            tl::enums::Update::ReadHistoryOutbox(r) => match r.peer {
+                // In a private chat the other person read our messages.
+                tl::enums::Peer::User(u) => {
+                    vec![TgUpdate::Read { peer: Peer::User(u.user_id), user: placeholder_user(u.user_id), up_to: i64::from(r.max_id) }]
+                }
+                _ => Vec::new(),
+            },
+            tl::enums::Update::PhoneCall(call) => match call.phone_call {
+                tl::enums::PhoneCall::Requested(c) => {
+                    vec![TgUpdate::IncomingCall { call_id: c.id, from: placeholder_user(c.admin_id), video: c.video }]
+                }
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// A user known only by id; the bridge keeps the name it already has for the ghost.
+fn placeholder_user(id: i64) -> TgUser {
+    TgUser { id, name: id.to_string(), username: None, phone: None, avatar: None }
+}
+
+async fn message(client: &Client, m: &Message) -> TgMessage {
+    let sender = m.sender().map(user_of).unwrap_or_else(|| placeholder_user(m.sender_id().map(|p| p.bare_id_unchecked()).unwrap_or(0)));
+    let mut location = None;
+    let mut media = None;
+    match m.media() {
+        Some(Media::Geo(geo)) => location = Some((geo.latitue(), geo.longitude())),
+        Some(other @ (Media::Photo(_) | Media::Document(_) | Media::Sticker(_))) => media = download(client, other).await,
+        _ => {}
+    }
+    TgMessage {
+        peer: peer_of(m.peer_id()),
+        id: i64::from(m.id()),
+        sender,
+        outgoing: m.outgoing(),
+        date: m.date().as_second(),
+        text: text_of(m),
+        reply_to: m.reply_to_message_id().map(i64::from),
+        media,
+        location,
+    }
+}
+
+async fn download(client: &Client, media: Media) -> Option<TgFile> {
+    let (kind, name, mime) = match &media {
+        Media::Photo(_) => (TgMediaKind::Photo, "photo.jpg".to_owned(), "image/jpeg".to_owned()),
+        Media::Sticker(s) => (TgMediaKind::Sticker, "sticker.webp".to_owned(), s.document.mime_type().unwrap_or("image/webp").to_owned()),
+        Media::Document(d) => {
+            let mime = d.mime_type().unwrap_or("application/octet-stream").to_owned();
+            let kind = if mime.starts_with("video/") {
+                TgMediaKind::Video
+            } else if mime.starts_with("audio/") {
+                TgMediaKind::Voice
+            } else {
+                TgMediaKind::Document
+            };
+            (kind, d.name().filter(|n| !n.is_empty()).unwrap_or("file").to_owned(), mime)
+        }
+        _ => return None,
+    };
+    let mut chunks = client.iter_download(&media);
+    let mut data = Vec::new();
+    loop {
+        match chunks.next().await {
+            Ok(Some(chunk)) => {
+                data.extend_from_slice(&chunk);
+                if data.len() > MAX_DOWNLOAD {
+                    warn!("a Telegram file is larger than the bridge forwards; skipped");
+                    return None;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                warn!(error = %e, "could not download a Telegram file");
+                return None;
+            }
+        }
+    }
+    Some(TgFile { kind, name, mime, data })
+}
+
+fn members_of(peer: &GrammersPeer) -> (String, TgChatKind) {
+    match peer {
+        GrammersPeer::User(u) => (u.full_name(), TgChatKind::Private),
+        GrammersPeer::Group(g) => (g.title().unwrap_or("Telegram group").to_owned(), TgChatKind::Group),
+        GrammersPeer::Channel(c) => {
+            let kind = if c.kind() == Some(ChannelKind::Broadcast) { TgChatKind::Channel } else { TgChatKind::Group };
+            (c.title().to_owned(), kind)
+        }
+        other => (other.name().unwrap_or("Telegram chat").to_owned(), TgChatKind::Group),
+    }
+}
+
+#[async_trait]
+impl TelegramAccount for RealAccount {
+    fn me(&self) -> TgUser {
+        self.persisted.me.to_user()
+    }
+
+    async fn connect(&self, updates: mpsc::UnboundedSender<TgUpdate>) {
+        let (api_id, device_model, persisted, store) = (self.api_id, self.device_model.clone(), self.persisted.clone(), self.store.clone());
+        let (live, recent) = (self.live.clone(), self.recent.clone());
+        let task = tokio::spawn(async move {
+            let mut attempt = 0;
+            loop {
+                match run_once(api_id, &device_model, &persisted, &store, &live, &recent, &updates).await {
+                    Ok(true) => attempt = 0,
+                    Ok(false) => {
+                        let _ = updates.send(TgUpdate::Connection(Connection::Revoked("Telegram no longer accepts this session".into())));
+                        return;
+                    }
+                    Err(why) => {
+                        attempt += 1;
+                        let _ = updates.send(TgUpdate::Connection(Connection::Reconnecting(why)));
+                    }
+                }
+                let delay = reconnect_delay(attempt.max(1));
+                info!(attempt, delay_s = delay.as_secs(), "reconnecting to Telegram");
+                tokio::time::sleep(delay).await;
+            }
+        });
+        if let Some(old) = self.supervisor.lock().expect("lock").replace(task) {
+            old.abort();
+        }
+    }
+
+    async fn disconnect(&self) {
+        let live = self.live.lock().expect("lock").take();
+        if let Some(live) = live {
+            let _ = live.session.flush().await;
+            live.client.disconnect();
+        }
+        if let Some(task) = self.supervisor.lock().expect("lock").take() {
+            task.abort();
+        }
+    }
+
+    async fn log_out(&self) {
+        if let Ok((client, session)) = self.live() {
+            if let Err(e) = client.sign_out().await {
+                warn!(error = %e, "Telegram did not confirm the logout");
+            }
+            session.forget().await;
+        }
+        self.disconnect().await;
+    }
+
+    async fn dialogs(&self, limit: usize) -> Result<Vec<TgDialog>, BackendError> {
+        let (client, _) = self.live()?;
+        let mut iter = client.iter_dialogs();
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let Some(dialog) = iter.next().await.map_err(backend_error)? else { break };
+            let (title, kind) = members_of(&dialog.peer);
+            let peer = peer_of(dialog.peer.id());
+            let members = match &dialog.peer {
+                GrammersPeer::User(_) => vec![TgMember { user: user_of(&dialog.peer), admin: false }],
+                _ => Vec::new(),
+            };
+            let last_message_at = dialog.last_message.as_ref().map(|m| m.date().as_second()).unwrap_or(0);
+            out.push(TgDialog { chat: TgChat { peer, title, kind, members, about: None }, last_message_at });
+        }
+        Ok(out)
+    }
+
+    async fn chat(&self, peer: Peer) -> Result<TgChat, BackendError> {
+        let (client, peer_ref) = self.peer_ref(peer).await?;
+        let resolved = client.resolve_peer(peer_ref).await.map_err(backend_error)?;
+        let (title, kind) = members_of(&resolved);
+        let mut members = Vec::new();
+        if let GrammersPeer::User(_) = &resolved {
+            members.push(TgMember { user: user_of(&resolved), admin: false });
+        } else if kind == TgChatKind::Group {
+            let mut iter = client.iter_participants(peer_ref);
+            while members.len() < 200 {
+                let Some(p) = iter.next().await.map_err(backend_error)? else { break };
+                let admin = matches!(p.role, grammers_client::peer::Role::Creator(_) | grammers_client::peer::Role::Admin(_));
+                members.push(TgMember { user: user_of(&GrammersPeer::User(p.user)), admin });
+            }
+        }
+        Ok(TgChat { peer, title, kind, members, about: None })
+    }
+
+    async fn user(&self, id: i64) -> Result<TgUser, BackendError> {
+        let (client, peer_ref) = self.peer_ref(Peer::User(id)).await?;
+        Ok(user_of(&client.resolve_peer(peer_ref).await.map_err(backend_error)?))
+    }
+
+    async fn contacts(&self) -> Result<Vec<TgUser>, BackendError> {
+        let (client, _) = self.live()?;
+        let result = client.invoke(&tl::functions::contacts::GetContacts { hash: 0 }).await.map_err(backend_error)?;
+        Ok(match result {
+            tl::enums::contacts::Contacts::Contacts(c) => c.users.iter().filter_map(tl_user).collect(),
+            tl::enums::contacts::Contacts::NotModified => Vec::new(),
+        })
+    }
+
+    async fn resolve_phone(&self, phone: &str) -> Result<Option<TgUser>, BackendError> {
+        let (client, _) = self.live()?;
+        let digits = phone.trim_start_matches('+').to_owned();
+        match client.invoke(&tl::functions::contacts::ResolvePhone { phone: digits }).await {
+            Ok(tl::enums::contacts::ResolvedPeer::Peer(r)) => Ok(r.users.iter().find_map(tl_user)),
+            Err(e) if matches!(rpc_name(&e), Some("PHONE_NOT_OCCUPIED" | "PHONE_NUMBER_INVALID")) => Ok(None),
+            Err(e) => Err(backend_error(e)),
+        }
+    }
+
+    async fn resolve_username(&self, username: &str) -> Result<Option<TgUser>, BackendError> {
+        let (client, _) = self.live()?;
+        match client.resolve_username(username).await.map_err(backend_error)? {
+            Some(peer @ GrammersPeer::User(_)) => Ok(Some(user_of(&peer))),
+            _ => Ok(None),
+        }
+    }
+
+    async fn send(&self, peer: Peer, message: TgOutgoing) -> Result<i64, BackendError> {
+        let (client, peer_ref) = self.peer_ref(peer).await?;
+        let mut input = InputMessage::new()
+            .text(message.text.text.clone())
+            .fmt_entities(entities_to_tl(&message.text.entities))
+            .reply_to(message.reply_to.and_then(|id| i32::try_from(id).ok()));
+        if let Some(file) = &message.media {
+            let size = file.data.len();
+            let mut reader = std::io::Cursor::new(file.data.clone());
+            let uploaded = client
+                .upload_stream(&mut reader, size, file.name.clone())
+                .await
+                .map_err(|e| BackendError::Unreachable(format!("the upload failed: {e}")))?;
+            input = match file.kind {
+                TgMediaKind::Photo => input.photo(uploaded),
+                _ => input.document(uploaded).mime_type(&file.mime),
+            };
+        }
+        let sent = client.send_message(peer_ref, input).await.map_err(backend_error)?;
+        let id = i64::from(sent.id());
+        self.recent.lock().expect("lock").remember(id, peer);
+        Ok(id)
+    }
+
+    async fn edit(&self, peer: Peer, id: i64, text: FormattedText) -> Result<(), BackendError> {
+        let (client, peer_ref) = self.peer_ref(peer).await?;
+        let id = i32::try_from(id).map_err(|_| BackendError::NotFound(format!("message {id}")))?;
+        let input = InputMessage::new().text(text.text).fmt_entities(entities_to_tl(&text.entities));
+        client.edit_message(peer_ref, id, input).await.map_err(backend_error)
+    }
+
+    async fn delete(&self, peer: Peer, ids: &[i64]) -> Result<(), BackendError> {
+        let (client, peer_ref) = self.peer_ref(peer).await?;
+        let ids: Vec<i32> = ids.iter().filter_map(|&i| i32::try_from(i).ok()).collect();
+        client.delete_messages(peer_ref, &ids).await.map(|_| ()).map_err(backend_error)
+    }
+
+    async fn react(&self, peer: Peer, id: i64, emoji: Option<&str>) -> Result<(), BackendError> {
+        let (client, peer_ref) = self.peer_ref(peer).await?;
+        let id = i32::try_from(id).map_err(|_| BackendError::NotFound(format!("message {id}")))?;
+        let reactions = match emoji {
+            Some(e) => InputReactions::emoticon(e),
+            None => InputReactions::remove(),
+        };
+        client.send_reactions(peer_ref, id, reactions).await.map_err(backend_error)
+    }
+
+    async fn set_typing(&self, peer: Peer, typing: bool) -> Result<(), BackendError> {
+        let (client, peer_ref) = self.peer_ref(peer).await?;
+        let action = if typing {
+            tl::enums::SendMessageAction::SendMessageTypingAction
+        } else {
+            tl::enums::SendMessageAction::SendMessageCancelAction
+        };
+        client.action(peer_ref).oneshot(action).await.map_err(backend_error)
+    }
+
+    async fn mark_read(&self, peer: Peer, _up_to: i64) -> Result<(), BackendError> {
+        let (client, peer_ref) = self.peer_ref(peer).await?;
+        client.mark_as_read(peer_ref).await.map_err(backend_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_recent_messages_remember_their_chats_up_to_a_bound() {
+        let mut recent = RecentMessages::default();
+        for id in 0..(REMEMBERED as i64 + 5) {
+            recent.remember(id, Peer::User(id % 3));
+        }
+        assert_eq!(recent.peers.len(), REMEMBERED);
+        assert_eq!(recent.peers.get(&0), None, "the oldest are forgotten");
+        assert_eq!(recent.peers.get(&(REMEMBERED as i64 + 4)), Some(&Peer::User((REMEMBERED as i64 + 4) % 3)));
+    }
+}

@@ -1,0 +1,144 @@
+//! grammers types ⇄ the backend's plain types.
+
+use grammers_client::message::Message;
+use grammers_client::peer::Peer as GrammersPeer;
+use grammers_client::tl;
+use grammers_session::types::{PeerId, PeerKind};
+
+use crate::backend::{FormattedText, Peer, TgUser};
+use crate::entities::{Entity, EntityKind};
+
+/// Our peer of a grammers peer id.
+pub(crate) fn peer_of(id: PeerId) -> Peer {
+    let bare = id.bare_id_unchecked();
+    match id.kind() {
+        PeerKind::User => Peer::User(bare),
+        PeerKind::Chat => Peer::Group(bare),
+        PeerKind::Channel => Peer::Channel(bare),
+    }
+}
+
+/// The grammers peer id of our peer.
+pub(crate) fn peer_id(peer: Peer) -> PeerId {
+    match peer {
+        Peer::User(id) => PeerId::user_unchecked(id),
+        Peer::Group(id) => PeerId::chat_unchecked(id),
+        Peer::Channel(id) => PeerId::channel_unchecked(id),
+    }
+}
+
+/// A user (or, for channel posts, the channel) as a sender.
+pub(crate) fn user_of(peer: &GrammersPeer) -> TgUser {
+    match peer {
+        GrammersPeer::User(u) => TgUser {
+            id: u.id().bare_id_unchecked(),
+            name: u.full_name(),
+            username: u.username().map(str::to_owned),
+            phone: u.phone().map(|p| format!("+{}", p.trim_start_matches('+'))),
+            avatar: None,
+        },
+        other => TgUser {
+            id: other.id().bare_id_unchecked(),
+            name: other.name().unwrap_or("Telegram").to_owned(),
+            username: other.username().map(str::to_owned),
+            phone: None,
+            avatar: None,
+        },
+    }
+}
+
+/// A raw TL user as ours.
+pub(crate) fn tl_user(user: &tl::enums::User) -> Option<TgUser> {
+    let tl::enums::User::User(u) = user else { return None };
+    let name = [u.first_name.as_deref(), u.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    Some(TgUser {
+        id: u.id,
+        name: if name.is_empty() { u.id.to_string() } else { name },
+        username: u.username.clone(),
+        phone: u.phone.as_ref().map(|p| format!("+{p}")),
+        avatar: None,
+    })
+}
+
+/// Telegram's entities as ours; kinds the bridge does not convert are dropped.
+pub(crate) fn entities_from_tl(entities: &[tl::enums::MessageEntity]) -> Vec<Entity> {
+    use tl::enums::MessageEntity as E;
+    entities
+        .iter()
+        .filter_map(|e| {
+            let (kind, offset, length) = match e {
+                E::Bold(x) => (EntityKind::Bold, x.offset, x.length),
+                E::Italic(x) => (EntityKind::Italic, x.offset, x.length),
+                E::Underline(x) => (EntityKind::Underline, x.offset, x.length),
+                E::Strike(x) => (EntityKind::Strike, x.offset, x.length),
+                E::Spoiler(x) => (EntityKind::Spoiler, x.offset, x.length),
+                E::Code(x) => (EntityKind::Code, x.offset, x.length),
+                E::Pre(x) => (EntityKind::Pre(x.language.clone()), x.offset, x.length),
+                E::TextUrl(x) => (EntityKind::TextUrl(x.url.clone()), x.offset, x.length),
+                E::Url(x) => (EntityKind::Url, x.offset, x.length),
+                E::MentionName(x) => (EntityKind::MentionName(x.user_id), x.offset, x.length),
+                E::Blockquote(x) => (EntityKind::Blockquote, x.offset, x.length),
+                _ => return None,
+            };
+            Some(Entity { kind, offset: u32::try_from(offset).ok()?, length: u32::try_from(length).ok()? })
+        })
+        .collect()
+}
+
+/// Our entities as Telegram's. Mentions by id need the user's access hash, which grammers
+/// fills in from its session when it sends (`InputMessageEntityMentionName` with an ambient user).
+pub(crate) fn entities_to_tl(entities: &[Entity]) -> Vec<tl::enums::MessageEntity> {
+    use tl::enums::MessageEntity as E;
+    use tl::types as t;
+    entities
+        .iter()
+        .map(|e| {
+            let (offset, length) = (e.offset as i32, e.length as i32);
+            match &e.kind {
+                EntityKind::Bold => E::Bold(t::MessageEntityBold { offset, length }),
+                EntityKind::Italic => E::Italic(t::MessageEntityItalic { offset, length }),
+                EntityKind::Underline => E::Underline(t::MessageEntityUnderline { offset, length }),
+                EntityKind::Strike => E::Strike(t::MessageEntityStrike { offset, length }),
+                EntityKind::Spoiler => E::Spoiler(t::MessageEntitySpoiler { offset, length }),
+                EntityKind::Code => E::Code(t::MessageEntityCode { offset, length }),
+                EntityKind::Pre(language) => E::Pre(t::MessageEntityPre { offset, length, language: language.clone() }),
+                EntityKind::TextUrl(url) => E::TextUrl(t::MessageEntityTextUrl { offset, length, url: url.clone() }),
+                EntityKind::Url => E::Url(t::MessageEntityUrl { offset, length }),
+                EntityKind::MentionName(user_id) => E::MentionName(t::MessageEntityMentionName { offset, length, user_id: *user_id }),
+                EntityKind::Blockquote => E::Blockquote(t::MessageEntityBlockquote { collapsed: false, offset, length }),
+            }
+        })
+        .collect()
+}
+
+/// A message's text with its entities.
+pub(crate) fn text_of(message: &Message) -> FormattedText {
+    FormattedText { text: message.text().to_owned(), entities: message.fmt_entities().map(|e| entities_from_tl(e)).unwrap_or_default() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_entities_round_trip_through_telegram_types() {
+        let ours = vec![
+            Entity { kind: EntityKind::Bold, offset: 0, length: 4 },
+            Entity { kind: EntityKind::Pre("rust".into()), offset: 5, length: 3 },
+            Entity { kind: EntityKind::TextUrl("https://example.org".into()), offset: 9, length: 2 },
+            Entity { kind: EntityKind::MentionName(1002), offset: 12, length: 5 },
+            Entity { kind: EntityKind::Blockquote, offset: 18, length: 1 },
+            Entity { kind: EntityKind::Spoiler, offset: 19, length: 1 },
+        ];
+        assert_eq!(entities_from_tl(&entities_to_tl(&ours)), ours);
+        let hashtag = tl::enums::MessageEntity::Hashtag(tl::types::MessageEntityHashtag { offset: 0, length: 3 });
+        assert!(entities_from_tl(&[hashtag]).is_empty(), "kinds without formatting are dropped, their text stays");
+    }
+
+    #[test]
+    fn test_peer_ids_map_both_ways() {
+        for peer in [Peer::User(5), Peer::Group(6), Peer::Channel(7)] {
+            assert_eq!(peer_of(peer_id(peer)), peer);
+        }
+    }
+}
