@@ -53,14 +53,10 @@ fn push_node(node: &Node, out: &mut String) {
             }
             out.push_str(closing_of(*style));
         }
-        Node::Link { url, children } => {
-            let shown = RichText(children.clone()).to_plain();
-            if shown.is_empty() || shown == *url {
-                out.push_str(url);
-            } else {
-                out.push_str(&format!("{shown} <{url}>"));
-            }
-        }
+        Node::Link { url, children } => match mxbridge_core::network::content::link_label(url, children) {
+            Some(shown) => out.push_str(&format!("{shown} <{url}>")),
+            None => out.push_str(url),
+        },
         Node::Mention { display, .. } => out.push_str(display),
         Node::Pre(code) => {
             if !out.is_empty() && !out.ends_with('\n') {

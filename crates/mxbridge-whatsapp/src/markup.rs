@@ -188,14 +188,10 @@ fn render(node: &Node, number_of: &dyn Fn(&str) -> Option<String>, out: &mut WaT
             }
             out.text.push_str(marker);
         }
-        Node::Link { url, children } => {
-            let shown = RichText(children.clone()).to_plain();
-            if shown.is_empty() || shown == *url {
-                out.text.push_str(url);
-            } else {
-                out.text.push_str(&format!("{shown} ({url})"));
-            }
-        }
+        Node::Link { url, children } => match mxbridge_core::network::content::link_label(url, children) {
+            Some(shown) => out.text.push_str(&format!("{shown} ({url})")),
+            None => out.text.push_str(url),
+        },
         Node::Mention { user, display } => match number_of(user) {
             Some(number) => {
                 out.text.push('@');

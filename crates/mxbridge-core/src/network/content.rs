@@ -53,6 +53,13 @@ pub enum Node {
     Break,
 }
 
+/// The text a link shows, when text-only networks should write it beside the URL: `None`
+/// when it shows nothing or the URL itself (then the URL alone is written).
+pub fn link_label(url: &str, children: &[Node]) -> Option<String> {
+    let shown = RichText(children.to_vec()).to_plain();
+    (!shown.is_empty() && shown != url).then_some(shown)
+}
+
 /// A message body as a tree of nodes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RichText(pub Vec<Node>);
