@@ -12,7 +12,6 @@ use ruma::{OwnedRoomId, OwnedUserId, RoomId};
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::{FullJid, Jid};
 use tokio_xmpp::minidom::Element;
-use tokio_xmpp::minidom::rxml::NcName;
 use tokio_xmpp::parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity, Item};
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::{Id, Lang, Message, MessageType};
@@ -21,8 +20,8 @@ use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
 use crate::network::Shared;
+use crate::xep::{NS_MUC_USER, attr};
 
-const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
 /// How many public rooms a disco#items answer lists.
 const LISTED_ROOMS: u32 = 100;
 
@@ -49,10 +48,6 @@ impl GatewayRoom {
 
 fn bare_of(full: &str) -> &str {
     full.split('/').next().unwrap_or(full)
-}
-
-fn attr(name: &'static str) -> NcName {
-    NcName::try_from(name).expect("a valid attribute name")
 }
 
 /// A Matrix member's nick: their name made fit for a resource, unique in the room.

@@ -2,10 +2,11 @@
 //! of the bridge's users to join it in this run, so the portal shows what was said before
 //! (or while the bridge was down; the core skips what it bridged already).
 
-use tokio_xmpp::minidom::rxml::NcName;
 use tokio_xmpp::minidom::{Element, Node};
 use tokio_xmpp::parsers::message::Message;
 use tokio_xmpp::parsers::ns;
+
+use crate::xep::attr;
 
 /// XEP-0313 version 2.
 pub(crate) const NS_MAM: &str = "urn:xmpp:mam:2";
@@ -22,10 +23,6 @@ pub(crate) fn last_messages(query_id: &str, max: u32) -> Element {
         .append(Element::builder("before", NS_RSM).build())
         .build();
     Element::builder("query", NS_MAM).attr(attr("queryid"), query_id).append(set).build()
-}
-
-fn attr(name: &'static str) -> NcName {
-    NcName::try_from(name).expect("a valid attribute name")
 }
 
 /// An archived message and when it was sent.

@@ -18,7 +18,7 @@ pub const NS_MARKERS: &str = "urn:xmpp:chat-markers:0";
 pub const NS_HINTS: &str = "urn:xmpp:hints";
 
 /// An attribute name; the names used here are constants and valid.
-fn attr(name: &'static str) -> NcName {
+pub(crate) fn attr(name: &'static str) -> NcName {
     NcName::try_from(name).expect("a valid attribute name")
 }
 
@@ -60,7 +60,8 @@ pub struct MucUserInfo {
     pub destroyed: bool,
 }
 
-const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+/// XEP-0045 occupant information.
+pub const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
 
 /// The MUC user information among a presence's payloads, if any.
 pub fn muc_user(payloads: &[Element]) -> Option<MucUserInfo> {
