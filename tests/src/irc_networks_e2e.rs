@@ -97,6 +97,8 @@ async fn test_two_networks_keep_portals_ghosts_puppets_and_commands_apart() {
     // Commands name their network; an unknown name lists the known ones.
     let nick_beta = command(&mut user, &dm, &bot, "nick beta", "Your nick on beta").await;
     assert!(nick_beta.contains(&beta_puppet), "{nick_beta}");
+    let nicks = command(&mut user, &dm, &bot, "nick", "Your nick on").await;
+    assert!(nicks.contains(&alpha_puppet) && nicks.contains(&beta_puppet), "`nick` alone shows every network's: {nicks}");
     let unknown = command(&mut user, &dm, &bot, &format!("join gamma {channel}"), "no network called").await;
     assert!(unknown.contains("alpha, beta"), "{unknown}");
     let rooms = command(&mut user, &dm, &bot, "listrooms", "Your channels").await;

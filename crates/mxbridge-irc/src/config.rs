@@ -119,6 +119,9 @@ pub struct IrcConfig {
     /// connection of their own in plumbed rooms.
     #[serde(default = "default_bot_nick")]
     pub bot_nick: String,
+    /// Display name of IRC users' ghosts: `{nick}`, `{network}`.
+    #[serde(default = "default_displayname_template")]
+    pub displayname_template: String,
 }
 
 fn default_name() -> String {
@@ -173,7 +176,17 @@ fn default_bot_nick() -> String {
     "MatrixBridge".to_owned()
 }
 
+fn default_displayname_template() -> String {
+    // matrix-appservice-irc's default: the nick alone.
+    "{nick}".to_owned()
+}
+
 impl IrcConfig {
+    /// The display name of an IRC user's ghost.
+    pub fn display_name(&self, nick: &str) -> String {
+        self.displayname_template.replace("{network}", &self.name).replace("{nick}", nick)
+    }
+
     /// Whether a channel may be bridged at all.
     pub fn is_excluded(&self, channel: &str) -> bool {
         let folded = crate::nick::casefold(channel);
@@ -208,6 +221,18 @@ mod tests {
         let twice = twice.expect_err("refused");
         assert_eq!(twice, IrcConfigError::DuplicateName { index: 1, name: "a".into() });
         assert!(twice.to_string().contains("network.networks[1].name"), "the message names the key");
+    }
+
+    #[test]
+    fn test_ghost_display_names_follow_the_template() {
+        let config = |extra: serde_json::Value| {
+            let mut c = serde_json::json!({"name": "libera", "server": "x"});
+            c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            serde_json::from_value::<IrcConfig>(c).unwrap()
+        };
+        assert_eq!(config(serde_json::json!({})).display_name("Bob"), "Bob", "the nick alone by default");
+        let labelled = config(serde_json::json!({"displayname_template": "{nick} ({network})"}));
+        assert_eq!(labelled.display_name("{network}"), "{network} (libera)", "a nick is never read as a placeholder");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mxbridge_core::clock::now_ms;
 use mxbridge_core::commands::spec::CommandSpec;
-use mxbridge_core::ids::{LoginId, RemoteChatId};
+use mxbridge_core::ids::{LoginId, RemoteChatId, RemoteUserId};
 use mxbridge_core::network::event::EventSink;
 use mxbridge_core::network::login::{LoginError, LoginFlow, LoginProcess, NewLogin};
 use mxbridge_core::network::{CommandCall, CommandError, Network, NetworkClient, NetworkContext, NetworkError, NetworkInfo, StoredLogin};
@@ -120,6 +120,10 @@ impl Network for IrcNetwork {
 
     fn is_network_name(&self, word: &str) -> bool {
         word.eq_ignore_ascii_case(&self.config().name)
+    }
+
+    fn ghost_display_name(&self, _remote: &RemoteUserId, name: &str) -> String {
+        self.config().display_name(name)
     }
 
     fn status_room_name(&self) -> String {

@@ -21,8 +21,9 @@ use crate::config::{IrcConfigError, IrcSection};
 use crate::ids::{IdScheme, network_of};
 use crate::network::IrcNetwork;
 
-/// Commands that, naming no network, act on every network the user is connected to.
-const ON_EVERY_NETWORK: &[&str] = &["quit", "active", "feature", "listrooms"];
+/// Commands that, naming no network, act on every network the user is connected to
+/// (`nick` only when it shows the nicks, without arguments).
+const ON_EVERY_NETWORK: &[&str] = &["quit", "active", "feature", "listrooms", "nick"];
 
 /// The IRC network(s) of a `network:` section: one [`IrcNetwork`] as before, or several
 /// behind [`IrcNetworks`].
@@ -162,7 +163,7 @@ impl Network for IrcNetworks {
             self.connect_for_command(call.user, network).await;
             return self.run_on(network, &call, &call.args[1..]).await;
         }
-        if ON_EVERY_NETWORK.contains(&call.name) {
+        if ON_EVERY_NETWORK.contains(&call.name) && (call.name != "nick" || call.args.is_empty()) {
             let connected: Vec<&Arc<IrcNetwork>> = self.networks.iter().filter(|n| n.client_of(call.user).is_some()).collect();
             if connected.len() > 1 {
                 let mut replies = Vec::new();
@@ -199,8 +200,9 @@ impl Network for IrcNetworks {
         self.named(name)?.chat_for_alias(channel)
     }
 
-    fn ghost_display_name(&self, name: &str) -> String {
-        self.default_network().ghost_display_name(name)
+    fn ghost_display_name(&self, remote: &RemoteUserId, name: &str) -> String {
+        let network = network_of(remote.as_str()).and_then(|n| self.named(n)).unwrap_or_else(|| self.default_network());
+        network.ghost_display_name(remote, name)
     }
 }
 

@@ -449,9 +449,9 @@ pub trait Network: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// The display name of a ghost whose remote user is called `name`; by default the name
-    /// followed by the network's name in parentheses (`Alice (IRC)`).
-    fn ghost_display_name(&self, name: &str) -> String {
+    /// The display name of the ghost of `remote`, who is called `name`; by default the
+    /// name followed by the network's name in parentheses (`Alice (XMPP)`).
+    fn ghost_display_name(&self, _remote: &RemoteUserId, name: &str) -> String {
         format!("{name} ({})", self.info().display_name)
     }
 
