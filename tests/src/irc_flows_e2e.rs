@@ -423,3 +423,41 @@ async fn test_quit_leaves_every_channel_and_active_keeps_the_connection() {
     next_matching(&mut pal.incoming, |m| matches!(&m.command, Command::QUIT(_)) && m.source_nickname() == Some(puppet.as_str())).await;
     user.wait_for_membership(&portal, "leave", WAIT).await.expect("the user leaves the channel's room too");
 }
+
+#[tokio::test]
+async fn test_a_line_the_server_refuses_is_reported_to_its_sender() {
+    // An IRC op moderates the channel before the Matrix user arrives: the puppet has no
+    // voice, so InspIRCd refuses its lines (404), and labeled-response ties the refusal to
+    // the Matrix message.
+    let channel = format!("#mod{}", rand::random::<u32>());
+    let (mut pal, pal_nick) = pal_in(&channel).await;
+    next_matching(&mut pal.incoming, |m| matches!(&m.command, Command::JOIN(..)) && m.source_nickname() == Some(pal_nick.as_str())).await;
+    pal.sender.send(Command::Raw("MODE".into(), vec![channel.clone(), "+m".into()])).unwrap();
+    next_matching(&mut pal.incoming, |m| m.to_string().contains("+m")).await;
+
+    let (mut user, _, portal) = user_in_channel("muted", &channel).await;
+    let bot = shared_irc().bot_user_id.to_string();
+    let event = user.send_text(&portal, "can anyone hear me").await;
+    let notice = user
+        .wait_for_event(&portal, WAIT, |ev| {
+            ev["sender"] == bot.as_str()
+                && ev["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == event.as_str()
+                && ev["content"]["body"].as_str().is_some_and(|b| b.contains("Not delivered"))
+        })
+        .await
+        .expect("the sender is told the line was refused");
+    assert!(notice["content"]["body"].as_str().unwrap().contains("+m"), "with the server's reason: {notice}");
+
+    // Voiced, the same user is heard.
+    let puppet = next_matching(&mut pal.incoming, |m| {
+        matches!(&m.command, Command::JOIN(..)) && m.source_nickname().is_some_and(|n| n.starts_with("muted"))
+    })
+    .await
+    .source_nickname()
+    .unwrap()
+    .to_owned();
+    pal.sender.send(Command::Raw("MODE".into(), vec![channel.clone(), "+v".into(), puppet.clone()])).unwrap();
+    next_matching(&mut pal.incoming, |m| m.to_string().contains("+v")).await;
+    user.send_text(&portal, "now with voice").await;
+    next_privmsg(&mut pal.incoming, |from, t| from == puppet && t == "now with voice").await;
+}

@@ -154,7 +154,11 @@ pub(crate) struct PendingEcho {
     pub(crate) target: String,
     pub(crate) lines_left: usize,
     pub(crate) msgid: Option<String>,
-    pub(crate) done: Option<oneshot::Sender<Option<String>>>,
+    /// The `label` of the first line (labeled-response): the server's answer to that line
+    /// carries it, an error as much as the echo.
+    pub(crate) label: Option<String>,
+    /// The msgid once every line came back, or why the server refused the message.
+    pub(crate) done: Option<oneshot::Sender<Result<Option<String>, String>>>,
 }
 
 /// A WHOIS being answered.

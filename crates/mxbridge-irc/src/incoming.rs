@@ -216,8 +216,22 @@ impl Inner {
             && let Some(mut done) = pending.remove(pos)
             && let Some(tx) = done.done.take()
         {
-            let _ = tx.send(done.msgid);
+            let _ = tx.send(Ok(done.msgid));
         }
+    }
+
+    /// The server answered a labeled line of ours with an error (labeled-response): the
+    /// message's sender is told instead of believing it arrived. False if the label is not
+    /// one of ours.
+    fn refused(&self, label: &str, why: &str) -> bool {
+        let mut pending = self.pending_echoes.lock().expect("lock");
+        let Some(pos) = pending.iter().position(|p| p.label.as_deref() == Some(label)) else { return false };
+        if let Some(mut entry) = pending.remove(pos)
+            && let Some(tx) = entry.done.take()
+        {
+            let _ = tx.send(Err(why.to_owned()));
+        }
+        true
     }
 
     fn whois_reply(&self, nick: &str, line: String, end: bool) {
@@ -239,6 +253,18 @@ impl Inner {
         let from = msg.source_nickname().unwrap_or("").to_owned();
         let is_own = !from.is_empty() && casefold(&from) == casefold(&own);
         let tag = |name: &str| msg.tags.as_ref().and_then(|tags| tags.iter().find(|t| t.0 == name).and_then(|t| t.1.clone()));
+        if let Some(label) = tag("label") {
+            let refusal = match &msg.command {
+                Command::Response(code, args) if code.is_error() => args.last().cloned(),
+                Command::Raw(verb, args) if verb == "FAIL" => args.last().cloned(),
+                _ => None,
+            };
+            if let Some(why) = refusal
+                && self.refused(&label, &why)
+            {
+                return;
+            }
+        }
         match &msg.command {
             Command::PRIVMSG(target, text) | Command::NOTICE(target, text) => {
                 if is_own {
@@ -453,6 +479,36 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    fn pending(client: &IrcClient, target: &str, label: Option<&str>) -> tokio::sync::oneshot::Receiver<Result<Option<String>, String>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let entry = crate::client::PendingEcho {
+            target: casefold(target),
+            lines_left: 1,
+            msgid: None,
+            label: label.map(str::to_owned),
+            done: Some(tx),
+        };
+        client.inner.pending_echoes.lock().unwrap().push_back(entry);
+        rx
+    }
+
+    #[tokio::test]
+    async fn test_a_labeled_refusal_fails_only_its_own_message_and_echoes_still_match() {
+        let shared = network();
+        let (alice, _events) = puppet(&shared, "@alice:hs", "alice");
+        let refused = pending(&alice, "#quiet", Some("lbl1"));
+        let delivered = pending(&alice, "#quiet", Some("lbl2"));
+        feed(
+            &alice,
+            "@label=lbl1 :irc.example 404 alice #quiet :You cannot send messages to this channel whilst the +m (moderated) mode is set.",
+        );
+        feed(&alice, "@label=other :irc.example 404 alice #quiet :someone else's label");
+        feed(&alice, "@label=lbl2;msgid=abc :alice!a@h PRIVMSG #quiet :hi");
+        assert_eq!(refused.await.unwrap(), Err("You cannot send messages to this channel whilst the +m (moderated) mode is set.".into()));
+        assert_eq!(delivered.await.unwrap(), Ok(Some("abc".into())), "the next message still gets its echo's msgid");
+        assert!(alice.inner.pending_echoes.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

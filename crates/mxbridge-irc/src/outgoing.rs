@@ -60,13 +60,20 @@ impl IrcClient {
         if n == 0 {
             return Err(NetworkError::Refused("the message is empty after removing what IRC cannot carry".into()));
         }
+        let batch = link.multiline.and_then(|limits| connection::multiline_batch(&self.local_id("ml"), target, commands.clone(), limits));
+        // The server's answer to a labeled line says whether it was refused (a moderated
+        // channel, a nick that left); a batch is answered as a whole, so it goes unlabeled.
+        let label = (link.has("echo-message") && link.has("labeled-response") && batch.is_none()).then(|| self.local_id("lbl"));
+        let mut tags = tags;
+        if let Some(label) = &label {
+            tags.push(Tag("label".into(), Some(label.clone())));
+        }
         let echo = link.has("echo-message").then(|| {
             let (tx, rx) = oneshot::channel();
-            let pending = PendingEcho { target: casefold(target), lines_left: n, msgid: None, done: Some(tx) };
+            let pending = PendingEcho { target: casefold(target), lines_left: n, msgid: None, label, done: Some(tx) };
             self.inner.pending_echoes.lock().expect("lock").push_back(pending);
             rx
         });
-        let batch = link.multiline.and_then(|limits| connection::multiline_batch(&self.local_id("ml"), target, commands.clone(), limits));
         match batch {
             Some(mut messages) => {
                 // Client tags of a multiline message go on the batch's opening line.
@@ -81,8 +88,9 @@ impl IrcClient {
         }
         let id = match echo {
             Some(rx) => match tokio::time::timeout(ECHO_WAIT, rx).await {
-                Ok(Ok(Some(msgid))) => msgid,
-                Ok(Ok(None)) | Err(_) => self.local_id("out"),
+                Ok(Ok(Ok(Some(msgid)))) => msgid,
+                Ok(Ok(Ok(None))) | Err(_) => self.local_id("out"),
+                Ok(Ok(Err(why))) => return Err(NetworkError::Refused(format!("the IRC server answered \"{}\"", sanitize::one_line(&why)))),
                 Ok(Err(_)) => {
                     return Err(NetworkError::NotConnected("the IRC connection dropped before the server confirmed the message".into()));
                 }
