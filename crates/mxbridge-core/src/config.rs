@@ -184,18 +184,89 @@ impl Default for RawBridge {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLogging {
-    /// A tracing filter, e.g. `info` or `mxbridge_core=debug,info`.
+    /// The level of everything `filters` does not name (`info`), or a whole tracing filter
+    /// (`mxbridge_core=debug,info`).
     #[serde(default = "default_level")]
     pub level: String,
+    /// Levels per module, added to `level`: `{mxbridge_irc: debug, sqlx: warn}`.
+    #[serde(default)]
+    pub filters: BTreeMap<String, String>,
+    /// `human` (one readable line per event, the default) or `json` (one JSON object per line).
+    #[serde(default = "default_log_format")]
+    pub format: String,
 }
 
 fn default_level() -> String {
     "info".to_owned()
 }
 
+fn default_log_format() -> String {
+    "human".to_owned()
+}
+
 impl Default for RawLogging {
     fn default() -> Self {
-        Self { level: default_level() }
+        Self { level: default_level(), filters: BTreeMap::new(), format: default_log_format() }
+    }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Readable lines, for a terminal or `docker logs`.
+    Human,
+    /// One JSON object per line, for a log collector.
+    Json,
+}
+
+const LEVELS: &str = "trace, debug, info, warn, error or off";
+
+fn is_level(s: &str) -> bool {
+    s.parse::<tracing::level_filters::LevelFilter>().is_ok()
+}
+
+/// A tracing target is a module path such as `mxbridge_irc` or `mxbridge_core::appservice`.
+fn is_target(s: &str) -> bool {
+    !s.is_empty() && s.split("::").all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+}
+
+impl RawLogging {
+    /// The whole tracing filter (`level`, then `filters`) and the format, each key checked.
+    fn validate(self) -> Result<(String, LogFormat), ConfigError> {
+        let format = match self.format.as_str() {
+            "human" => LogFormat::Human,
+            "json" => LogFormat::Json,
+            other => return Err(invalid("logging.format", format!("`{other}` is not a log format"), "use human or json")),
+        };
+        // Directives with span filters (`target[span{field=value}]=level`) have a grammar of
+        // their own: the binary checks them with tracing-subscriber's parser.
+        for directive in self.level.split(',').map(str::trim).filter(|d| !d.contains('[')) {
+            let ok = match directive.split_once('=') {
+                Some((target, level)) => is_target(target) && is_level(level),
+                // A bare module name would mean `module=trace` to tracing: more likely a
+                // misspelt level, so it is refused.
+                None => is_level(directive),
+            };
+            if !ok {
+                return Err(invalid(
+                    "logging.level",
+                    format!("`{directive}` is neither a level nor `module=level`"),
+                    format!("use one of {LEVELS}, or per module like `mxbridge_core=debug,info`"),
+                ));
+            }
+        }
+        let mut filter = self.level;
+        for (target, level) in self.filters {
+            let key = format!("logging.filters.{target}");
+            if !is_target(&target) {
+                return Err(invalid(&key, format!("`{target}` is not a module path"), "name a crate or module such as mxbridge_irc"));
+            }
+            if !is_level(&level) {
+                return Err(invalid(&key, format!("`{level}` is not a level"), format!("use one of {LEVELS}")));
+            }
+            filter.push_str(&format!(",{target}={level}"));
+        }
+        Ok((filter, format))
     }
 }
 
@@ -296,8 +367,10 @@ pub struct Config {
     pub disconnect_notice: std::time::Duration,
     /// The network's section.
     pub network: serde_json::Value,
-    /// Tracing filter.
+    /// Tracing filter: `logging.level` with `logging.filters` added.
     pub log_level: String,
+    /// `logging.format`.
+    pub log_format: LogFormat,
 }
 
 const TOKEN_PLACEHOLDER: &str = "generate";
@@ -401,6 +474,7 @@ impl Config {
             permissions.insert(who, p);
         }
         let public_url = raw.bridge.public_url.as_deref().map(check_public_url).transpose()?;
+        let (log_level, log_format) = raw.logging.validate()?;
 
         Ok(Self {
             homeserver_url: address,
@@ -423,7 +497,8 @@ impl Config {
             public_url,
             disconnect_notice: std::time::Duration::from_secs(raw.bridge.disconnect_notice_seconds),
             network: raw.network,
-            log_level: raw.logging.level,
+            log_level,
+            log_format,
         })
     }
 
@@ -575,6 +650,29 @@ bridge:
         for bad in ["", "bridge.example.com", "ftp://example.com", "https://u:p@example.com", "https://example.com/?a=1", "https://x/#f"] {
             let err = load(&with(bad)).unwrap_err().to_string();
             assert!(err.contains("`bridge.public_url`") && err.contains("fix:") && err.contains("remove the key"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn test_logging_filters_join_the_level_and_bad_keys_are_named() {
+        let c = load(EXAMPLE).unwrap();
+        assert_eq!((c.log_level.as_str(), c.log_format), ("info", LogFormat::Human), "defaults");
+        let with = |logging: &str| format!("{EXAMPLE}logging:\n{logging}");
+        let c =
+            load(&with("  level: warn\n  format: json\n  filters: {mxbridge_irc: debug, \"mxbridge_core::appservice\": trace}\n")).unwrap();
+        assert_eq!(c.log_level, "warn,mxbridge_core::appservice=trace,mxbridge_irc=debug");
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(load(&with("  level: \"mxbridge_core=debug,info\"\n")).unwrap().log_level, "mxbridge_core=debug,info");
+        let cases = [
+            ("  format: xml\n", "logging.format"),
+            ("  level: loud\n", "logging.level"),
+            ("  level: \"mxbridge_core=chatty,info\"\n", "logging.level"),
+            ("  filters: {mxbridge_irc: verbose}\n", "logging.filters.mxbridge_irc"),
+            ("  filters: {\"not a module\": debug}\n", "logging.filters.not a module"),
+        ];
+        for (logging, key) in cases {
+            let err = load(&with(logging)).unwrap_err().to_string();
+            assert!(err.contains(&format!("`{key}`")) && err.contains("fix:"), "{logging}: {err}");
         }
     }
 
