@@ -208,7 +208,23 @@ async fn test_join_channel_and_talk_both_ways_through_puppets() {
     let ts = ev["origin_server_ts"].as_i64().unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     assert!((now - ts).abs() < 60_000, "server-time becomes the event time");
-    assert_eq!(user.display_name(&ghost).await.as_deref(), Some(format!("{pal_nick} (IRC)").as_str()));
+    assert_eq!(user.display_name(&ghost).await.as_deref(), Some(pal_nick.as_str()), "the nick is the display name");
+
+    // Colours both ways: mIRC's standard colours ⇄ Matrix `<font>` colours.
+    send_text(&pal.sender, &channel, LineKind::Message, "\x0304red\x03 and plain").unwrap();
+    let ev = user
+        .wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "red and plain")
+        .await
+        .expect("the coloured line arrives");
+    assert_eq!(ev["content"]["formatted_body"], r##"<font data-mx-color="#ff0000" color="#ff0000">red</font> and plain"##);
+    user.send_content(
+        &portal,
+        "m.room.message",
+        serde_json::json!({"msgtype": "m.text", "body": "green text", "format": "org.matrix.custom.html",
+            "formatted_body": "<font data-mx-color=\"#00a000\">green</font> text"}),
+    )
+    .await;
+    next_privmsg(&mut pal.incoming, |from, t| from == puppet && t == "\x0303green\x03 text").await;
 
     // Emotes both ways.
     send_text(&pal.sender, &channel, LineKind::Action, "waves").unwrap();

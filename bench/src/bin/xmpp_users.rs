@@ -35,7 +35,7 @@ struct NoAutoLogins;
 
 #[async_trait]
 impl AutoLogins for NoAutoLogins {
-    async fn ensure(&self, _user: &UserId) -> bool {
+    async fn ensure(&self, _user: &UserId, _chat: Option<&RemoteChatId>) -> bool {
         false
     }
 }

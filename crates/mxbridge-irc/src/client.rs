@@ -23,6 +23,7 @@ use tokio::sync::{Notify, Semaphore, oneshot, watch};
 
 use crate::config::IrcConfig;
 use crate::connection::{self, ConnectOptions, SaslOutcome};
+use crate::ids::IdScheme;
 use crate::nick::casefold;
 use crate::recent::RecentLines;
 
@@ -83,6 +84,10 @@ pub(crate) enum StateNotStored {
 /// What all puppets of one network share.
 pub(crate) struct Shared {
     pub(crate) config: IrcConfig,
+    /// How this network's chats and users are named to the core.
+    pub(crate) ids: IdScheme,
+    /// The names of all networks of this bridge, this one's among them.
+    pub(crate) network_names: Vec<String>,
     pub(crate) sessions: OnceLock<SessionStore>,
     /// Links to files and long texts, when the bridge has a public address.
     pub(crate) links: OnceLock<MediaLinks>,
@@ -99,10 +104,12 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: IrcConfig) -> Arc<Self> {
+    pub(crate) fn new(config: IrcConfig, ids: IdScheme, network_names: Vec<String>) -> Arc<Self> {
         let slots = config.max_concurrent_connects.max(1);
         Arc::new(Self {
             config,
+            ids,
+            network_names,
             sessions: OnceLock::new(),
             links: OnceLock::new(),
             puppets: Puppets::default(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use irc::proto::Command;
 use mxbridge_core::commands::spec::{CommandSpec, HelpSection};
-use mxbridge_core::ids::{PortalKey, RemoteChatId};
+use mxbridge_core::ids::PortalKey;
 use mxbridge_core::network::event::RemoteEvent;
 use mxbridge_core::network::{CommandCall, CommandError};
 use tokio::sync::oneshot;
@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use crate::client::{IrcClient, PendingWhois, keys};
 use crate::config::IrcConfig;
 use crate::network::{IrcNetwork, is_channel};
-use crate::nick::{self, casefold};
+use crate::nick;
 use crate::sanitize;
 
 /// Registration and connection-state commands `cmd` refuses: they would break the
@@ -56,7 +56,7 @@ pub(crate) fn specs(config: &IrcConfig) -> Vec<CommandSpec> {
 
 pub(crate) async fn run(network: &IrcNetwork, call: CommandCall<'_>) -> Result<String, CommandError> {
     let config = network.config();
-    let args = strip_network(config, call.name, call.args)?;
+    let args = strip_network(&config.name, &network.shared.network_names, call.name, call.args)?;
     if call.name == "bridgeversion" {
         return Ok(format!("mxbridge {} (IRC: {} at {})", env!("CARGO_PKG_VERSION"), config.name, config.server));
     }
@@ -80,7 +80,7 @@ pub(crate) async fn run(network: &IrcNetwork, call: CommandCall<'_>) -> Result<S
         ("quit", []) => {
             let channels = irc.quit().await;
             for channel in &channels {
-                let chat = PortalKey::shared(RemoteChatId::new(casefold(channel)));
+                let chat = PortalKey::shared(irc.inner.shared.ids.channel(channel));
                 irc.inner.events.send(RemoteEvent::Removed { chat, by: None, reason: "you sent `quit`".into() });
             }
             Ok(format!("Disconnected from {} and left {} channel(s). Send `join <#channel>` to come back.", config.name, channels.len()))
@@ -145,9 +145,11 @@ pub(crate) async fn run(network: &IrcNetwork, call: CommandCall<'_>) -> Result<S
 }
 
 /// Drops a leading network name; a name of another network is an error, not a channel.
-fn strip_network<'a>(config: &IrcConfig, command: &str, args: &'a [String]) -> Result<&'a [String], CommandError> {
+/// The arguments without a leading name of this network (`own`); a leading word that
+/// names another network (`known` lists all of this bridge's) is an error.
+fn strip_network<'a>(own: &str, known: &[String], command: &str, args: &'a [String]) -> Result<&'a [String], CommandError> {
     let Some(first) = args.first() else { return Ok(args) };
-    if first.eq_ignore_ascii_case(&config.name) {
+    if first.eq_ignore_ascii_case(own) {
         return Ok(&args[1..]);
     }
     // `join othernet #chan`, `nick othernet Name`: a word before the real arguments that is
@@ -159,7 +161,10 @@ fn strip_network<'a>(config: &IrcConfig, command: &str, args: &'a [String]) -> R
         _ => false,
     };
     if names_a_network {
-        return Err(CommandError::Failed(format!("this bridge has no network called `{first}`; its network is `{}`", config.name)));
+        return Err(CommandError::Failed(format!(
+            "this bridge has no network called `{first}`; name one of: {} (or none for {own})",
+            known.join(", ")
+        )));
     }
     Ok(args)
 }
@@ -185,7 +190,8 @@ fn join(network: &IrcNetwork, irc: &IrcClient, channel: &str, key: Option<&Strin
         }
         None => irc.join(channel),
     }
-    Ok(format!("Joining {channel} as {}; you will be invited to its room.", irc.nick()))
+    let on = if network.shared.network_names.len() > 1 { format!(" on {}", config.name) } else { String::new() };
+    Ok(format!("Joining {channel}{on} as {}; you will be invited to its room.", irc.nick()))
 }
 
 async fn store(irc: &IrcClient, key: &'static str, value: Option<String>) -> Result<(), CommandError> {
@@ -224,7 +230,7 @@ async fn list_rooms(irc: &IrcClient, call: &CommandCall<'_>) -> Result<String, C
     }
     let mut lines = Vec::new();
     for channel in channels {
-        let key = PortalKey::shared(RemoteChatId::new(casefold(&channel)));
+        let key = PortalKey::shared(irc.inner.shared.ids.channel(&channel));
         let room = match call.portals {
             Some(dir) => dir.room_of(&key).await,
             None => None,
@@ -295,11 +301,17 @@ mod tests {
     #[test]
     fn test_a_leading_network_name_is_dropped_and_another_is_an_error() {
         let c = config();
-        assert_eq!(strip_network(&c, "join", &args(&["LIBERA", "#rust"])).unwrap(), &args(&["#rust"])[..]);
-        assert_eq!(strip_network(&c, "join", &args(&["#rust", "key"])).unwrap(), &args(&["#rust", "key"])[..]);
-        assert!(strip_network(&c, "join", &args(&["oftc", "#rust"])).is_err());
-        assert!(strip_network(&c, "reconnect", &args(&["oftc"])).is_err());
-        assert_eq!(strip_network(&c, "reconnect", &args(&["libera"])).unwrap().len(), 0);
-        assert_eq!(strip_network(&c, "nick", &args(&["NewNick"])).unwrap(), &args(&["NewNick"])[..]);
+        assert_eq!(
+            strip_network(&c.name, std::slice::from_ref(&c.name), "join", &args(&["LIBERA", "#rust"])).unwrap(),
+            &args(&["#rust"])[..]
+        );
+        assert_eq!(
+            strip_network(&c.name, std::slice::from_ref(&c.name), "join", &args(&["#rust", "key"])).unwrap(),
+            &args(&["#rust", "key"])[..]
+        );
+        assert!(strip_network(&c.name, std::slice::from_ref(&c.name), "join", &args(&["oftc", "#rust"])).is_err());
+        assert!(strip_network(&c.name, std::slice::from_ref(&c.name), "reconnect", &args(&["oftc"])).is_err());
+        assert_eq!(strip_network(&c.name, std::slice::from_ref(&c.name), "reconnect", &args(&["libera"])).unwrap().len(), 0);
+        assert_eq!(strip_network(&c.name, std::slice::from_ref(&c.name), "nick", &args(&["NewNick"])).unwrap(), &args(&["NewNick"])[..]);
     }
 }

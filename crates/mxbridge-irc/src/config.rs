@@ -1,6 +1,63 @@
-//! The `network:` section for IRC.
+//! The `network:` section for IRC: one network's settings, or a list of networks.
 
 use serde::Deserialize;
+
+/// The whole `network:` section: one IRC network (its keys directly in the section), or
+/// several under `networks:`, served by one bridge with one bot.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum IrcSection {
+    /// `networks: [{name: libera, server: ...}, {name: oftc, server: ...}]`.
+    Several(SeveralNetworks),
+    /// `name: libera`, `server: ...` directly in the section.
+    One(IrcConfig),
+}
+
+/// The list form of the section.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeveralNetworks {
+    /// The networks; the first is the default for commands that name none.
+    pub networks: Vec<IrcConfig>,
+}
+
+/// A problem in the section, naming the key.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum IrcConfigError {
+    #[error("config key `network.networks` is empty (fix: list at least one network, or put one network's keys directly under `network`)")]
+    NoNetworks,
+    #[error(
+        "config key `network.networks[{index}].name`: `{name}` is not a usable network name (fix: lowercase letters, digits and `-` only, \
+         as it becomes part of ghost IDs and aliases)"
+    )]
+    BadName { index: usize, name: String },
+    #[error("config key `network.networks[{index}].name`: `{name}` is used twice (fix: give each network its own name)")]
+    DuplicateName { index: usize, name: String },
+}
+
+impl IrcSection {
+    /// The networks, checked.
+    pub fn networks(self) -> Result<Vec<IrcConfig>, IrcConfigError> {
+        let networks = match self {
+            Self::One(config) => return Ok(vec![config]),
+            Self::Several(SeveralNetworks { networks }) => networks,
+        };
+        if networks.is_empty() {
+            return Err(IrcConfigError::NoNetworks);
+        }
+        for (index, network) in networks.iter().enumerate() {
+            let name = &network.name;
+            let usable = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !usable {
+                return Err(IrcConfigError::BadName { index, name: name.clone() });
+            }
+            if networks[..index].iter().any(|other| &other.name == name) {
+                return Err(IrcConfigError::DuplicateName { index, name: name.clone() });
+            }
+        }
+        Ok(networks)
+    }
+}
 
 /// One IRC network's settings.
 #[derive(Clone, Debug, Deserialize)]
@@ -62,6 +119,9 @@ pub struct IrcConfig {
     /// connection of their own in plumbed rooms.
     #[serde(default = "default_bot_nick")]
     pub bot_nick: String,
+    /// Display name of IRC users' ghosts: `{nick}`, `{network}`.
+    #[serde(default = "default_displayname_template")]
+    pub displayname_template: String,
 }
 
 fn default_name() -> String {
@@ -116,10 +176,68 @@ fn default_bot_nick() -> String {
     "MatrixBridge".to_owned()
 }
 
+fn default_displayname_template() -> String {
+    // matrix-appservice-irc's default: the nick alone.
+    "{nick}".to_owned()
+}
+
 impl IrcConfig {
+    /// The display name of an IRC user's ghost.
+    pub fn display_name(&self, nick: &str) -> String {
+        self.displayname_template.replace("{network}", &self.name).replace("{nick}", nick)
+    }
+
     /// Whether a channel may be bridged at all.
     pub fn is_excluded(&self, channel: &str) -> bool {
         let folded = crate::nick::casefold(channel);
         self.excluded_channels.iter().any(|c| crate::nick::casefold(c) == folded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(yaml: serde_json::Value) -> Result<Vec<IrcConfig>, IrcConfigError> {
+        serde_json::from_value::<IrcSection>(yaml).expect("parses").networks()
+    }
+
+    #[test]
+    fn test_one_network_or_a_list_of_them_with_checked_names() {
+        let one = section(serde_json::json!({"name": "libera", "server": "irc.libera.chat"})).unwrap();
+        assert_eq!(one.len(), 1);
+        let two = section(serde_json::json!({"networks": [
+            {"name": "libera", "server": "irc.libera.chat"},
+            {"name": "oftc", "server": "irc.oftc.net", "port": 6697, "tls": true}
+        ]}))
+        .unwrap();
+        assert_eq!(two.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), ["libera", "oftc"]);
+        assert!(two[1].tls && !two[0].tls);
+
+        assert_eq!(section(serde_json::json!({"networks": []})).err(), Some(IrcConfigError::NoNetworks));
+        let dotted = section(serde_json::json!({"networks": [{"name": "lib.era", "server": "x"}]}));
+        assert_eq!(dotted.err(), Some(IrcConfigError::BadName { index: 0, name: "lib.era".into() }));
+        let twice = section(serde_json::json!({"networks": [{"name": "a", "server": "x"}, {"name": "a", "server": "y"}]}));
+        let twice = twice.expect_err("refused");
+        assert_eq!(twice, IrcConfigError::DuplicateName { index: 1, name: "a".into() });
+        assert!(twice.to_string().contains("network.networks[1].name"), "the message names the key");
+    }
+
+    #[test]
+    fn test_ghost_display_names_follow_the_template() {
+        let config = |extra: serde_json::Value| {
+            let mut c = serde_json::json!({"name": "libera", "server": "x"});
+            c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            serde_json::from_value::<IrcConfig>(c).unwrap()
+        };
+        assert_eq!(config(serde_json::json!({})).display_name("Bob"), "Bob", "the nick alone by default");
+        let labelled = config(serde_json::json!({"displayname_template": "{nick} ({network})"}));
+        assert_eq!(labelled.display_name("{network}"), "{network} (libera)", "a nick is never read as a placeholder");
+    }
+
+    #[test]
+    fn test_unknown_keys_are_refused_in_both_forms() {
+        assert!(serde_json::from_value::<IrcSection>(serde_json::json!({"server": "x", "prot": 1})).is_err());
+        assert!(serde_json::from_value::<IrcSection>(serde_json::json!({"networks": [{"server": "x", "prot": 1}]})).is_err());
     }
 }

@@ -1,10 +1,12 @@
 //! mIRC formatting codes ⇄ the core's rich text.
 //!
 //! IRC styles text with toggles: `\x02` bold, `\x1d` italic, `\x1f` underline, `\x1e`
-//! strikethrough, `\x11` monospace, `\x03NN[,NN]` colours, `\x0f` resets all. Colours have
-//! no place in the neutral form and are dropped; a spoiler is sent as black on black.
+//! strikethrough, `\x11` monospace, `\x03NN[,NN]` colours, `\x0f` resets all. The text
+//! colour of the 16 standard colours (and `\x04RRGGBB`) becomes a coloured span; background
+//! colours and reverse video are dropped. Matrix colours reach IRC as the nearest of the 16.
+//! A spoiler is sent as black on black.
 
-use mxbridge_core::network::content::{Node, RichText, Style};
+use mxbridge_core::network::content::{Node, Rgb, RichText, Style};
 
 const BOLD: char = '\x02';
 const COLOR: char = '\x03';
@@ -16,20 +18,51 @@ const ITALIC: char = '\x1d';
 const STRIKE: char = '\x1e';
 const UNDERLINE: char = '\x1f';
 
-fn code_of(style: Style) -> &'static str {
+/// The 16 standard mIRC colours, as most clients show them.
+const PALETTE: [Rgb; 16] = [
+    Rgb(0xff, 0xff, 0xff),
+    Rgb(0x00, 0x00, 0x00),
+    Rgb(0x00, 0x00, 0x7f),
+    Rgb(0x00, 0x93, 0x00),
+    Rgb(0xff, 0x00, 0x00),
+    Rgb(0x7f, 0x00, 0x00),
+    Rgb(0x9c, 0x00, 0x9c),
+    Rgb(0xfc, 0x7f, 0x00),
+    Rgb(0xff, 0xff, 0x00),
+    Rgb(0x00, 0xfc, 0x00),
+    Rgb(0x00, 0x93, 0x93),
+    Rgb(0x00, 0xff, 0xff),
+    Rgb(0x00, 0x00, 0xfc),
+    Rgb(0xff, 0x00, 0xff),
+    Rgb(0x7f, 0x7f, 0x7f),
+    Rgb(0xd2, 0xd2, 0xd2),
+];
+
+/// The palette index closest to a colour.
+fn nearest_color(rgb: Rgb) -> usize {
+    let distance = |p: &Rgb| {
+        let d = |a: u8, b: u8| (i32::from(a) - i32::from(b)).pow(2);
+        d(p.0, rgb.0) + d(p.1, rgb.1) + d(p.2, rgb.2)
+    };
+    PALETTE.iter().enumerate().min_by_key(|(_, p)| distance(p)).map_or(1, |(i, _)| i)
+}
+
+fn code_of(style: Style) -> String {
     match style {
-        Style::Bold => "\x02",
-        Style::Italic => "\x1d",
-        Style::Underline => "\x1f",
-        Style::Strike => "\x1e",
-        Style::Code => "\x11",
-        Style::Spoiler => "\x0301,01",
+        Style::Bold => "\x02".into(),
+        Style::Italic => "\x1d".into(),
+        Style::Underline => "\x1f".into(),
+        Style::Strike => "\x1e".into(),
+        Style::Code => "\x11".into(),
+        Style::Spoiler => "\x0301,01".into(),
+        // Always two digits, so a digit at the start of the text is not read as colour.
+        Style::Color(rgb) => format!("\x03{:02}", nearest_color(rgb)),
     }
 }
 
-fn closing_of(style: Style) -> &'static str {
+fn closing_of(style: Style) -> String {
     match style {
-        Style::Spoiler => "\x03",
+        Style::Spoiler | Style::Color(_) => "\x03".into(),
         other => code_of(other),
     }
 }
@@ -47,11 +80,11 @@ fn push_node(node: &Node, out: &mut String) {
     match node {
         Node::Text(t) => out.push_str(t),
         Node::Styled(style, children) => {
-            out.push_str(code_of(*style));
+            out.push_str(&code_of(*style));
             for c in children {
                 push_node(c, out);
             }
-            out.push_str(closing_of(*style));
+            out.push_str(&closing_of(*style));
         }
         Node::Link { url, children } => match mxbridge_core::network::content::link_label(url, children) {
             Some(shown) => out.push_str(&format!("{shown} <{url}>")),
@@ -87,11 +120,20 @@ struct Active {
     underline: bool,
     strike: bool,
     mono: bool,
+    color: Option<Rgb>,
+    /// Same text and background colour: how IRC hides spoilers.
+    spoiler: bool,
 }
 
 impl Active {
     fn wrap(self, text: String) -> Node {
         let mut node = Node::Text(text);
+        if let Some(rgb) = self.color {
+            node = Node::Styled(Style::Color(rgb), vec![node]);
+        }
+        if self.spoiler {
+            node = Node::Styled(Style::Spoiler, vec![node]);
+        }
         for (on, style) in [
             (self.mono, Style::Code),
             (self.strike, Style::Strike),
@@ -107,7 +149,8 @@ impl Active {
     }
 }
 
-/// IRC text with formatting codes as rich text. Colours and reverse video are dropped.
+/// IRC text with formatting codes as rich text. Background colours and reverse video are
+/// dropped.
 pub fn from_irc(text: &str) -> RichText {
     let mut nodes = Vec::new();
     let mut active = Active::default();
@@ -135,28 +178,35 @@ pub fn from_irc(text: &str) -> RichText {
         }
         match c {
             COLOR => {
-                // Up to two digits, optionally a comma and two more.
-                for _ in 0..2 {
-                    if chars.peek().is_some_and(|d| d.is_ascii_digit()) {
-                        chars.next();
-                    }
+                // Up to two digits, optionally a comma and two more (the background).
+                let mut digits = String::new();
+                while digits.len() < 2 && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+                    digits.extend(chars.next());
                 }
+                let mut background = String::new();
                 let mut lookahead = chars.clone();
-                if lookahead.next() == Some(',') && lookahead.peek().is_some_and(|d| d.is_ascii_digit()) {
+                if !digits.is_empty() && lookahead.next() == Some(',') && lookahead.peek().is_some_and(|d| d.is_ascii_digit()) {
                     chars.next();
-                    for _ in 0..2 {
-                        if chars.peek().is_some_and(|d| d.is_ascii_digit()) {
-                            chars.next();
-                        }
+                    while background.len() < 2 && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+                        background.extend(chars.next());
                     }
                 }
+                // No digits ends the colour; 99 is the client's default; 16-98 are rarely
+                // supported extended colours, shown without colour.
+                let index = |digits: &str| digits.parse::<usize>().ok();
+                let color = index(&digits).and_then(|n| PALETTE.get(n).copied());
+                flush(&mut run, active, &mut nodes);
+                active.spoiler = !background.is_empty() && index(&digits) == index(&background);
+                active.color = if active.spoiler { None } else { color };
             }
             HEX_COLOR => {
-                for _ in 0..6 {
-                    if chars.peek().is_some_and(|d| d.is_ascii_hexdigit()) {
-                        chars.next();
-                    }
+                let mut hex = String::new();
+                while hex.len() < 6 && chars.peek().is_some_and(|d| d.is_ascii_hexdigit()) {
+                    hex.extend(chars.next());
                 }
+                flush(&mut run, active, &mut nodes);
+                active.color = Rgb::parse_hex(&hex);
+                active.spoiler = false;
             }
             REVERSE => {}
             c if c.is_control() && c != '\t' => {}
@@ -206,7 +256,9 @@ mod tests {
                 Node::Styled(Style::Bold, vec![text("bold")]),
                 text(" plain "),
                 Node::Styled(Style::Bold, vec![Node::Styled(Style::Italic, vec![text("both")])]),
-                text(" red "),
+                text(" "),
+                Node::Styled(Style::Color(Rgb(0xff, 0, 0)), vec![text("red")]),
+                text(" "),
                 Node::Styled(Style::Underline, vec![text("under")]),
             ]
         );
@@ -215,8 +267,27 @@ mod tests {
     }
 
     #[test]
+    fn test_colours_both_ways() {
+        let red = Style::Color(Rgb(0xff, 0, 0));
+        assert_eq!(from_irc("\x034red\x0399default").0, vec![Node::Styled(red, vec![text("red")]), text("default")]);
+        assert_eq!(from_irc("\x04336699hex\x04").0, vec![Node::Styled(Style::Color(Rgb(0x33, 0x66, 0x99)), vec![text("hex")])]);
+        assert_eq!(from_irc("\x0342extended").0, vec![text("extended")], "extended colours are shown plain");
+        assert_eq!(from_irc("\x0301,01hidden\x03 seen").0, vec![Node::Styled(Style::Spoiler, vec![text("hidden")]), text(" seen")]);
+        let bold_red = from_irc("\x02\x0304both\x0f");
+        assert_eq!(bold_red.0, vec![Node::Styled(Style::Bold, vec![Node::Styled(red, vec![text("both")])])]);
+
+        // Matrix colours become the nearest standard colour, with two digits so that text
+        // starting with a digit is not taken for part of the code.
+        let orange_ish = RichText(vec![Node::Styled(Style::Color(Rgb(0xf0, 0x80, 0x10)), vec![text("1st")])]);
+        assert_eq!(to_irc(&orange_ish), "\x03071st\x03");
+        assert_eq!(from_irc(&to_irc(&orange_ish)).to_plain(), "1st", "the digit stays text");
+    }
+
+    #[test]
     fn test_round_trip_of_styles() {
-        for style in [Style::Bold, Style::Italic, Style::Underline, Style::Strike, Style::Code] {
+        for style in
+            [Style::Bold, Style::Italic, Style::Underline, Style::Strike, Style::Code, Style::Spoiler, Style::Color(Rgb(0, 0, 0x7f))]
+        {
             let rt = RichText(vec![text("a "), Node::Styled(style, vec![text("styled")]), text(" b")]);
             assert_eq!(from_irc(&to_irc(&rt)), rt, "{style:?}");
         }

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use irc::proto::{ChannelMode, Command, Message, Mode, Response};
 use mxbridge_core::clock::now_ms;
-use mxbridge_core::ids::{PortalKey, RemoteChatId, RemoteMessageId};
+use mxbridge_core::ids::{PortalKey, RemoteMessageId};
 use mxbridge_core::network::content::{Content, MessageKind};
-use mxbridge_core::network::event::{Membership, RemoteEvent, Sender};
+use mxbridge_core::network::event::{Membership, RemoteEvent};
 use mxbridge_core::network::{ChatInfo, ChatKind, Role};
 
 use crate::client::{Inner, IrcClient};
@@ -60,11 +60,11 @@ pub(crate) fn is_netsplit(reason: &str) -> bool {
     looks_like_server(parts.next()) && looks_like_server(parts.next()) && parts.next().is_none()
 }
 
-fn channel_key(channel: &str) -> PortalKey {
-    PortalKey::shared(RemoteChatId::new(casefold(channel)))
-}
-
 impl Inner {
+    fn channel_key(&self, channel: &str) -> PortalKey {
+        PortalKey::shared(self.shared.ids.channel(channel))
+    }
+
     fn client(self: &Arc<Self>) -> IrcClient {
         IrcClient { inner: self.clone() }
     }
@@ -98,13 +98,13 @@ impl Inner {
             return;
         }
         if is_new {
-            let sender = Sender::named(casefold(nick), nick);
-            self.events.send(RemoteEvent::Member { chat: channel_key(channel), sender, membership: Membership::Join });
+            let sender = self.shared.ids.sender(nick);
+            self.events.send(RemoteEvent::Member { chat: self.channel_key(channel), sender, membership: Membership::Join });
         }
         if modes != 0 {
             self.events.send(RemoteEvent::RoleChanged {
-                chat: channel_key(channel),
-                sender: Some(Sender::named(casefold(nick), nick)),
+                chat: self.channel_key(channel),
+                sender: Some(self.shared.ids.sender(nick)),
                 role: role_of(modes),
             });
         }
@@ -113,7 +113,7 @@ impl Inner {
     /// Where a line to `target` from `from` belongs: the channel's portal, or the private
     /// chat of this login with the sender.
     fn chat_of(&self, target: &str, from: &str) -> PortalKey {
-        if is_channel(target) { channel_key(target) } else { PortalKey::owned_by(RemoteChatId::new(casefold(from)), self.events.login()) }
+        if is_channel(target) { self.channel_key(target) } else { PortalKey::owned_by(self.shared.ids.private(from), self.events.login()) }
     }
 
     fn left(&self, channel: &str, nick: &str) {
@@ -139,8 +139,8 @@ impl Inner {
             kind: ChatKind::Channel,
             members: vec![],
         };
-        let sender = by.filter(|b| !b.contains('.')).map(|b| Sender::named(casefold(b), b));
-        self.events.send(RemoteEvent::ChatChanged { chat: channel_key(channel), sender, info });
+        let sender = by.filter(|b| !b.contains('.')).map(|b| self.shared.ids.sender(b));
+        self.events.send(RemoteEvent::ChatChanged { chat: self.channel_key(channel), sender, info });
     }
 
     /// A QUIT: held for `quit_debounce_secs` when it looks like a netsplit, so users who
@@ -183,8 +183,8 @@ impl Inner {
         if self.shared.puppets.contains(nick) || !self.is_reader(channel) {
             return;
         }
-        let sender = Sender::named(casefold(nick), nick);
-        self.events.send(RemoteEvent::Member { chat: channel_key(channel), sender, membership: Membership::Leave });
+        let sender = self.shared.ids.sender(nick);
+        self.events.send(RemoteEvent::Member { chat: self.channel_key(channel), sender, membership: Membership::Leave });
     }
 
     /// A JOIN from someone whose QUIT is being held: they never left, as far as Matrix knows.
@@ -269,7 +269,7 @@ impl Inner {
                 let body = mentions::pills(format::from_irc(body), &|word| self.shared.mention_target(word));
                 self.events.send(RemoteEvent::Message {
                     chat,
-                    sender: Sender::named(casefold(&from), from.clone()),
+                    sender: self.shared.ids.sender(&from),
                     id: RemoteMessageId::new(id),
                     timestamp_ms: tag("time").and_then(|t| time::parse_rfc3339_ms(&t)),
                     content: Content { kind, body, media: None },
@@ -291,21 +291,21 @@ impl Inner {
                     return;
                 }
                 let chat = self.chat_of(target, &from);
-                let sender = Sender::named(casefold(&from), from.clone());
+                let sender = self.shared.ids.sender(&from);
                 self.events.send(RemoteEvent::Reaction { chat, sender, target: RemoteMessageId::new(reply), key });
             }
             Command::JOIN(channel, _, _) if is_own => {
                 // Always this login's own: the core creates the portal or invites its user.
                 self.members.lock().expect("lock").entry(casefold(channel)).or_default();
                 let info = ChatInfo { name: Some(channel.clone()), topic: None, avatar: None, kind: ChatKind::Channel, members: vec![] };
-                self.events.send(RemoteEvent::ChatChanged { chat: channel_key(channel), sender: None, info });
+                self.events.send(RemoteEvent::ChatChanged { chat: self.channel_key(channel), sender: None, info });
             }
             Command::KICK(channel, target, reason) => {
                 if casefold(target) == casefold(&own) {
                     self.client().forget_channel(channel);
-                    let by = (!from.is_empty()).then(|| Sender::named(casefold(&from), from.clone()));
+                    let by = (!from.is_empty()).then(|| self.shared.ids.sender(&from));
                     let reason = reason.clone().unwrap_or_default();
-                    self.events.send(RemoteEvent::Removed { chat: channel_key(channel), by, reason });
+                    self.events.send(RemoteEvent::Removed { chat: self.channel_key(channel), by, reason });
                 } else {
                     self.left(channel, target);
                 }
@@ -327,10 +327,10 @@ impl Inner {
                         *entry
                     };
                     if casefold(nick) == casefold(&own) {
-                        self.events.send(RemoteEvent::RoleChanged { chat: channel_key(channel), sender: None, role: role_of(now) });
+                        self.events.send(RemoteEvent::RoleChanged { chat: self.channel_key(channel), sender: None, role: role_of(now) });
                     } else if !self.shared.puppets.contains(nick) && self.is_reader(channel) {
-                        let sender = Some(Sender::named(casefold(nick), nick));
-                        self.events.send(RemoteEvent::RoleChanged { chat: channel_key(channel), sender, role: role_of(now) });
+                        let sender = Some(self.shared.ids.sender(nick));
+                        self.events.send(RemoteEvent::RoleChanged { chat: self.channel_key(channel), sender, role: role_of(now) });
                     }
                 }
             }
@@ -358,7 +358,7 @@ impl Inner {
             // away-notify: the reader of one channel the user is in reports it, once.
             Command::AWAY(message) if !is_own && self.channels_of(&from).first().is_some_and(|c| self.is_reader(c)) => {
                 let status = message.clone().filter(|m| !m.is_empty());
-                let sender = Sender::named(casefold(&from), from.clone());
+                let sender = self.shared.ids.sender(&from);
                 self.events.send(RemoteEvent::Presence { sender, available: status.is_none(), status });
             }
             Command::TOPIC(channel, Some(topic)) if !is_own => self.topic(channel, topic, Some(&from)),
@@ -374,7 +374,7 @@ impl Inner {
                     if casefold(nick) == casefold(&own) {
                         if modes != 0 {
                             let role = role_of(modes);
-                            self.events.send(RemoteEvent::RoleChanged { chat: channel_key(&args[2]), sender: None, role });
+                            self.events.send(RemoteEvent::RoleChanged { chat: self.channel_key(&args[2]), sender: None, role });
                         }
                     } else if !nick.is_empty() {
                         self.joined(&args[2], nick, modes);
@@ -426,7 +426,7 @@ mod tests {
     /// Puppets of Matrix users on one network, fed raw server lines (no server needed).
     fn network() -> Arc<Shared> {
         let config = serde_json::from_value(serde_json::json!({"server": "irc.example", "quit_debounce_secs": 1})).unwrap();
-        Shared::new(config)
+        Shared::new(config, crate::ids::IdScheme::bare(), Vec::new())
     }
 
     fn puppet(shared: &Arc<Shared>, user: &str, nick: &str) -> (IrcClient, Events) {
@@ -478,7 +478,7 @@ mod tests {
     #[tokio::test]
     async fn test_only_running_puppets_idle_past_the_timeout_count_as_idle() {
         let config = serde_json::json!({"server": "127.0.0.1", "port": 1, "idle_timeout_secs": 60});
-        let shared = Shared::new(serde_json::from_value(config).unwrap());
+        let shared = Shared::new(serde_json::from_value(config).unwrap(), crate::ids::IdScheme::bare(), Vec::new());
         let (alice, _events) = puppet(&shared, "@alice:hs", "alice");
         let now = now_ms();
         assert!(!alice.is_idle(now + 3_600_000), "a puppet that is not running is not disconnected again");

@@ -10,15 +10,19 @@
 //!   it hears and says is in `incoming` and `outgoing`.
 //! - [`mentions`], [`recent`]: nicks ⇄ pills, and quoting the line a reply answers.
 //! - [`network`]: the `Network`: puppets on demand, `join`, alias queries for channels.
+//! - [`networks`]: several IRC networks behind one bridge (`networks:`), each with its own
+//!   puppets, its IDs told apart by the network's name (`ids`).
 
 pub mod client;
 mod commands;
 pub mod config;
 pub mod connection;
 pub mod format;
+mod ids;
 mod incoming;
 pub mod mentions;
 pub mod network;
+pub mod networks;
 pub mod nick;
 mod outgoing;
 pub mod pacing;
@@ -26,5 +30,6 @@ pub mod recent;
 pub mod sanitize;
 pub mod time;
 
-pub use config::IrcConfig;
+pub use config::{IrcConfig, IrcSection};
 pub use network::IrcNetwork;
+pub use networks::build;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mxbridge_core::clock::now_ms;
 use mxbridge_core::commands::spec::CommandSpec;
-use mxbridge_core::ids::{LoginId, RemoteChatId};
+use mxbridge_core::ids::{LoginId, RemoteChatId, RemoteUserId};
 use mxbridge_core::network::event::EventSink;
 use mxbridge_core::network::login::{LoginError, LoginFlow, LoginProcess, NewLogin};
 use mxbridge_core::network::{CommandCall, CommandError, Network, NetworkClient, NetworkContext, NetworkError, NetworkInfo, StoredLogin};
@@ -16,6 +16,7 @@ use ruma::UserId;
 
 use crate::client::{IrcClient, Shared};
 use crate::config::IrcConfig;
+use crate::ids::IdScheme;
 use crate::nick;
 
 /// How often idle puppets are looked for.
@@ -29,7 +30,14 @@ pub struct IrcNetwork {
 impl IrcNetwork {
     /// A network from its config section.
     pub fn new(config: IrcConfig) -> Arc<Self> {
-        Arc::new(Self { shared: Shared::new(config) })
+        let names = vec![config.name.clone()];
+        Self::with_ids(config, IdScheme::bare(), names)
+    }
+
+    /// One of several networks of a bridge (all named in `names`): its IDs start with its
+    /// name.
+    pub(crate) fn with_ids(config: IrcConfig, ids: IdScheme, names: Vec<String>) -> Arc<Self> {
+        Arc::new(Self { shared: Shared::new(config, ids, names) })
     }
 
     pub(crate) fn config(&self) -> &IrcConfig {
@@ -90,7 +98,7 @@ impl Network for IrcNetwork {
         Err(LoginError::UnknownFlow(format!("{flow} (IRC connects you automatically when you join a channel)")))
     }
 
-    fn auto_login(&self, user: &UserId) -> Option<NewLogin> {
+    fn auto_login(&self, user: &UserId, _chat: Option<&RemoteChatId>) -> Option<NewLogin> {
         let wanted = nick::from_template(&self.config().nick_template, None, user.localpart(), nick::DEFAULT_NICKLEN);
         Some(NewLogin {
             id: LoginId::new(format!("{}:{user}", self.config().name)),
@@ -100,7 +108,7 @@ impl Network for IrcNetwork {
         })
     }
 
-    fn relay_login(&self, bot: &UserId) -> Option<NewLogin> {
+    fn relay_login(&self, bot: &UserId, _chat: &RemoteChatId) -> Option<NewLogin> {
         let nick = nick::sanitize(&self.config().bot_nick, nick::DEFAULT_NICKLEN).unwrap_or_else(|| "MatrixBridge".into());
         Some(NewLogin {
             id: LoginId::new(format!("{}:{bot}", self.config().name)),
@@ -112,6 +120,10 @@ impl Network for IrcNetwork {
 
     fn is_network_name(&self, word: &str) -> bool {
         word.eq_ignore_ascii_case(&self.config().name)
+    }
+
+    fn ghost_display_name(&self, _remote: &RemoteUserId, name: &str) -> String {
+        self.config().display_name(name)
     }
 
     fn status_room_name(&self) -> String {
@@ -136,7 +148,7 @@ impl Network for IrcNetwork {
     }
 
     fn chat_id(&self, name: &str) -> Option<RemoteChatId> {
-        (is_channel(name) && !self.config().is_excluded(name)).then(|| RemoteChatId::new(nick::casefold(name)))
+        (is_channel(name) && !self.config().is_excluded(name)).then(|| self.shared.ids.channel(name))
     }
 }
 

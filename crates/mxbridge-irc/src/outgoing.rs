@@ -120,16 +120,17 @@ impl NetworkClient for IrcClient {
     }
 
     async fn chat_info(&self, chat: &PortalKey) -> Result<ChatInfo, NetworkError> {
-        let name = chat.chat.as_str();
+        let ids = &self.inner.shared.ids;
+        let name = ids.target(&chat.chat);
         if is_channel(name) {
             Ok(ChatInfo { name: Some(name.to_owned()), topic: None, avatar: None, kind: ChatKind::Channel, members: Vec::new() })
         } else {
-            Ok(ChatInfo::direct(RemoteUserId::new(name), Some(UserInfo { display_name: Some(name.to_owned()), avatar: None })))
+            Ok(ChatInfo::direct(ids.user(name), Some(UserInfo { display_name: Some(name.to_owned()), avatar: None })))
         }
     }
 
     async fn user_info(&self, user: &RemoteUserId) -> Result<UserInfo, NetworkError> {
-        Ok(UserInfo { display_name: Some(user.as_str().to_owned()), avatar: None })
+        Ok(UserInfo { display_name: Some(self.inner.shared.ids.nick(user).to_owned()), avatar: None })
     }
 
     fn chat_membership(&self) -> Option<&dyn ChatMembership> {
@@ -154,7 +155,7 @@ impl NetworkClient for IrcClient {
 
     async fn send(&self, msg: OutgoingMessage) -> Result<SentMessage, NetworkError> {
         self.touch();
-        let target = msg.portal.chat.as_str().to_owned();
+        let target = self.inner.shared.ids.target(&msg.portal.chat).to_owned();
         if is_channel(&target) {
             self.be_in(&target)?;
         }
@@ -212,7 +213,7 @@ impl NetworkClient for IrcClient {
 #[async_trait]
 impl ChatMembership for IrcClient {
     async fn join(&self, portal: &PortalKey, _display_name: Option<&str>) -> Result<(), NetworkError> {
-        let channel = portal.chat.as_str();
+        let channel = self.inner.shared.ids.target(&portal.chat);
         if is_channel(channel) {
             self.be_in(channel)?;
         }
@@ -220,7 +221,7 @@ impl ChatMembership for IrcClient {
     }
 
     async fn leave(&self, portal: &PortalKey) -> Result<(), NetworkError> {
-        let channel = portal.chat.as_str();
+        let channel = self.inner.shared.ids.target(&portal.chat);
         if is_channel(channel) {
             self.part(channel, None);
         }
@@ -256,7 +257,7 @@ impl Reactions for IrcClient {
         if !link.has("message-tags") || !is_server_msgid(target.as_str()) {
             return Err(NetworkError::Unsupported("reactions on this IRC server (it lacks IRCv3 message-tags and msgid)".into()));
         }
-        let channel = portal.chat.as_str();
+        let channel = self.inner.shared.ids.target(&portal.chat);
         if is_channel(channel) {
             self.be_in(channel)?;
         }
@@ -278,23 +279,23 @@ impl Moderation for IrcClient {
     async fn set_topic(&self, portal: &PortalKey, topic: &str) -> Result<(), NetworkError> {
         self.touch();
         let link = self.wait_link().await?;
-        let channel = sanitize::word(portal.chat.as_str());
+        let channel = sanitize::word(self.inner.shared.ids.target(&portal.chat));
         link.sender.send(Command::TOPIC(channel, Some(sanitize::one_line(topic)))).map_err(send_error)
     }
 
     async fn kick(&self, portal: &PortalKey, user: &RemoteUserId, reason: &str) -> Result<(), NetworkError> {
         self.touch();
         let link = self.wait_link().await?;
-        let channel = sanitize::word(portal.chat.as_str());
+        let channel = sanitize::word(self.inner.shared.ids.target(&portal.chat));
         let reason = Some(sanitize::one_line(reason)).filter(|r| !r.is_empty());
-        link.sender.send(Command::KICK(channel, sanitize::word(user.as_str()), reason)).map_err(send_error)
+        link.sender.send(Command::KICK(channel, sanitize::word(self.inner.shared.ids.nick(user)), reason)).map_err(send_error)
     }
 
     async fn ban(&self, portal: &PortalKey, user: &RemoteUserId, reason: &str) -> Result<(), NetworkError> {
         self.touch();
         let link = self.wait_link().await?;
-        let channel = sanitize::word(portal.chat.as_str());
-        let mask = format!("{}!*@*", sanitize::word(user.as_str()));
+        let channel = sanitize::word(self.inner.shared.ids.target(&portal.chat));
+        let mask = format!("{}!*@*", sanitize::word(self.inner.shared.ids.nick(user)));
         link.sender.send(Command::Raw("MODE".into(), vec![channel, "+b".into(), mask])).map_err(send_error)?;
         self.kick(portal, user, reason).await
     }

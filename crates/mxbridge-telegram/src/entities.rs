@@ -158,6 +158,8 @@ fn push(node: &Node, out: &mut FormattedText, telegram_id_of: &dyn Fn(&str) -> O
                 Style::Strike => EntityKind::Strike,
                 Style::Code => EntityKind::Code,
                 Style::Spoiler => EntityKind::Spoiler,
+                // Telegram has no coloured text: the text stays.
+                Style::Color(_) => return,
             };
             insert_outer(out, index, kind, start);
         }

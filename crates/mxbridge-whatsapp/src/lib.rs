@@ -167,7 +167,7 @@ impl Network for WhatsAppNetwork {
         user.as_str().chars().all(|c| c.is_ascii_digit()).then(|| jid::Jid::user(user.as_str()).chat_id())
     }
 
-    fn ghost_display_name(&self, name: &str) -> String {
+    fn ghost_display_name(&self, _remote: &RemoteUserId, name: &str) -> String {
         self.shared.config.display_name(name)
     }
 }

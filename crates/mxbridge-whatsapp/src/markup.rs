@@ -179,8 +179,8 @@ fn render(node: &Node, number_of: &dyn Fn(&str) -> Option<String>, out: &mut WaT
                 Style::Italic => "_",
                 Style::Strike => "~",
                 Style::Code => "`",
-                // WhatsApp has no underline or spoiler: the text stays.
-                Style::Underline | Style::Spoiler => "",
+                // WhatsApp has no underline, spoiler or colour: the text stays.
+                Style::Underline | Style::Spoiler | Style::Color(_) => "",
             };
             out.text.push_str(marker);
             for c in children {

@@ -68,7 +68,7 @@ async fn client_for(shared: &Shared, node: &str) -> Option<XmppClient> {
         return Some(client);
     }
     let user = crate::jid::matrix_user_for_node(node)?;
-    if !shared.auto_logins.get()?.ensure(&user).await {
+    if !shared.auto_logins.get()?.ensure(&user, None).await {
         return None;
     }
     shared.clients.lock().expect("lock").get(node).cloned()

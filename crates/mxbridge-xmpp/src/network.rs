@@ -129,7 +129,7 @@ impl Network for XmppNetwork {
         Err(LoginError::UnknownFlow(format!("{flow} (XMPP needs no login: join a room or start a chat)")))
     }
 
-    fn auto_login(&self, user: &UserId) -> Option<NewLogin> {
+    fn auto_login(&self, user: &UserId, _chat: Option<&RemoteChatId>) -> Option<NewLogin> {
         let node = crate::jid::node_for_matrix_user(user).ok()?;
         Some(NewLogin {
             id: LoginId::new(format!("xmpp:{user}")),

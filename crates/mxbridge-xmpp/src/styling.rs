@@ -151,7 +151,7 @@ fn render_node(node: &Node, out: &mut String) {
                 Style::Italic => "_",
                 Style::Strike => "~",
                 Style::Code => "`",
-                Style::Underline | Style::Spoiler => "",
+                Style::Underline | Style::Spoiler | Style::Color(_) => "",
             };
             out.push_str(marker);
             children.iter().for_each(|c| render_node(c, out));

@@ -40,8 +40,8 @@ pub(crate) fn build(config: &Config) -> Result<Arc<dyn Network>> {
             Ok(mxbridge_demo::DemoNetwork::new(demo).0)
         }
         "irc" => {
-            let irc: mxbridge_irc::IrcConfig = serde_json::from_value(section).context("config section `network` (irc) is not valid")?;
-            Ok(mxbridge_irc::IrcNetwork::new(irc))
+            let irc: mxbridge_irc::IrcSection = serde_json::from_value(section).context("config section `network` (irc) is not valid")?;
+            Ok(mxbridge_irc::build(irc)?)
         }
         "telegram" => {
             let telegram: mxbridge_telegram::TelegramConfig =

@@ -38,7 +38,7 @@ impl Bridge {
         }
         // Networks that connect every user on demand do it before the first command runs,
         // so login-only commands are available at once.
-        let _ = self.ensure_auto_login(sender).await;
+        let _ = self.ensure_auto_login(sender, None).await;
         let (command, spec) = match parse(line, &self.specs) {
             Ok(c) => c,
             Err(e) => return self.notice(room, &format!("{e}. Send `help` for the list of commands.")).await,

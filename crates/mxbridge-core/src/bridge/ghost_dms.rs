@@ -42,17 +42,17 @@ impl Bridge {
             return refuse("You do not have permission to use this bridge. Ask the bridge admin to add you to bridge.permissions.".into())
                 .await;
         }
-        let _ = self.ensure_auto_login(&ev.sender).await;
-        let Some((login, _)) = self.logins_of(&ev.sender).into_iter().next() else {
+        let Some(chat) = self.network.dm_chat_for(&remote) else {
+            return refuse(format!("{} cannot start a direct chat with {remote}.", self.info.display_name)).await;
+        };
+        let _ = self.ensure_auto_login(&ev.sender, Some(&chat)).await;
+        let Some((login, _)) = self.logins_of(&ev.sender).into_iter().find(|(id, _)| self.network.login_serves(id, &chat)) else {
             let bot = &self.config.bot_user_id;
             return refuse(format!(
                 "You are not logged in to {}: send `login` to {bot} in a direct message, then invite me again.",
                 self.info.display_name
             ))
             .await;
-        };
-        let Some(chat) = self.network.dm_chat_for(&remote) else {
-            return refuse(format!("{} cannot start a direct chat with {remote}.", self.info.display_name)).await;
         };
         let key = PortalKey::owned_by(chat, &login);
         let _creating = self.creating_portal.lock().await;

@@ -42,7 +42,7 @@ impl Bridge {
         let wanted_name =
             info.and_then(|i| i.display_name.clone()).or_else(|| (row.display_name.is_none()).then(|| remote.as_str().to_owned()));
         if let Some(name) = wanted_name.filter(|n| row.display_name.as_deref() != Some(n.as_str())) {
-            let shown = self.network.ghost_display_name(&name);
+            let shown = self.network.ghost_display_name(remote, &name);
             match self.matrix.set_display_name(&user_id, &shown).await {
                 Ok(()) => row.display_name = Some(name),
                 Err(e) => warn!(ghost = %user_id, error = %e, "could not set a ghost's display name"),

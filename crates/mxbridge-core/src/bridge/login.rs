@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use tracing::warn;
 
 use super::Bridge;
+use crate::ids::RemoteChatId;
 use crate::network::login::{Display, InputField, LoginError, LoginProcess, LoginStep, NewLogin};
 use crate::store::LoginRow;
 
@@ -211,14 +212,19 @@ impl Bridge {
 
     /// Gives a user with permission a login the network creates by itself, if the network
     /// does that and the user has none yet. Returns whether the user has a login now.
-    pub(crate) async fn ensure_auto_login(self: &Arc<Self>, user: &UserId) -> bool {
-        if !self.logins_of(user).is_empty() {
+    pub(crate) async fn ensure_auto_login(self: &Arc<Self>, user: &UserId, chat: Option<&RemoteChatId>) -> bool {
+        let logins = self.logins_of(user);
+        let served = match chat {
+            Some(chat) => logins.iter().any(|(id, _)| self.network.login_serves(id, chat)),
+            None => !logins.is_empty(),
+        };
+        if served {
             return true;
         }
         if self.permission(user) < crate::config::Permission::User {
             return false;
         }
-        let Some(new_login) = self.network.auto_login(user) else { return false };
+        let Some(new_login) = self.network.auto_login(user, chat) else { return false };
         self.save_and_activate(user, new_login).await
     }
 
@@ -296,9 +302,9 @@ pub(crate) struct BridgeAutoLogins(pub(crate) std::sync::Weak<Bridge>);
 
 #[async_trait::async_trait]
 impl crate::network::AutoLogins for BridgeAutoLogins {
-    async fn ensure(&self, user: &UserId) -> bool {
+    async fn ensure(&self, user: &UserId, chat: Option<&RemoteChatId>) -> bool {
         match self.0.upgrade() {
-            Some(bridge) => bridge.ensure_auto_login(user).await,
+            Some(bridge) => bridge.ensure_auto_login(user, chat).await,
             None => false,
         }
     }

@@ -144,7 +144,7 @@ impl Bridge {
     async fn user_membership(self: &Arc<Self>, ev: &RoomEvent, joined: bool) {
         let Some(portal) = self.store.portal_by_room(&ev.room_id).await.ok().flatten() else { return };
         if joined {
-            let _ = self.ensure_auto_login(&ev.sender).await;
+            let _ = self.ensure_auto_login(&ev.sender, Some(&portal.chat_id())).await;
         }
         let Some((_, client, false)) = self.sending_client(&portal, &ev.sender) else { return };
         let Some(m) = client.chat_membership() else { return };
@@ -207,7 +207,8 @@ impl Bridge {
     pub(crate) fn sending_client(&self, portal: &PortalRow, user: &UserId) -> Option<(LoginId, Arc<dyn NetworkClient>, bool)> {
         let own = self.logins_of(user);
         if portal.receiver.is_empty() {
-            if let Some((id, l)) = own.into_iter().next() {
+            let chat = portal.chat_id();
+            if let Some((id, l)) = own.into_iter().find(|(id, _)| self.network.login_serves(id, &chat)) {
                 return Some((id, l.client, false));
             }
         } else if let Some((id, l)) = own.into_iter().find(|(id, _)| id.as_str() == portal.receiver) {
@@ -219,7 +220,7 @@ impl Bridge {
     }
 
     async fn bridge_message(self: &Arc<Self>, portal: &PortalRow, ev: &RoomEvent) {
-        let _ = self.ensure_auto_login(&ev.sender).await;
+        let _ = self.ensure_auto_login(&ev.sender, Some(&portal.chat_id())).await;
         let Some((_, client, relayed)) = self.sending_client(portal, &ev.sender) else {
             self.tell_failed(&ev.room_id, &ev.event_id, "you are not logged in. Send `login` to the bridge bot in a direct message.").await;
             return;

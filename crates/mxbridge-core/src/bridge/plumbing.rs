@@ -10,7 +10,7 @@ use tracing::warn;
 
 use super::Bridge;
 use crate::config::Permission;
-use crate::ids::LoginId;
+use crate::ids::{LoginId, RemoteChatId};
 use crate::store::PortalRow;
 
 /// Power level from which a room member may unlink the room.
@@ -40,7 +40,7 @@ impl Bridge {
         if !self.matrix.joined_members(&room).await.is_ok_and(|m| m.contains(&bot)) {
             return self.notice(here, &format!("I am not in {room}: invite {bot} there first, then plumb again.")).await;
         }
-        let Some(chat_id) = self.network.chat_id(chat) else {
+        let Some(chat_id) = self.network.chat_id_on(network, chat) else {
             return self
                 .notice(here, &format!("`{chat}` is not a chat this bridge can link (check the name, and that it is not excluded)."))
                 .await;
@@ -51,7 +51,7 @@ impl Bridge {
         if matches!(self.store.portal(chat_id.as_str(), "").await, Ok(Some(p)) if p.room_id.is_some()) {
             return self.notice(here, &format!("`{chat}` is already bridged to another room. Delete that portal first.")).await;
         }
-        let relay = self.relay_login_for_plumbing(user).await;
+        let relay = self.relay_login_for_plumbing(user, &chat_id).await;
         let row = PortalRow {
             remote_id: chat_id.as_str().to_owned(),
             receiver: String::new(),
@@ -85,10 +85,10 @@ impl Bridge {
 
     /// The relay login of a new plumbed portal: the network's bot account (created on first
     /// use), else the admin's own login.
-    async fn relay_login_for_plumbing(self: &Arc<Self>, admin: &UserId) -> Option<LoginId> {
+    async fn relay_login_for_plumbing(self: &Arc<Self>, admin: &UserId, chat: &RemoteChatId) -> Option<LoginId> {
         let bot = self.config.bot_user_id.clone();
-        let Some(new_login) = self.network.relay_login(&bot) else {
-            return self.logins_of(admin).into_iter().next().map(|(id, _)| id);
+        let Some(new_login) = self.network.relay_login(&bot, chat) else {
+            return self.logins_of(admin).into_iter().find(|(id, _)| self.network.login_serves(id, chat)).map(|(id, _)| id);
         };
         if self.login(&new_login.id).is_some() {
             return Some(new_login.id);

@@ -6,7 +6,7 @@
 //! turns `https://matrix.to/#/@user:server` links into mentions. Output HTML escapes every
 //! text node, so remote text can never inject markup.
 
-use crate::network::content::{Node, RichText, Style};
+use crate::network::content::{Node, Rgb, RichText, Style};
 
 /// Escapes text for HTML.
 pub fn escape(text: &str) -> String {
@@ -188,6 +188,7 @@ impl Parser {
                         "pre" => out.push(Node::Pre(RichText(children).to_plain())),
                         "blockquote" => out.push(Node::Quote(children)),
                         "span" if attrs.iter().any(|(k, _)| k == "data-mx-spoiler") => out.push(style(Style::Spoiler)),
+                        "font" | "span" if let Some(rgb) = text_color(&attrs) => out.push(style(Style::Color(rgb))),
                         "a" => {
                             let href = attr(&attrs, "href").unwrap_or("").to_owned();
                             if let Some(user) = mention_target(&href) {
@@ -221,6 +222,11 @@ impl Parser {
     }
 }
 
+/// The text colour of a `<font>` or `<span>`: `data-mx-color`, else `color`.
+fn text_color(attrs: &[(String, String)]) -> Option<Rgb> {
+    attr(attrs, "data-mx-color").or_else(|| attr(attrs, "color")).and_then(Rgb::parse_hex)
+}
+
 /// Parses Matrix HTML into rich text.
 pub fn parse(html: &str) -> RichText {
     let mut parser = Parser { tokens: tokenize(html).into_iter() };
@@ -245,14 +251,16 @@ fn render_node(node: &Node, out: &mut String) {
         Node::Text(t) => out.push_str(&escape(t).replace('\n', "<br>")),
         Node::Styled(style, children) => {
             let (open, close) = match style {
-                Style::Bold => ("<strong>", "</strong>"),
-                Style::Italic => ("<em>", "</em>"),
-                Style::Underline => ("<u>", "</u>"),
-                Style::Strike => ("<del>", "</del>"),
-                Style::Code => ("<code>", "</code>"),
-                Style::Spoiler => ("<span data-mx-spoiler>", "</span>"),
+                Style::Bold => ("<strong>".into(), "</strong>"),
+                Style::Italic => ("<em>".into(), "</em>"),
+                Style::Underline => ("<u>".into(), "</u>"),
+                Style::Strike => ("<del>".into(), "</del>"),
+                Style::Code => ("<code>".into(), "</code>"),
+                Style::Spoiler => ("<span data-mx-spoiler>".into(), "</span>"),
+                // Both attributes: the spec's `data-mx-color`, and `color` for older clients.
+                Style::Color(rgb) => (format!("<font data-mx-color=\"{0}\" color=\"{0}\">", rgb.hex()), "</font>"),
             };
-            out.push_str(open);
+            out.push_str(&open);
             for c in children {
                 render_node(c, out);
             }
@@ -304,6 +312,28 @@ mod tests {
             ]
         );
         assert_eq!(rt.to_plain(), "bold it link Bob\nx <y>");
+    }
+
+    #[test]
+    fn test_text_colours_both_ways() {
+        let red = Style::Color(Rgb(0xff, 0, 0));
+        let parsed = parse(r##"<font color="#FF0000">a</font> <span data-mx-color="#ff0000">b</span> <font color="red">c</font>"##);
+        assert_eq!(
+            parsed.0,
+            vec![
+                Node::Styled(red, vec![Node::Text("a".into())]),
+                Node::Text(" ".into()),
+                Node::Styled(red, vec![Node::Text("b".into())]),
+                Node::Text(" ".into()),
+                Node::Text("c".into()),
+            ],
+            "hex colours only; a colour name keeps its text"
+        );
+        let rendered = render(&RichText(vec![Node::Styled(red, vec![Node::Text("a".into())])]));
+        assert_eq!(rendered, r##"<font data-mx-color="#ff0000" color="#ff0000">a</font>"##);
+        assert_eq!(parse(&rendered), RichText(vec![Node::Styled(red, vec![Node::Text("a".into())])]));
+        assert_eq!(Rgb::parse_hex("#12345"), None);
+        assert_eq!(Rgb::parse_hex("12345g"), None);
     }
 
     #[test]

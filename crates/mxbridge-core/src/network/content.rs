@@ -21,6 +21,30 @@ pub enum Style {
     Code,
     /// Spoiler (hidden until clicked where supported).
     Spoiler,
+    /// Text colour (IRC colour codes, Matrix `<font color>`); networks without colours
+    /// keep the text and drop the colour.
+    Color(Rgb),
+}
+
+/// A colour as red, green and blue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Rgb(pub u8, pub u8, pub u8);
+
+impl Rgb {
+    /// `#rrggbb` or `rrggbb`, as HTML writes colours.
+    pub fn parse_hex(text: &str) -> Option<Self> {
+        let hex = text.trim().strip_prefix('#').unwrap_or(text.trim());
+        if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
+        Some(Self(byte(0)?, byte(2)?, byte(4)?))
+    }
+
+    /// `#rrggbb`.
+    pub fn hex(self) -> String {
+        format!("#{:02x}{:02x}{:02x}", self.0, self.1, self.2)
+    }
 }
 
 /// One node of a rich-text tree.

@@ -308,9 +308,10 @@ mod ghost_ids_tests {
 /// Creates automatic logins on the network's behalf.
 #[async_trait]
 pub trait AutoLogins: Send + Sync {
-    /// Makes sure the Matrix user has their automatic login (see [`Network::auto_login`]),
-    /// if they may use the bridge; true when they have one afterwards.
-    async fn ensure(&self, user: &UserId) -> bool;
+    /// Makes sure the Matrix user has their automatic login for `chat` (see
+    /// [`Network::auto_login`]), if they may use the bridge; true when they have one
+    /// afterwards.
+    async fn ensure(&self, user: &UserId, chat: Option<&RemoteChatId>) -> bool;
 }
 
 /// A network-specific bot command being run (`!join #rust`, `list contacts`).
@@ -385,16 +386,24 @@ pub trait Network: Send + Sync + 'static {
     fn load_login(&self, stored: StoredLogin, events: EventSink) -> Result<Arc<dyn NetworkClient>, NetworkError>;
 
     /// For networks where every Matrix user simply gets a connection (IRC): the login to
-    /// create, without any login step, the first time a user needs one. No I/O here.
-    fn auto_login(&self, _user: &UserId) -> Option<login::NewLogin> {
+    /// create, without any login step, the first time a user needs one for `chat` (or for
+    /// the bridge in general when `None`). No I/O here.
+    fn auto_login(&self, _user: &UserId, _chat: Option<&RemoteChatId>) -> Option<login::NewLogin> {
         None
     }
 
-    /// The login the bot itself uses to relay for Matrix users without a login of their own
-    /// in plumbed rooms (IRC: the bot's own connection); `None` relays through the login of
-    /// the admin who plumbed. No I/O here.
-    fn relay_login(&self, _bot: &UserId) -> Option<login::NewLogin> {
+    /// The login the bot itself uses to relay in the plumbed `chat` for Matrix users without
+    /// a login of their own (IRC: the bot's own connection); `None` relays through the login
+    /// of the admin who plumbed. No I/O here.
+    fn relay_login(&self, _bot: &UserId, _chat: &RemoteChatId) -> Option<login::NewLogin> {
         None
+    }
+
+    /// Whether a login can speak in a chat. A bridge serving several remote networks at
+    /// once (IRC's `networks:`) gives each user one login per network, and a shared chat
+    /// belongs to one of them.
+    fn login_serves(&self, _login: &LoginId, _chat: &RemoteChatId) -> bool {
+        true
     }
 
     /// Whether a command argument names this network (`join libera #rust`), so commands
@@ -412,6 +421,12 @@ pub trait Network: Send + Sync + 'static {
     /// events name it; `None` if it names no chat that may be bridged.
     fn chat_id(&self, name: &str) -> Option<RemoteChatId> {
         Some(RemoteChatId::new(name))
+    }
+
+    /// Like [`Network::chat_id`], for a command that also named the network (`plumb
+    /// !room:hs libera #rust`), which matters when the bridge serves several.
+    fn chat_id_on(&self, _network: Option<&str>, name: &str) -> Option<RemoteChatId> {
+        self.chat_id(name)
     }
 
     /// The DM chat with a remote user, for a Matrix user who invites that user's ghost;
@@ -434,9 +449,9 @@ pub trait Network: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// The display name of a ghost whose remote user is called `name`; by default the name
-    /// followed by the network's name in parentheses (`Alice (IRC)`).
-    fn ghost_display_name(&self, name: &str) -> String {
+    /// The display name of the ghost of `remote`, who is called `name`; by default the
+    /// name followed by the network's name in parentheses (`Alice (XMPP)`).
+    fn ghost_display_name(&self, _remote: &RemoteUserId, name: &str) -> String {
         format!("{name} ({})", self.info().display_name)
     }
 

@@ -6,7 +6,7 @@
 
 use ruma::{OwnedRoomId, RoomId};
 
-use crate::ids::PortalKey;
+use crate::ids::{PortalKey, RemoteChatId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -53,7 +53,12 @@ pub struct PortalRow {
 impl PortalRow {
     /// The portal's key.
     pub fn key(&self) -> PortalKey {
-        PortalKey { chat: self.remote_id.clone().into(), receiver: self.receiver.clone() }
+        PortalKey { chat: self.chat_id(), receiver: self.receiver.clone() }
+    }
+
+    /// The remote chat this portal bridges.
+    pub fn chat_id(&self) -> RemoteChatId {
+        self.remote_id.clone().into()
     }
 
     fn from_row(row: &AnyRow) -> Result<Self> {
