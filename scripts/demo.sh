@@ -166,12 +166,13 @@ cat >&2 <<TXT
   as demo / demo (a bridge admin), or register your own user.
   Start a direct message (without encryption) with a bridge bot and send: help
 
-  @demobot:localhost      the demo network: login, any phone number, code 123456
+  @demobot:localhost      the demo network: login, any user name, then the code 123456
   @ircbot:localhost       IRC: join #welcome (no login needed; you get your own nick).
                           IRC clients: 127.0.0.1:$IRC_PORT, no TLS
-  @xmppbot:localhost      XMPP: no login; join #_xmpp_welcome=40conference.localhost:localhost
-                          for the MUC welcome@conference.localhost. XMPP clients:
-                          127.0.0.1:$XMPP_C2S_PORT, no TLS, register any account in-band
+  @xmppbot:localhost      XMPP: no login. In an XMPP client (127.0.0.1:$XMPP_C2S_PORT, no TLS,
+                          register any account in-band) create the MUC welcome@conference.localhost,
+                          then join #_xmpp_welcome=40conference.localhost:localhost here; or
+                          write to demo_localhost@matrix.localhost to reach demo here
   @telegram:localhost     simulated Telegram: login, any phone number, code 12345;
                           then pm +15550001001 (Echo answers everything)
   @whatsappbot:localhost  simulated WhatsApp: login (the QR code is "scanned" after 5 s);
