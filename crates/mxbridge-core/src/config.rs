@@ -12,6 +12,10 @@ use serde::Deserialize;
 use crate::matrix::ghost_id::{self, Template};
 use crate::secret::Secret;
 
+mod logging;
+
+pub use logging::{LogFormat, RawLogging};
+
 /// A config problem, naming the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -180,25 +184,6 @@ impl Default for RawBridge {
     }
 }
 
-/// `logging:`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawLogging {
-    /// A tracing filter, e.g. `info` or `mxbridge_core=debug,info`.
-    #[serde(default = "default_level")]
-    pub level: String,
-}
-
-fn default_level() -> String {
-    "info".to_owned()
-}
-
-impl Default for RawLogging {
-    fn default() -> Self {
-        Self { level: default_level() }
-    }
-}
-
 /// What a Matrix user may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Permission {
@@ -296,8 +281,10 @@ pub struct Config {
     pub disconnect_notice: std::time::Duration,
     /// The network's section.
     pub network: serde_json::Value,
-    /// Tracing filter.
+    /// Tracing filter: `logging.level` with `logging.filters` added.
     pub log_level: String,
+    /// `logging.format`.
+    pub log_format: LogFormat,
 }
 
 const TOKEN_PLACEHOLDER: &str = "generate";
@@ -401,6 +388,7 @@ impl Config {
             permissions.insert(who, p);
         }
         let public_url = raw.bridge.public_url.as_deref().map(check_public_url).transpose()?;
+        let (log_level, log_format) = raw.logging.validate()?;
 
         Ok(Self {
             homeserver_url: address,
@@ -423,7 +411,8 @@ impl Config {
             public_url,
             disconnect_notice: std::time::Duration::from_secs(raw.bridge.disconnect_notice_seconds),
             network: raw.network,
-            log_level: raw.logging.level,
+            log_level,
+            log_format,
         })
     }
 
@@ -575,6 +564,29 @@ bridge:
         for bad in ["", "bridge.example.com", "ftp://example.com", "https://u:p@example.com", "https://example.com/?a=1", "https://x/#f"] {
             let err = load(&with(bad)).unwrap_err().to_string();
             assert!(err.contains("`bridge.public_url`") && err.contains("fix:") && err.contains("remove the key"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn test_logging_filters_join_the_level_and_bad_keys_are_named() {
+        let c = load(EXAMPLE).unwrap();
+        assert_eq!((c.log_level.as_str(), c.log_format), ("info", LogFormat::Human), "defaults");
+        let with = |logging: &str| format!("{EXAMPLE}logging:\n{logging}");
+        let c =
+            load(&with("  level: warn\n  format: json\n  filters: {mxbridge_irc: debug, \"mxbridge_core::appservice\": trace}\n")).unwrap();
+        assert_eq!(c.log_level, "warn,mxbridge_core::appservice=trace,mxbridge_irc=debug");
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(load(&with("  level: \"mxbridge_core=debug,info\"\n")).unwrap().log_level, "mxbridge_core=debug,info");
+        let cases = [
+            ("  format: xml\n", "logging.format"),
+            ("  level: loud\n", "logging.level"),
+            ("  level: \"mxbridge_core=chatty,info\"\n", "logging.level"),
+            ("  filters: {mxbridge_irc: verbose}\n", "logging.filters.mxbridge_irc"),
+            ("  filters: {\"not a module\": debug}\n", "logging.filters.not a module"),
+        ];
+        for (logging, key) in cases {
+            let err = load(&with(logging)).unwrap_err().to_string();
+            assert!(err.contains(&format!("`{key}`")) && err.contains("fix:"), "{logging}: {err}");
         }
     }
 
