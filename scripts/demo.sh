@@ -19,11 +19,11 @@ declare -A PORT=(
   [telegram]="${MXBRIDGE_DEMO_TELEGRAM_PORT:-29358}"
   [whatsapp]="${MXBRIDGE_DEMO_WHATSAPP_PORT:-29359}"
 )
-STEPS=6
+STEPS=7
 step() { log "($1/$STEPS) $2"; }
 
 STARTED=()     # servers this run started, stopped again on exit
-BRIDGE_PIDS=() # the bridges' processes
+BRIDGE_PIDS=() # the bridges' processes, and the welcome user's
 cleanup() {
   trap - EXIT INT TERM
   [ ${#BRIDGE_PIDS[@]} -gt 0 ] || [ ${#STARTED[@]} -gt 0 ] || return 0
@@ -160,6 +160,14 @@ for bridge in "${BRIDGES[@]}"; do
   log "  $bridge bridge ready on 127.0.0.1:${PORT[$bridge]} (log: $dir/bridge.log)"
 done
 
+step 7 "the welcome user in #welcome (IRC) and welcome@conference.localhost (XMPP)"
+# Someone on the other side of both bridges, who answers every line (scripts/demo-welcome.py).
+mkdir -p "$DEMO/welcome-user"
+"$XMPP_VENV/bin/python" scripts/demo-welcome.py --irc "127.0.0.1:$IRC_PORT" --xmpp "127.0.0.1:$XMPP_C2S_PORT" \
+  >"$DEMO/welcome-user/bridge.log" 2>&1 </dev/null &
+BRIDGE_PIDS+=("$!")
+BRIDGES+=(welcome-user)
+
 cat >&2 <<TXT
 
   Homeserver: http://127.0.0.1:$HS_PORT, server name localhost. Log in with any Matrix client
@@ -167,12 +175,13 @@ cat >&2 <<TXT
   Start a direct message (without encryption) with a bridge bot and send: help
 
   @demobot:localhost      the demo network: login, any user name, then the code 123456
-  @ircbot:localhost       IRC: join #welcome (no login needed; you get your own nick).
+  @ircbot:localhost       IRC: join #welcome (no login needed; you get your own nick);
+                          the user "welcome" there answers everything you say.
                           IRC clients: 127.0.0.1:$IRC_PORT, no TLS
-  @xmppbot:localhost      XMPP: no login. In an XMPP client (127.0.0.1:$XMPP_C2S_PORT, no TLS,
-                          register any account in-band) create the MUC welcome@conference.localhost,
-                          then join #_xmpp_welcome=40conference.localhost:localhost here; or
-                          write to demo_localhost@matrix.localhost to reach demo here
+  @xmppbot:localhost      XMPP: no login. Join #_xmpp_welcome=40conference.localhost:localhost
+                          (the MUC where "welcome" answers too). XMPP clients: 127.0.0.1:$XMPP_C2S_PORT,
+                          no TLS, register any account in-band; write to
+                          demo_localhost@matrix.localhost to reach demo here
   @telegram:localhost     simulated Telegram: login, any phone number, code 12345;
                           then pm +15550001001 (Echo answers everything)
   @whatsappbot:localhost  simulated WhatsApp: login (the QR code is "scanned" after 5 s);
