@@ -23,6 +23,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::media_links::MediaLinks;
+use crate::metrics::Metrics;
 use crate::secret::Secret;
 use crate::store::Store;
 use error::AsError;
@@ -63,12 +64,27 @@ pub struct AppState {
     pub(crate) inbox: Arc<Notify>,
     pub(crate) shutting_down: Arc<AtomicBool>,
     pub(crate) links: MediaLinks,
+    pub(crate) metrics: Metrics,
 }
 
 impl AppState {
     /// State for the router: `inbox` is notified after each new transaction is stored.
     pub fn new(hs_token: Secret<String>, store: Store, handler: Arc<dyn AppserviceHandler>, inbox: Arc<Notify>) -> Self {
-        Self { hs_token, store, handler, inbox, shutting_down: Arc::new(AtomicBool::new(false)), links: MediaLinks::disabled() }
+        Self {
+            hs_token,
+            store,
+            handler,
+            inbox,
+            shutting_down: Arc::new(AtomicBool::new(false)),
+            links: MediaLinks::disabled(),
+            metrics: Metrics::new("none"),
+        }
+    }
+
+    /// Counts transactions into these metrics (the bridge's); without, into a private set.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Serves the media links these make; without, every link answers 404.

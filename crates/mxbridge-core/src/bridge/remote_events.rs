@@ -11,6 +11,7 @@ use super::convert;
 use super::portals::power_level;
 use crate::ids::{LoginId, PortalKey, RemoteMessageId};
 use crate::matrix::intent::CreateRoom;
+use crate::metrics::Direction;
 use crate::network::event::{LoginState, Membership, RemoteEvent, Sender};
 use crate::network::{ChatInfo, ChatKind};
 use crate::store::{MessageRow, ReactionRow};
@@ -22,7 +23,9 @@ impl Bridge {
                 if self.already_bridged(&chat, &id).await {
                     return;
                 }
-                let Some((room, ghost)) = self.portal_and_ghost(login, &chat, &sender).await else { return };
+                let Some((room, ghost)) = self.portal_and_ghost(login, &chat, &sender).await else {
+                    return self.metrics.send_failed(Direction::RemoteToMatrix);
+                };
                 let mut body = match convert::content_to_matrix(&self.matrix, &content).await {
                     Ok(b) => b,
                     Err(e) => {
@@ -40,7 +43,12 @@ impl Bridge {
                 {
                     body["m.relates_to"] = json!({"m.in_reply_to": {"event_id": first.event_id}});
                 }
-                match self.matrix.send_event(&room, &ghost, "m.room.message", &body, timestamp_ms).await {
+                let sent = self.matrix.send_event(&room, &ghost, "m.room.message", &body, timestamp_ms).await;
+                match &sent {
+                    Ok(_) => self.metrics.message_bridged(Direction::RemoteToMatrix),
+                    Err(_) => self.metrics.send_failed(Direction::RemoteToMatrix),
+                }
+                match sent {
                     Ok(event_id) => {
                         let row = MessageRow {
                             portal_remote_id: chat.chat.as_str().to_owned(),
@@ -266,6 +274,7 @@ impl Bridge {
             _ => return,
         };
         let Some(l) = self.login(login) else { return };
+        self.metrics.login_state(login, &state);
         let name = l.client.remote_name().unwrap_or(l.remote_name);
         let text = match state {
             LoginState::Connected => {
