@@ -7,6 +7,7 @@
 
 mod auth;
 pub mod error;
+mod health;
 mod media;
 mod queries;
 mod thirdparty;
@@ -52,6 +53,7 @@ pub trait AppserviceHandler: Send + Sync + 'static {
     async fn thirdparty_lookup(&self, kind: thirdparty::LookupKind, protocol: Option<&str>, fields: &[(String, String)]) -> Vec<Value>;
 }
 
+pub use health::Health;
 pub use thirdparty::LookupKind;
 pub(crate) use transactions::{Container as TxnContainer, parse_inbox_payload};
 
@@ -65,6 +67,7 @@ pub struct AppState {
     pub(crate) shutting_down: Arc<AtomicBool>,
     pub(crate) links: MediaLinks,
     pub(crate) metrics: Metrics,
+    pub(crate) health: Health,
 }
 
 impl AppState {
@@ -78,6 +81,7 @@ impl AppState {
             shutting_down: Arc::new(AtomicBool::new(false)),
             links: MediaLinks::disabled(),
             metrics: Metrics::new("none"),
+            health: Health::default(),
         }
     }
 
@@ -93,6 +97,12 @@ impl AppState {
         self
     }
 
+    /// Answers `/health` with the homeserver checks recorded in `health` (the bridge's).
+    pub fn with_health(mut self, health: Health) -> Self {
+        self.health = health;
+        self
+    }
+
     /// From now on transactions get 503 so the homeserver keeps them for the next start.
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
@@ -100,7 +110,8 @@ impl AppState {
 }
 
 /// The appservice router. Every `/_matrix/app` route needs the hs_token; media links are
-/// public and checked by their signature instead. Unknown routes answer 404 and known
+/// public and checked by their signature instead, and `/health` is public and tells nothing
+/// secret. Unknown routes answer 404 and known
 /// routes with a wrong method 405, both `M_UNRECOGNIZED`. Path parameters use catch-all
 /// segments because Synapse leaves `/` unencoded in user IDs and aliases.
 pub fn router(state: AppState) -> Router {
@@ -117,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_hs_token))
         // Added after the auth layer, which covers only the routes before it.
         .route("/_mxbridge/media/{*link}", get(media::serve))
+        .route("/health", get(health::health))
         .method_not_allowed_fallback(|| async { AsError::unrecognized(true) });
     authed.fallback(|| async { AsError::unrecognized(false) }).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES)).with_state(state)
 }

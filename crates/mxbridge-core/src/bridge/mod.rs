@@ -11,6 +11,7 @@ mod convert;
 mod gateway;
 mod ghost_dms;
 mod ghosts;
+mod homeserver_check;
 mod login;
 mod matrix_events;
 mod metrics_sample;
@@ -31,7 +32,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 use tracing::{Instrument, error, info, info_span, warn};
 
-use crate::appservice::{self, AppState};
+use crate::appservice::{self, AppState, Health};
 use crate::commands::core_specs;
 use crate::commands::spec::CommandSpec;
 use crate::config::{Config, Permission, SecretKeySource};
@@ -151,6 +152,7 @@ pub async fn run(
     let inbox_notify = Arc::new(Notify::new());
     let info = network.info();
     let metrics = Metrics::new(&info.id);
+    let health = Health::default();
     let mut specs = core_specs();
     specs.extend(network.commands());
     let bridge = Arc::new(Bridge {
@@ -180,7 +182,8 @@ pub async fn run(
 
     let state = AppState::new(bridge.config.hs_token.clone(), store.clone(), Arc::new(queries::Queries(bridge.clone())), inbox_notify)
         .with_media_links(links.clone())
-        .with_metrics(metrics.clone());
+        .with_metrics(metrics.clone())
+        .with_health(health.clone());
     let app = appservice::router(state.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = {
@@ -203,6 +206,7 @@ pub async fn run(
         }))
     });
 
+    tokio::spawn(homeserver_check::watch(bridge.matrix.clone(), health, stop_rx.clone()));
     tokio::spawn(bridge.clone().dispatch_remote_events(remote_rx, stop_rx.clone()));
     bridge.prepare_bot().await;
     let auto_logins = Arc::new(login::BridgeAutoLogins(Arc::downgrade(&bridge)));
