@@ -7,12 +7,14 @@
 //! entry is only marked done after it was handled, so a crash replays it.
 
 mod commands;
+mod connection_notices;
 mod convert;
 mod gateway;
 mod ghost_dms;
 mod ghosts;
 mod homeserver_check;
 mod login;
+mod login_state;
 mod matrix_events;
 mod metrics_sample;
 mod moderation;
@@ -118,8 +120,8 @@ pub(crate) struct Bridge {
     /// Rooms remote users joined from their network, with their members' names.
     pub(crate) gateway_rooms: Mutex<gateway::GatewayRooms>,
     inbox_notify: Arc<Notify>,
-    /// Disconnects not yet reported, or reported and not yet followed by a reconnect.
-    pub(crate) connection_notices: Mutex<HashMap<LoginId, remote_events::DisconnectNotice>>,
+    /// Which connection changes of each login its owner is told about, and when.
+    pub(crate) connection_notices: Mutex<connection_notices::ConnectionNotices>,
     /// Counters served at `/metrics`.
     pub(crate) metrics: Metrics,
 }
@@ -152,6 +154,7 @@ pub async fn run(
     let inbox_notify = Arc::new(Notify::new());
     let info = network.info();
     let metrics = Metrics::new(&info.id);
+    let notice_grace = config.disconnect_notice;
     let health = Health::default();
     let mut specs = core_specs();
     specs.extend(network.commands());
@@ -176,7 +179,7 @@ pub async fn run(
         typing: Mutex::new(HashMap::new()),
         gateway_rooms: Mutex::new(HashMap::new()),
         inbox_notify: inbox_notify.clone(),
-        connection_notices: Mutex::new(HashMap::new()),
+        connection_notices: Mutex::new(connection_notices::ConnectionNotices::new(notice_grace, connection_notices::NOTICE_INTERVAL)),
         metrics: metrics.clone(),
     });
 
