@@ -78,7 +78,7 @@ impl Bridge {
         let network = &self.info.display_name;
         let text = match notice {
             Notice::Connected => format!("Connected to {network} as `{name}`."),
-            Notice::Back => format!("Back: connected to {network} as `{name}` again."),
+            Notice::Back => format!("Connected to {network} as `{name}` again."),
             Notice::Lost(why) => format!("Lost the connection for `{login}` ({why}); reconnecting."),
             Notice::BadCredentials(why) => format!("{network} refused the login `{login}` ({why}). Send `login` to log in again."),
         };
