@@ -111,9 +111,9 @@ impl AppState {
 
 /// The appservice router. Every `/_matrix/app` route needs the hs_token; media links are
 /// public and checked by their signature instead, and `/health` is public and tells nothing
-/// secret. Unknown routes answer 404 and known
-/// routes with a wrong method 405, both `M_UNRECOGNIZED`. Path parameters use catch-all
-/// segments because Synapse leaves `/` unencoded in user IDs and aliases.
+/// secret. Unknown routes answer 404 and known routes with a wrong method 405, both
+/// `M_UNRECOGNIZED`. Path parameters use catch-all segments because Synapse leaves `/`
+/// unencoded in user IDs and aliases.
 pub fn router(state: AppState) -> Router {
     let authed = Router::new()
         .route("/_matrix/app/v1/transactions/{*txn_id}", put(transactions::push_events))

@@ -134,14 +134,14 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BridgeError> {
-    let cipher = match &config.secret_key {
-        SecretKeySource::Inline(key) => SecretCipher::from_base64_key(key.expose())?,
-        SecretKeySource::File(path) => SecretCipher::load_or_create_key_file(path)?,
-    };
     // Bound first, so a bad metrics address stops the start before anything else happens.
     let metrics_listener = match config.metrics_listen {
         Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| BridgeError::MetricsListen { addr, source })?),
         None => None,
+    };
+    let cipher = match &config.secret_key {
+        SecretKeySource::Inline(key) => SecretCipher::from_base64_key(key.expose())?,
+        SecretKeySource::File(path) => SecretCipher::load_or_create_key_file(path)?,
     };
     let store = Store::connect(config.database.url().expose(), cipher).await?;
     let matrix = Matrix::new(&config.homeserver_url, config.as_token.clone(), config.bot_user_id.clone());
@@ -201,7 +201,9 @@ pub async fn run(
     };
 
     let metrics_server = metrics_listener.map(|listener| {
-        info!(listen = %bridge.config.metrics_listen.map(|a| a.to_string()).unwrap_or_default(), "serving /metrics");
+        if let Ok(addr) = listener.local_addr() {
+            info!(listen = %addr, "serving /metrics");
+        }
         let sampler = Arc::new(metrics_sample::BridgeSampler(Arc::downgrade(&bridge)));
         let mut stop_rx = stop_rx.clone();
         tokio::spawn(crate::metrics::serve(listener, metrics.clone(), sampler, async move {
