@@ -215,3 +215,26 @@ async fn test_lost_connection_is_told_after_the_grace_then_back_and_flapping_is_
     assert!(quiet.is_err(), "the flapping was not told: {quiet:?}");
     bridge.stop().await;
 }
+
+#[tokio::test]
+async fn test_health_is_503_when_the_homeserver_does_not_answer() {
+    let _ports = exclusive().await;
+    let mut config = config("demo-metrics", &state_dir("metrics-nohs"));
+    // Nothing listens on the discard port: the bridge's periodic check finds no homeserver.
+    config.homeserver_url = "http://127.0.0.1:9".to_owned();
+    // Not stopped at the end (the bridge keeps waiting for its homeserver) but dropped with
+    // this test's runtime; metrics stay off so no port outlives the test but the retried one.
+    config.metrics_listen = None;
+    let bridge = RunningBridge::start(config).await;
+    let unhealthy = wait_until(Duration::from_secs(30), Duration::from_millis(250), || async {
+        let (status, body) = health(&bridge).await;
+        (status == reqwest::StatusCode::SERVICE_UNAVAILABLE).then_some(body)
+    })
+    .await
+    .expect("/health turns 503 once the check fails");
+    assert_eq!(unhealthy["status"], "unhealthy");
+    assert_eq!(unhealthy["homeserver"]["reachable"], false, "{unhealthy}");
+    assert_eq!(unhealthy["database"]["reachable"], true, "{unhealthy}");
+    assert!(unhealthy["reasons"][0].as_str().unwrap().contains("homeserver did not answer"), "{unhealthy}");
+    assert!(!unhealthy.to_string().contains("127.0.0.1:9"), "no addresses in /health: {unhealthy}");
+}
