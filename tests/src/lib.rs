@@ -12,6 +12,7 @@ mod irc_networks_e2e;
 mod irc_server_restart;
 mod irc_stack_smoke;
 mod media_links_e2e;
+mod metrics_e2e;
 mod restart_e2e;
 mod stack_smoke;
 mod telegram_sim_e2e;

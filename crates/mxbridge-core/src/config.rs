@@ -13,8 +13,10 @@ use crate::matrix::ghost_id::{self, Template};
 use crate::secret::Secret;
 
 mod logging;
+mod metrics;
 
 pub use logging::{LogFormat, RawLogging};
+pub use metrics::RawMetrics;
 
 /// A config problem, naming the key.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +72,9 @@ pub struct RawConfig {
     /// Logging.
     #[serde(default)]
     pub logging: RawLogging,
+    /// Prometheus metrics.
+    #[serde(default)]
+    pub metrics: RawMetrics,
 }
 
 /// `homeserver:`
@@ -285,6 +290,8 @@ pub struct Config {
     pub log_level: String,
     /// `logging.format`.
     pub log_format: LogFormat,
+    /// Where `/metrics` is served; `None` when metrics are off.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 const TOKEN_PLACEHOLDER: &str = "generate";
@@ -389,6 +396,7 @@ impl Config {
         }
         let public_url = raw.bridge.public_url.as_deref().map(check_public_url).transpose()?;
         let (log_level, log_format) = raw.logging.validate()?;
+        let metrics_listen = raw.metrics.validate(&asv.hostname, asv.port)?;
 
         Ok(Self {
             homeserver_url: address,
@@ -413,6 +421,7 @@ impl Config {
             network: raw.network,
             log_level,
             log_format,
+            metrics_listen,
         })
     }
 

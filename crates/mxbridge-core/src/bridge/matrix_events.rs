@@ -13,6 +13,7 @@ use super::convert;
 use crate::appservice::TxnContainer;
 use crate::config::Permission;
 use crate::ids::LoginId;
+use crate::metrics::{Direction, SkipReason};
 use crate::network::{NetworkClient, OutgoingMessage};
 use crate::store::PortalRow;
 
@@ -39,6 +40,7 @@ const ENCRYPTION_NOTICE: &str = "This room is encrypted, and the bridge cannot r
 
 impl Bridge {
     pub(crate) async fn handle_inbox_event(self: Arc<Self>, container: TxnContainer, event: Value) {
+        self.metrics.event_processed(container, event["type"].as_str());
         match container {
             TxnContainer::Ephemeral => self.handle_ephemeral(event).await,
             TxnContainer::Timeline => {
@@ -46,6 +48,7 @@ impl Bridge {
                     Ok(ev) => ev,
                     Err(e) => {
                         warn!(error = %e, "skipping a malformed event");
+                        self.metrics.event_skipped(SkipReason::Malformed);
                         return;
                     }
                 };
@@ -243,7 +246,12 @@ impl Bridge {
         };
         let key = portal.key();
         let msg = OutgoingMessage { portal: key, content, reply_to, relayed_for };
-        match client.send(msg).await {
+        let result = client.send(msg).await;
+        match &result {
+            Ok(_) => self.metrics.message_bridged(Direction::MatrixToRemote),
+            Err(_) => self.metrics.send_failed(Direction::MatrixToRemote),
+        }
+        match result {
             Ok(sent) => {
                 let row = crate::store::MessageRow {
                     portal_remote_id: portal.remote_id.clone(),
