@@ -32,6 +32,16 @@ pub(crate) async fn route(mut incoming: mpsc::UnboundedReceiver<Stanza>, shared:
                     shared.to_gateway(Stanza::Iq(iq));
                     continue;
                 }
+                if crate::iq::is_user_vcard_get(&iq) {
+                    // The homeserver is asked for the profile: answered aside.
+                    let (rooms, link) = (shared.matrix_rooms.get().cloned(), shared.link.get().cloned());
+                    tokio::spawn(async move {
+                        if let (Some(reply), Some(link)) = (crate::iq::answer_vcard(iq, rooms).await, link) {
+                            link.send(reply);
+                        }
+                    });
+                    continue;
+                }
                 if let (Some(reply), Some(link)) = (crate::iq::answer(iq, &shared.component), shared.link.get()) {
                     link.send(reply);
                 }
@@ -267,7 +277,9 @@ fn chat_and_sender(shared: &Shared, client: &XmppClient, m: &Message, from: &tok
             if client.nick_in(&bare).is_none() || shared.is_ours(&bare, &nick) || !shared.is_reader(client, &bare) {
                 return None;
             }
-            Some((PortalKey::shared(RemoteChatId::new(bare.clone())), Sender::named(format!("{bare}/{nick}"), nick)))
+            let occupant = format!("{bare}/{nick}");
+            let name = shared.profiles.name_for(&occupant, &nick);
+            Some((PortalKey::shared(RemoteChatId::new(bare.clone())), Sender::named(occupant, name)))
         }
         (MessageType::Groupchat, None) => None, // the room itself
         (MessageType::Chat | MessageType::Normal, _) => {
@@ -283,7 +295,7 @@ fn retraction(shared: &Shared, client: &XmppClient, m: &Message, from: tokio_xmp
     client.inner.events.send(RemoteEvent::Deleted { chat, sender, target: RemoteMessageId::new(target) });
 }
 
-fn presence(shared: &Shared, client: &XmppClient, p: Presence) {
+fn presence(shared: &Arc<Shared>, client: &XmppClient, p: Presence) {
     let Some(from) = p.from.clone() else { return };
     let Some(nick) = from.resource().map(|r| r.as_str().to_owned()) else { return };
     let muc = from.to_bare().to_string();
@@ -302,9 +314,12 @@ fn presence(shared: &Shared, client: &XmppClient, p: Presence) {
         PresenceType::Unavailable => Membership::Leave,
         _ => return,
     };
-    let sender = Sender::named(format!("{muc}/{nick}"), nick);
+    let occupant = format!("{muc}/{nick}");
+    let sender = Sender::named(occupant.clone(), shared.profiles.name_for(&occupant, &nick));
     events.send(RemoteEvent::Member { chat: chat.clone(), sender: sender.clone(), membership });
     if membership == Membership::Join {
+        // XEP-0054/0153: the occupant's vCard, on first sight and when their picture changes.
+        crate::vcard::seen(shared, client, &occupant, &nick, &occupant, crate::vcard::photo_hint(&p.payloads));
         // Availability: away, extended away and do-not-disturb are not available on Matrix.
         let available = matches!(p.show, None | Some(Show::Chat));
         let status = p.statuses.values().next().cloned().filter(|s| !s.is_empty());

@@ -21,6 +21,7 @@ mod mam;
 pub mod network;
 mod self_ping;
 pub mod styling;
+mod vcard;
 pub mod xep;
 
 pub use config::XmppConfig;

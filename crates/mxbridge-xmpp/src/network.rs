@@ -61,6 +61,8 @@ pub(crate) struct Shared {
     pub(crate) gateway_rooms: Mutex<HashMap<ruma::OwnedRoomId, crate::gateway::GatewayRoom>>,
     /// Stanzas for gateway rooms, handled one after another in order.
     pub(crate) gateway_queue: OnceLock<mpsc::UnboundedSender<tokio_xmpp::Stanza>>,
+    /// XMPP users' vCards, by ghost and by photo hash.
+    pub(crate) profiles: crate::vcard::Profiles,
     /// IQs sent by the bridge that wait for their answer, by id.
     pub(crate) pending_iqs: Mutex<HashMap<String, tokio::sync::oneshot::Sender<Iq>>>,
 }

@@ -1,0 +1,116 @@
+//! The XMPP bridge's profiles, presence and discovery end to end: Matrix users on the real
+//! Synapse, the bridge as the component `matrix3.localhost` of the real Prosody, XMPP users
+//! played by slixmpp. Fixture: `tests/fixtures/xmpp-ext.config.yaml`.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use mxbridge_core::config::Config;
+use mxbridge_xmpp::{XmppConfig, XmppNetwork};
+use sha1::{Digest, Sha1};
+
+use crate::demo_bridge::{RunningBridge, config, network_section, run_forever, state_dir};
+use crate::harness::matrix_client::TestUser;
+use crate::harness::wait::wait_until;
+use crate::harness::xmpp_user::XmppUser;
+
+const WAIT: Duration = Duration::from_secs(20);
+const POLL: Duration = Duration::from_millis(200);
+
+/// Two small "pictures" and their base64, as a vCard carries them.
+const FIRST: &[u8] = b"\x89PNG\r\n\x1a\nfirst picture";
+const FIRST_BASE64: &str = "iVBORw0KGgpmaXJzdCBwaWN0dXJl";
+const SECOND: &[u8] = b"\x89PNG\r\n\x1a\nsecond picture";
+const SECOND_BASE64: &str = "iVBORw0KGgpzZWNvbmQgcGljdHVyZQ==";
+
+/// One bridge for all tests here (its port is fixed by the registration).
+fn shared_bridge() -> &'static Config {
+    static SHARED: OnceLock<Config> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        run_forever(|| async {
+            let mut config = config("xmpp-ext", &state_dir("xmpp-ext"));
+            config.network["server"] = crate::harness::env::xmpp_component().into();
+            config.network["secret"] = crate::harness::env::xmpp_component_secret().into();
+            let xmpp: XmppConfig = serde_json::from_value(network_section(&config)).expect("xmpp section");
+            let bridge =
+                RunningBridge::start_with(config, XmppNetwork::new(xmpp), mxbridge_demo::DemoNetwork::new(Default::default()).1).await;
+            (bridge.config.clone(), bridge)
+        })
+    })
+}
+
+/// Stores the XMPP user's own vCard (XEP-0054) on their server.
+async fn publish_vcard(user: &mut XmppUser, id: &str, nick: &str, photo_base64: &str) {
+    let vcard = format!(
+        "<iq type='set' id='{id}'><vCard xmlns='vcard-temp'><FN>Full {nick}</FN><NICKNAME>{nick}</NICKNAME>\
+         <PHOTO><TYPE>image/png</TYPE><BINVAL>{photo_base64}</BINVAL></PHOTO></vCard></iq>"
+    );
+    user.send_raw(&vcard).await;
+    let stored = user.wait_for("the vCard stored", |e| e.event == "iq" && e.id == id).await;
+    assert_eq!(stored.kind, "result", "{}", stored.xml);
+}
+
+/// Waits until a user's avatar is set to a picture with these bytes.
+async fn wait_for_avatar(user: &TestUser, whose: &str, bytes: &[u8]) {
+    let result = wait_until(WAIT, POLL, || async move {
+        let mxc = user.avatar_url(whose).await?;
+        (user.download(&mxc).await == bytes).then_some(())
+    })
+    .await;
+    result.unwrap_or_else(|_| panic!("{whose} never got the picture {:?}", String::from_utf8_lossy(bytes)));
+}
+
+#[tokio::test]
+async fn test_occupants_get_their_vcard_name_and_photo_and_a_new_photo_follows() {
+    let config = shared_bridge();
+    let room = format!("mxbp{}", rand::random::<u32>());
+    let muc = format!("{room}@conference.localhost");
+    let mut bob = XmppUser::new_random("bob").await;
+    publish_vcard(&mut bob, "pv1", "Bobby Tables", FIRST_BASE64).await;
+    bob.join(&muc, "bob").await;
+
+    let mut user = TestUser::register("xmppprof").await;
+    let portal = user.join(&format!("#_xmppx_{room}=40conference.localhost:{}", config.domain)).await;
+    let ghost = format!("@_xmppx_{room}=40conference.localhost=2fbob:{}", config.domain);
+
+    // The vCard's NICKNAME, not the MUC nick, is the ghost's name; PHOTO its avatar.
+    let (u, g) = (&user, ghost.as_str());
+    let named = wait_until(WAIT, POLL, || async move { (u.display_name(g).await? == "Bobby Tables (XMPP)").then_some(()) }).await;
+    if named.is_err() {
+        panic!("the ghost is named from the vCard; it is {:?}", user.display_name(&ghost).await);
+    }
+    wait_for_avatar(&user, &ghost, FIRST).await;
+
+    // Messages keep the vCard name (the MUC nick does not win it back).
+    bob.send(&muc, "groupchat", "still me").await;
+    user.wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "still me").await.unwrap();
+    assert_eq!(user.display_name(&ghost).await.as_deref(), Some("Bobby Tables (XMPP)"));
+
+    // A new picture, announced by its hash in presence (XEP-0153), becomes the new avatar.
+    publish_vcard(&mut bob, "pv2", "Bobby Tables", SECOND_BASE64).await;
+    let hash = hex(&Sha1::digest(SECOND));
+    bob.send_raw(&format!("<presence to='{muc}/bob'><x xmlns='vcard-temp:x:update'><photo>{hash}</photo></x></presence>")).await;
+    wait_for_avatar(&user, &ghost, SECOND).await;
+}
+
+#[tokio::test]
+async fn test_a_matrix_users_vcard_has_their_display_name_and_avatar() {
+    shared_bridge();
+    let user = TestUser::register("xmppcard").await;
+    user.set_profile("displayname", "Carol From Matrix").await;
+    let mxc = user.upload(FIRST.to_vec(), "image/png").await;
+    user.set_profile("avatar_url", &mxc).await;
+    let matrix_id = ruma::UserId::parse(user.user_id.as_str()).unwrap();
+    let jid = format!("{}@matrix3.localhost", mxbridge_xmpp::jid::node_for_matrix_user(&matrix_id).unwrap());
+
+    let mut bob = XmppUser::new_random("bob").await;
+    bob.send_raw(&format!("<iq type='get' to='{jid}' id='card1'><vCard xmlns='vcard-temp'/></iq>")).await;
+    let card = bob.wait_for("the vCard", |e| e.event == "iq" && e.id == "card1").await;
+    assert_eq!(card.kind, "result", "{}", card.xml);
+    assert!(card.xml.contains("<NICKNAME>Carol From Matrix</NICKNAME>"), "{}", card.xml);
+    assert!(card.xml.contains(&format!("<BINVAL>{FIRST_BASE64}</BINVAL>")) && card.xml.contains("image/png"), "{}", card.xml);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
