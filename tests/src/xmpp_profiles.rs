@@ -111,6 +111,33 @@ async fn test_a_matrix_users_vcard_has_their_display_name_and_avatar() {
     assert!(card.xml.contains(&format!("<BINVAL>{FIRST_BASE64}</BINVAL>")) && card.xml.contains("image/png"), "{}", card.xml);
 }
 
+#[tokio::test]
+async fn test_a_matrix_users_presence_is_their_presence_in_the_muc() {
+    let config = shared_bridge();
+    let room = format!("mxbq{}", rand::random::<u32>());
+    let muc = format!("{room}@conference.localhost");
+    let mut alice = XmppUser::new_random("alice").await;
+    alice.join(&muc, "alice").await;
+    let mut user = TestUser::register("xmpppres").await;
+    let portal = user.join(&format!("#_xmppx_{room}=40conference.localhost:{}", config.domain)).await;
+    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    let occupant = format!("{muc}/{nick}");
+    alice.wait_for("the Matrix user in the MUC", |e| e.event == "presence" && e.from == occupant).await;
+    user.send_text(&portal, "here").await;
+
+    // Away with a status on Matrix: away with that status in the MUC (Synapse sends the
+    // bridge m.presence of users who share a room with its users).
+    user.set_presence("unavailable", Some("at lunch")).await;
+    let away =
+        alice.wait_for("the away presence", |e| e.event == "presence" && e.from == occupant && e.xml.contains("<show>away</show>")).await;
+    assert!(away.xml.contains("<status>at lunch</status>") && away.kind.is_empty(), "still an occupant: {}", away.xml);
+
+    // Back online: no show, no status.
+    user.set_presence("online", None).await;
+    let back = alice.wait_for("the available presence", |e| e.event == "presence" && e.from == occupant && !e.xml.contains("<show>")).await;
+    assert!(!back.xml.contains("<status>"), "{}", back.xml);
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -19,6 +19,7 @@ pub mod jid;
 pub mod link;
 mod mam;
 pub mod network;
+mod presence;
 mod self_ping;
 pub mod styling;
 mod vcard;
