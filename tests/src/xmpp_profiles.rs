@@ -138,6 +138,36 @@ async fn test_a_matrix_users_presence_is_their_presence_in_the_muc() {
     assert!(!back.xml.contains("<status>"), "{}", back.xml);
 }
 
+#[tokio::test]
+async fn test_a_matrix_users_presence_carries_caps_that_match_their_disco_info() {
+    let config = shared_bridge();
+    let room = format!("mxbc{}", rand::random::<u32>());
+    let muc = format!("{room}@conference.localhost");
+    let mut alice = XmppUser::new_random("alice").await;
+    alice.join(&muc, "alice").await;
+    let user = TestUser::register("xmppcaps").await;
+    user.join(&format!("#_xmppx_{room}=40conference.localhost:{}", config.domain)).await;
+    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    let presence = alice.wait_for("the Matrix user in the MUC", |e| e.event == "presence" && e.from == format!("{muc}/{nick}")).await;
+    assert!(presence.xml.contains("http://jabber.org/protocol/caps") && presence.xml.contains("hash=\"sha-1\""), "{}", presence.xml);
+    let attr = |name: &str| {
+        let start = presence.xml.find(&format!(" {name}=\"")).unwrap_or_else(|| panic!("no {name} in {}", presence.xml)) + name.len() + 3;
+        presence.xml[start..].split('"').next().unwrap().to_owned()
+    };
+    let (node, ver) = (attr("node"), attr("ver"));
+
+    // The client asks the node#ver and checks the hash of the answer itself (the driver
+    // computes XEP-0115's string on its own).
+    let matrix_id = ruma::UserId::parse(user.user_id.as_str()).unwrap();
+    let jid = format!("{}@matrix3.localhost", mxbridge_xmpp::jid::node_for_matrix_user(&matrix_id).unwrap());
+    let caps_node = format!("{node}#{ver}");
+    let answer = alice.command(serde_json::json!({"op": "disco_info", "to": jid, "node": caps_node})).await;
+    assert_eq!(answer.event, "ok", "{}", answer.json);
+    assert_eq!(answer.json["node"], caps_node.as_str());
+    assert_eq!(answer.json["ver"], ver.as_str(), "the caps hash what the JID answers: {}", answer.json);
+    assert!(answer.json["features"].as_array().unwrap().iter().any(|f| f == "urn:xmpp:reactions:0"), "{}", answer.json);
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

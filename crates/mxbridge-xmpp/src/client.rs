@@ -128,6 +128,7 @@ impl XmppClient {
         let mut presence = Presence::new(PresenceType::None).with_to(occupant(muc, nick)?);
         presence.from = Some(self.own_jid()?);
         self.inner.availability.lock().expect("lock").apply(&mut presence);
+        presence.add_payload(crate::caps::user_caps());
         if joining {
             presence.add_payload(Muc {
                 password: None,

@@ -18,6 +18,7 @@ const USER_FEATURES: &[&str] = &[
     ns::DISCO_INFO,
     ns::PING,
     ns::VCARD,
+    ns::CAPS,
     "http://jabber.org/protocol/chatstates",
     "urn:xmpp:message-correct:0",
     "urn:xmpp:reactions:0",
@@ -40,7 +41,14 @@ pub(crate) fn answer(iq: Iq, component: &str) -> Option<Iq> {
     } else if payload.is("ping", ns::PING) {
         Ok(None)
     } else if payload.is("query", ns::DISCO_INFO) {
-        Ok(Some(disco_info(user_node.is_some()).into()))
+        match payload.attr("node") {
+            None => Ok(Some(disco_info(user_node.is_some()).into())),
+            // XEP-0115: the node a user's caps name is their disco#info.
+            Some(node) if user_node.is_some() && node == crate::caps::user_caps_node() => {
+                Ok(Some(DiscoInfoResult { node: Some(node.to_owned()), ..user_disco_info() }.into()))
+            }
+            Some(_) => Err(DefinedCondition::ItemNotFound),
+        }
     } else if payload.is("vCard", ns::VCARD) {
         match user_node.as_deref().and_then(crate::jid::matrix_user_for_node) {
             Some(user) => Ok(Some(vcard(&user, &MatrixProfile::default()))),
@@ -57,6 +65,11 @@ pub(crate) fn answer(iq: Iq, component: &str) -> Option<Iq> {
             Iq::Error { from: to, to: from, id, error, payload: None }
         }
     })
+}
+
+/// What a Matrix user's JID answers to disco#info (and what their caps hash).
+pub(crate) fn user_disco_info() -> DiscoInfoResult {
+    disco_info(true)
 }
 
 fn disco_info(for_user: bool) -> DiscoInfoResult {
@@ -157,6 +170,16 @@ mod tests {
         assert!(card.contains("<NICKNAME>Bob B</NICKNAME>") && card.contains("<BINVAL>iVBORw==</BINVAL>"), "{card}");
         assert!(is_user_vcard_get(&get("bob_hs.example@matrix.test", Element::builder("vCard", ns::VCARD).build())));
         assert!(!is_user_vcard_get(&get("matrix.test", Element::builder("vCard", ns::VCARD).build())), "the component has none");
+
+        let caps_query = Element::builder("query", ns::DISCO_INFO).attr(crate::xep::attr("node"), crate::caps::user_caps_node()).build();
+        let Some(Iq::Result { payload: Some(p), .. }) = answer(get("bob_hs@matrix.test", caps_query), "matrix.test") else {
+            panic!("caps")
+        };
+        let info = DiscoInfoResult::try_from(p).unwrap();
+        assert_eq!(info.node, Some(crate::caps::user_caps_node()), "the node is echoed");
+        assert_eq!(crate::caps::verification(&info), crate::caps::user_caps_node().rsplit('#').next().unwrap(), "it hashes to the caps");
+        let stale = Element::builder("query", ns::DISCO_INFO).attr(crate::xep::attr("node"), "urn:mxbridge:xmpp#old").build();
+        assert!(matches!(answer(get("bob_hs@matrix.test", stale), "matrix.test"), Some(Iq::Error { .. })), "unknown nodes are not found");
 
         let odd = Element::builder("query", "jabber:iq:version").build();
         assert!(matches!(answer(get("matrix.test", odd), "matrix.test"), Some(Iq::Error { .. })), "unknown gets are refused");
