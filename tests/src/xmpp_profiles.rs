@@ -168,6 +168,41 @@ async fn test_a_matrix_users_presence_carries_caps_that_match_their_disco_info()
     assert!(answer.json["features"].as_array().unwrap().iter().any(|f| f == "urn:xmpp:reactions:0"), "{}", answer.json);
 }
 
+#[tokio::test]
+async fn test_xmpp_users_search_the_public_matrix_rooms_by_name() {
+    let config = shared_bridge();
+    let user = TestUser::register("xmppsearch").await;
+    let name = format!("srch{}", rand::random::<u32>());
+    user.create_room_with(serde_json::json!({
+        "preset": "public_chat", "visibility": "public", "room_alias_name": name, "name": format!("Findable {name}"),
+    }))
+    .await;
+    let room_jid = format!("#{name}_{}@matrix3.localhost", config.domain);
+
+    // The component says it searches, and offers the form.
+    let mut alice = XmppUser::new_random("alice").await;
+    alice.send_raw("<iq type='get' to='matrix3.localhost' id='info1'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>").await;
+    let info = alice.wait_for("the component's features", |e| e.event == "iq" && e.id == "info1").await;
+    assert!(info.xml.contains("jabber:iq:search"), "{}", info.xml);
+    alice.send_raw("<iq type='get' to='matrix3.localhost' id='form1'><query xmlns='jabber:iq:search'/></iq>").await;
+    let form = alice.wait_for("the search form", |e| e.event == "iq" && e.id == "form1").await;
+    assert!(form.kind == "result" && form.xml.contains("var=\"search\""), "{}", form.xml);
+
+    // A part of the name finds the room, with its JID on the component.
+    let submit = |id: &str, term: &str| {
+        format!(
+            "<iq type='set' to='matrix3.localhost' id='{id}'><query xmlns='jabber:iq:search'><x xmlns='jabber:x:data' type='submit'>\
+             <field var='FORM_TYPE'><value>jabber:iq:search</value></field><field var='search'><value>{term}</value></field></x></query></iq>"
+        )
+    };
+    alice.send_raw(&submit("s1", &format!("findable {name}"))).await;
+    let found = alice.wait_for("the search results", |e| e.event == "iq" && e.id == "s1").await;
+    assert!(found.kind == "result" && found.xml.contains(&room_jid) && found.xml.contains(&format!("Findable {name}")), "{}", found.xml);
+    alice.send_raw(&submit("s2", &format!("nothing-is-called-{name}"))).await;
+    let none = alice.wait_for("the empty results", |e| e.event == "iq" && e.id == "s2").await;
+    assert!(none.kind == "result" && !none.xml.contains("<item"), "{}", none.xml);
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

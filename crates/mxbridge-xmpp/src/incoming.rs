@@ -28,6 +28,10 @@ pub(crate) async fn route(mut incoming: mpsc::UnboundedReceiver<Stanza>, shared:
         let stanza = match stanza {
             Stanza::Iq(iq) => {
                 let Some(iq) = shared.take_answer(iq) else { continue };
+                if crate::search::is_search_iq(&iq, &shared.component) {
+                    tokio::spawn(crate::search::answer(shared.clone(), iq));
+                    continue;
+                }
                 if crate::gateway::is_gateway_iq(&iq, &shared.component) {
                     shared.to_gateway(Stanza::Iq(iq));
                     continue;

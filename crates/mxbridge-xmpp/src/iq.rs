@@ -76,7 +76,10 @@ fn disco_info(for_user: bool) -> DiscoInfoResult {
     let (identity, features): (Identity, &[&str]) = if for_user {
         (Identity::new("client", "pc", "en", "Matrix user"), USER_FEATURES)
     } else {
-        (Identity::new("gateway", "matrix", "en", "Matrix bridge"), &[ns::DISCO_INFO, ns::DISCO_ITEMS, ns::PING, ns::MUC])
+        (
+            Identity::new("gateway", "matrix", "en", "Matrix bridge"),
+            &[ns::DISCO_INFO, ns::DISCO_ITEMS, ns::PING, ns::MUC, crate::search::NS_SEARCH],
+        )
     };
     let features: BTreeSet<String> = features.iter().map(|f| (*f).to_owned()).collect();
     let mut identities = vec![identity];
