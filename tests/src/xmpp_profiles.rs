@@ -203,6 +203,27 @@ async fn test_xmpp_users_search_the_public_matrix_rooms_by_name() {
     assert!(none.kind == "result" && !none.xml.contains("<item"), "{}", none.xml);
 }
 
+#[tokio::test]
+async fn test_the_room_underscore_host_alias_names_the_muc_too() {
+    let config = shared_bridge();
+    let room = format!("mxb_a{}", rand::random::<u32>());
+    let muc = format!("{room}@conference.localhost");
+    let mut alice = XmppUser::new_random("alice").await;
+    alice.join(&muc, "alice").await;
+
+    // The form: the room, `_`, the MUC host (the room's own `_` stays in the room).
+    let mut user = TestUser::register("xmppalias").await;
+    let portal = user.join(&format!("#_xmppx_{room}_conference.localhost:{}", config.domain)).await;
+    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    alice.wait_for("the Matrix user in the MUC", |e| e.event == "presence" && e.from == format!("{muc}/{nick}")).await;
+    user.send_text(&portal, "via the other alias").await;
+    alice.wait_for("the message", |e| e.is_live_message() && e.body.as_deref() == Some("via the other alias")).await;
+
+    // The escaped-JID alias names the same portal.
+    let escaped = format!("#_xmppx_{}=40conference.localhost:{}", room.replace('_', "__"), config.domain);
+    assert_eq!(user.resolve_alias(&escaped).await.as_deref(), Some(portal.as_str()));
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -150,12 +150,16 @@ impl Network for XmppNetwork {
         Ok(Arc::new(client))
     }
 
-    /// `#_xmpp_room=40conference.example.org:domain` names the MUC `room@conference.example.org`
-    /// (the core's escaping; `_` is its escape character, so bifrost's `room_host` form
-    /// cannot be told apart from an escape).
+    /// `#_xmpp_room=40conference.example.org:domain` (the core's escaping of the JID) and
+    /// `#_xmpp_room_conference.example.org:domain` both name the MUC `room@conference.example.org`.
+    /// The core hands over the suffix unescaped, where `_c` became `C`: without an `@` it is
+    /// escaped back to the raw text and split as [`crate::jid::muc_for_underscore_alias`] says.
     fn chat_for_alias(&self, suffix: &str) -> Option<RemoteChatId> {
-        let (node, domain) = crate::jid::parse_bare(suffix).ok()?;
-        Some(RemoteChatId::new(format!("{node}@{domain}")))
+        if suffix.contains('@') {
+            let (node, domain) = crate::jid::parse_bare(suffix).ok()?;
+            return Some(RemoteChatId::new(format!("{node}@{domain}")));
+        }
+        crate::jid::muc_for_underscore_alias(&mxbridge_core::matrix::ghost_id::escape(suffix)).map(RemoteChatId::new)
     }
 
     /// Asks the MUC service about the room (XEP-0030) as the component: an alias only
@@ -262,5 +266,26 @@ async fn report_link_states(mut states: tokio::sync::watch::Receiver<LinkState>,
         for client in clients {
             client.inner.events.send(RemoteEvent::LoginState(report.clone()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mxbridge_core::matrix::ghost_id::unescape;
+
+    use super::*;
+
+    #[test]
+    fn test_both_alias_forms_name_the_muc() {
+        let config: XmppConfig =
+            serde_json::from_value(serde_json::json!({"component": "matrix.test", "server": "127.0.0.1:5347", "secret": "s"})).unwrap();
+        let network = XmppNetwork::new(config);
+        // What the core hands over: the alias localpart after the prefix, unescaped.
+        let chat = |raw: &str| network.chat_for_alias(&unescape(raw).expect("a valid escape")).map(|c| c.as_str().to_owned());
+        assert_eq!(chat("exampleroom_conference.xmpp.example.com").as_deref(), Some("exampleroom@conference.xmpp.example.com"));
+        assert_eq!(chat("exampleroom=40conference.xmpp.example.com").as_deref(), Some("exampleroom@conference.xmpp.example.com"));
+        assert_eq!(chat("my_old_room_conference.localhost").as_deref(), Some("my_old_room@conference.localhost"));
+        assert_eq!(chat("my__room=40conference.localhost").as_deref(), Some("my_room@conference.localhost"), "the escaped form of `_`");
+        assert_eq!(chat("room_localhost"), None, "a host needs a dot");
     }
 }
