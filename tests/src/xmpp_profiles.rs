@@ -224,6 +224,53 @@ async fn test_the_room_underscore_host_alias_names_the_muc_too() {
     assert_eq!(user.resolve_alias(&escaped).await.as_deref(), Some(portal.as_str()));
 }
 
+#[tokio::test]
+async fn test_xmpp_replies_to_matrix_messages_are_matrix_replies() {
+    let config = shared_bridge();
+    let room = format!("mxbr{}", rand::random::<u32>());
+    let muc = format!("{room}@conference.localhost");
+    let mut alice = XmppUser::new_random("alice").await;
+    alice.join(&muc, "alice").await;
+    let mut user = TestUser::register("xmppreply").await;
+    let portal = user.join(&format!("#_xmppx_{room}=40conference.localhost:{}", config.domain)).await;
+    let ghost = format!("@_xmppx_{room}=40conference.localhost=2falice:{}", config.domain);
+
+    // A client that answers by the message's own id.
+    let first = user.send_text(&portal, "first question").await;
+    let got = alice.wait_for("the first question", |e| e.is_live_message() && e.body.as_deref() == Some("first question")).await;
+    alice
+        .send_raw(&format!(
+            "<message to='{muc}' type='groupchat' id='rp1'><body>first answer</body><reply xmlns='urn:xmpp:reply:0' id='{}'/></message>",
+            got.id
+        ))
+        .await;
+    let answer = user.wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "first answer").await;
+    let answer = answer.expect("the reply arrives");
+    assert_eq!(answer["content"]["m.relates_to"]["m.in_reply_to"]["event_id"], first.as_str(), "{answer}");
+
+    // XEP-0461 in a MUC: by the MUC's stanza-id, with a quote of the original as fallback.
+    let second = user.send_text(&portal, "second question").await;
+    let got = alice.wait_for("the second question", |e| e.is_live_message() && e.body.as_deref() == Some("second question")).await;
+    let marker = format!("by=\"{muc}\"");
+    let at = got.xml.find(&marker).unwrap_or_else(|| panic!("the MUC gives its id: {}", got.xml));
+    let tag_start = got.xml[..at].rfind('<').unwrap();
+    let tag = &got.xml[tag_start..tag_start + got.xml[tag_start..].find('>').unwrap()];
+    let stanza_id = tag.split(" id=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_else(|| panic!("no id in {tag}"));
+    assert_ne!(stanza_id, got.id, "the MUC's id is its own");
+    let quote = "> second question\n";
+    alice
+        .send_raw(&format!(
+            "<message to='{muc}' type='groupchat' id='rp2'><body>{quote}second answer</body>\
+             <reply xmlns='urn:xmpp:reply:0' id='{stanza_id}'/>\
+             <fallback xmlns='urn:xmpp:fallback:0' for='urn:xmpp:reply:0'><body start='0' end='{}'/></fallback></message>",
+            quote.chars().count()
+        ))
+        .await;
+    let answer = user.wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "second answer").await;
+    let answer = answer.expect("the reply arrives without its quote");
+    assert_eq!(answer["content"]["m.relates_to"]["m.in_reply_to"]["event_id"], second.as_str(), "{answer}");
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

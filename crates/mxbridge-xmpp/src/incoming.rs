@@ -148,6 +148,14 @@ fn message(shared: &Shared, client: &XmppClient, m: Message) {
 /// A message, live or from an archive (then with the time it was sent).
 fn received(shared: &Shared, client: &XmppClient, m: Message, timestamp_ms: Option<i64>) {
     let Some(from) = m.from.clone() else { return };
+    let bare = from.to_bare().to_string();
+    if m.type_ == MessageType::Groupchat
+        && let Some(nick) = from.resource()
+        && shared.is_ours(&bare, nick.as_str())
+    {
+        // The echo of a message from Matrix: the MUC's id for it is what others answer to.
+        shared.stanza_ids.learn(&bare, &m.payloads);
+    }
     // Retractions carry a fallback body and reactions usually none: both come first.
     if let Some(target) = crate::xep::retracted_id(&m.payloads) {
         return retraction(shared, client, &m, from, target);
@@ -155,7 +163,7 @@ fn received(shared: &Shared, client: &XmppClient, m: Message, timestamp_ms: Opti
     if let Some(reactions) = m.payloads.iter().find_map(|p| Reactions::try_from(p.clone()).ok()) {
         return reacted(shared, client, &m, from, reactions);
     }
-    if let Some(up_to) = crate::xep::displayed_id(&m.payloads) {
+    if let Some(up_to) = crate::xep::displayed_id(&m.payloads).map(|id| shared.stanza_ids.resolve(&bare, id)) {
         // XEP-0333: read up to that message. From the archive it is old news.
         if timestamp_ms.is_none()
             && let Some((chat, sender)) = chat_and_sender(shared, client, &m, &from)
@@ -171,7 +179,8 @@ fn received(shared: &Shared, client: &XmppClient, m: Message, timestamp_ms: Opti
         return;
     };
     let correction = corrects(&m);
-    let reply_to = crate::xep::replied_id(&m.payloads);
+    let reply_to = crate::xep::replied_id(&m.payloads).map(|id| shared.stanza_ids.resolve(&bare, id));
+    let body = if reply_to.is_some() { crate::replies::without_reply_fallback(&body, &m.payloads) } else { body };
     if correction.is_none()
         && let Some(oob) = m.payloads.iter().find_map(|p| Oob::try_from(p.clone()).ok())
     {
@@ -228,7 +237,7 @@ fn shared_file(
 ) {
     let Some((chat, sender)) = chat_and_sender(shared, client, m, &from) else { return };
     let id = message_id(m);
-    let reply_to = crate::xep::replied_id(&m.payloads);
+    let reply_to = crate::xep::replied_id(&m.payloads).map(|id| shared.stanza_ids.resolve(&from.to_bare().to_string(), id));
     let http = shared.http.get_or_init(reqwest::Client::new).clone();
     let events = client.inner.events.clone();
     tokio::spawn(async move {
@@ -260,7 +269,7 @@ fn reacted(shared: &Shared, client: &XmppClient, m: &Message, from: tokio_xmpp::
         let key = (chat.chat.as_str().to_owned(), sender.id.as_str().to_owned(), reactions.id.clone());
         std::mem::replace(known.entry(key).or_default(), now.clone())
     };
-    let target = RemoteMessageId::new(reactions.id);
+    let target = RemoteMessageId::new(shared.stanza_ids.resolve(chat.chat.as_str(), reactions.id));
     let events = &client.inner.events;
     for key in now.difference(&before) {
         events.send(RemoteEvent::Reaction { chat: chat.clone(), sender: sender.clone(), target: target.clone(), key: key.clone() });

@@ -23,6 +23,7 @@ pub mod link;
 mod mam;
 pub mod network;
 mod presence;
+mod replies;
 mod search;
 mod self_ping;
 pub mod styling;

@@ -61,6 +61,8 @@ pub(crate) struct Shared {
     pub(crate) gateway_rooms: Mutex<HashMap<ruma::OwnedRoomId, crate::gateway::GatewayRoom>>,
     /// Stanzas for gateway rooms, handled one after another in order.
     pub(crate) gateway_queue: OnceLock<mpsc::UnboundedSender<tokio_xmpp::Stanza>>,
+    /// The MUCs' ids of the bridge's own messages (what XMPP clients answer to).
+    pub(crate) stanza_ids: crate::replies::StanzaIds,
     /// XMPP users' vCards, by ghost and by photo hash.
     pub(crate) profiles: crate::vcard::Profiles,
     /// IQs sent by the bridge that wait for their answer, by id.
