@@ -23,7 +23,7 @@ use crate::client::XmppClient;
 use crate::network::Shared;
 use crate::xep::MucUserInfo;
 
-pub(crate) async fn route(mut incoming: mpsc::UnboundedReceiver<Stanza>, shared: Arc<Shared>) {
+pub(crate) async fn route(mut incoming: mpsc::Receiver<Stanza>, shared: Arc<Shared>) {
     while let Some(stanza) = incoming.recv().await {
         let stanza = match stanza {
             Stanza::Iq(iq) => {

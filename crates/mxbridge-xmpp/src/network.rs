@@ -103,7 +103,7 @@ impl Network for XmppNetwork {
         let (gateway_tx, gateway_rx) = mpsc::unbounded_channel();
         let _ = self.shared.gateway_queue.set(gateway_tx);
         tokio::spawn(crate::gateway::run(gateway_rx, Arc::downgrade(&self.shared)));
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(ROUTER_QUEUE);
         let opts = LinkOptions { jid: self.config.component.clone(), secret: self.config.secret.clone(), addr: self.config.server.clone() };
         let shared = Arc::downgrade(&self.shared);
         // After a server restart every MUC has forgotten us: each user joins again.
@@ -197,6 +197,9 @@ impl Network for XmppNetwork {
         }
     }
 }
+
+/// How many stanzas from the server may wait for the router before the link stops reading.
+const ROUTER_QUEUE: usize = 1024;
 
 /// How long the bridge waits for the answer to an IQ it sent.
 const IQ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
