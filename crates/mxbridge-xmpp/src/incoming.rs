@@ -332,7 +332,7 @@ fn presence(shared: &Arc<Shared>, client: &XmppClient, p: Presence) {
     events.send(RemoteEvent::Member { chat: chat.clone(), sender: sender.clone(), membership });
     if membership == Membership::Join {
         // XEP-0054/0153: the occupant's vCard, on first sight and when their picture changes.
-        crate::vcard::seen(shared, client, &occupant, &nick, &occupant, crate::vcard::photo_hint(&p.payloads));
+        crate::vcard::seen(shared, client, chat.clone(), &occupant, &nick, &occupant, crate::vcard::photo_hint(&p.payloads));
         // Availability: away, extended away and do-not-disturb are not available on Matrix.
         let available = matches!(p.show, None | Some(Show::Chat));
         let status = p.statuses.values().next().cloned().filter(|s| !s.is_empty());

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
-use mxbridge_core::ids::RemoteUserId;
+use mxbridge_core::ids::{PortalKey, RemoteUserId};
 use mxbridge_core::network::content::{Media, MediaKind};
-use mxbridge_core::network::event::{RemoteEvent, Sender};
+use mxbridge_core::network::event::{Membership, RemoteEvent, Sender};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::iq::Iq;
@@ -107,10 +107,13 @@ impl Profiles {
     }
 }
 
-/// An XMPP user seen as a ghost (`ghost`, shown as `nick` until its vCard says otherwise),
-/// whose vCard is at `vcard_at` (the occupant JID in a MUC, the bare JID in a direct chat):
-/// fetches the vCard when it is new or its picture changed, and reports the profile.
-pub(crate) fn seen(shared: &Arc<Shared>, client: &XmppClient, ghost: &str, nick: &str, vcard_at: &str, hint: PhotoHint) {
+/// An XMPP user seen as a ghost in `chat` (`ghost`, shown as `nick` until its vCard says
+/// otherwise), whose vCard is at `vcard_at` (the occupant JID in a MUC): fetches the vCard
+/// when it is new or its picture changed, and reports the profile.
+///
+/// The name goes as a join in the chat, so that it follows the events already queued for
+/// the chat there (which carry the nick); the picture goes as a profile event.
+pub(crate) fn seen(shared: &Arc<Shared>, client: &XmppClient, chat: PortalKey, ghost: &str, nick: &str, vcard_at: &str, hint: PhotoHint) {
     if !shared.profiles.needs_fetch(ghost, &hint) {
         return;
     }
@@ -142,8 +145,13 @@ pub(crate) fn seen(shared: &Arc<Shared>, client: &XmppClient, ghost: &str, nick:
         if profile.name.is_none() && avatar.is_none() {
             return; // an empty vCard: the MUC nick stays
         }
-        let name = profile.name.clone().unwrap_or(nick);
-        client.inner.events.send(RemoteEvent::Profile { sender: Sender::named(RemoteUserId::new(ghost), name), avatar });
+        let sender = Sender::named(RemoteUserId::new(ghost), profile.name.clone().unwrap_or(nick));
+        if profile.name.is_some() {
+            client.inner.events.send(RemoteEvent::Member { chat, sender: sender.clone(), membership: Membership::Join });
+        }
+        if avatar.is_some() {
+            client.inner.events.send(RemoteEvent::Profile { sender, avatar });
+        }
     });
 }
 
