@@ -271,6 +271,39 @@ async fn test_xmpp_replies_to_matrix_messages_are_matrix_replies() {
     assert_eq!(answer["content"]["m.relates_to"]["m.in_reply_to"]["event_id"], second.as_str(), "{answer}");
 }
 
+#[tokio::test]
+async fn test_the_public_room_list_pages_with_rsm() {
+    shared_bridge();
+    let user = TestUser::register("xmpppage").await;
+    for _ in 0..2 {
+        let name = format!("page{}", rand::random::<u32>());
+        user.create_room_with(serde_json::json!({"preset": "public_chat", "visibility": "public", "room_alias_name": name})).await;
+    }
+    let mut alice = XmppUser::new_random("alice").await;
+    let ask = |id: &str, set: &str| {
+        format!(
+            "<iq type='get' to='matrix3.localhost' id='{id}'><query xmlns='http://jabber.org/protocol/disco#items'>\
+             <set xmlns='http://jabber.org/protocol/rsm'>{set}</set></query></iq>"
+        )
+    };
+    let between = |xml: &str, open: &str, close: &str| -> String {
+        let start = xml.find(open).unwrap_or_else(|| panic!("no {open} in {xml}")) + open.len();
+        xml[start..].split(close).next().unwrap().to_owned()
+    };
+    alice.send_raw(&ask("p1", "<max>1</max>")).await;
+    let first = alice.wait_for("the first page", |e| e.event == "iq" && e.id == "p1").await;
+    assert_eq!(first.xml.matches("<item ").count(), 1, "{}", first.xml);
+    let count: usize = between(&first.xml, "<count>", "</count>").parse().unwrap();
+    assert!(count >= 2, "{}", first.xml);
+    let last = between(&first.xml, "<last>", "</last>");
+    assert!(first.xml.contains(&format!("jid=\"{last}\"")), "the page's last is its item: {}", first.xml);
+
+    alice.send_raw(&ask("p2", &format!("<max>1</max><after>{last}</after>"))).await;
+    let second = alice.wait_for("the next page", |e| e.event == "iq" && e.id == "p2").await;
+    assert_eq!(second.xml.matches("<item ").count(), 1, "{}", second.xml);
+    assert!(!second.xml.contains(&format!("jid=\"{last}\"")) && second.xml.contains("index=\"1\""), "{}", second.xml);
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

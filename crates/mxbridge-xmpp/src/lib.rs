@@ -24,6 +24,7 @@ mod mam;
 pub mod network;
 mod presence;
 mod replies;
+mod rsm;
 mod search;
 mod self_ping;
 pub mod styling;
