@@ -304,6 +304,26 @@ async fn test_the_public_room_list_pages_with_rsm() {
     assert!(!second.xml.contains(&format!("jid=\"{last}\"")) && second.xml.contains("index=\"1\""), "{}", second.xml);
 }
 
+#[tokio::test]
+async fn test_someone_writing_directly_gets_their_vcard_name_and_photo() {
+    let config = shared_bridge();
+    let mut carol = XmppUser::new_random("carol").await;
+    publish_vcard(&mut carol, "pv1", "Carol Direct", SECOND_BASE64).await;
+    let mut user = TestUser::register("xmppdmcard").await;
+    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    carol.send(&format!("{nick}_localhost@matrix3.localhost"), "chat", "hello you").await;
+    let dm = user.wait_for_invite(WAIT, |_, _| true).await.expect("invited to a DM with the XMPP user");
+    user.join(&dm).await;
+    let ghost = format!("@_xmppx_{}:{}", carol.jid.replace('@', "=40"), config.domain);
+    user.wait_for_event(&dm, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "hello you").await.expect("the message");
+    let (u, g) = (&user, ghost.as_str());
+    let named = wait_until(WAIT, POLL, || async move { (u.display_name(g).await? == "Carol Direct (XMPP)").then_some(()) }).await;
+    if named.is_err() {
+        panic!("the ghost is named from the vCard; it is {:?}", user.display_name(&ghost).await);
+    }
+    wait_for_avatar(&user, &ghost, SECOND).await;
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

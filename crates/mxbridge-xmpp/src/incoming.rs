@@ -134,7 +134,7 @@ fn typing(m: &Message) -> Option<bool> {
     m.payloads.iter().find_map(|p| ChatState::try_from(p.clone()).ok()).map(|s| s == ChatState::Composing)
 }
 
-fn message(shared: &Shared, client: &XmppClient, m: Message) {
+fn message(shared: &Arc<Shared>, client: &XmppClient, m: Message) {
     match crate::mam::archived(&m) {
         // Only what the bridge asked for: a MUC's archive is addressed to the user who asked.
         Some(archived) if m.from.as_ref().is_some_and(|f| client.nick_in(&f.to_bare().to_string()).is_some()) => {
@@ -146,7 +146,7 @@ fn message(shared: &Shared, client: &XmppClient, m: Message) {
 }
 
 /// A message, live or from an archive (then with the time it was sent).
-fn received(shared: &Shared, client: &XmppClient, m: Message, timestamp_ms: Option<i64>) {
+fn received(shared: &Arc<Shared>, client: &XmppClient, m: Message, timestamp_ms: Option<i64>) {
     let Some(from) = m.from.clone() else { return };
     let bare = from.to_bare().to_string();
     if m.type_ == MessageType::Groupchat
@@ -188,7 +188,11 @@ fn received(shared: &Shared, client: &XmppClient, m: Message, timestamp_ms: Opti
     }
     let Some((chat, sender)) = chat_and_sender(shared, client, &m, &from) else { return };
     let content = crate::styling::incoming(&body, &m.payloads);
-    client.inner.events.send(text_event(chat, sender, message_id(&m), content, correction, reply_to, timestamp_ms));
+    client.inner.events.send(text_event(chat.clone(), sender, message_id(&m), content, correction, reply_to, timestamp_ms));
+    if matches!(m.type_, MessageType::Chat | MessageType::Normal) {
+        // Someone writing directly: their vCard, once (they send no presence to follow).
+        crate::vcard::seen(shared, client, chat, &bare, &bare, &bare, crate::vcard::PhotoHint::Unknown);
+    }
 }
 
 /// The id a message is known by (its `id` attribute), or a fresh one.
@@ -296,7 +300,8 @@ fn chat_and_sender(shared: &Shared, client: &XmppClient, m: &Message, from: &tok
         }
         (MessageType::Groupchat, None) => None, // the room itself
         (MessageType::Chat | MessageType::Normal, _) => {
-            Some((PortalKey::owned_by(RemoteChatId::new(bare.clone()), client.inner.events.login()), Sender::named(bare.clone(), bare)))
+            let name = shared.profiles.name_for(&bare, &bare);
+            Some((PortalKey::owned_by(RemoteChatId::new(bare.clone()), client.inner.events.login()), Sender::named(bare.clone(), name)))
         }
         _ => None, // errors and headlines are not chat
     }

@@ -108,7 +108,8 @@ impl Profiles {
 }
 
 /// An XMPP user seen as a ghost in `chat` (`ghost`, shown as `nick` until its vCard says
-/// otherwise), whose vCard is at `vcard_at` (the occupant JID in a MUC): fetches the vCard
+/// otherwise), whose vCard is at `vcard_at` (the occupant JID in a MUC, the bare JID in a
+/// direct chat): fetches the vCard
 /// when it is new or its picture changed, and reports the profile.
 ///
 /// The name goes as a join in the chat, so that it follows the events already queued for
