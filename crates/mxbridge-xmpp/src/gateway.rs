@@ -120,7 +120,7 @@ impl Shared {
 }
 
 /// Handles stanzas to room JIDs in the order they came (a join before the first message).
-pub(crate) async fn run(mut queue: tokio::sync::mpsc::UnboundedReceiver<Stanza>, shared: std::sync::Weak<Shared>) {
+pub(crate) async fn run(mut queue: tokio::sync::mpsc::Receiver<Stanza>, shared: std::sync::Weak<Shared>) {
     while let Some(stanza) = queue.recv().await {
         let Some(shared) = shared.upgrade() else { return };
         match stanza {

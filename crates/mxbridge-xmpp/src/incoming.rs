@@ -33,7 +33,7 @@ pub(crate) async fn route(mut incoming: mpsc::Receiver<Stanza>, shared: Arc<Shar
                     continue;
                 }
                 if crate::gateway::is_gateway_iq(&iq, &shared.component) {
-                    shared.to_gateway(Stanza::Iq(iq));
+                    shared.to_gateway(Stanza::Iq(iq)).await;
                     continue;
                 }
                 if crate::iq::is_user_vcard_get(&iq) {
@@ -60,7 +60,7 @@ pub(crate) async fn route(mut incoming: mpsc::Receiver<Stanza>, shared: Arc<Shar
         };
         let Some(node) = to.as_ref().and_then(|j| j.node()).map(|n| n.as_str().to_owned()) else { continue };
         if crate::jid::is_room_node(&node) {
-            shared.to_gateway(stanza);
+            shared.to_gateway(stanza).await;
             continue;
         }
         let Some(client) = client_for(&shared, &node).await else {
@@ -89,9 +89,11 @@ async fn client_for(shared: &Shared, node: &str) -> Option<XmppClient> {
 }
 
 impl Shared {
-    fn to_gateway(&self, stanza: Stanza) {
+    /// Queues a stanza for the gateway, waiting while its queue is full (the router then
+    /// stops, and so does reading from the server).
+    async fn to_gateway(&self, stanza: Stanza) {
         if let Some(queue) = self.gateway_queue.get() {
-            let _ = queue.send(stanza);
+            let _ = queue.send(stanza).await;
         }
     }
 

@@ -60,7 +60,7 @@ pub(crate) struct Shared {
     /// Matrix rooms joined by XMPP users through the gateway.
     pub(crate) gateway_rooms: Mutex<HashMap<ruma::OwnedRoomId, crate::gateway::GatewayRoom>>,
     /// Stanzas for gateway rooms, handled one after another in order.
-    pub(crate) gateway_queue: OnceLock<mpsc::UnboundedSender<tokio_xmpp::Stanza>>,
+    pub(crate) gateway_queue: OnceLock<mpsc::Sender<tokio_xmpp::Stanza>>,
     /// The MUCs' ids of the bridge's own messages (what XMPP clients answer to).
     pub(crate) stanza_ids: crate::replies::StanzaIds,
     /// XMPP users' vCards, by ghost and by photo hash.
@@ -100,7 +100,7 @@ impl Network for XmppNetwork {
         let _ = self.shared.auto_logins.set(ctx.auto_logins);
         let _ = self.shared.sessions.set(ctx.sessions);
         let _ = self.shared.matrix_rooms.set(ctx.rooms);
-        let (gateway_tx, gateway_rx) = mpsc::unbounded_channel();
+        let (gateway_tx, gateway_rx) = mpsc::channel(ROUTER_QUEUE);
         let _ = self.shared.gateway_queue.set(gateway_tx);
         tokio::spawn(crate::gateway::run(gateway_rx, Arc::downgrade(&self.shared)));
         let (tx, rx) = mpsc::channel(ROUTER_QUEUE);
@@ -198,7 +198,8 @@ impl Network for XmppNetwork {
     }
 }
 
-/// How many stanzas from the server may wait for the router before the link stops reading.
+/// How many stanzas from the server may wait for the router (and for the gateway) before
+/// the link stops reading.
 const ROUTER_QUEUE: usize = 1024;
 
 /// How long the bridge waits for the answer to an IQ it sent.
