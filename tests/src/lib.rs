@@ -18,5 +18,6 @@ mod stack_smoke;
 mod telegram_sim_e2e;
 mod whatsapp_sim_e2e;
 mod xmpp_e2e;
+mod xmpp_profiles;
 mod xmpp_restarts;
 mod xmpp_stack_smoke;

@@ -71,6 +71,8 @@ pub(crate) struct Inner {
     reactions: Mutex<HashMap<String, BTreeSet<String>>>,
     /// Keeps the MUCs joined across bridge restarts (`None` before the network started).
     sessions: Option<SessionStore>,
+    /// The user's Matrix presence, as shown in every MUC.
+    pub(crate) availability: Mutex<crate::presence::Availability>,
 }
 
 /// The session-store key of the MUCs a user is in (JSON: MUC → nick).
@@ -78,7 +80,16 @@ const MUCS_KEY: &str = "mucs";
 
 impl XmppClient {
     pub(crate) fn new(jid: String, nick: String, events: EventSink, link: Arc<ComponentLink>, sessions: Option<SessionStore>) -> Self {
-        let inner = Inner { jid, nick, events, link, mucs: Mutex::new(HashMap::new()), reactions: Mutex::new(HashMap::new()), sessions };
+        let inner = Inner {
+            jid,
+            nick,
+            events,
+            link,
+            mucs: Mutex::new(HashMap::new()),
+            reactions: Mutex::new(HashMap::new()),
+            sessions,
+            availability: Mutex::default(),
+        };
         Self { inner: Arc::new(inner) }
     }
 
@@ -108,12 +119,22 @@ impl XmppClient {
     /// The presence that puts the user in a MUC as `nick` (no history: the room's messages
     /// from now on are what the portal shows).
     fn join_presence(&self, muc: &str, nick: &str) -> Result<Presence, NetworkError> {
+        self.occupant_presence(muc, nick, true)
+    }
+
+    /// The user's available presence in a MUC, with their Matrix presence as show and
+    /// status; `joining` adds the MUC payload that makes it a join.
+    pub(crate) fn occupant_presence(&self, muc: &str, nick: &str, joining: bool) -> Result<Presence, NetworkError> {
         let mut presence = Presence::new(PresenceType::None).with_to(occupant(muc, nick)?);
         presence.from = Some(self.own_jid()?);
-        presence.add_payload(Muc {
-            password: None,
-            history: Some(History { maxchars: None, maxstanzas: Some(0), seconds: None, since: None }),
-        });
+        self.inner.availability.lock().expect("lock").apply(&mut presence);
+        presence.add_payload(crate::caps::user_caps());
+        if joining {
+            presence.add_payload(Muc {
+                password: None,
+                history: Some(History { maxchars: None, maxstanzas: Some(0), seconds: None, since: None }),
+            });
+        }
         Ok(presence)
     }
 
@@ -309,6 +330,10 @@ impl NetworkClient for XmppClient {
     }
 
     fn read_receipts(&self) -> Option<&dyn ReadReceipts> {
+        Some(self)
+    }
+
+    fn presence(&self) -> Option<&dyn mxbridge_core::network::PresenceUpdates> {
         Some(self)
     }
 }

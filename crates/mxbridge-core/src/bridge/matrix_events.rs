@@ -411,6 +411,9 @@ impl Bridge {
         if event["type"] == "m.receipt" {
             return self.handle_receipts(event).await;
         }
+        if event["type"] == "m.presence" {
+            return self.handle_presence(event).await;
+        }
         if event["type"] != "m.typing" {
             return;
         }
@@ -428,6 +431,26 @@ impl Bridge {
                 && let Some(t) = client.typing()
             {
                 let _ = t.set_typing(&key, typing).await;
+            }
+        }
+    }
+
+    /// A Matrix user's presence (`m.presence`): every login of theirs that can show it
+    /// remotely is told.
+    async fn handle_presence(&self, event: Value) {
+        let Some(user) = event["sender"].as_str().and_then(|u| UserId::parse(u).ok()) else { return };
+        if self.is_bridge_user(&user) {
+            return;
+        }
+        let Some(presence) = event["content"]["presence"].as_str().and_then(crate::network::MatrixPresence::parse) else { return };
+        let status = event["content"]["status_msg"].as_str().filter(|s| !s.is_empty());
+        let clients: Vec<Arc<dyn NetworkClient>> =
+            self.logins.lock().expect("lock").values().filter(|l| l.user == user).map(|l| l.client.clone()).collect();
+        for client in clients {
+            if let Some(updates) = client.presence()
+                && let Err(e) = updates.set_presence(presence, status).await
+            {
+                debug!(user = %user, error = %e, "a presence did not reach the network");
             }
         }
     }

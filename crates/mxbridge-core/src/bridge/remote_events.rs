@@ -164,6 +164,15 @@ impl Bridge {
                     tracing::debug!(ghost = %ghost, error = %e, "could not set a ghost's presence (is presence off on the homeserver?)");
                 }
             }
+            RemoteEvent::Profile { sender, avatar } => {
+                let ghost = match self.ensure_ghost(&sender.id, sender.info.as_ref()).await {
+                    Ok(ghost) => ghost,
+                    Err(e) => return warn!(sender = %sender.id, error = %e, "could not update a ghost's profile"),
+                };
+                if let Some(picture) = avatar {
+                    self.set_ghost_avatar_from_bytes(&sender.id, &ghost, &picture).await;
+                }
+            }
             RemoteEvent::Removed { chat, by, reason } => {
                 // The bot's own relay account leaving a chat does not take the bot out of its room.
                 let Some(user) = self.login(login).map(|l| l.user).filter(|u| *u != self.config.bot_user_id) else { return };

@@ -255,6 +255,16 @@ impl Matrix {
         }
     }
 
+    /// A user's display name and avatar URL, each if set.
+    pub async fn profile(&self, user: &UserId) -> MatrixResult<(Option<String>, Option<String>)> {
+        let path = format!("/_matrix/client/v3/profile/{}", enc(user.as_str()));
+        match self.call(Method::GET, &path, None, &[], None).await {
+            Ok(v) => Ok((v["displayname"].as_str().map(str::to_owned), v["avatar_url"].as_str().map(str::to_owned))),
+            Err(e) if e.errcode() == Some("M_NOT_FOUND") => Ok((None, None)),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Sets a user's avatar.
     pub async fn set_avatar_url(&self, user: &UserId, url: &str) -> MatrixResult<()> {
         let path = format!("/_matrix/client/v3/profile/{}/avatar_url", enc(user.as_str()));

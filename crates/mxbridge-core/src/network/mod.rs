@@ -512,6 +512,11 @@ pub trait NetworkClient: Send + Sync {
         None
     }
 
+    /// Showing the Matrix user's presence remotely, if the network has presence.
+    fn presence(&self) -> Option<&dyn PresenceUpdates> {
+        None
+    }
+
     /// Resolving `pm <identifier>` to a DM, if the network has it.
     fn start_dm(&self) -> Option<&dyn ResolveIdentifier> {
         None
@@ -593,6 +598,38 @@ pub trait ReadReceipts: Send + Sync {
     async fn mark_read(&self, portal: &PortalKey, up_to: &RemoteMessageId) -> Result<(), NetworkError>;
 }
 
+/// A Matrix user's presence (`m.presence`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatrixPresence {
+    /// Online and active.
+    Online,
+    /// Online but idle or away.
+    Unavailable,
+    /// No client online.
+    Offline,
+}
+
+impl MatrixPresence {
+    /// From the `presence` field of an `m.presence` event; `None` for values the spec lacks.
+    pub fn parse(presence: &str) -> Option<Self> {
+        match presence {
+            "online" => Some(Self::Online),
+            "unavailable" => Some(Self::Unavailable),
+            "offline" => Some(Self::Offline),
+            _ => None,
+        }
+    }
+}
+
+/// Telling the remote side the Matrix user's presence, as the homeserver reports it
+/// (`m.presence` ephemeral events, which need `receive_ephemeral` and presence turned on in
+/// the homeserver). The homeserver repeats unchanged presence: the network skips repeats.
+#[async_trait]
+pub trait PresenceUpdates: Send + Sync {
+    /// The user is now `presence`, with an optional status message.
+    async fn set_presence(&self, presence: MatrixPresence, status: Option<&str>) -> Result<(), NetworkError>;
+}
+
 /// Starting a DM from an identifier (`pm +4412345678`, `pm alice@example.org`).
 #[async_trait]
 pub trait ResolveIdentifier: Send + Sync {
@@ -603,6 +640,14 @@ pub trait ResolveIdentifier: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_matrix_presence_parses_the_three_spec_values_only() {
+        assert_eq!(MatrixPresence::parse("online"), Some(MatrixPresence::Online));
+        assert_eq!(MatrixPresence::parse("unavailable"), Some(MatrixPresence::Unavailable));
+        assert_eq!(MatrixPresence::parse("offline"), Some(MatrixPresence::Offline));
+        assert_eq!(MatrixPresence::parse("busy"), None);
+    }
 
     #[test]
     fn test_ghost_ids_map_both_ways() {
