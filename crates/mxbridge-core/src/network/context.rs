@@ -14,7 +14,7 @@ use crate::media_links::MediaLinks;
 use crate::secret::Secret;
 use crate::store::Store;
 
-/// A login as stored in the database, handed to [`Network::load_login`].
+/// A login as stored in the database, handed to [`Network::load_login`](super::Network::load_login).
 #[derive(Clone, Debug)]
 pub struct StoredLogin {
     /// The remote account.
@@ -116,6 +116,15 @@ impl GhostIds {
     }
 }
 
+/// Creates automatic logins on the network's behalf.
+#[async_trait]
+pub trait AutoLogins: Send + Sync {
+    /// Makes sure the Matrix user has their automatic login for `chat` (see
+    /// [`Network::auto_login`](super::Network::auto_login)), if they may use the bridge; true when they have one
+    /// afterwards.
+    async fn ensure(&self, user: &UserId, chat: Option<&RemoteChatId>) -> bool;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,13 +139,4 @@ mod tests {
         assert_eq!(ids.remote_of("@alice:example.org"), None, "a real Matrix user");
         assert_eq!(ids.remote_of("not an id"), None);
     }
-}
-
-/// Creates automatic logins on the network's behalf.
-#[async_trait]
-pub trait AutoLogins: Send + Sync {
-    /// Makes sure the Matrix user has their automatic login for `chat` (see
-    /// [`Network::auto_login`]), if they may use the bridge; true when they have one
-    /// afterwards.
-    async fn ensure(&self, user: &UserId, chat: Option<&RemoteChatId>) -> bool;
 }
