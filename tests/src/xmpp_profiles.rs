@@ -251,11 +251,7 @@ async fn test_xmpp_replies_to_matrix_messages_are_matrix_replies() {
     // XEP-0461 in a MUC: by the MUC's stanza-id, with a quote of the original as fallback.
     let second = user.send_text(&portal, "second question").await;
     let got = alice.wait_for("the second question", |e| e.is_live_message() && e.body.as_deref() == Some("second question")).await;
-    let marker = format!("by=\"{muc}\"");
-    let at = got.xml.find(&marker).unwrap_or_else(|| panic!("the MUC gives its id: {}", got.xml));
-    let tag_start = got.xml[..at].rfind('<').unwrap();
-    let tag = &got.xml[tag_start..tag_start + got.xml[tag_start..].find('>').unwrap()];
-    let stanza_id = tag.split(" id=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_else(|| panic!("no id in {tag}"));
+    let stanza_id = muc_stanza_id(&got.xml, &muc);
     assert_ne!(stanza_id, got.id, "the MUC's id is its own");
     let quote = "> second question\n";
     alice
@@ -269,6 +265,32 @@ async fn test_xmpp_replies_to_matrix_messages_are_matrix_replies() {
     let answer = user.wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "second answer").await;
     let answer = answer.expect("the reply arrives without its quote");
     assert_eq!(answer["content"]["m.relates_to"]["m.in_reply_to"]["event_id"], second.as_str(), "{answer}");
+
+    // And back: a Matrix reply to the XMPP user's message names the MUC's id of it.
+    let echo = alice.wait_for("the echo of the answer", |e| e.is_live_message() && e.id == "rp2").await;
+    let answer_muc_id = muc_stanza_id(&echo.xml, &muc);
+    let answer_event = answer["event_id"].as_str().unwrap().to_owned();
+    user.send_content(
+        &portal,
+        "m.room.message",
+        serde_json::json!({"msgtype": "m.text", "body": "thanks", "m.relates_to": {"m.in_reply_to": {"event_id": answer_event}}}),
+    )
+    .await;
+    let thanks =
+        alice.wait_for("the Matrix reply", |e| e.is_live_message() && e.body.as_deref().is_some_and(|b| b.ends_with("thanks"))).await;
+    let reply_at = thanks.xml.find("urn:xmpp:reply:0").unwrap_or_else(|| panic!("a XEP-0461 reply: {}", thanks.xml));
+    let reply_tag = &thanks.xml[thanks.xml[..reply_at].rfind('<').unwrap()..];
+    let reply_tag = &reply_tag[..reply_tag.find('>').unwrap()];
+    assert!(reply_tag.contains(&format!("id=\"{answer_muc_id}\"")), "names the MUC's id {answer_muc_id}: {reply_tag}");
+}
+
+/// The id the MUC gave a message (its XEP-0359 stanza-id `by` the MUC), from its XML.
+fn muc_stanza_id(xml: &str, muc: &str) -> String {
+    let marker = format!("by=\"{muc}\"");
+    let at = xml.find(&marker).unwrap_or_else(|| panic!("the MUC gives its id: {xml}"));
+    let tag_start = xml[..at].rfind('<').unwrap();
+    let tag = &xml[tag_start..tag_start + xml[tag_start..].find('>').unwrap()];
+    tag.split(" id=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_else(|| panic!("no id in {tag}")).to_owned()
 }
 
 #[tokio::test]

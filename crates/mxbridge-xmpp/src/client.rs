@@ -73,13 +73,23 @@ pub(crate) struct Inner {
     sessions: Option<SessionStore>,
     /// The user's Matrix presence, as shown in every MUC.
     pub(crate) availability: Mutex<crate::presence::Availability>,
+    /// The MUCs' ids of recent messages, shared by all users, which answers must name.
+    stanza_ids: Arc<crate::replies::StanzaIds>,
 }
 
 /// The session-store key of the MUCs a user is in (JSON: MUC → nick).
 const MUCS_KEY: &str = "mucs";
 
 impl XmppClient {
-    pub(crate) fn new(jid: String, nick: String, events: EventSink, link: Arc<ComponentLink>, sessions: Option<SessionStore>) -> Self {
+    /// A user's client; `stanza_ids` is the network's record of the MUCs' message ids.
+    pub(crate) fn new(
+        jid: String,
+        nick: String,
+        events: EventSink,
+        link: Arc<ComponentLink>,
+        sessions: Option<SessionStore>,
+        stanza_ids: Arc<crate::replies::StanzaIds>,
+    ) -> Self {
         let inner = Inner {
             jid,
             nick,
@@ -89,6 +99,7 @@ impl XmppClient {
             reactions: Mutex::new(HashMap::new()),
             sessions,
             availability: Mutex::default(),
+            stanza_ids,
         };
         Self { inner: Arc::new(inner) }
     }
@@ -305,7 +316,12 @@ impl NetworkClient for XmppClient {
             message = message.with_payload(Oob { url, desc: None });
         }
         if let Some(target) = &msg.reply_to {
-            message.payloads.push(crate::xep::reply(target.as_str()));
+            // In a MUC an answer names the MUC's id of the message (XEP-0461).
+            let target = match message.type_ {
+                MessageType::Groupchat => self.inner.stanza_ids.muc_id(msg.portal.chat.as_str(), target.as_str()),
+                _ => target.as_str().to_owned(),
+            };
+            message.payloads.push(crate::xep::reply(&target));
         }
         // XEP-0333: clients tell when they showed it, which becomes a read receipt.
         message.payloads.push(crate::xep::markable());

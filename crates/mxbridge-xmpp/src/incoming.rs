@@ -157,6 +157,11 @@ fn received(shared: &Arc<Shared>, client: &XmppClient, m: Message, timestamp_ms:
     {
         // The echo of a message from Matrix: the MUC's id for it is what others answer to.
         shared.stanza_ids.learn(&bare, &m.payloads);
+    } else if m.type_ == MessageType::Groupchat
+        && let Some(id) = &m.id
+    {
+        // Another occupant's message: Matrix answers to it must name the MUC's id too.
+        shared.stanza_ids.learn_message(&bare, &id.0, &m.payloads);
     }
     // Retractions carry a fallback body and reactions usually none: both come first.
     if let Some(target) = crate::xep::retracted_id(&m.payloads) {

@@ -62,7 +62,7 @@ pub(crate) struct Shared {
     /// Stanzas for gateway rooms, handled one after another in order.
     pub(crate) gateway_queue: OnceLock<mpsc::Sender<tokio_xmpp::Stanza>>,
     /// The MUCs' ids of the bridge's own messages (what XMPP clients answer to).
-    pub(crate) stanza_ids: crate::replies::StanzaIds,
+    pub(crate) stanza_ids: Arc<crate::replies::StanzaIds>,
     /// XMPP users' vCards, by ghost and by photo hash.
     pub(crate) profiles: crate::vcard::Profiles,
     /// IQs sent by the bridge that wait for their answer, by id.
@@ -147,7 +147,8 @@ impl Network for XmppNetwork {
         let node = crate::jid::node_for_matrix_user(&stored.user).map_err(|e| NetworkError::Other(e.to_string()))?;
         let nick = stored.metadata["nick"].as_str().unwrap_or(stored.user.localpart()).to_owned();
         let sessions = self.shared.sessions.get().cloned();
-        let client = XmppClient::new(format!("{node}@{}", self.config.component), nick, events, self.link()?, sessions);
+        let jid = format!("{node}@{}", self.config.component);
+        let client = XmppClient::new(jid, nick, events, self.link()?, sessions, self.shared.stanza_ids.clone());
         self.shared.clients.lock().expect("lock").insert(node, client.clone());
         Ok(Arc::new(client))
     }
