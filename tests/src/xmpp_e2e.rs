@@ -50,6 +50,8 @@ async fn test_muc_by_alias_and_text_both_ways() {
 
     // XMPP → Matrix, as the occupant's ghost.
     let alice_msg = alice.send(&muc, "groupchat", "hello from xmpp").await;
+    let echo = alice.wait_for("alice's own message back", |e| e.is_live_message() && e.id == alice_msg).await;
+    let alice_muc_id = crate::harness::xmpp_user::muc_stanza_id(&echo.xml, &muc);
     let ghost = format!("@_xmpp_{room}=40conference.localhost=2falice:{}", config.domain);
     let original = user
         .wait_for_event(&portal, WAIT, |ev| ev["sender"] == ghost.as_str() && ev["content"]["body"] == "hello from xmpp")
@@ -85,7 +87,8 @@ async fn test_muc_by_alias_and_text_both_ways() {
     let reply = serde_json::json!({"msgtype": "m.text", "body": "answering", "m.relates_to": {"m.in_reply_to": {"event_id": original_id}}});
     user.send_content(&portal, "m.room.message", reply).await;
     let answered = alice.wait_for("the reply", |e| e.is_live_message() && e.body.as_deref() == Some("answering")).await;
-    assert!(answered.xml.contains("urn:xmpp:reply:0") && answered.xml.contains(&alice_msg), "{}", answered.xml);
+    // In a MUC the answer names the MUC's id of the message (XEP-0461).
+    assert!(answered.xml.contains("urn:xmpp:reply:0") && answered.xml.contains(&alice_muc_id), "{}", answered.xml);
     user.redact(&portal, &matrix_msg).await;
     let retracted = alice.wait_for("the retraction", |e| e.event == "message" && e.xml.contains("urn:xmpp:message-retract:1")).await;
     assert!(retracted.xml.contains(&first.id), "{}", retracted.xml);

@@ -251,7 +251,7 @@ async fn test_xmpp_replies_to_matrix_messages_are_matrix_replies() {
     // XEP-0461 in a MUC: by the MUC's stanza-id, with a quote of the original as fallback.
     let second = user.send_text(&portal, "second question").await;
     let got = alice.wait_for("the second question", |e| e.is_live_message() && e.body.as_deref() == Some("second question")).await;
-    let stanza_id = muc_stanza_id(&got.xml, &muc);
+    let stanza_id = crate::harness::xmpp_user::muc_stanza_id(&got.xml, &muc);
     assert_ne!(stanza_id, got.id, "the MUC's id is its own");
     let quote = "> second question\n";
     alice
@@ -268,7 +268,7 @@ async fn test_xmpp_replies_to_matrix_messages_are_matrix_replies() {
 
     // And back: a Matrix reply to the XMPP user's message names the MUC's id of it.
     let echo = alice.wait_for("the echo of the answer", |e| e.is_live_message() && e.id == "rp2").await;
-    let answer_muc_id = muc_stanza_id(&echo.xml, &muc);
+    let answer_muc_id = crate::harness::xmpp_user::muc_stanza_id(&echo.xml, &muc);
     let answer_event = answer["event_id"].as_str().unwrap().to_owned();
     user.send_content(
         &portal,
@@ -282,15 +282,6 @@ async fn test_xmpp_replies_to_matrix_messages_are_matrix_replies() {
     let reply_tag = &thanks.xml[thanks.xml[..reply_at].rfind('<').unwrap()..];
     let reply_tag = &reply_tag[..reply_tag.find('>').unwrap()];
     assert!(reply_tag.contains(&format!("id=\"{answer_muc_id}\"")), "names the MUC's id {answer_muc_id}: {reply_tag}");
-}
-
-/// The id the MUC gave a message (its XEP-0359 stanza-id `by` the MUC), from its XML.
-fn muc_stanza_id(xml: &str, muc: &str) -> String {
-    let marker = format!("by=\"{muc}\"");
-    let at = xml.find(&marker).unwrap_or_else(|| panic!("the MUC gives its id: {xml}"));
-    let tag_start = xml[..at].rfind('<').unwrap();
-    let tag = &xml[tag_start..tag_start + xml[tag_start..].find('>').unwrap()];
-    tag.split(" id=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_else(|| panic!("no id in {tag}")).to_owned()
 }
 
 #[tokio::test]

@@ -300,3 +300,12 @@ impl XmppUser {
         }
     }
 }
+
+/// The id the MUC gave a message (its XEP-0359 stanza-id `by` the MUC), from its XML.
+pub(crate) fn muc_stanza_id(xml: &str, muc: &str) -> String {
+    let marker = format!("by=\"{muc}\"");
+    let at = xml.find(&marker).unwrap_or_else(|| panic!("the MUC gives its id: {xml}"));
+    let tag_start = xml[..at].rfind('<').unwrap();
+    let tag = &xml[tag_start..tag_start + xml[tag_start..].find('>').unwrap()];
+    tag.split(" id=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_else(|| panic!("no id in {tag}")).to_owned()
+}
