@@ -352,6 +352,54 @@ async fn test_echo_contact_both_ways_with_formatting_replies_edits_reactions_del
     b.bridge.stop().await;
 }
 
+/// Whether a synced `m.typing` event shows exactly these of `who` typing.
+fn typing_are(ev: &Value, who: &[&str], typing: &[bool]) -> bool {
+    let Some(ids) = ev["content"]["user_ids"].as_array().filter(|_| ev["type"] == "m.typing") else { return false };
+    who.iter().zip(typing).all(|(w, t)| ids.iter().any(|i| i == *w) == *t)
+}
+
+#[tokio::test]
+async fn test_read_receipts_and_typing_both_ways_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let b = start(&state_dir("tg-receipts")).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tgreceipts").await;
+    login(&mut user, &room, &bot, &random_phone()).await;
+    let echo = join_portal(&mut user, "with Echo", |m, _| m.contains(&ghost(ECHO))).await;
+    let echo_ghost = ghost(ECHO);
+
+    // Telegram → Matrix: Echo reads the message (its ghost's read receipt) before answering.
+    let hello = user.send_text(&echo, "did you read this?").await;
+    user.wait_for_event(&echo, WAIT, |ev| {
+        ev["type"] == "m.receipt" && ev["content"][hello.as_str()]["m.read"][echo_ghost.as_str()].is_object()
+    })
+    .await
+    .expect("Echo's read receipt on the user's message");
+    let answer = user
+        .wait_for_event(&echo, WAIT, |ev| ev["sender"] == echo_ghost.as_str() && ev["content"]["body"] == "echo: did you read this?")
+        .await
+        .expect("Echo answers");
+
+    // Matrix → Telegram: the user's receipt on Echo's answer marks the chat read up to it.
+    let answer_remote = b.sim.said_by(ECHO).last().map(|m| m.id).expect("Echo's answer on the simulated side");
+    user.send_receipt(&echo, answer["event_id"].as_str().unwrap()).await;
+    wait_action(&b.sim, |a| *a == SimAction::Read { peer: Peer::User(ECHO), up_to: answer_remote }).await;
+
+    // Typing both ways: the user's typing reaches Telegram, and Echo types while the user
+    // does (Echo also types a moment before each answer, but never together with the user).
+    let me = user.user_id.clone();
+    user.set_typing(&echo, true).await;
+    wait_action(&b.sim, |a| *a == SimAction::Typing { peer: Peer::User(ECHO), typing: true }).await;
+    user.wait_for_event(&echo, WAIT, |ev| typing_are(ev, &[&echo_ghost, &me], &[true, true])).await.expect("Echo's ghost types too");
+    while user.wait_for_event(&echo, Duration::from_millis(500), |ev| ev["type"] == "m.typing").await.is_ok() {}
+    user.set_typing(&echo, false).await;
+    wait_action(&b.sim, |a| *a == SimAction::Typing { peer: Peer::User(ECHO), typing: false }).await;
+    user.wait_for_event(&echo, WAIT, |ev| typing_are(ev, &[&echo_ghost, &me], &[false, false]))
+        .await
+        .expect("Echo's ghost stops typing with the user");
+    b.bridge.stop().await;
+}
+
 #[tokio::test]
 async fn test_pm_known_number_username_and_unknown_number_sim() {
     let _one = ONE_AT_A_TIME.lock().await;

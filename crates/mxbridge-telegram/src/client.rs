@@ -10,7 +10,7 @@ use mxbridge_core::ids::{LoginId, PortalKey, RemoteMessageId, RemoteUserId};
 use mxbridge_core::network::content::Content;
 use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent, Sender};
 use mxbridge_core::network::{
-    ChatInfo, ChatKind, ChatMember, Edits, GhostIds, NetworkClient, NetworkError, OutgoingMessage, Reactions, Redactions,
+    ChatInfo, ChatKind, ChatMember, Edits, GhostIds, NetworkClient, NetworkError, OutgoingMessage, Reactions, ReadReceipts, Redactions,
     ResolveIdentifier, Role, SentMessage, Typing, UserInfo,
 };
 use ruma::OwnedUserId;
@@ -342,6 +342,10 @@ impl NetworkClient for TelegramClient {
         Some(self)
     }
 
+    fn read_receipts(&self) -> Option<&dyn ReadReceipts> {
+        Some(self)
+    }
+
     fn start_dm(&self) -> Option<&dyn ResolveIdentifier> {
         Some(self)
     }
@@ -385,6 +389,14 @@ impl Typing for TelegramClient {
     async fn set_typing(&self, portal: &PortalKey, typing: bool) -> Result<(), NetworkError> {
         let peer = peer_of(portal)?;
         self.inner.account.set_typing(peer, typing).await.map_err(to_network_error)
+    }
+}
+
+#[async_trait]
+impl ReadReceipts for TelegramClient {
+    async fn mark_read(&self, portal: &PortalKey, up_to: &RemoteMessageId) -> Result<(), NetworkError> {
+        let (peer, id) = (peer_of(portal)?, message_of(up_to)?);
+        self.inner.flood.run("mark read", || self.inner.account.mark_read(peer, id)).await.map_err(to_network_error)
     }
 }
 

@@ -17,7 +17,7 @@ use grammers_session::types::{ChannelKind, PeerRef};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::convert::{entities_to_tl, peer_id, peer_of, text_of, tl_user, user_of};
+use super::convert::{ReadHistory, entities_to_tl, peer_id, peer_of, read_history, text_of, tl_user, user_of};
 use super::session::{PersistedSession, StoredSession};
 use super::{backend_error, connection_params, reconnect_delay, rpc_name};
 use crate::backend::{
@@ -458,9 +458,13 @@ impl TelegramAccount for RealAccount {
         client.action(peer_ref).oneshot(action).await.map_err(backend_error)
     }
 
-    async fn mark_read(&self, peer: Peer, _up_to: i64) -> Result<(), BackendError> {
+    async fn mark_read(&self, peer: Peer, up_to: i64) -> Result<(), BackendError> {
         let (client, peer_ref) = self.peer_ref(peer).await?;
-        client.mark_as_read(peer_ref).await.map_err(backend_error)
+        match read_history(peer_ref, up_to) {
+            ReadHistory::Channel(request) => client.invoke(&request).await.map(drop),
+            ReadHistory::Chat(request) => client.invoke(&request).await.map(drop),
+        }
+        .map_err(backend_error)
     }
 }
 

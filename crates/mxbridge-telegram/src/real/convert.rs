@@ -3,7 +3,7 @@
 use grammers_client::message::Message;
 use grammers_client::peer::Peer as GrammersPeer;
 use grammers_client::tl;
-use grammers_session::types::{PeerId, PeerKind};
+use grammers_session::types::{PeerId, PeerKind, PeerRef};
 
 use crate::backend::{FormattedText, Peer, TgUser};
 use crate::entities::{Entity, EntityKind};
@@ -24,6 +24,27 @@ pub(crate) fn peer_id(peer: Peer) -> PeerId {
         Peer::User(id) => PeerId::user_unchecked(id),
         Peer::Group(id) => PeerId::chat_unchecked(id),
         Peer::Channel(id) => PeerId::channel_unchecked(id),
+    }
+}
+
+/// The request that marks a chat read up to a message: channels and supergroups have
+/// their own call (grammers' `mark_as_read` always marks everything read, which would
+/// claim messages the Matrix user has not seen).
+#[derive(Debug)]
+pub(crate) enum ReadHistory {
+    /// A channel or supergroup.
+    Channel(tl::functions::channels::ReadHistory),
+    /// A private chat or basic group.
+    Chat(tl::functions::messages::ReadHistory),
+}
+
+pub(crate) fn read_history(peer: PeerRef, up_to: i64) -> ReadHistory {
+    // Ids beyond i32 do not exist on Telegram; 0 would mean "everything", so clamp instead.
+    let max_id = i32::try_from(up_to).unwrap_or(i32::MAX);
+    if peer.id.kind() == PeerKind::Channel {
+        ReadHistory::Channel(tl::functions::channels::ReadHistory { channel: peer.into(), max_id })
+    } else {
+        ReadHistory::Chat(tl::functions::messages::ReadHistory { peer: peer.into(), max_id })
     }
 }
 
@@ -133,6 +154,32 @@ mod tests {
         assert_eq!(entities_from_tl(&entities_to_tl(&ours)), ours);
         let hashtag = tl::enums::MessageEntity::Hashtag(tl::types::MessageEntityHashtag { offset: 0, length: 3 });
         assert!(entities_from_tl(&[hashtag]).is_empty(), "kinds without formatting are dropped, their text stays");
+    }
+
+    #[test]
+    fn test_read_history_marks_up_to_the_message_with_the_call_of_the_peer_kind() {
+        use grammers_session::types::PeerAuth;
+        let channel = PeerRef { id: PeerId::channel_unchecked(7), auth: PeerAuth::from_hash(99) };
+        match read_history(channel, 42) {
+            ReadHistory::Channel(r) => {
+                assert_eq!(r.max_id, 42);
+                let tl::enums::InputChannel::Channel(c) = r.channel else { panic!("{:?}", r.channel) };
+                assert_eq!((c.channel_id, c.access_hash), (7, 99));
+            }
+            other => panic!("a channel is read with channels.readHistory: {other:?}"),
+        }
+        let user = PeerRef { id: PeerId::user_unchecked(5), auth: PeerAuth::from_hash(3) };
+        match read_history(user, 43) {
+            ReadHistory::Chat(r) => {
+                assert_eq!(r.max_id, 43);
+                assert!(matches!(&r.peer, tl::enums::InputPeer::User(u) if u.user_id == 5 && u.access_hash == 3), "{:?}", r.peer);
+            }
+            other => panic!("a private chat is read with messages.readHistory: {other:?}"),
+        }
+        let ReadHistory::Chat(r) = read_history(PeerRef { id: PeerId::chat_unchecked(6), auth: PeerAuth::default() }, i64::MAX) else {
+            panic!("a basic group is read with messages.readHistory")
+        };
+        assert_eq!(r.max_id, i32::MAX, "an id past i32 never means \"nothing read\"");
     }
 
     #[test]

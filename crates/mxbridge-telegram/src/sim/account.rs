@@ -214,10 +214,16 @@ impl TelegramAccount for SimAccount {
     async fn set_typing(&self, peer: Peer, typing: bool) -> Result<(), BackendError> {
         self.check()?;
         self.sim.record(SimAction::Typing { peer, typing });
+        if peer == Peer::User(ECHO) {
+            let echo = directory::person(ECHO).expect("echo");
+            self.sim.deliver(self.me.id, TgUpdate::Typing { peer, user: echo, typing });
+        }
         Ok(())
     }
 
-    async fn mark_read(&self, _peer: Peer, _up_to: i64) -> Result<(), BackendError> {
-        self.check()
+    async fn mark_read(&self, peer: Peer, up_to: i64) -> Result<(), BackendError> {
+        self.check()?;
+        self.sim.record(SimAction::Read { peer, up_to });
+        Ok(())
     }
 }
