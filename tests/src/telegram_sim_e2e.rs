@@ -8,7 +8,7 @@ use std::time::Duration;
 use mxbridge_core::config::Config;
 use mxbridge_telegram::backend::{FormattedText, Peer};
 use mxbridge_telegram::entities::EntityKind;
-use mxbridge_telegram::sim::directory::{ALICE, BOB, CAROL, ECHO, GROUP};
+use mxbridge_telegram::sim::directory::{ALICE, BOB, CAROL, CHANNEL, ECHO, GROUP};
 use mxbridge_telegram::sim::{LOGIN_CODE, SimAction, SimHandle, TWO_FA_PASSWORD, TWO_FA_PHONE};
 use mxbridge_telegram::{TelegramConfig, TelegramNetwork};
 use serde_json::{Value, json};
@@ -223,11 +223,19 @@ async fn test_login_opens_recent_chats_and_a_first_message_creates_its_portal_si
             .is_ok();
     }
     assert!(greeted, "the greeting arrived in its own portal");
-    // Channels are read-only: posting is refused and the sender is told.
-    user.send_text(&news, "can I post?").await;
-    user.wait_for_event(&news, WAIT, |ev| ev["content"]["body"].as_str().is_some_and(|b| b.contains("only the admins of Sim News")))
+    // Channels are read-only: only moderators and up (the channel's admins) may post, and the
+    // channel's posts arrive from its admin's ghost.
+    let levels = user.get_state(&news, "m.room.power_levels", "").await;
+    let own_level = levels["users"][user.user_id.as_str()].as_i64().unwrap_or(levels["users_default"].as_i64().unwrap_or(0));
+    assert_eq!(levels["events_default"], 50, "{levels}");
+    assert!(own_level < 50, "the user cannot post in the channel: {levels}");
+    assert_eq!(levels["users"][ghost(CAROL)], 95, "the channel's admin can: {levels}");
+    let (status, _) = user.try_send_text(&news, "can I post?").await;
+    assert_eq!(status, 403, "the homeserver refuses the user's post");
+    b.sim.say(account, CAROL, CHANNEL, FormattedText::plain("news of the day")).expect("delivered");
+    user.wait_for_event(&news, WAIT, |ev| ev["sender"] == ghost(CAROL).as_str() && ev["content"]["body"] == "news of the day")
         .await
-        .expect("the refusal is shown");
+        .expect("the channel's post");
     // Carol's chat is 90 days old: left out by the 30-day limit.
     assert!(user.wait_for_invite(Duration::from_secs(2), |_, _| true).await.is_err(), "no portal for the old chat");
 

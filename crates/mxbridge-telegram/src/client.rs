@@ -144,7 +144,8 @@ impl Inner {
                 name: Some(chat.title.clone()),
                 topic: chat.about.clone(),
                 avatar: None,
-                kind: if chat.kind == TgChatKind::Channel { ChatKind::Channel } else { ChatKind::Group },
+                // Only a channel's admins post in it: its portal is read-only for the user.
+                kind: if chat.kind == TgChatKind::Channel { ChatKind::Broadcast } else { ChatKind::Group },
                 members,
             },
         }

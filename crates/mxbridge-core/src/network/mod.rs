@@ -68,6 +68,9 @@ pub enum ChatKind {
     Group,
     /// A public channel anyone may join.
     Channel,
+    /// A channel where only its admins post (a Telegram channel): its portal is read-only
+    /// for everyone below moderator.
+    Broadcast,
 }
 
 impl ChatKind {
@@ -77,6 +80,7 @@ impl ChatKind {
             Self::Direct(_) => "dm",
             Self::Group => "group",
             Self::Channel => "channel",
+            Self::Broadcast => "broadcast",
         }
     }
 }
