@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use mxbridge_core::config::Config;
-use mxbridge_telegram::backend::{FormattedText, Peer};
+use mxbridge_telegram::backend::{FormattedText, Peer, TgMediaKind};
 use mxbridge_telegram::entities::EntityKind;
-use mxbridge_telegram::sim::directory::{ALICE, BOB, CAROL, CHANNEL, ECHO, GROUP};
+use mxbridge_telegram::sim::directory::{ALICE, BOB, CAROL, CHANNEL, ECHO, ECHO_LOCATION, GROUP};
 use mxbridge_telegram::sim::{LOGIN_CODE, SimAction, SimHandle, TWO_FA_PASSWORD, TWO_FA_PHONE};
 use mxbridge_telegram::{TelegramConfig, TelegramNetwork};
 use serde_json::{Value, json};
@@ -405,6 +405,57 @@ async fn test_read_receipts_and_typing_both_ways_sim() {
     user.wait_for_event(&echo, WAIT, |ev| typing_are(ev, &[&echo_ghost, &me], &[false, false]))
         .await
         .expect("Echo's ghost stops typing with the user");
+    b.bridge.stop().await;
+}
+
+#[tokio::test]
+async fn test_voice_video_sticker_file_and_location_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let b = start(&state_dir("tg-media")).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tgmedia").await;
+    login(&mut user, &room, &bot, &random_phone()).await;
+    let echo = join_portal(&mut user, "with Echo", |m, _| m.contains(&ghost(ECHO))).await;
+    let echo_ghost = ghost(ECHO);
+
+    // Each Matrix file kind goes to Telegram as its Telegram kind, and Echo's copy comes back
+    // as the Matrix kind it started as (a sticker as an image).
+    let files = [
+        ("m.audio", "voice.ogg", "audio/ogg", TgMediaKind::Voice),
+        ("m.video", "clip.mp4", "video/mp4", TgMediaKind::Video),
+        ("m.image", "sticker.webp", "image/webp", TgMediaKind::Sticker),
+        ("m.file", "notes.pdf", "application/pdf", TgMediaKind::Document),
+    ];
+    for (i, (msgtype, name, mime, kind)) in files.into_iter().enumerate() {
+        let data = format!("{name} bytes {i}").into_bytes();
+        let mxc = user.upload(data.clone(), mime).await;
+        user.send_content(&echo, "m.room.message", json!({"msgtype": msgtype, "body": name, "url": mxc, "info": {"mimetype": mime}})).await;
+        let sent =
+            wait_action(&b.sim, |a| matches!(a, SimAction::Sent { message, .. } if message.media.as_ref().is_some_and(|m| m.data == data)))
+                .await;
+        let SimAction::Sent { message, .. } = sent else { unreachable!() };
+        let file = message.media.expect("a file");
+        assert_eq!((file.kind, file.mime.as_str(), file.name.as_str()), (kind, mime, name), "{msgtype} to Telegram");
+        let back = user
+            .wait_for_event(&echo, WAIT, |ev| ev["sender"] == echo_ghost.as_str() && ev["content"]["info"]["mimetype"] == mime)
+            .await
+            .unwrap_or_else(|e| panic!("Echo sends the {msgtype} back: {e:?}"));
+        assert_eq!(back["content"]["msgtype"], msgtype, "{back}");
+        assert_eq!(user.download(back["content"]["url"].as_str().unwrap()).await, data);
+    }
+
+    // A location shared on Telegram arrives as a map link with the coordinates.
+    user.send_text(&echo, "please share location").await;
+    let (lat, lon) = ECHO_LOCATION;
+    let shared = user
+        .wait_for_event(&echo, WAIT, |ev| {
+            ev["sender"] == echo_ghost.as_str() && ev["content"]["body"].as_str().is_some_and(|b| b.starts_with("📍 Location"))
+        })
+        .await
+        .expect("Echo's location");
+    assert!(shared["content"]["body"].as_str().unwrap().contains(&format!("{lat:.5}, {lon:.5}")), "{shared}");
+    let link = format!("https://www.openstreetmap.org/?mlat={lat}&amp;mlon={lon}");
+    assert!(shared["content"]["formatted_body"].as_str().is_some_and(|f| f.contains(&link)), "a link to the map: {shared}");
     b.bridge.stop().await;
 }
 

@@ -17,7 +17,7 @@ use grammers_session::types::{ChannelKind, PeerRef};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::convert::{ReadHistory, entities_to_tl, peer_id, peer_of, read_history, text_of, tl_user, user_of};
+use super::convert::{ReadHistory, attributes_of, entities_to_tl, peer_id, peer_of, read_history, text_of, tl_user, user_of};
 use super::session::{PersistedSession, StoredSession};
 use super::{backend_error, connection_params, reconnect_delay, rpc_name};
 use crate::backend::{
@@ -416,7 +416,7 @@ impl TelegramAccount for RealAccount {
                 .map_err(|e| BackendError::Unreachable(format!("the upload failed: {e}")))?;
             input = match file.kind {
                 TgMediaKind::Photo => input.photo(uploaded),
-                _ => input.document(uploaded).mime_type(&file.mime),
+                _ => attributes_of(file).into_iter().fold(input.document(uploaded).mime_type(&file.mime), InputMessage::attribute),
             };
         }
         let sent = client.send_message(peer_ref, input).await.map_err(backend_error)?;

@@ -1,11 +1,12 @@
 //! grammers types ⇄ the backend's plain types.
 
+use grammers_client::media::Attribute;
 use grammers_client::message::Message;
 use grammers_client::peer::Peer as GrammersPeer;
 use grammers_client::tl;
 use grammers_session::types::{PeerId, PeerKind, PeerRef};
 
-use crate::backend::{FormattedText, Peer, TgUser};
+use crate::backend::{FormattedText, Peer, TgFile, TgMediaKind, TgUser};
 use crate::entities::{Entity, EntityKind};
 
 /// Our peer of a grammers peer id.
@@ -45,6 +46,19 @@ pub(crate) fn read_history(peer: PeerRef, up_to: i64) -> ReadHistory {
         ReadHistory::Channel(tl::functions::channels::ReadHistory { channel: peer.into(), max_id })
     } else {
         ReadHistory::Chat(tl::functions::messages::ReadHistory { peer: peer.into(), max_id })
+    }
+}
+
+/// The document attributes that make Telegram show a sent file as what it is: a voice
+/// note (OGG/Opus, what Telegram records) or a music file, a video. The duration is not
+/// known from Matrix; Telegram fills it in from the file when it plays it.
+pub(crate) fn attributes_of(file: &TgFile) -> Vec<Attribute> {
+    let unknown = std::time::Duration::ZERO;
+    match file.kind {
+        TgMediaKind::Voice if file.mime.starts_with("audio/ogg") => vec![Attribute::Voice { duration: unknown, waveform: None }],
+        TgMediaKind::Voice => vec![Attribute::Audio { duration: unknown, title: None, performer: None }],
+        TgMediaKind::Video => vec![Attribute::Video { round_message: false, supports_streaming: true, duration: unknown, w: 0, h: 0 }],
+        TgMediaKind::Photo | TgMediaKind::Sticker | TgMediaKind::Document => Vec::new(),
     }
 }
 
@@ -180,6 +194,19 @@ mod tests {
             panic!("a basic group is read with messages.readHistory")
         };
         assert_eq!(r.max_id, i32::MAX, "an id past i32 never means \"nothing read\"");
+    }
+
+    #[test]
+    fn test_voice_notes_audio_and_videos_are_sent_with_their_attributes() {
+        let file = |kind, mime: &str| TgFile { kind, name: "f".into(), mime: mime.into(), data: vec![1] };
+        let tl_of = |file: TgFile| attributes_of(&file).into_iter().map(tl::enums::DocumentAttribute::from).collect::<Vec<_>>();
+        let voice = tl_of(file(TgMediaKind::Voice, "audio/ogg; codecs=opus"));
+        assert!(matches!(voice.as_slice(), [tl::enums::DocumentAttribute::Audio(a)] if a.voice), "{voice:?}");
+        let music = tl_of(file(TgMediaKind::Voice, "audio/mpeg"));
+        assert!(matches!(music.as_slice(), [tl::enums::DocumentAttribute::Audio(a)] if !a.voice), "{music:?}");
+        let video = tl_of(file(TgMediaKind::Video, "video/mp4"));
+        assert!(matches!(video.as_slice(), [tl::enums::DocumentAttribute::Video(v)] if v.supports_streaming), "{video:?}");
+        assert!(tl_of(file(TgMediaKind::Document, "application/pdf")).is_empty(), "a plain file keeps only its name");
     }
 
     #[test]

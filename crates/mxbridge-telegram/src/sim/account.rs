@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use super::directory::{self, BOB, CAROL, CHANNEL, ECHO, GREETER, GREETING_ID, GROUP};
+use super::directory::{self, BOB, CAROL, CHANNEL, ECHO, ECHO_LOCATION, GREETER, GREETING_ID, GROUP};
 use super::{Sim, SimAction, SimSession, now_secs};
 use crate::backend::{
     BackendError, Connection, FormattedText, Peer, TelegramAccount, TgChat, TgDialog, TgMessage, TgOutgoing, TgUpdate, TgUser,
@@ -76,6 +76,12 @@ impl SimAccount {
                     tokio::time::sleep(pause).await;
                     let edited = TgMessage { text: FormattedText::plain(format!("echo (edited): {}", message.text.text)), ..reply.clone() };
                     sim.deliver(account, TgUpdate::Edited(edited));
+                }
+                if words.contains("please share location") {
+                    tokio::time::sleep(pause).await;
+                    let mut shared = sim.message(peer, echo.clone(), FormattedText::default(), None);
+                    shared.location = Some(ECHO_LOCATION);
+                    sim.deliver(account, TgUpdate::NewMessage(shared));
                 }
                 if words.contains("please delete") {
                     tokio::time::sleep(pause).await;

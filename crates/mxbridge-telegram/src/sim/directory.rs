@@ -13,6 +13,8 @@ pub const TWO_FA_HINT: &str = "a horse";
 
 /// Echo: answers every message (see the module docs for its request words).
 pub const ECHO: i64 = 1001;
+/// Where Echo is when asked to share its location (latitude, longitude): Trafalgar Square.
+pub const ECHO_LOCATION: (f64, f64) = (51.508, -0.128);
 /// Alice: a member (admin) of the group.
 pub const ALICE: i64 = 1002;
 /// Bob: a member of the group; answers messages in it.

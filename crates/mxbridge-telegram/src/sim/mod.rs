@@ -15,7 +15,9 @@
 //!   reply, after marking it read and typing. While the account types in Echo's chat, Echo
 //!   types too (and stops when the account stops). Request words: `please edit` makes Echo edit
 //!   its answer to `echo (edited): <text>`; `please react` makes Echo react 👍 to your
-//!   message; `please delete` makes Echo delete its answer.
+//!   message; `please delete` makes Echo delete its answer; `please share location` makes Echo
+//!   share [`directory::ECHO_LOCATION`]. Files come back as the kind they went (a voice note
+//!   as a voice note, a `image/webp` picture as a sticker).
 //! - **Chats at login**: Echo's DM, "Sim Group" (Alice admin, Bob, Carol: Bob answers every
 //!   message there with `Bob got: <text>`), the read-only channel "Sim News" (posting is
 //!   refused), and a DM with Carol whose last message is 90 days old (left out by the
