@@ -329,8 +329,9 @@ pub trait WhatsAppSession: Send + Sync {
     async fn revoke(&self, chat: &Jid, target: &str) -> Result<(), BackendError>;
     /// Shows or stops the typing indicator.
     async fn set_typing(&self, chat: &Jid, typing: bool) -> Result<(), BackendError>;
-    /// Marks messages as read.
-    async fn mark_read(&self, chat: &Jid, ids: &[String]) -> Result<(), BackendError>;
+    /// Marks messages as read; `sender` (a number) is who sent them, which WhatsApp needs
+    /// in groups.
+    async fn mark_read(&self, chat: &Jid, sender: Option<&str>, ids: &[String]) -> Result<(), BackendError>;
     /// The address book.
     async fn contacts(&self) -> Result<Vec<Contact>, BackendError>;
     /// The groups the account is in.

@@ -373,9 +373,11 @@ impl WhatsAppSession for Arc<RealSession> {
         if typing { client.chatstate().send_composing(&to).await } else { client.chatstate().send_paused(&to).await }.map_err(other)
     }
 
-    async fn mark_read(&self, chat: &Jid, ids: &[String]) -> Result<(), BackendError> {
+    async fn mark_read(&self, chat: &Jid, sender: Option<&str>, ids: &[String]) -> Result<(), BackendError> {
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        self.client()?.mark_as_read(&wa_jid(chat), None, &ids).await.map_err(other)
+        // In groups WhatsApp wants the receipt addressed to the message's sender too.
+        let sender = sender.map(|number| wa_jid(&Jid::user(number)));
+        self.client()?.mark_as_read(&wa_jid(chat), sender.as_ref(), &ids).await.map_err(other)
     }
 
     async fn contacts(&self) -> Result<Vec<Contact>, BackendError> {

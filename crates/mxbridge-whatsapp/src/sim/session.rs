@@ -31,7 +31,7 @@ impl SimSession {
     }
 
     fn message(&self, chat: &Jid, sender: &str, kind: InboundKind) -> BackendEvent {
-        BackendEvent::Message(InboundMessage {
+        let message = InboundMessage {
             chat: chat.clone(),
             sender: sender.to_owned(),
             push_name: world::name_of(sender),
@@ -39,7 +39,9 @@ impl SimSession {
             timestamp_ms: now_ms(),
             from_me: false,
             kind,
-        })
+        };
+        self.state.said.lock().expect("lock").push(message.clone());
+        BackendEvent::Message(message)
     }
 
     /// Echo's answer to a message the account sent it, with the request words applied.
@@ -168,13 +170,18 @@ impl WhatsAppSession for SimSession {
     }
 
     async fn set_typing(&self, chat: &Jid, typing: bool) -> Result<(), BackendError> {
-        self.events()?;
+        let events = self.events()?;
         self.state.record(SimAction::Typing { chat: chat.clone(), typing });
+        if *chat == Jid::user(world::ECHO) {
+            let _ = events.send(BackendEvent::Typing { chat: chat.clone(), sender: world::ECHO.to_owned(), typing });
+        }
         Ok(())
     }
 
-    async fn mark_read(&self, _chat: &Jid, _ids: &[String]) -> Result<(), BackendError> {
-        self.events().map(|_| ())
+    async fn mark_read(&self, chat: &Jid, sender: Option<&str>, ids: &[String]) -> Result<(), BackendError> {
+        self.events()?;
+        self.state.record(SimAction::Read { chat: chat.clone(), sender: sender.map(str::to_owned), ids: ids.to_vec() });
+        Ok(())
     }
 
     async fn contacts(&self) -> Result<Vec<Contact>, BackendError> {
