@@ -8,7 +8,7 @@ use std::time::Duration;
 use mxbridge_core::config::Config;
 use mxbridge_telegram::backend::{FormattedText, Peer, TgMediaKind};
 use mxbridge_telegram::entities::EntityKind;
-use mxbridge_telegram::sim::directory::{ALICE, BOB, CAROL, CHANNEL, ECHO, ECHO_LOCATION, GROUP};
+use mxbridge_telegram::sim::directory::{ALICE, BOB, CAROL, CHANNEL, ECHO, ECHO_LOCATION, GROUP, OWN_CHANNEL};
 use mxbridge_telegram::sim::{LOGIN_CODE, SimAction, SimHandle, TWO_FA_PASSWORD, TWO_FA_PHONE};
 use mxbridge_telegram::{TelegramConfig, TelegramNetwork};
 use serde_json::{Value, json};
@@ -181,10 +181,10 @@ async fn test_login_opens_recent_chats_and_a_first_message_creates_its_portal_si
     let (mut user, room) = management_room(&b, "tgportals").await;
     let account = login(&mut user, &room, &bot, &random_phone()).await;
 
-    // Four portals: Echo, the group and the channel from the chat list, and the Greeter's
-    // chat, which is not in the list: its first message creates the portal.
+    // Five portals: Echo, the group and the two channels from the chat list, and the
+    // Greeter's chat, which is not in the list: its first message creates the portal.
     let mut rooms = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..5 {
         let name = std::cell::RefCell::new(Value::Null);
         let room = user
             .wait_for_invite(WAIT, |_, state| {
@@ -197,7 +197,7 @@ async fn test_login_opens_recent_chats_and_a_first_message_creates_its_portal_si
         rooms.push((room, name.into_inner()));
     }
     let named = |n: &str| rooms.iter().find(|(_, name)| name == n).map(|(r, _)| r.clone()).unwrap_or_else(|| panic!("no {n}: {rooms:?}"));
-    let (group, news) = (named("Sim Group"), named("Sim News"));
+    let (group, news, notes) = (named("Sim Group"), named("Sim News"), named("Sim Notes"));
     let dms: Vec<String> = rooms.iter().filter(|(_, name)| name.is_null()).map(|(r, _)| r.clone()).collect();
     assert_eq!(dms.len(), 2, "{rooms:?}");
     crate::harness::wait::wait_until(WAIT, Duration::from_millis(100), || {
@@ -232,6 +232,15 @@ async fn test_login_opens_recent_chats_and_a_first_message_creates_its_portal_si
     assert_eq!(levels["users"][ghost(CAROL)], 95, "the channel's admin can: {levels}");
     let (status, _) = user.try_send_text(&news, "can I post?").await;
     assert_eq!(status, 403, "the homeserver refuses the user's post");
+    // In a channel the account owns, the user is an admin and posts.
+    user.wait_power_level(&notes, &user.user_id, 95).await;
+    let (status, body) = user.try_send_text(&notes, "my own post").await;
+    assert_eq!(status, 200, "the owner posts in their channel: {body}");
+    wait_action(
+        &b.sim,
+        |a| matches!(a, SimAction::Sent { peer, message, .. } if *peer == OWN_CHANNEL && message.text.text == "my own post"),
+    )
+    .await;
     b.sim.say(account, CAROL, CHANNEL, FormattedText::plain("news of the day")).expect("delivered");
     user.wait_for_event(&news, WAIT, |ev| ev["sender"] == ghost(CAROL).as_str() && ev["content"]["body"] == "news of the day")
         .await
@@ -490,7 +499,7 @@ async fn test_logout_ends_the_session_and_a_new_login_works_sim() {
     command(&mut user, &room, &bot, "list-logins", "You have no logins").await;
     command(&mut user, &room, &bot, "sync", "needs you to be logged in").await;
     login(&mut user, &room, &bot, &phone).await;
-    command(&mut user, &room, &bot, "sync", "Synced 3 recent chats").await;
+    command(&mut user, &room, &bot, "sync", "Synced 4 recent chats").await;
     b.bridge.stop().await;
 }
 

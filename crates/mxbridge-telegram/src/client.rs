@@ -151,6 +151,14 @@ impl Inner {
         }
     }
 
+    /// The account's own role in a chat when it is above an ordinary member's and matters:
+    /// an admin of a broadcast channel may post in its otherwise read-only portal.
+    fn own_role(&self, chat: &TgChat) -> Option<Role> {
+        let me = self.account.me().id;
+        let admin = chat.members.iter().any(|m| m.user.id == me && m.admin);
+        (chat.kind == TgChatKind::Channel && admin).then_some(Role::Admin)
+    }
+
     /// Opens portals for the recent chats (newest first, within the configured age).
     pub(crate) async fn sync_chats(&self) -> Result<usize, BackendError> {
         let dialogs = self.flood.run("dialogs", || self.account.dialogs(self.config.recent_chats)).await?;
@@ -163,6 +171,9 @@ impl Inner {
             }
             let info = self.chat_info(&dialog.chat);
             self.events.send(RemoteEvent::ChatChanged { chat: self.portal(dialog.chat.peer), sender: None, info });
+            if let Some(role) = self.own_role(&dialog.chat) {
+                self.events.send(RemoteEvent::RoleChanged { chat: self.portal(dialog.chat.peer), sender: None, role });
+            }
             opened += 1;
         }
         Ok(opened)

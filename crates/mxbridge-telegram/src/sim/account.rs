@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use super::directory::{self, BOB, CAROL, CHANNEL, ECHO, ECHO_LOCATION, GREETER, GREETING_ID, GROUP};
+use super::directory::{self, BOB, CAROL, CHANNEL, ECHO, ECHO_LOCATION, GREETER, GREETING_ID, GROUP, OWN_CHANNEL};
 use super::{Sim, SimAction, SimSession, now_secs};
 use crate::backend::{
     BackendError, Connection, FormattedText, Peer, TelegramAccount, TgChat, TgDialog, TgMessage, TgOutgoing, TgUpdate, TgUser,
@@ -152,7 +152,13 @@ impl TelegramAccount for SimAccount {
     async fn dialogs(&self, limit: usize) -> Result<Vec<TgDialog>, BackendError> {
         self.check()?;
         let now = now_secs();
-        let chats = [(Peer::User(ECHO), now - 60), (GROUP, now - 120), (CHANNEL, now - 3600), (Peer::User(CAROL), now - 90 * 86_400)];
+        let chats = [
+            (Peer::User(ECHO), now - 60),
+            (GROUP, now - 120),
+            (CHANNEL, now - 3600),
+            (OWN_CHANNEL, now - 7200),
+            (Peer::User(CAROL), now - 90 * 86_400),
+        ];
         Ok(chats
             .into_iter()
             .filter_map(|(peer, at)| directory::chat(&self.me, peer).map(|chat| TgDialog { chat, last_message_at: at }))

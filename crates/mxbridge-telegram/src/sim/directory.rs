@@ -27,6 +27,8 @@ pub const GREETER: i64 = 1005;
 pub const GROUP: Peer = Peer::Group(2001);
 /// The read-only channel.
 pub const CHANNEL: Peer = Peer::Channel(3001);
+/// A channel every account owns (it may post in it).
+pub const OWN_CHANNEL: Peer = Peer::Channel(3002);
 /// The id of the greeting message (fixed, so a restart does not bridge it twice).
 pub const GREETING_ID: i64 = 1;
 
@@ -87,6 +89,13 @@ pub(crate) fn chat(me: &TgUser, peer: Peer) -> Option<TgChat> {
             kind: TgChatKind::Group,
             members: vec![member(ALICE, true), member(BOB, false), member(CAROL, false), self_member],
             about: Some("A simulated Telegram group whose members speak".into()),
+        }),
+        p if p == OWN_CHANNEL => Some(TgChat {
+            peer,
+            title: "Sim Notes".into(),
+            kind: TgChatKind::Channel,
+            members: vec![TgMember { user: me.clone(), admin: true }, member(ALICE, false)],
+            about: Some("A simulated channel the account owns".into()),
         }),
         p if p == CHANNEL => Some(TgChat {
             peer,

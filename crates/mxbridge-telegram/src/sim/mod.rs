@@ -20,7 +20,7 @@
 //!   as a voice note, a `image/webp` picture as a sticker).
 //! - **Chats at login**: Echo's DM, "Sim Group" (Alice admin, Bob, Carol: Bob answers every
 //!   message there with `Bob got: <text>`), the read-only channel "Sim News" (posting is
-//!   refused), and a DM with Carol whose last message is 90 days old (left out by the
+//!   refused), the channel "Sim Notes" that the account owns (so it may post there), and a DM with Carol whose last message is 90 days old (left out by the
 //!   default 30-day age limit).
 //! - **Greeter** writes right after an account's first connection (message id 1), from a
 //!   chat that is not in the list above, so its portal is created by the message.
