@@ -465,6 +465,27 @@ async fn test_voice_video_sticker_file_and_location_sim() {
     assert!(shared["content"]["body"].as_str().unwrap().contains(&format!("{lat:.5}, {lon:.5}")), "{shared}");
     let link = format!("https://www.openstreetmap.org/?mlat={lat}&amp;mlon={lon}");
     assert!(shared["content"]["formatted_body"].as_str().is_some_and(|f| f.contains(&link)), "a link to the map: {shared}");
+
+    // A Matrix location goes to Telegram as a map pin (Echo shares it back as a map link).
+    let pin = user
+        .send_content(
+            &echo,
+            "m.room.message",
+            json!({"msgtype": "m.location", "body": "Location at the Eiffel Tower", "geo_uri": "geo:48.8584,2.2945;u=20"}),
+        )
+        .await;
+    wait_action(
+        &b.sim,
+        |a| matches!(a, SimAction::Sent { message, .. } if message.location == Some((48.8584, 2.2945)) && message.text.text.is_empty()),
+    )
+    .await;
+    let back = user
+        .wait_for_event(&echo, WAIT, |ev| {
+            ev["sender"] == echo_ghost.as_str() && ev["content"]["body"].as_str().is_some_and(|b| b.contains("48.85840, 2.29450"))
+        })
+        .await
+        .expect("Echo shares the location back");
+    assert_eq!(back["content"]["m.relates_to"]["m.in_reply_to"]["event_id"], pin.as_str(), "as a reply to the user's pin");
     b.bridge.stop().await;
 }
 

@@ -10,8 +10,8 @@ use mxbridge_core::ids::{LoginId, PortalKey, RemoteMessageId, RemoteUserId};
 use mxbridge_core::network::content::Content;
 use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent, Sender};
 use mxbridge_core::network::{
-    ChatInfo, ChatKind, ChatMember, Edits, GhostIds, NetworkClient, NetworkError, OutgoingMessage, Reactions, ReadReceipts, Redactions,
-    ResolveIdentifier, Role, SentMessage, Typing, UserInfo,
+    ChatInfo, ChatKind, ChatMember, Edits, GhostIds, Location, Locations, NetworkClient, NetworkError, OutgoingMessage, Reactions,
+    ReadReceipts, Redactions, ResolveIdentifier, Role, SentMessage, Typing, UserInfo,
 };
 use ruma::OwnedUserId;
 use tokio::sync::mpsc;
@@ -358,6 +358,10 @@ impl NetworkClient for TelegramClient {
         Some(self)
     }
 
+    fn locations(&self) -> Option<&dyn Locations> {
+        Some(self)
+    }
+
     fn start_dm(&self) -> Option<&dyn ResolveIdentifier> {
         Some(self)
     }
@@ -401,6 +405,28 @@ impl Typing for TelegramClient {
     async fn set_typing(&self, portal: &PortalKey, typing: bool) -> Result<(), NetworkError> {
         let peer = peer_of(portal)?;
         self.inner.account.set_typing(peer, typing).await.map_err(to_network_error)
+    }
+}
+
+#[async_trait]
+impl Locations for TelegramClient {
+    async fn send_location(
+        &self,
+        portal: &PortalKey,
+        location: &Location,
+        reply_to: Option<&RemoteMessageId>,
+    ) -> Result<SentMessage, NetworkError> {
+        // Telegram's map pins carry no text: the description (mostly a client's generated
+        // "Location at …") is left out.
+        let peer = peer_of(portal)?;
+        let out = crate::backend::TgOutgoing {
+            reply_to: reply_to.and_then(ids::telegram_message),
+            location: Some((location.latitude, location.longitude)),
+            ..Default::default()
+        };
+        let id = self.inner.flood.run("send location", || self.inner.account.send(peer, out.clone())).await.map_err(to_network_error)?;
+        self.inner.sent.lock().expect("lock").insert((peer, id));
+        Ok(SentMessage::new(ids::message_id(id)))
     }
 }
 

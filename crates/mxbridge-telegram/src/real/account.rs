@@ -17,7 +17,7 @@ use grammers_session::types::{ChannelKind, PeerRef};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::convert::{ReadHistory, attributes_of, entities_to_tl, peer_id, peer_of, read_history, text_of, tl_user, user_of};
+use super::convert::{ReadHistory, attributes_of, entities_to_tl, geo_media, peer_id, peer_of, read_history, text_of, tl_user, user_of};
 use super::session::{PersistedSession, StoredSession};
 use super::{backend_error, connection_params, reconnect_delay, rpc_name};
 use crate::backend::{
@@ -432,6 +432,9 @@ impl TelegramAccount for RealAccount {
                 TgMediaKind::Photo => input.photo(uploaded),
                 _ => attributes_of(file).into_iter().fold(input.document(uploaded).mime_type(&file.mime), InputMessage::attribute),
             };
+        }
+        if let Some((latitude, longitude)) = message.location {
+            input = input.media(geo_media(latitude, longitude));
         }
         let sent = client.send_message(peer_ref, input).await.map_err(backend_error)?;
         let id = i64::from(sent.id());

@@ -62,6 +62,12 @@ pub(crate) fn attributes_of(file: &TgFile) -> Vec<Attribute> {
     }
 }
 
+/// A map pin to send.
+pub(crate) fn geo_media(latitude: f64, longitude: f64) -> tl::enums::InputMedia {
+    let point = tl::types::InputGeoPoint { lat: latitude, long: longitude, accuracy_radius: None };
+    tl::types::InputMediaGeoPoint { geo_point: point.into() }.into()
+}
+
 /// A user (or, for channel posts, the channel) as a sender.
 pub(crate) fn user_of(peer: &GrammersPeer) -> TgUser {
     match peer {
@@ -207,6 +213,13 @@ mod tests {
         let video = tl_of(file(TgMediaKind::Video, "video/mp4"));
         assert!(matches!(video.as_slice(), [tl::enums::DocumentAttribute::Video(v)] if v.supports_streaming), "{video:?}");
         assert!(tl_of(file(TgMediaKind::Document, "application/pdf")).is_empty(), "a plain file keeps only its name");
+    }
+
+    #[test]
+    fn test_locations_are_sent_as_map_pins() {
+        let tl::enums::InputMedia::GeoPoint(pin) = geo_media(51.5, -0.12) else { panic!("a geo point") };
+        let tl::enums::InputGeoPoint::Point(point) = pin.geo_point else { panic!("a point") };
+        assert_eq!((point.lat, point.long, point.accuracy_radius), (51.5, -0.12, None));
     }
 
     #[test]

@@ -64,6 +64,7 @@ impl SimAccount {
                 };
                 let mut reply = sim.message(peer, echo.clone(), text, Some(id));
                 reply.media = message.media.clone();
+                reply.location = message.location;
                 let reply_id = reply.id;
                 sim.deliver(account, TgUpdate::Typing { peer, user: echo.clone(), typing: false });
                 sim.deliver(account, TgUpdate::NewMessage(reply.clone()));

@@ -17,7 +17,8 @@
 //!   its answer to `echo (edited): <text>`; `please react` makes Echo react 👍 to your
 //!   message; `please delete` makes Echo delete its answer; `please share location` makes Echo
 //!   share [`directory::ECHO_LOCATION`]. Files come back as the kind they went (a voice note
-//!   as a voice note, a `image/webp` picture as a sticker).
+//!   as a voice note, a `image/webp` picture as a sticker), and a shared location comes
+//!   back as the same location.
 //! - **Chats at login**: Echo's DM, "Sim Group" (Alice admin, Bob, Carol: Bob answers every
 //!   message there with `Bob got: <text>`), the read-only channel "Sim News" (posting is
 //!   refused), the channel "Sim Notes" that the account owns (so it may post there), and a DM with Carol whose last message is 90 days old (left out by the
