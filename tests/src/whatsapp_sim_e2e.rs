@@ -535,6 +535,19 @@ async fn test_media_kinds_locations_and_contact_cards_sim() {
     user.send_text(&portal, "please share your location").await;
     let place = user.wait_for_event(&portal, WAIT, |ev| from_with(ev, &echo, "📍 Location: Big Ben")).await.expect("Echo's location");
     assert!(place["content"]["body"].as_str().unwrap().contains("https://www.openstreetmap.org/?mlat=51.50070&mlon=-0.12460"), "{place}");
+    // A Matrix location goes to WhatsApp as a location with its description as the place name.
+    let pin = user
+        .send_content(&portal, "m.room.message", json!({"msgtype": "m.location", "body": "Eiffel Tower", "geo_uri": "geo:48.8584,2.2945"}))
+        .await;
+    let sent =
+        wait_action(&wa.sim, "share the location", |a| matches!(a, SimAction::Sent { message, .. } if message.location.is_some())).await;
+    let SimAction::Sent { message, .. } = sent else { unreachable!() };
+    let at = message.location.expect("a location");
+    assert_eq!((at.latitude, at.longitude, at.name.as_deref()), (48.8584, 2.2945, Some("Eiffel Tower")));
+    assert!(message.media.is_none() && message.reply_to.is_none());
+    user.wait_for_event(&portal, WAIT, |ev| from_with(ev, &echo, "📍 Location: Eiffel Tower (48.85840, 2.29450)"))
+        .await
+        .unwrap_or_else(|e| panic!("Echo shares the location {pin} back: {e:?}"));
     user.send_text(&portal, "send a contact").await;
     user.wait_for_event(&portal, WAIT, |ev| from_with(ev, &echo, &format!("👤 Contact: Alice +{}", world::ALICE)))
         .await

@@ -276,7 +276,7 @@ pub enum BackendEvent {
 }
 
 /// An outgoing message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OutgoingWa {
     /// The text (the caption for media).
     pub text: WaText,
@@ -284,6 +284,19 @@ pub struct OutgoingWa {
     pub reply_to: Option<String>,
     /// A file to send.
     pub media: Option<WaMedia>,
+    /// A location to share instead of text or a file.
+    pub location: Option<WaLocation>,
+}
+
+/// A shared location.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WaLocation {
+    /// Latitude in degrees.
+    pub latitude: f64,
+    /// Longitude in degrees.
+    pub longitude: f64,
+    /// Place name, when given.
+    pub name: Option<String>,
 }
 
 /// What the network says about a sent message.

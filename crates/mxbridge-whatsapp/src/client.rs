@@ -13,14 +13,14 @@ use mxbridge_core::ids::{LoginId, PortalKey, RemoteMessageId, RemoteUserId};
 use mxbridge_core::network::content::{Content, MessageKind};
 use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent};
 use mxbridge_core::network::{
-    ChatInfo, ChatKind, ChatMember, Edits, NetworkClient, NetworkError, OutgoingMessage, Reactions, ReadReceipts, Redactions,
-    ResolveIdentifier, Role, SentMessage, Typing, UserInfo,
+    ChatInfo, ChatKind, ChatMember, Edits, Location, Locations, NetworkClient, NetworkError, OutgoingMessage, Reactions, ReadReceipts,
+    Redactions, ResolveIdentifier, Role, SentMessage, Typing, UserInfo,
 };
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
 use crate::Shared;
-use crate::backend::{Account, BackendError, BackendEvent, Group, InboundKind, OutgoingWa, WaMedia, WhatsAppSession};
+use crate::backend::{Account, BackendError, BackendEvent, Group, InboundKind, OutgoingWa, WaLocation, WaMedia, WhatsAppSession};
 use crate::incoming::Translator;
 use crate::jid::{self, Jid};
 use crate::markup::{self, WaText};
@@ -396,7 +396,7 @@ impl NetworkClient for ClientHandle {
             text.text = format!("*{name}*: {}", text.text);
         }
         let media = msg.content.media.as_ref().map(outgoing_media);
-        let outgoing = OutgoingWa { text, reply_to: msg.reply_to.map(|r| r.as_str().to_owned()), media };
+        let outgoing = OutgoingWa { text, reply_to: msg.reply_to.map(|r| r.as_str().to_owned()), media, location: None };
         let sent = self.0.session.send(&chat, outgoing).await.map_err(to_network_error)?;
         Ok(SentMessage { id: RemoteMessageId::new(sent.id), timestamp_ms: Some(sent.timestamp_ms), note: None })
     }
@@ -418,6 +418,10 @@ impl NetworkClient for ClientHandle {
     }
 
     fn read_receipts(&self) -> Option<&dyn ReadReceipts> {
+        Some(self)
+    }
+
+    fn locations(&self) -> Option<&dyn Locations> {
         Some(self)
     }
 
@@ -465,6 +469,23 @@ impl Typing for ClientHandle {
     async fn set_typing(&self, portal: &PortalKey, typing: bool) -> Result<(), NetworkError> {
         let chat = WhatsAppClient::chat(portal)?;
         self.0.session.set_typing(&chat, typing).await.map_err(to_network_error)
+    }
+}
+
+#[async_trait]
+impl Locations for ClientHandle {
+    async fn send_location(
+        &self,
+        portal: &PortalKey,
+        location: &Location,
+        reply_to: Option<&RemoteMessageId>,
+    ) -> Result<SentMessage, NetworkError> {
+        let chat = WhatsAppClient::chat(portal)?;
+        let shared = WaLocation { latitude: location.latitude, longitude: location.longitude, name: location.description.clone() };
+        let outgoing =
+            OutgoingWa { text: WaText::default(), reply_to: reply_to.map(|r| r.as_str().to_owned()), media: None, location: Some(shared) };
+        let sent = self.0.session.send(&chat, outgoing).await.map_err(to_network_error)?;
+        Ok(SentMessage { id: RemoteMessageId::new(sent.id), timestamp_ms: Some(sent.timestamp_ms), note: None })
     }
 }
 

@@ -330,9 +330,10 @@ impl WhatsAppSession for Arc<RealSession> {
     async fn send(&self, chat: &Jid, message: OutgoingWa) -> Result<Sent, BackendError> {
         let client = self.client()?;
         let reply_to = message.reply_to.as_deref();
-        let wa_message = match &message.media {
-            None => text_message(&message.text, reply_to),
-            Some(media) => {
+        let wa_message = match (&message.location, &message.media) {
+            (Some(location), _) => outgoing::location_message(location, reply_to),
+            (None, None) => text_message(&message.text, reply_to),
+            (None, Some(media)) => {
                 let mut last = String::new();
                 let mut uploaded = None;
                 for attempt in 0..MEDIA_ATTEMPTS {

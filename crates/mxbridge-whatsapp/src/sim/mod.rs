@@ -26,7 +26,8 @@
 //!   sent back) as a reply, and marks it read. Request words in the message: `react` (Echo
 //!   reacts 👍 to it), `edit` (Echo edits its answer), `delete` (Echo deletes its answer),
 //!   `typing` (Echo types first), `call` (Echo calls), `location`, `contact` (Echo shares
-//!   one). While the account types in Echo's chat, Echo types too.
+//!   one). A location sent to Echo comes back as the same location. While the account
+//!   types in Echo's chat, Echo types too.
 //! - **Phone and connection**: [`SimHandle::phone_offline_for_days`] reports the phone last
 //!   seen that many days ago, [`SimHandle::unlink`] is WhatsApp unlinking the device,
 //!   [`SimHandle::drop_connection`] loses the connection for a while.

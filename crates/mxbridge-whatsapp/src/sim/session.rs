@@ -56,9 +56,10 @@ impl SimSession {
             send(BackendEvent::Typing { chat: chat.clone(), sender: world::ECHO.to_owned(), typing: true });
         }
         let text = WaText { text: format!("echo: {}", message.text.text), mentions: message.text.mentions.clone() };
-        let kind = match &message.media {
-            Some(media) => InboundKind::Media { media: media.clone(), caption: text.clone(), reply_to: Some(id.to_owned()) },
-            None => InboundKind::Text { text: text.clone(), reply_to: Some(id.to_owned()) },
+        let kind = match (&message.location, &message.media) {
+            (Some(at), _) => InboundKind::Location { latitude: at.latitude, longitude: at.longitude, name: at.name.clone() },
+            (None, Some(media)) => InboundKind::Media { media: media.clone(), caption: text.clone(), reply_to: Some(id.to_owned()) },
+            (None, None) => InboundKind::Text { text: text.clone(), reply_to: Some(id.to_owned()) },
         };
         let answer = self.message(chat, world::ECHO, kind);
         let BackendEvent::Message(ref answer_msg) = answer else { return };
