@@ -62,6 +62,16 @@ pub(crate) fn shared_irc() -> &'static Config {
     })
 }
 
+/// The nick of the next user to join whose nick starts with `prefix` (a Matrix user's
+/// puppet, named after them).
+pub(crate) async fn next_join_of(incoming: &mut UnboundedReceiver<Box<Message>>, prefix: &str) -> String {
+    let join = crate::irc_connection::next_matching(incoming, |m| {
+        matches!(&m.command, Command::JOIN(..)) && m.source_nickname().is_some_and(|n| n.starts_with(prefix))
+    })
+    .await;
+    join.source_nickname().unwrap_or_default().to_owned()
+}
+
 pub(crate) fn notice_from(bot: &str, needle: &'static str) -> impl Fn(&Value) -> bool {
     let bot = bot.to_owned();
     move |ev: &Value| ev["sender"] == bot.as_str() && ev["content"]["body"].as_str().is_some_and(|b| b.contains(needle))
@@ -122,19 +132,7 @@ async fn test_two_matrix_users_share_a_channel_without_echoes_and_membership_is_
     let alias = format!("#_irc_=23{}:{}", &channel[1..], config.domain);
     let joined = three.join(&alias).await;
     assert_eq!(joined, portal, "the alias leads to the existing portal");
-    let puppet_three = tokio::time::timeout(WAIT, async {
-        while let Some(msg) = pal.incoming.recv().await {
-            if let Command::JOIN(..) = &msg.command
-                && let Some(n) = msg.source_nickname()
-                && n.starts_with("three")
-            {
-                return n.to_owned();
-            }
-        }
-        String::new()
-    })
-    .await
-    .expect("the alias joiner's puppet joins the channel");
+    let puppet_three = next_join_of(&mut pal.incoming, "three").await;
     three.send_text(&portal, "hi via alias").await;
     next_privmsg(&mut pal.incoming, |from, t| from == puppet_three && t == "hi via alias").await;
 

@@ -9,7 +9,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::harness::matrix_client::TestUser;
 use crate::irc_connection::next_matching;
-use crate::irc_e2e::{WAIT, irc_addr, next_privmsg, notice_from, shared_irc, user_in_channel};
+use crate::irc_e2e::{WAIT, irc_addr, next_join_of, next_privmsg, notice_from, shared_irc, user_in_channel};
 
 fn tag(msg: &Message, name: &str) -> Option<String> {
     msg.tags.as_ref()?.iter().find(|t| t.0 == name)?.1.clone()
@@ -266,11 +266,7 @@ async fn test_plumbed_room_relays_users_without_a_connection_and_unlinks() {
     admin.wait_for_event(&dm, WAIT, notice_from(&bot, "does not serve a network called `othernet`")).await.expect("network checked");
     admin.send_text(&dm, &format!("plumb {room} testnet {channel}")).await;
     admin.wait_for_event(&dm, WAIT, notice_from(&bot, "Linked")).await.expect("plumbed");
-    let bot_join = next_matching(&mut pal.incoming, |m| {
-        matches!(&m.command, Command::JOIN(..)) && m.source_nickname().is_some_and(|n| n.starts_with("MatrixBridge"))
-    })
-    .await;
-    let bot_nick = bot_join.source_nickname().unwrap().to_owned();
+    let bot_nick = next_join_of(&mut pal.incoming, "MatrixBridge").await;
 
     // IRC → the plumbed room.
     let ghost = ghost_of(&pal_nick);
@@ -449,13 +445,7 @@ async fn test_a_line_the_server_refuses_is_reported_to_its_sender() {
     assert!(notice["content"]["body"].as_str().unwrap().contains("+m"), "with the server's reason: {notice}");
 
     // Voiced, the same user is heard.
-    let puppet = next_matching(&mut pal.incoming, |m| {
-        matches!(&m.command, Command::JOIN(..)) && m.source_nickname().is_some_and(|n| n.starts_with("muted"))
-    })
-    .await
-    .source_nickname()
-    .unwrap()
-    .to_owned();
+    let puppet = next_join_of(&mut pal.incoming, "muted").await;
     pal.sender.send(Command::Raw("MODE".into(), vec![channel.clone(), "+v".into(), puppet.clone()])).unwrap();
     next_matching(&mut pal.incoming, |m| m.to_string().contains("+v")).await;
     user.send_text(&portal, "now with voice").await;

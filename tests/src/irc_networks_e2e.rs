@@ -5,7 +5,6 @@
 
 use std::sync::OnceLock;
 
-use irc::proto::Command;
 use mxbridge_core::config::Config;
 use mxbridge_irc::IrcSection;
 use mxbridge_irc::connection::{ConnectOptions, LineKind, connect, send_text};
@@ -13,8 +12,7 @@ use serde_json::Value;
 
 use crate::demo_bridge::{RunningBridge, config, network_section, run_forever, state_dir};
 use crate::harness::matrix_client::TestUser;
-use crate::irc_connection::next_matching;
-use crate::irc_e2e::{WAIT, irc_addr, next_privmsg, notice_from};
+use crate::irc_e2e::{WAIT, irc_addr, next_join_of, next_privmsg, notice_from};
 
 fn shared_bridge() -> &'static Config {
     static SHARED: OnceLock<Config> = OnceLock::new();
@@ -120,19 +118,7 @@ async fn test_two_networks_keep_portals_ghosts_puppets_and_commands_apart() {
     let other = TestUser::register("multialias").await;
     let alias = format!("#_ircn_alpha.=23{}:{domain}", &channel[1..]);
     assert_eq!(other.join(&alias).await, alpha_room);
-    let joined = tokio::time::timeout(WAIT, async {
-        while let Some(msg) = pal.incoming.recv().await {
-            if let Command::JOIN(..) = &msg.command
-                && let Some(n) = msg.source_nickname()
-                && n.starts_with("multialias")
-            {
-                return n.to_owned();
-            }
-        }
-        String::new()
-    })
-    .await
-    .expect("the alias joiner's puppet joins");
+    let joined = next_join_of(&mut pal.incoming, "multialias").await;
     assert!(joined.ends_with("[m]"), "through alpha's puppet: {joined}");
 }
 
@@ -155,11 +141,7 @@ async fn test_plumbing_names_the_network_and_relays_through_that_networks_bot() 
 
     command(&mut admin, &dm, &bot, &format!("plumb {room} gamma {channel}"), "does not serve a network called `gamma`").await;
     command(&mut admin, &dm, &bot, &format!("plumb {room} beta {channel}"), "Linked").await;
-    let bot_join = next_matching(&mut pal.incoming, |m| {
-        matches!(&m.command, Command::JOIN(..)) && m.source_nickname().is_some_and(|n| n.starts_with("BetaBridge"))
-    })
-    .await;
-    let bot_nick = bot_join.source_nickname().unwrap().to_owned();
+    let bot_nick = next_join_of(&mut pal.incoming, "BetaBridge").await;
 
     let ghost = format!("@_ircn_beta.{}:{domain}", pal_nick.to_lowercase());
     send_text(&pal.sender, &channel, LineKind::Message, "hello plumbed beta").unwrap();

@@ -15,6 +15,9 @@ Commands (an optional "req" is echoed in the answer, to tell answers apart):
       answers ok with the stanza id (generated when none was given).
   {"op":"presence","to":"...","type":"...","show":"...","status":"..."}   all fields optional
   {"op":"raw","xml":"<iq .../>"}   any stanza, for XEPs slixmpp lacks; answers come as events
+  {"op":"disco_info","to":"...","node":"..."}   XEP-0030; answers ok with "node" (as answered),
+      "features", and "ver": the XEP-0115 SHA-1 verification string of the answer, computed
+      here from the identities and features
   {"op":"quit"}   (closing stdin does the same)
 
 Output, one JSON object a line:
@@ -33,6 +36,8 @@ with that name is not an error (the login then decides).
 
 import argparse
 import asyncio
+import base64
+import hashlib
 import json
 import logging
 import sys
@@ -45,6 +50,14 @@ from slixmpp.stanza import Iq, Message, Presence
 def emit(obj):
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
+
+
+def caps_verification(identities, features):
+    """XEP-0115 §5.1 with SHA-1, for answers without extended forms."""
+    # slixmpp gives identities as (category, type, lang, name).
+    idents = sorted(f"{c}/{t}/{lang or ''}/{name or ''}" for c, t, lang, name in identities)
+    text = "".join(i + "<" for i in idents) + "".join(f + "<" for f in sorted(features))
+    return base64.b64encode(hashlib.sha1(text.encode("utf-8")).digest()).decode()
 
 
 class Driver(slixmpp.ClientXMPP):
@@ -158,6 +171,12 @@ class Driver(slixmpp.ClientXMPP):
                 )
             elif op == "raw":
                 self.send_raw(cmd["xml"])
+            elif op == "disco_info":
+                info = await self.plugin["xep_0030"].get_info(jid=cmd["to"], node=cmd.get("node"), timeout=15)
+                query = info["disco_info"]
+                answer["node"] = query["node"]
+                answer["features"] = sorted(query["features"])
+                answer["ver"] = caps_verification(query["identities"], query["features"])
             elif op == "quit":
                 return
             else:

@@ -12,6 +12,12 @@ use serde::Deserialize;
 use crate::matrix::ghost_id::{self, Template};
 use crate::secret::Secret;
 
+mod logging;
+mod metrics;
+
+pub use logging::{LogFormat, RawLogging};
+pub use metrics::RawMetrics;
+
 /// A config problem, naming the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -66,6 +72,9 @@ pub struct RawConfig {
     /// Logging.
     #[serde(default)]
     pub logging: RawLogging,
+    /// Prometheus metrics.
+    #[serde(default)]
+    pub metrics: RawMetrics,
 }
 
 /// `homeserver:`
@@ -180,25 +189,6 @@ impl Default for RawBridge {
     }
 }
 
-/// `logging:`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawLogging {
-    /// A tracing filter, e.g. `info` or `mxbridge_core=debug,info`.
-    #[serde(default = "default_level")]
-    pub level: String,
-}
-
-fn default_level() -> String {
-    "info".to_owned()
-}
-
-impl Default for RawLogging {
-    fn default() -> Self {
-        Self { level: default_level() }
-    }
-}
-
 /// What a Matrix user may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Permission {
@@ -296,8 +286,12 @@ pub struct Config {
     pub disconnect_notice: std::time::Duration,
     /// The network's section.
     pub network: serde_json::Value,
-    /// Tracing filter.
+    /// Tracing filter: `logging.level` with `logging.filters` added.
     pub log_level: String,
+    /// `logging.format`.
+    pub log_format: LogFormat,
+    /// Where `/metrics` is served; `None` when metrics are off.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 const TOKEN_PLACEHOLDER: &str = "generate";
@@ -401,6 +395,8 @@ impl Config {
             permissions.insert(who, p);
         }
         let public_url = raw.bridge.public_url.as_deref().map(check_public_url).transpose()?;
+        let (log_level, log_format) = raw.logging.validate()?;
+        let metrics_listen = raw.metrics.validate(&asv.hostname, asv.port)?;
 
         Ok(Self {
             homeserver_url: address,
@@ -423,7 +419,9 @@ impl Config {
             public_url,
             disconnect_notice: std::time::Duration::from_secs(raw.bridge.disconnect_notice_seconds),
             network: raw.network,
-            log_level: raw.logging.level,
+            log_level,
+            log_format,
+            metrics_listen,
         })
     }
 
@@ -486,102 +484,4 @@ pub fn is_token_placeholder(value: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    pub(crate) const EXAMPLE: &str = r#"
-homeserver: {address: "http://127.0.0.1:8008", domain: example.org}
-appservice:
-  address: http://127.0.0.1:29331
-  hostname: 127.0.0.1
-  port: 29331
-  id: test
-  bot: {username: testbot, displayname: Test bot}
-  as_token: aaaaaaaaaaaaaaaaaaaaaaaa
-  hs_token: bbbbbbbbbbbbbbbbbbbbbbbb
-  username_template: "_test_{{.}}"
-  alias_template: "_test_{{.}}"
-database: {type: sqlite3, uri: test.db}
-bridge:
-  permissions: {"*": relay, "example.org": user, "@boss:example.org": admin}
-"#;
-
-    fn load(text: &str) -> Result<Config, ConfigError> {
-        Config::from_raw(RawConfig::parse(text, Path::new("t.yaml"))?, Path::new("/etc/mxbridge"))
-    }
-
-    #[test]
-    fn test_valid_config_loads() {
-        let c = load(EXAMPLE).unwrap();
-        assert_eq!(c.bot_user_id.as_str(), "@testbot:example.org");
-        assert!(matches!(&c.database, DatabaseConfig::Sqlite(p) if p == Path::new("/etc/mxbridge/test.db")));
-        assert_eq!(c.command_prefix, "!");
-    }
-
-    #[test]
-    fn test_permissions_pick_most_specific() {
-        let c = load(EXAMPLE).unwrap();
-        let boss = UserId::parse("@boss:example.org").unwrap();
-        let local = UserId::parse("@alice:example.org").unwrap();
-        let remote = UserId::parse("@eve:elsewhere.net").unwrap();
-        assert_eq!(c.permission_of(&boss), Permission::Admin);
-        assert_eq!(c.permission_of(&local), Permission::User);
-        assert_eq!(c.permission_of(&remote), Permission::Relay);
-    }
-
-    #[test]
-    fn test_errors_name_the_key() {
-        let cases = [
-            (EXAMPLE.replace("aaaaaaaaaaaaaaaaaaaaaaaa", "generate"), "appservice.as_token"),
-            (EXAMPLE.replace("type: sqlite3", "type: mysql"), "database.type"),
-            (EXAMPLE.replace("\"*\": relay", "\"*\": superuser"), "bridge.permissions.*"),
-            (EXAMPLE.replace("http://127.0.0.1:8008", "localhost"), "homeserver.address"),
-            (EXAMPLE.replace("\"_test_{{.}}\"\n  alias", "\"_test_\"\n  alias"), "appservice.username_template"),
-            (EXAMPLE.replace("username: testbot", "username: _test_bot"), "appservice.bot.username"),
-        ];
-        for (text, key) in cases {
-            let err = load(&text).unwrap_err().to_string();
-            assert!(err.contains(&format!("`{key}`")), "{err} should name {key}");
-            assert!(err.contains("fix:"), "{err} should say how to fix it");
-        }
-    }
-
-    /// Every example config in `config/` must load (with its tokens filled in), so the
-    /// documented layout cannot drift from the code.
-    #[test]
-    fn test_example_configs_parse() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
-        let mut seen = 0;
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
-            let (filled, _) = crate::registration::fill_in_tokens(&text).unwrap();
-            let raw = RawConfig::parse(&filled, &path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            Config::from_raw(raw, &dir).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            seen += 1;
-        }
-        assert!(seen >= 1, "no example configs found in {}", dir.display());
-    }
-
-    #[test]
-    fn test_public_url_is_optional_and_checked() {
-        assert_eq!(load(EXAMPLE).unwrap().public_url, None, "no key, no links");
-        let with = |url: &str| EXAMPLE.replace("bridge:\n", &format!("bridge:\n  public_url: \"{url}\"\n"));
-        assert_eq!(load(&with("https://bridge.example.com/")).unwrap().public_url.as_deref(), Some("https://bridge.example.com"));
-        assert_eq!(load(&with("http://example.com:8080/irc")).unwrap().public_url.as_deref(), Some("http://example.com:8080/irc"));
-        for bad in ["", "bridge.example.com", "ftp://example.com", "https://u:p@example.com", "https://example.com/?a=1", "https://x/#f"] {
-            let err = load(&with(bad)).unwrap_err().to_string();
-            assert!(err.contains("`bridge.public_url`") && err.contains("fix:") && err.contains("remove the key"), "{bad}: {err}");
-        }
-    }
-
-    #[test]
-    fn test_unknown_key_is_refused() {
-        let text = EXAMPLE.replace("database:", "databse_typo: 1\ndatabase:");
-        let err = load(&text).unwrap_err().to_string();
-        assert!(err.contains("databse_typo"), "{err}");
-    }
-}
+mod tests;

@@ -14,6 +14,7 @@ pub mod format;
 pub mod ids;
 pub mod matrix;
 pub mod media_links;
+pub mod metrics;
 pub mod network;
 pub mod qr;
 pub mod registration;

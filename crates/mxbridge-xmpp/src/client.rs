@@ -71,14 +71,36 @@ pub(crate) struct Inner {
     reactions: Mutex<HashMap<String, BTreeSet<String>>>,
     /// Keeps the MUCs joined across bridge restarts (`None` before the network started).
     sessions: Option<SessionStore>,
+    /// The user's Matrix presence, as shown in every MUC.
+    pub(crate) availability: Mutex<crate::presence::Availability>,
+    /// The MUCs' ids of recent messages, shared by all users, which answers must name.
+    stanza_ids: Arc<crate::replies::StanzaIds>,
 }
 
 /// The session-store key of the MUCs a user is in (JSON: MUC → nick).
 const MUCS_KEY: &str = "mucs";
 
 impl XmppClient {
-    pub(crate) fn new(jid: String, nick: String, events: EventSink, link: Arc<ComponentLink>, sessions: Option<SessionStore>) -> Self {
-        let inner = Inner { jid, nick, events, link, mucs: Mutex::new(HashMap::new()), reactions: Mutex::new(HashMap::new()), sessions };
+    /// A user's client; `stanza_ids` is the network's record of the MUCs' message ids.
+    pub(crate) fn new(
+        jid: String,
+        nick: String,
+        events: EventSink,
+        link: Arc<ComponentLink>,
+        sessions: Option<SessionStore>,
+        stanza_ids: Arc<crate::replies::StanzaIds>,
+    ) -> Self {
+        let inner = Inner {
+            jid,
+            nick,
+            events,
+            link,
+            mucs: Mutex::new(HashMap::new()),
+            reactions: Mutex::new(HashMap::new()),
+            sessions,
+            availability: Mutex::default(),
+            stanza_ids,
+        };
         Self { inner: Arc::new(inner) }
     }
 
@@ -108,12 +130,22 @@ impl XmppClient {
     /// The presence that puts the user in a MUC as `nick` (no history: the room's messages
     /// from now on are what the portal shows).
     fn join_presence(&self, muc: &str, nick: &str) -> Result<Presence, NetworkError> {
+        self.occupant_presence(muc, nick, true)
+    }
+
+    /// The user's available presence in a MUC, with their Matrix presence as show and
+    /// status; `joining` adds the MUC payload that makes it a join.
+    pub(crate) fn occupant_presence(&self, muc: &str, nick: &str, joining: bool) -> Result<Presence, NetworkError> {
         let mut presence = Presence::new(PresenceType::None).with_to(occupant(muc, nick)?);
         presence.from = Some(self.own_jid()?);
-        presence.add_payload(Muc {
-            password: None,
-            history: Some(History { maxchars: None, maxstanzas: Some(0), seconds: None, since: None }),
-        });
+        self.inner.availability.lock().expect("lock").apply(&mut presence);
+        presence.add_payload(crate::caps::user_caps());
+        if joining {
+            presence.add_payload(Muc {
+                password: None,
+                history: Some(History { maxchars: None, maxstanzas: Some(0), seconds: None, since: None }),
+            });
+        }
         Ok(presence)
     }
 
@@ -284,7 +316,12 @@ impl NetworkClient for XmppClient {
             message = message.with_payload(Oob { url, desc: None });
         }
         if let Some(target) = &msg.reply_to {
-            message.payloads.push(crate::xep::reply(target.as_str()));
+            // In a MUC an answer names the MUC's id of the message (XEP-0461).
+            let target = match message.type_ {
+                MessageType::Groupchat => self.inner.stanza_ids.muc_id(msg.portal.chat.as_str(), target.as_str()),
+                _ => target.as_str().to_owned(),
+            };
+            message.payloads.push(crate::xep::reply(&target));
         }
         // XEP-0333: clients tell when they showed it, which becomes a read receipt.
         message.payloads.push(crate::xep::markable());
@@ -309,6 +346,10 @@ impl NetworkClient for XmppClient {
     }
 
     fn read_receipts(&self) -> Option<&dyn ReadReceipts> {
+        Some(self)
+    }
+
+    fn presence(&self) -> Option<&dyn mxbridge_core::network::PresenceUpdates> {
         Some(self)
     }
 }

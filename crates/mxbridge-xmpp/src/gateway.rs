@@ -12,7 +12,7 @@ use ruma::{OwnedRoomId, OwnedUserId, RoomId};
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::{FullJid, Jid};
 use tokio_xmpp::minidom::Element;
-use tokio_xmpp::parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity, Item};
+use tokio_xmpp::parsers::disco::{DiscoInfoResult, DiscoItemsQuery, DiscoItemsResult, Identity, Item};
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::{Id, Lang, Message, MessageType};
 use tokio_xmpp::parsers::ns;
@@ -22,8 +22,10 @@ use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError
 use crate::network::Shared;
 use crate::xep::{NS_MUC_USER, attr};
 
-/// How many public rooms a disco#items answer lists.
-const LISTED_ROOMS: u32 = 100;
+/// How many public rooms one disco#items answer lists at most (XEP-0059 pages through more).
+const LISTED_ROOMS: usize = 100;
+/// How many public rooms the homeserver is asked for, to page through.
+const FETCHED_ROOMS: u32 = 1000;
 
 /// One Matrix room joined from XMPP.
 #[derive(Default)]
@@ -118,7 +120,7 @@ impl Shared {
 }
 
 /// Handles stanzas to room JIDs in the order they came (a join before the first message).
-pub(crate) async fn run(mut queue: tokio::sync::mpsc::UnboundedReceiver<Stanza>, shared: std::sync::Weak<Shared>) {
+pub(crate) async fn run(mut queue: tokio::sync::mpsc::Receiver<Stanza>, shared: std::sync::Weak<Shared>) {
     while let Some(stanza) = queue.recv().await {
         let Some(shared) = shared.upgrade() else { return };
         match stanza {
@@ -345,9 +347,10 @@ pub(crate) async fn answer_iq(shared: Arc<Shared>, iq: Iq) {
     let Iq::Get { from, to: Some(to), id, payload } = iq else { return };
     let Some(api) = shared.rooms_api() else { return };
     let answer: Result<Element, DefinedCondition> = if payload.is("query", ns::DISCO_ITEMS) {
-        match api.public_rooms(None, LISTED_ROOMS).await {
+        let rsm = DiscoItemsQuery::try_from(payload).ok().and_then(|q| q.rsm);
+        match api.public_rooms(None, FETCHED_ROOMS).await {
             Ok(rooms) => {
-                let items = rooms
+                let items: Vec<Item> = rooms
                     .iter()
                     .filter_map(|r| {
                         let address = r.alias.clone().unwrap_or_else(|| r.room_id.to_string());
@@ -356,7 +359,16 @@ pub(crate) async fn answer_iq(shared: Arc<Shared>, iq: Iq) {
                         Some(Item { jid, node: None, name: Some(r.name.clone().unwrap_or(address)) })
                     })
                     .collect();
-                Ok(DiscoItemsResult { node: None, items, rsm: None }.into())
+                let keys: Vec<String> = items.iter().map(|i| i.jid.to_string()).collect();
+                match crate::rsm::page(&keys, rsm.as_ref(), LISTED_ROOMS) {
+                    Some((range, set)) => {
+                        // The page's `<set>` when asked for, or when the list goes on.
+                        let rsm = (rsm.is_some() || range.len() < items.len()).then_some(set);
+                        let items = items[range].to_vec();
+                        Ok(DiscoItemsResult { node: None, items, rsm }.into())
+                    }
+                    None => Err(DefinedCondition::ItemNotFound),
+                }
             }
             Err(e) => Err(condition_of(&e)),
         }

@@ -23,13 +23,27 @@ use crate::client::XmppClient;
 use crate::network::Shared;
 use crate::xep::MucUserInfo;
 
-pub(crate) async fn route(mut incoming: mpsc::UnboundedReceiver<Stanza>, shared: Arc<Shared>) {
+pub(crate) async fn route(mut incoming: mpsc::Receiver<Stanza>, shared: Arc<Shared>) {
     while let Some(stanza) = incoming.recv().await {
         let stanza = match stanza {
             Stanza::Iq(iq) => {
                 let Some(iq) = shared.take_answer(iq) else { continue };
+                if crate::search::is_search_iq(&iq, &shared.component) {
+                    tokio::spawn(crate::search::answer(shared.clone(), iq));
+                    continue;
+                }
                 if crate::gateway::is_gateway_iq(&iq, &shared.component) {
-                    shared.to_gateway(Stanza::Iq(iq));
+                    shared.to_gateway(Stanza::Iq(iq)).await;
+                    continue;
+                }
+                if crate::iq::is_user_vcard_get(&iq) {
+                    // The homeserver is asked for the profile: answered aside.
+                    let (rooms, link) = (shared.matrix_rooms.get().cloned(), shared.link.get().cloned());
+                    tokio::spawn(async move {
+                        if let (Some(reply), Some(link)) = (crate::iq::answer_vcard(iq, rooms).await, link) {
+                            link.send(reply);
+                        }
+                    });
                     continue;
                 }
                 if let (Some(reply), Some(link)) = (crate::iq::answer(iq, &shared.component), shared.link.get()) {
@@ -46,7 +60,7 @@ pub(crate) async fn route(mut incoming: mpsc::UnboundedReceiver<Stanza>, shared:
         };
         let Some(node) = to.as_ref().and_then(|j| j.node()).map(|n| n.as_str().to_owned()) else { continue };
         if crate::jid::is_room_node(&node) {
-            shared.to_gateway(stanza);
+            shared.to_gateway(stanza).await;
             continue;
         }
         let Some(client) = client_for(&shared, &node).await else {
@@ -75,9 +89,11 @@ async fn client_for(shared: &Shared, node: &str) -> Option<XmppClient> {
 }
 
 impl Shared {
-    fn to_gateway(&self, stanza: Stanza) {
+    /// Queues a stanza for the gateway, waiting while its queue is full (the router then
+    /// stops, and so does reading from the server).
+    async fn to_gateway(&self, stanza: Stanza) {
         if let Some(queue) = self.gateway_queue.get() {
-            let _ = queue.send(stanza);
+            let _ = queue.send(stanza).await;
         }
     }
 
@@ -120,7 +136,7 @@ fn typing(m: &Message) -> Option<bool> {
     m.payloads.iter().find_map(|p| ChatState::try_from(p.clone()).ok()).map(|s| s == ChatState::Composing)
 }
 
-fn message(shared: &Shared, client: &XmppClient, m: Message) {
+fn message(shared: &Arc<Shared>, client: &XmppClient, m: Message) {
     match crate::mam::archived(&m) {
         // Only what the bridge asked for: a MUC's archive is addressed to the user who asked.
         Some(archived) if m.from.as_ref().is_some_and(|f| client.nick_in(&f.to_bare().to_string()).is_some()) => {
@@ -132,8 +148,21 @@ fn message(shared: &Shared, client: &XmppClient, m: Message) {
 }
 
 /// A message, live or from an archive (then with the time it was sent).
-fn received(shared: &Shared, client: &XmppClient, m: Message, timestamp_ms: Option<i64>) {
+fn received(shared: &Arc<Shared>, client: &XmppClient, m: Message, timestamp_ms: Option<i64>) {
     let Some(from) = m.from.clone() else { return };
+    let bare = from.to_bare().to_string();
+    if m.type_ == MessageType::Groupchat
+        && let Some(nick) = from.resource()
+        && shared.is_ours(&bare, nick.as_str())
+    {
+        // The echo of a message from Matrix: the MUC's id for it is what others answer to.
+        shared.stanza_ids.learn(&bare, &m.payloads);
+    } else if m.type_ == MessageType::Groupchat
+        && let Some(id) = &m.id
+    {
+        // Another occupant's message: Matrix answers to it must name the MUC's id too.
+        shared.stanza_ids.learn_message(&bare, &id.0, &m.payloads);
+    }
     // Retractions carry a fallback body and reactions usually none: both come first.
     if let Some(target) = crate::xep::retracted_id(&m.payloads) {
         return retraction(shared, client, &m, from, target);
@@ -141,7 +170,7 @@ fn received(shared: &Shared, client: &XmppClient, m: Message, timestamp_ms: Opti
     if let Some(reactions) = m.payloads.iter().find_map(|p| Reactions::try_from(p.clone()).ok()) {
         return reacted(shared, client, &m, from, reactions);
     }
-    if let Some(up_to) = crate::xep::displayed_id(&m.payloads) {
+    if let Some(up_to) = crate::xep::displayed_id(&m.payloads).map(|id| shared.stanza_ids.resolve(&bare, id)) {
         // XEP-0333: read up to that message. From the archive it is old news.
         if timestamp_ms.is_none()
             && let Some((chat, sender)) = chat_and_sender(shared, client, &m, &from)
@@ -157,7 +186,8 @@ fn received(shared: &Shared, client: &XmppClient, m: Message, timestamp_ms: Opti
         return;
     };
     let correction = corrects(&m);
-    let reply_to = crate::xep::replied_id(&m.payloads);
+    let reply_to = crate::xep::replied_id(&m.payloads).map(|id| shared.stanza_ids.resolve(&bare, id));
+    let body = if reply_to.is_some() { crate::replies::without_reply_fallback(&body, &m.payloads) } else { body };
     if correction.is_none()
         && let Some(oob) = m.payloads.iter().find_map(|p| Oob::try_from(p.clone()).ok())
     {
@@ -165,7 +195,11 @@ fn received(shared: &Shared, client: &XmppClient, m: Message, timestamp_ms: Opti
     }
     let Some((chat, sender)) = chat_and_sender(shared, client, &m, &from) else { return };
     let content = crate::styling::incoming(&body, &m.payloads);
-    client.inner.events.send(text_event(chat, sender, message_id(&m), content, correction, reply_to, timestamp_ms));
+    client.inner.events.send(text_event(chat.clone(), sender, message_id(&m), content, correction, reply_to, timestamp_ms));
+    if matches!(m.type_, MessageType::Chat | MessageType::Normal) {
+        // Someone writing directly: their vCard, once (they send no presence to follow).
+        crate::vcard::seen(shared, client, chat, &bare, &bare, &bare, crate::vcard::PhotoHint::Unknown);
+    }
 }
 
 /// The id a message is known by (its `id` attribute), or a fresh one.
@@ -214,7 +248,7 @@ fn shared_file(
 ) {
     let Some((chat, sender)) = chat_and_sender(shared, client, m, &from) else { return };
     let id = message_id(m);
-    let reply_to = crate::xep::replied_id(&m.payloads);
+    let reply_to = crate::xep::replied_id(&m.payloads).map(|id| shared.stanza_ids.resolve(&from.to_bare().to_string(), id));
     let http = shared.http.get_or_init(reqwest::Client::new).clone();
     let events = client.inner.events.clone();
     tokio::spawn(async move {
@@ -246,7 +280,7 @@ fn reacted(shared: &Shared, client: &XmppClient, m: &Message, from: tokio_xmpp::
         let key = (chat.chat.as_str().to_owned(), sender.id.as_str().to_owned(), reactions.id.clone());
         std::mem::replace(known.entry(key).or_default(), now.clone())
     };
-    let target = RemoteMessageId::new(reactions.id);
+    let target = RemoteMessageId::new(shared.stanza_ids.resolve(chat.chat.as_str(), reactions.id));
     let events = &client.inner.events;
     for key in now.difference(&before) {
         events.send(RemoteEvent::Reaction { chat: chat.clone(), sender: sender.clone(), target: target.clone(), key: key.clone() });
@@ -267,11 +301,14 @@ fn chat_and_sender(shared: &Shared, client: &XmppClient, m: &Message, from: &tok
             if client.nick_in(&bare).is_none() || shared.is_ours(&bare, &nick) || !shared.is_reader(client, &bare) {
                 return None;
             }
-            Some((PortalKey::shared(RemoteChatId::new(bare.clone())), Sender::named(format!("{bare}/{nick}"), nick)))
+            let occupant = format!("{bare}/{nick}");
+            let name = shared.profiles.name_for(&occupant, &nick);
+            Some((PortalKey::shared(RemoteChatId::new(bare.clone())), Sender::named(occupant, name)))
         }
         (MessageType::Groupchat, None) => None, // the room itself
         (MessageType::Chat | MessageType::Normal, _) => {
-            Some((PortalKey::owned_by(RemoteChatId::new(bare.clone()), client.inner.events.login()), Sender::named(bare.clone(), bare)))
+            let name = shared.profiles.name_for(&bare, &bare);
+            Some((PortalKey::owned_by(RemoteChatId::new(bare.clone()), client.inner.events.login()), Sender::named(bare.clone(), name)))
         }
         _ => None, // errors and headlines are not chat
     }
@@ -283,7 +320,7 @@ fn retraction(shared: &Shared, client: &XmppClient, m: &Message, from: tokio_xmp
     client.inner.events.send(RemoteEvent::Deleted { chat, sender, target: RemoteMessageId::new(target) });
 }
 
-fn presence(shared: &Shared, client: &XmppClient, p: Presence) {
+fn presence(shared: &Arc<Shared>, client: &XmppClient, p: Presence) {
     let Some(from) = p.from.clone() else { return };
     let Some(nick) = from.resource().map(|r| r.as_str().to_owned()) else { return };
     let muc = from.to_bare().to_string();
@@ -302,9 +339,12 @@ fn presence(shared: &Shared, client: &XmppClient, p: Presence) {
         PresenceType::Unavailable => Membership::Leave,
         _ => return,
     };
-    let sender = Sender::named(format!("{muc}/{nick}"), nick);
+    let occupant = format!("{muc}/{nick}");
+    let sender = Sender::named(occupant.clone(), shared.profiles.name_for(&occupant, &nick));
     events.send(RemoteEvent::Member { chat: chat.clone(), sender: sender.clone(), membership });
     if membership == Membership::Join {
+        // XEP-0054/0153: the occupant's vCard, on first sight and when their picture changes.
+        crate::vcard::seen(shared, client, chat.clone(), &occupant, &nick, &occupant, crate::vcard::photo_hint(&p.payloads));
         // Availability: away, extended away and do-not-disturb are not available on Matrix.
         let available = matches!(p.show, None | Some(Show::Chat));
         let status = p.statuses.values().next().cloned().filter(|s| !s.is_empty());

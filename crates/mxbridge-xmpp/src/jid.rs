@@ -122,6 +122,18 @@ pub fn matrix_room_for_node(node: &str) -> Option<String> {
     (is_room_node(local) && local.len() > 1 && !server.is_empty()).then(|| format!("{local}:{server}"))
 }
 
+/// The MUC an alias suffix names in the form `<room>_<muc host>` (`#_xmpp_room_conference.example.org:domain`),
+/// given as the suffix's raw text. The host is what follows the last `_` (host names have
+/// no `_`, room names may) and must contain a dot; the room is everything before it.
+pub fn muc_for_underscore_alias(raw: &str) -> Option<String> {
+    let (node, host) = raw.rsplit_once('_')?;
+    if node.is_empty() || !host.contains('.') || host.starts_with('.') || host.ends_with('.') {
+        return None;
+    }
+    let (node, host) = parse_bare(&format!("{node}@{host}")).ok()?;
+    Some(format!("{node}@{host}"))
+}
+
 /// A bare JID `node@domain`, checked for the parts this bridge relies on: one `@`, a
 /// node and a domain within length limits, no resource, no whitespace or control characters.
 pub fn parse_bare(jid: &str) -> Result<(String, String), JidError> {
@@ -137,6 +149,23 @@ pub fn parse_bare(jid: &str) -> Result<(String, String), JidError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_the_underscore_alias_form_splits_at_the_last_underscore() {
+        assert_eq!(
+            muc_for_underscore_alias("exampleroom_conference.xmpp.example.com").as_deref(),
+            Some("exampleroom@conference.xmpp.example.com")
+        );
+        assert_eq!(
+            muc_for_underscore_alias("my_old_room_conference.localhost").as_deref(),
+            Some("my_old_room@conference.localhost"),
+            "rooms keep their `_`"
+        );
+        assert_eq!(muc_for_underscore_alias("room_localhost"), None, "a host without a dot");
+        assert_eq!(muc_for_underscore_alias("_conference.localhost"), None, "no room");
+        assert_eq!(muc_for_underscore_alias("room_conference.localhost."), None);
+        assert_eq!(muc_for_underscore_alias("noseparator.localhost"), None);
+    }
 
     #[test]
     fn test_xep_0106_examples() {

@@ -8,7 +8,10 @@
 //! - `gateway`: XMPP users join the homeserver's public rooms as MUCs.
 //! - [`styling`]: XEP-0393 styling and XHTML-IM ⇄ the core's rich text.
 //! - `mam`, `self_ping`: MUC history (XEP-0313) and membership checks (XEP-0410).
+//! - `vcard`, `presence`, `caps`: XMPP users' vCards as ghost profiles (XEP-0054/0153),
+//!   Matrix users' presence in MUCs, and entity capabilities on it (XEP-0115).
 
+mod caps;
 pub mod client;
 pub mod config;
 pub mod files;
@@ -19,8 +22,13 @@ pub mod jid;
 pub mod link;
 mod mam;
 pub mod network;
+mod presence;
+mod replies;
+mod rsm;
+mod search;
 mod self_ping;
 pub mod styling;
+mod vcard;
 pub mod xep;
 
 pub use config::XmppConfig;

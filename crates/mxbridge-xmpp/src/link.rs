@@ -2,7 +2,10 @@
 //! tokio-xmpp's `Component` does not have.
 //!
 //! Stanzas to send go into a queue that outlives connections: while the server is away they
-//! wait, and they go out after the reconnect. What arrives is handed on as it comes.
+//! wait, and they go out after the reconnect. What arrives is handed on as it comes, through
+//! a bounded queue: when the bridge falls behind, the link stops reading from the server
+//! (which then holds the stanzas back) rather than drop any or buffer without limit, and
+//! it keeps sending meanwhile.
 
 use std::time::Duration;
 
@@ -59,9 +62,9 @@ pub struct ComponentLink {
 }
 
 impl ComponentLink {
-    /// Starts connecting; stanzas that arrive go to `incoming`; `greeting` is asked on each
-    /// connection for the stanzas that go first.
-    pub fn spawn(opts: LinkOptions, incoming: mpsc::UnboundedSender<Stanza>, greeting: Greeting) -> Self {
+    /// Starts connecting; stanzas that arrive go to `incoming` (reading waits while it is
+    /// full); `greeting` is asked on each connection for the stanzas that go first.
+    pub fn spawn(opts: LinkOptions, incoming: mpsc::Sender<Stanza>, greeting: Greeting) -> Self {
         let (outgoing, queue) = mpsc::unbounded_channel();
         let (state_tx, state) = watch::channel(LinkState::Connecting);
         let (stop, stopped) = tokio::sync::oneshot::channel();
@@ -97,7 +100,7 @@ impl ComponentLink {
 async fn run(
     opts: LinkOptions,
     mut queue: mpsc::UnboundedReceiver<Outgoing>,
-    incoming: mpsc::UnboundedSender<Stanza>,
+    incoming: mpsc::Sender<Stanza>,
     state: watch::Sender<LinkState>,
     greeting: Greeting,
 ) {
@@ -144,9 +147,12 @@ async fn run(
                                 }
                                 None => return, // the link was dropped
                             },
-                            got = stream.next() => match got {
-                                Some(stanza) => {
-                                    let _ = incoming.send(stanza);
+                            got = next_with_room(&incoming, &mut stream) => match got {
+                                // No permit: the bridge stopped reading; the link goes soon.
+                                Some((permit, stanza)) => {
+                                    if let Some(permit) = permit {
+                                        permit.send(stanza);
+                                    }
                                 }
                                 None => break "the server closed the stream".to_owned(),
                             },
@@ -162,6 +168,17 @@ async fn run(
         let base = Duration::from_millis(250) * 2u32.saturating_pow(attempt.min(8));
         tokio::time::sleep(base.min(MAX_BACKOFF).mul_f64(0.5 + rand::random::<f64>() / 2.0)).await;
     }
+}
+
+/// The next stanza from the server, read only once the bridge has room for it (both waits
+/// may be cancelled: nothing is lost). The permit is `None` when the bridge stopped reading.
+async fn next_with_room<'a, S>(incoming: &'a mpsc::Sender<Stanza>, stream: &mut S) -> Option<(Option<mpsc::Permit<'a, Stanza>>, Stanza)>
+where
+    S: futures_util::Stream<Item = Stanza> + Unpin,
+{
+    let permit = incoming.reserve().await.ok();
+    let stanza = stream.next().await?;
+    Some((permit, stanza))
 }
 
 #[cfg(test)]
@@ -203,7 +220,7 @@ mod tests {
     async fn test_the_link_reconnects_and_queued_stanzas_go_out_after() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
-        let (tx, mut incoming) = mpsc::unbounded_channel();
+        let (tx, mut incoming) = mpsc::channel(16);
         let opts = LinkOptions { jid: "bridge.test".into(), secret: Secret::new("s3cret".into()), addr };
         let greeting: Greeting = std::sync::Arc::new(|| {
             let mut hello = tokio_xmpp::parsers::presence::Presence::available();
@@ -246,5 +263,44 @@ mod tests {
         let (_sock, _) = tokio::time::timeout(Duration::from_secs(10), session(&listener, later, "greeting")).await.expect("reconnected");
         let next = tokio::time::timeout(Duration::from_secs(5), incoming.recv()).await.unwrap().unwrap();
         assert!(matches!(next, Stanza::Message(ref m) if m.id.as_ref().map(|i| i.0.as_str()) == Some("m2")), "stanzas flow again");
+    }
+
+    #[tokio::test]
+    async fn test_a_full_router_queue_holds_the_reading_back_without_losing_stanzas_or_stopping_sends() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (tx, mut incoming) = mpsc::channel(2);
+        let opts = LinkOptions { jid: "bridge.test".into(), secret: Secret::new("s3cret".into()), addr };
+        let link = ComponentLink::spawn(opts, tx, std::sync::Arc::new(Vec::new));
+        let many: String = (0..10)
+            .map(|i| format!("<message xmlns='jabber:component:accept' from='alice@test' to='bob_hs@bridge.test' id='m{i}' type='chat'><body>{i}</body></message>"))
+            .collect();
+        let mut hello = Message::new(Some("alice@test".parse().unwrap()));
+        hello.id = Some(tokio_xmpp::parsers::message::Id("hello".into()));
+        link.send(hello);
+        let (mut sock, _) = session(&listener, &many, "hello").await;
+
+        // The router reads nothing: the queue fills to its bound and stays there.
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while incoming.len() < 2 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the queue fills");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(incoming.len(), 2, "no more than the bound waits");
+
+        // Sending goes on meanwhile.
+        let mut out = Message::new(Some("alice@test".parse().unwrap()));
+        out.id = Some(tokio_xmpp::parsers::message::Id("sent-while-full".into()));
+        link.send(out);
+        tokio::time::timeout(Duration::from_secs(5), read_until(&mut sock, "sent-while-full")).await.expect("sent while the queue is full");
+
+        // Every stanza arrives, in order, once the router reads again.
+        for i in 0..10 {
+            let got = tokio::time::timeout(Duration::from_secs(5), incoming.recv()).await.expect("not lost").unwrap();
+            assert!(matches!(got, Stanza::Message(ref m) if m.id.as_ref().map(|id| id.0.clone()) == Some(format!("m{i}"))), "{got:?}");
+        }
     }
 }

@@ -60,7 +60,11 @@ pub(crate) struct Shared {
     /// Matrix rooms joined by XMPP users through the gateway.
     pub(crate) gateway_rooms: Mutex<HashMap<ruma::OwnedRoomId, crate::gateway::GatewayRoom>>,
     /// Stanzas for gateway rooms, handled one after another in order.
-    pub(crate) gateway_queue: OnceLock<mpsc::UnboundedSender<tokio_xmpp::Stanza>>,
+    pub(crate) gateway_queue: OnceLock<mpsc::Sender<tokio_xmpp::Stanza>>,
+    /// The MUCs' ids of the bridge's own messages (what XMPP clients answer to).
+    pub(crate) stanza_ids: Arc<crate::replies::StanzaIds>,
+    /// XMPP users' vCards, by ghost and by photo hash.
+    pub(crate) profiles: crate::vcard::Profiles,
     /// IQs sent by the bridge that wait for their answer, by id.
     pub(crate) pending_iqs: Mutex<HashMap<String, tokio::sync::oneshot::Sender<Iq>>>,
 }
@@ -96,10 +100,10 @@ impl Network for XmppNetwork {
         let _ = self.shared.auto_logins.set(ctx.auto_logins);
         let _ = self.shared.sessions.set(ctx.sessions);
         let _ = self.shared.matrix_rooms.set(ctx.rooms);
-        let (gateway_tx, gateway_rx) = mpsc::unbounded_channel();
+        let (gateway_tx, gateway_rx) = mpsc::channel(ROUTER_QUEUE);
         let _ = self.shared.gateway_queue.set(gateway_tx);
         tokio::spawn(crate::gateway::run(gateway_rx, Arc::downgrade(&self.shared)));
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(ROUTER_QUEUE);
         let opts = LinkOptions { jid: self.config.component.clone(), secret: self.config.secret.clone(), addr: self.config.server.clone() };
         let shared = Arc::downgrade(&self.shared);
         // After a server restart every MUC has forgotten us: each user joins again.
@@ -143,17 +147,22 @@ impl Network for XmppNetwork {
         let node = crate::jid::node_for_matrix_user(&stored.user).map_err(|e| NetworkError::Other(e.to_string()))?;
         let nick = stored.metadata["nick"].as_str().unwrap_or(stored.user.localpart()).to_owned();
         let sessions = self.shared.sessions.get().cloned();
-        let client = XmppClient::new(format!("{node}@{}", self.config.component), nick, events, self.link()?, sessions);
+        let jid = format!("{node}@{}", self.config.component);
+        let client = XmppClient::new(jid, nick, events, self.link()?, sessions, self.shared.stanza_ids.clone());
         self.shared.clients.lock().expect("lock").insert(node, client.clone());
         Ok(Arc::new(client))
     }
 
-    /// `#_xmpp_room=40conference.example.org:domain` names the MUC `room@conference.example.org`
-    /// (the core's escaping; `_` is its escape character, so bifrost's `room_host` form
-    /// cannot be told apart from an escape).
+    /// `#_xmpp_room=40conference.example.org:domain` (the core's escaping of the JID) and
+    /// `#_xmpp_room_conference.example.org:domain` both name the MUC `room@conference.example.org`.
+    /// The core hands over the suffix unescaped, where `_c` became `C`: without an `@` it is
+    /// escaped back to the raw text and split as [`crate::jid::muc_for_underscore_alias`] says.
     fn chat_for_alias(&self, suffix: &str) -> Option<RemoteChatId> {
-        let (node, domain) = crate::jid::parse_bare(suffix).ok()?;
-        Some(RemoteChatId::new(format!("{node}@{domain}")))
+        if suffix.contains('@') {
+            let (node, domain) = crate::jid::parse_bare(suffix).ok()?;
+            return Some(RemoteChatId::new(format!("{node}@{domain}")));
+        }
+        crate::jid::muc_for_underscore_alias(&mxbridge_core::matrix::ghost_id::escape(suffix)).map(RemoteChatId::new)
     }
 
     /// Asks the MUC service about the room (XEP-0030) as the component: an alias only
@@ -189,6 +198,10 @@ impl Network for XmppNetwork {
         }
     }
 }
+
+/// How many stanzas from the server may wait for the router (and for the gateway) before
+/// the link stops reading.
+const ROUTER_QUEUE: usize = 1024;
 
 /// How long the bridge waits for the answer to an IQ it sent.
 const IQ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
@@ -260,5 +273,26 @@ async fn report_link_states(mut states: tokio::sync::watch::Receiver<LinkState>,
         for client in clients {
             client.inner.events.send(RemoteEvent::LoginState(report.clone()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mxbridge_core::matrix::ghost_id::unescape;
+
+    use super::*;
+
+    #[test]
+    fn test_both_alias_forms_name_the_muc() {
+        let config: XmppConfig =
+            serde_json::from_value(serde_json::json!({"component": "matrix.test", "server": "127.0.0.1:5347", "secret": "s"})).unwrap();
+        let network = XmppNetwork::new(config);
+        // What the core hands over: the alias localpart after the prefix, unescaped.
+        let chat = |raw: &str| network.chat_for_alias(&unescape(raw).expect("a valid escape")).map(|c| c.as_str().to_owned());
+        assert_eq!(chat("exampleroom_conference.xmpp.example.com").as_deref(), Some("exampleroom@conference.xmpp.example.com"));
+        assert_eq!(chat("exampleroom=40conference.xmpp.example.com").as_deref(), Some("exampleroom@conference.xmpp.example.com"));
+        assert_eq!(chat("my_old_room_conference.localhost").as_deref(), Some("my_old_room@conference.localhost"));
+        assert_eq!(chat("my__room=40conference.localhost").as_deref(), Some("my_room@conference.localhost"), "the escaped form of `_`");
+        assert_eq!(chat("room_localhost"), None, "a host needs a dot");
     }
 }

@@ -1,5 +1,6 @@
 //! The mxbridge binary: `run` (default), `generate-registration`, `check-config`.
 
+mod logging;
 mod networks;
 
 use std::path::PathBuf;
@@ -46,6 +47,7 @@ fn main() -> Result<()> {
         }
         Cmd::CheckConfig => {
             let config = Config::load(&cli.config)?;
+            logging::filter(&config)?;
             networks::build(&config)?;
             eprintln!("{} is valid.", cli.config.display());
             Ok(())
@@ -56,7 +58,7 @@ fn main() -> Result<()> {
 
 fn run(path: &std::path::Path) -> Result<()> {
     let config = Config::load(path)?;
-    init_tracing(&config.log_level);
+    logging::init(&config)?;
     // Install one rustls provider for the whole process before any network connects.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let network = networks::build(&config)?;
@@ -88,9 +90,4 @@ async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
-}
-
-fn init_tracing(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }

@@ -377,6 +377,28 @@ impl TestUser {
         if status.is_success() { v["displayname"].as_str().map(str::to_owned) } else { None }
     }
 
+    /// Sets a field of the user's own profile (`displayname`, `avatar_url`).
+    pub(crate) async fn set_profile(&self, field: &str, value: &str) {
+        let path = format!("/_matrix/client/v3/profile/{}/{field}", enc(&self.user_id));
+        self.request(Method::PUT, &path, Some(json!({ field: value }))).await;
+    }
+
+    /// Sets the user's own presence (`online`, `unavailable`, `offline`) and status message.
+    pub(crate) async fn set_presence(&self, presence: &str, status: Option<&str>) {
+        let path = format!("/_matrix/client/v3/presence/{}/status", enc(&self.user_id));
+        let mut body = json!({"presence": presence});
+        if let Some(status) = status {
+            body["status_msg"] = json!(status);
+        }
+        self.request(Method::PUT, &path, Some(body)).await;
+    }
+
+    /// A user's avatar URL, `None` if they have none (or no profile).
+    pub(crate) async fn avatar_url(&self, user_id: &str) -> Option<String> {
+        let (status, v) = self.call(Method::GET, &format!("/_matrix/client/v3/profile/{}/avatar_url", enc(user_id)), None).await;
+        if status.is_success() { v["avatar_url"].as_str().map(str::to_owned) } else { None }
+    }
+
     /// Uploads `data` to the media repository; returns its `mxc://` URI.
     pub(crate) async fn upload(&self, data: Vec<u8>, content_type: &str) -> String {
         let url = format!("{}/_matrix/media/v3/upload", self.base);

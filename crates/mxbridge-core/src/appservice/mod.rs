@@ -7,6 +7,7 @@
 
 mod auth;
 pub mod error;
+mod health;
 mod media;
 mod queries;
 mod thirdparty;
@@ -23,6 +24,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::media_links::MediaLinks;
+use crate::metrics::Metrics;
 use crate::secret::Secret;
 use crate::store::Store;
 use error::AsError;
@@ -51,6 +53,7 @@ pub trait AppserviceHandler: Send + Sync + 'static {
     async fn thirdparty_lookup(&self, kind: thirdparty::LookupKind, protocol: Option<&str>, fields: &[(String, String)]) -> Vec<Value>;
 }
 
+pub use health::Health;
 pub use thirdparty::LookupKind;
 pub(crate) use transactions::{Container as TxnContainer, parse_inbox_payload};
 
@@ -63,17 +66,40 @@ pub struct AppState {
     pub(crate) inbox: Arc<Notify>,
     pub(crate) shutting_down: Arc<AtomicBool>,
     pub(crate) links: MediaLinks,
+    pub(crate) metrics: Metrics,
+    pub(crate) health: Health,
 }
 
 impl AppState {
     /// State for the router: `inbox` is notified after each new transaction is stored.
     pub fn new(hs_token: Secret<String>, store: Store, handler: Arc<dyn AppserviceHandler>, inbox: Arc<Notify>) -> Self {
-        Self { hs_token, store, handler, inbox, shutting_down: Arc::new(AtomicBool::new(false)), links: MediaLinks::disabled() }
+        Self {
+            hs_token,
+            store,
+            handler,
+            inbox,
+            shutting_down: Arc::new(AtomicBool::new(false)),
+            links: MediaLinks::disabled(),
+            metrics: Metrics::new("none"),
+            health: Health::default(),
+        }
+    }
+
+    /// Counts transactions into these metrics (the bridge's); without, into a private set.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Serves the media links these make; without, every link answers 404.
     pub fn with_media_links(mut self, links: MediaLinks) -> Self {
         self.links = links;
+        self
+    }
+
+    /// Answers `/health` with the homeserver checks recorded in `health` (the bridge's).
+    pub fn with_health(mut self, health: Health) -> Self {
+        self.health = health;
         self
     }
 
@@ -84,9 +110,10 @@ impl AppState {
 }
 
 /// The appservice router. Every `/_matrix/app` route needs the hs_token; media links are
-/// public and checked by their signature instead. Unknown routes answer 404 and known
-/// routes with a wrong method 405, both `M_UNRECOGNIZED`. Path parameters use catch-all
-/// segments because Synapse leaves `/` unencoded in user IDs and aliases.
+/// public and checked by their signature instead, and `/health` is public and tells nothing
+/// secret. Unknown routes answer 404 and known routes with a wrong method 405, both
+/// `M_UNRECOGNIZED`. Path parameters use catch-all segments because Synapse leaves `/`
+/// unencoded in user IDs and aliases.
 pub fn router(state: AppState) -> Router {
     let authed = Router::new()
         .route("/_matrix/app/v1/transactions/{*txn_id}", put(transactions::push_events))
@@ -101,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_hs_token))
         // Added after the auth layer, which covers only the routes before it.
         .route("/_mxbridge/media/{*link}", get(media::serve))
+        .route("/health", get(health::health))
         .method_not_allowed_fallback(|| async { AsError::unrecognized(true) });
     authed.fallback(|| async { AsError::unrecognized(false) }).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES)).with_state(state)
 }

@@ -194,3 +194,78 @@ async fn test_thirdparty_protocol() {
     let (status, _) = call(&h.state, "GET", "/_matrix/app/v1/thirdparty/user/net?username=x", Some(TOKEN), "").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn test_health_needs_no_token_and_reports_ok() {
+    let h = harness().await;
+    h.state.health.homeserver_checked(true);
+    let (status, body) = call(&h.state, "GET", "/health", None, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["database"]["reachable"], true);
+    assert_eq!(body["homeserver"]["reachable"], true);
+    assert_eq!(body["homeserver"]["checked_seconds_ago"], 0);
+    assert!(body["uptime_seconds"].is_u64(), "{body}");
+    assert_eq!(body["reasons"], serde_json::json!([]));
+    assert!(!body.to_string().contains(TOKEN), "no secrets: {body}");
+}
+
+#[tokio::test]
+async fn test_health_before_the_first_homeserver_check_is_ok() {
+    let h = harness().await;
+    let (status, body) = call(&h.state, "GET", "/health", None, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["homeserver"]["reachable"], Value::Null);
+}
+
+#[tokio::test]
+async fn test_health_is_503_with_the_reason_when_the_homeserver_was_unreachable() {
+    let h = harness().await;
+    h.state.health.homeserver_checked(false);
+    let (status, body) = call(&h.state, "GET", "/health", None, "").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["status"], "unhealthy");
+    assert_eq!(body["homeserver"]["reachable"], false);
+    assert!(body["reasons"][0].as_str().unwrap().contains("homeserver"), "{body}");
+    h.state.health.homeserver_checked(true);
+    let (status, _) = call(&h.state, "GET", "/health", None, "").await;
+    assert_eq!(status, StatusCode::OK, "healthy again after a good check");
+}
+
+#[tokio::test]
+async fn test_health_is_503_when_the_database_is_unreachable() {
+    let h = harness().await;
+    h.store.close().await;
+    let (status, body) = call(&h.state, "GET", "/health", None, "").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["database"]["reachable"], false);
+    assert_eq!(body["reasons"], serde_json::json!(["the database does not answer"]));
+}
+
+#[tokio::test]
+async fn test_health_is_503_while_shutting_down() {
+    let h = harness().await;
+    h.state.begin_shutdown();
+    let (status, body) = call(&h.state, "GET", "/health", None, "").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["reasons"], serde_json::json!(["the bridge is shutting down"]));
+}
+
+#[tokio::test]
+async fn test_transactions_are_counted_and_timed() {
+    let h = harness().await;
+    let metrics = crate::metrics::Metrics::new("net");
+    let state = h.state.clone().with_metrics(metrics.clone());
+    call(&state, "PUT", "/_matrix/app/v1/transactions/7", Some(TOKEN), TXN).await;
+    call(&state, "PUT", "/_matrix/app/v1/transactions/7", Some(TOKEN), TXN).await;
+    call(&state, "PUT", "/_matrix/app/v1/transactions/8", Some(TOKEN), "not json").await;
+    call(&state, "PUT", "/_matrix/app/v1/transactions/9", Some("wrong"), TXN).await;
+    let text = metrics.render(&crate::metrics::BridgeSample::default());
+    let value = |series: &str| text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse::<f64>().ok());
+    assert_eq!(value("mxbridge_transactions_total{outcome=\"stored\"}"), Some(1.0));
+    assert_eq!(value("mxbridge_transactions_total{outcome=\"replayed\"}"), Some(1.0));
+    assert_eq!(value("mxbridge_transactions_total{outcome=\"failed\"}"), Some(1.0), "bad JSON; a refused token never reaches the handler");
+    assert_eq!(value("mxbridge_transaction_events_total{container=\"timeline\"}"), Some(3.0));
+    assert_eq!(value("mxbridge_transaction_events_total{container=\"ephemeral\"}"), Some(1.0));
+    assert_eq!(value("mxbridge_transaction_duration_seconds_count"), Some(3.0));
+}

@@ -8,6 +8,7 @@
 //! shutting down) is the answer an error, so the homeserver retries.
 
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -19,6 +20,7 @@ use tracing::{debug, info};
 
 use super::AppState;
 use super::error::AsError;
+use crate::metrics::TxnOutcome;
 
 /// Inbox entries say which container an event came in: a user can send a timeline event
 /// of type `m.typing`, so the container, never the type, decides what is ephemeral.
@@ -59,10 +61,22 @@ pub(crate) fn parse_inbox_payload(payload: &str) -> Option<(Container, Value)> {
 }
 
 pub(super) async fn push_events(State(state): State<AppState>, Path(txn_id): Path<String>, body: Bytes) -> Result<Json<Value>, AsError> {
+    let started = Instant::now();
+    let result = store_transaction(&state, &txn_id, &body).await;
+    let (outcome, timeline, ephemeral) = match &result {
+        Ok(counts) => *counts,
+        Err(_) => (TxnOutcome::Failed, 0, 0),
+    };
+    state.metrics.transaction(outcome, timeline, ephemeral, started.elapsed());
+    result.map(|_| Json(json!({})))
+}
+
+/// Stores a transaction; returns what became of it and its events per container.
+async fn store_transaction(state: &AppState, txn_id: &str, body: &[u8]) -> Result<(TxnOutcome, usize, usize), AsError> {
     if state.shutting_down.load(Ordering::SeqCst) {
         return Err(AsError::unavailable("the bridge is shutting down; retry later"));
     }
-    let envelope: Envelope<'_> = match serde_json::from_slice(&body) {
+    let envelope: Envelope<'_> = match serde_json::from_slice(body) {
         Ok(e) => e,
         Err(e) if e.is_syntax() || e.is_eof() => return Err(AsError::not_json(format!("the body is not JSON: {e}"))),
         Err(e) => return Err(AsError::bad_json(format!("a transaction needs an `events` list: {e}"))),
@@ -71,13 +85,16 @@ pub(super) async fn push_events(State(state): State<AppState>, Path(txn_id): Pat
     let ephemeral = envelope.ephemeral.or(envelope.ephemeral_unstable).unwrap_or_default();
     payloads.extend(ephemeral.iter().map(|e| inbox_payload(Container::Ephemeral, e)));
 
-    match state.store.record_transaction(&txn_id, &payloads).await {
+    match state.store.record_transaction(txn_id, &payloads).await {
         Ok(true) => {
             debug!(txn_id, events = payloads.len(), "transaction stored");
             state.inbox.notify_one();
+            Ok((TxnOutcome::Stored, envelope.events.len(), ephemeral.len()))
         }
-        Ok(false) => info!(txn_id, "transaction replayed; already stored"),
-        Err(e) => return Err(AsError::unavailable(format!("the bridge database is unavailable ({e}); the homeserver will retry"))),
+        Ok(false) => {
+            info!(txn_id, "transaction replayed; already stored");
+            Ok((TxnOutcome::Replayed, envelope.events.len(), ephemeral.len()))
+        }
+        Err(e) => Err(AsError::unavailable(format!("the bridge database is unavailable ({e}); the homeserver will retry"))),
     }
-    Ok(Json(json!({})))
 }

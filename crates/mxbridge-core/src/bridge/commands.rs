@@ -158,6 +158,7 @@ impl Bridge {
         };
         login.client.logout().await;
         self.logins.lock().expect("lock").remove(&id);
+        self.metrics.login_gone(&id);
         if let Err(e) = self.store.delete_login(id.as_str()).await {
             return self.notice(room, &format!("Logged out, but the stored login could not be deleted ({e}).")).await;
         }

@@ -15,8 +15,8 @@ use super::matrix_events::RoomEvent;
 use crate::ids::RemoteUserId;
 use crate::matrix::intent::MatrixError;
 use crate::network::UserInfo;
-use crate::network::content::Content;
-use crate::network::gateway::{GatewayError, GatewayEvent, MatrixRooms, PublicRoom, RoomSnapshot};
+use crate::network::content::{Content, Media, MediaKind};
+use crate::network::gateway::{GatewayError, GatewayEvent, MatrixProfile, MatrixRooms, PublicRoom, RoomSnapshot};
 
 /// Members' display names per gateway room.
 pub(crate) type GatewayRooms = HashMap<OwnedRoomId, HashMap<OwnedUserId, String>>;
@@ -106,6 +106,24 @@ impl MatrixRooms for BridgeRooms {
 
     fn ghost_of(&self, user: &RemoteUserId) -> OwnedUserId {
         self.0.upgrade().map(|b| b.ghost_user_id(user)).unwrap_or_else(|| ruma::user_id!("@unknown:invalid").to_owned())
+    }
+
+    async fn profile(&self, user: &ruma::UserId, max_avatar_bytes: usize) -> Result<MatrixProfile, GatewayError> {
+        let b = self.bridge()?;
+        let (display_name, avatar_url) = b.matrix.profile(user).await.map_err(homeserver)?;
+        let avatar = match avatar_url {
+            Some(mxc) => match b.matrix.download_media(&mxc, max_avatar_bytes).await {
+                Ok(file) => {
+                    Some(Media { kind: MediaKind::Image, name: "avatar".into(), mime: file.content_type, data: file.data, url: None })
+                }
+                Err(e) => {
+                    tracing::debug!(user = %user, error = %e, "a Matrix user's avatar is left out of their profile");
+                    None
+                }
+            },
+            None => None,
+        };
+        Ok(MatrixProfile { display_name, avatar })
     }
 }
 

@@ -1,13 +1,19 @@
 //! Ghosts: the Matrix users that stand for remote users.
 
 use ruma::{OwnedUserId, RoomId, UserId};
+use sha2::{Digest, Sha256};
 use tracing::warn;
 
 use super::Bridge;
 use crate::ids::RemoteUserId;
 use crate::matrix::intent::MatrixError;
 use crate::network::UserInfo;
+use crate::network::content::Media;
 use crate::store::GhostRow;
+
+/// The key/value namespace (in place of a login id) of the SHA-256 of each ghost's avatar,
+/// keyed by the remote user's id.
+const GHOST_AVATAR_NAMESPACE: &str = "core.ghost_avatar";
 
 impl Bridge {
     /// The ghost's user ID for a remote user (no I/O).
@@ -62,6 +68,33 @@ impl Bridge {
             warn!(error = %e, "could not store a ghost");
         }
         Ok(user_id)
+    }
+
+    /// Gives a ghost a picture as avatar: uploaded to the media repository and set, unless
+    /// the ghost already has these very bytes (their SHA-256 is kept per ghost, so a network
+    /// that reports the same picture again after a restart uploads nothing).
+    pub(crate) async fn set_ghost_avatar_from_bytes(&self, remote: &RemoteUserId, ghost: &UserId, picture: &Media) {
+        let digest = hex::encode(Sha256::digest(&picture.data));
+        if matches!(self.store.kv_get(GHOST_AVATAR_NAMESPACE, remote.as_str()).await, Ok(Some(known)) if known == digest.as_bytes()) {
+            return;
+        }
+        let mime = picture.mime.as_deref().unwrap_or("application/octet-stream");
+        let mxc = match self.matrix.upload(picture.data.clone(), mime, &picture.name).await {
+            Ok(mxc) => mxc.to_string(),
+            Err(e) => return warn!(ghost = %ghost, error = %e, "could not upload a ghost's avatar"),
+        };
+        if let Err(e) = self.matrix.set_avatar_url(ghost, &mxc).await {
+            return warn!(ghost = %ghost, error = %e, "could not set a ghost's avatar");
+        }
+        if let Ok(Some(mut row)) = self.store.ghost(remote.as_str()).await {
+            row.avatar_url = Some(mxc);
+            if let Err(e) = self.store.upsert_ghost(&row).await {
+                warn!(error = %e, "could not store a ghost");
+            }
+        }
+        if let Err(e) = self.store.kv_set(GHOST_AVATAR_NAMESPACE, remote.as_str(), digest.as_bytes()).await {
+            warn!(ghost = %ghost, error = %e, "could not remember a ghost's avatar");
+        }
     }
 
     /// Makes sure a ghost is in a room: the bot invites it, then it joins.

@@ -13,6 +13,7 @@ use super::convert;
 use crate::appservice::TxnContainer;
 use crate::config::Permission;
 use crate::ids::LoginId;
+use crate::metrics::{Direction, SkipReason};
 use crate::network::{NetworkClient, OutgoingMessage};
 use crate::store::PortalRow;
 
@@ -39,6 +40,7 @@ const ENCRYPTION_NOTICE: &str = "This room is encrypted, and the bridge cannot r
 
 impl Bridge {
     pub(crate) async fn handle_inbox_event(self: Arc<Self>, container: TxnContainer, event: Value) {
+        self.metrics.event_processed(container, event["type"].as_str());
         match container {
             TxnContainer::Ephemeral => self.handle_ephemeral(event).await,
             TxnContainer::Timeline => {
@@ -46,6 +48,7 @@ impl Bridge {
                     Ok(ev) => ev,
                     Err(e) => {
                         warn!(error = %e, "skipping a malformed event");
+                        self.metrics.event_skipped(SkipReason::Malformed);
                         return;
                     }
                 };
@@ -253,6 +256,10 @@ impl Bridge {
                 client.send(OutgoingMessage { portal: key, content, reply_to, relayed_for }).await
             }
         };
+        match &result {
+            Ok(_) => self.metrics.message_bridged(Direction::MatrixToRemote),
+            Err(_) => self.metrics.send_failed(Direction::MatrixToRemote),
+        }
         match result {
             Ok(sent) => {
                 let row = crate::store::MessageRow {
@@ -413,6 +420,9 @@ impl Bridge {
         if event["type"] == "m.receipt" {
             return self.handle_receipts(event).await;
         }
+        if event["type"] == "m.presence" {
+            return self.handle_presence(event).await;
+        }
         if event["type"] != "m.typing" {
             return;
         }
@@ -430,6 +440,26 @@ impl Bridge {
                 && let Some(t) = client.typing()
             {
                 let _ = t.set_typing(&key, typing).await;
+            }
+        }
+    }
+
+    /// A Matrix user's presence (`m.presence`): every login of theirs that can show it
+    /// remotely is told.
+    async fn handle_presence(&self, event: Value) {
+        let Some(user) = event["sender"].as_str().and_then(|u| UserId::parse(u).ok()) else { return };
+        if self.is_bridge_user(&user) {
+            return;
+        }
+        let Some(presence) = event["content"]["presence"].as_str().and_then(crate::network::MatrixPresence::parse) else { return };
+        let status = event["content"]["status_msg"].as_str().filter(|s| !s.is_empty());
+        let clients: Vec<Arc<dyn NetworkClient>> =
+            self.logins.lock().expect("lock").values().filter(|l| l.user == user).map(|l| l.client.clone()).collect();
+        for client in clients {
+            if let Some(updates) = client.presence()
+                && let Err(e) = updates.set_presence(presence, status).await
+            {
+                debug!(user = %user, error = %e, "a presence did not reach the network");
             }
         }
     }

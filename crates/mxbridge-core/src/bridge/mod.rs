@@ -7,12 +7,16 @@
 //! entry is only marked done after it was handled, so a crash replays it.
 
 mod commands;
+mod connection_notices;
 mod convert;
 mod gateway;
 mod ghost_dms;
 mod ghosts;
+mod homeserver_check;
 mod login;
+mod login_state;
 mod matrix_events;
+mod metrics_sample;
 mod moderation;
 mod plumbing;
 mod portals;
@@ -30,13 +34,14 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 use tracing::{Instrument, error, info, info_span, warn};
 
-use crate::appservice::{self, AppState};
+use crate::appservice::{self, AppState, Health};
 use crate::commands::core_specs;
 use crate::commands::spec::CommandSpec;
 use crate::config::{Config, Permission, SecretKeySource};
 use crate::ids::{LoginId, PortalKey};
 use crate::matrix::intent::Matrix;
 use crate::media_links::MediaLinks;
+use crate::metrics::{Metrics, SkipReason};
 use crate::network::event::{EventSink, RemoteEvent};
 use crate::network::{GhostIds, Network, NetworkClient, NetworkContext, NetworkInfo, SessionStore, StoredLogin};
 use crate::secret::{SecretCipher, SecretError};
@@ -60,6 +65,14 @@ pub enum BridgeError {
     /// The HTTP listener failed.
     #[error("the appservice listener failed: {0}")]
     Serve(std::io::Error),
+    /// The metrics listener could not be opened.
+    #[error("cannot listen on metrics.listen {addr}: {source} (fix: pick a free address, or set metrics.enabled to false)")]
+    MetricsListen {
+        /// The configured address.
+        addr: std::net::SocketAddr,
+        /// Why binding failed.
+        source: std::io::Error,
+    },
 }
 
 /// A loaded login and whose it is.
@@ -107,8 +120,10 @@ pub(crate) struct Bridge {
     /// Rooms remote users joined from their network, with their members' names.
     pub(crate) gateway_rooms: Mutex<gateway::GatewayRooms>,
     inbox_notify: Arc<Notify>,
-    /// Disconnects not yet reported, or reported and not yet followed by a reconnect.
-    pub(crate) connection_notices: Mutex<HashMap<LoginId, remote_events::DisconnectNotice>>,
+    /// Which connection changes of each login its owner is told about, and when.
+    pub(crate) connection_notices: Mutex<connection_notices::ConnectionNotices>,
+    /// Counters served at `/metrics`.
+    pub(crate) metrics: Metrics,
 }
 
 /// Runs a bridge until `shutdown` completes. The listener is bound by the caller (tests
@@ -119,6 +134,11 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BridgeError> {
+    // Bound first, so a bad metrics address stops the start before anything else happens.
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| BridgeError::MetricsListen { addr, source })?),
+        None => None,
+    };
     let cipher = match &config.secret_key {
         SecretKeySource::Inline(key) => SecretCipher::from_base64_key(key.expose())?,
         SecretKeySource::File(path) => SecretCipher::load_or_create_key_file(path)?,
@@ -133,6 +153,9 @@ pub async fn run(
     let (remote_tx, remote_rx) = mpsc::unbounded_channel();
     let inbox_notify = Arc::new(Notify::new());
     let info = network.info();
+    let metrics = Metrics::new(&info.id);
+    let notice_grace = config.disconnect_notice;
+    let health = Health::default();
     let mut specs = core_specs();
     specs.extend(network.commands());
     let bridge = Arc::new(Bridge {
@@ -156,11 +179,14 @@ pub async fn run(
         typing: Mutex::new(HashMap::new()),
         gateway_rooms: Mutex::new(HashMap::new()),
         inbox_notify: inbox_notify.clone(),
-        connection_notices: Mutex::new(HashMap::new()),
+        connection_notices: Mutex::new(connection_notices::ConnectionNotices::new(notice_grace, connection_notices::NOTICE_INTERVAL)),
+        metrics: metrics.clone(),
     });
 
     let state = AppState::new(bridge.config.hs_token.clone(), store.clone(), Arc::new(queries::Queries(bridge.clone())), inbox_notify)
-        .with_media_links(links.clone());
+        .with_media_links(links.clone())
+        .with_metrics(metrics.clone())
+        .with_health(health.clone());
     let app = appservice::router(state.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = {
@@ -174,6 +200,18 @@ pub async fn run(
         })
     };
 
+    let metrics_server = metrics_listener.map(|listener| {
+        if let Ok(addr) = listener.local_addr() {
+            info!(listen = %addr, "serving /metrics");
+        }
+        let sampler = Arc::new(metrics_sample::BridgeSampler(Arc::downgrade(&bridge)));
+        let mut stop_rx = stop_rx.clone();
+        tokio::spawn(crate::metrics::serve(listener, metrics.clone(), sampler, async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        }))
+    });
+
+    tokio::spawn(homeserver_check::watch(bridge.matrix.clone(), health, stop_rx.clone()));
     tokio::spawn(bridge.clone().dispatch_remote_events(remote_rx, stop_rx.clone()));
     bridge.prepare_bot().await;
     let auto_logins = Arc::new(login::BridgeAutoLogins(Arc::downgrade(&bridge)));
@@ -204,6 +242,11 @@ pub async fn run(
     bridge.network.stop().await;
     bridge.release_tasks();
     let served = server.await.map_err(|e| BridgeError::Serve(std::io::Error::other(e)))?;
+    if let Some(task) = metrics_server
+        && let Ok(Err(e)) = task.await
+    {
+        warn!(error = %e, "the metrics listener failed");
+    }
     store.close().await;
     served.map_err(BridgeError::Serve)
 }
@@ -361,6 +404,7 @@ impl Bridge {
     async fn dispatch_inbox_item(self: &Arc<Self>, seq: i64, payload: &str) {
         let Some((container, event)) = appservice::parse_inbox_payload(payload) else {
             warn!(seq, "an inbox entry is not readable; skipping it");
+            self.metrics.event_skipped(SkipReason::Unreadable);
             self.finish_inbox_item(seq).await;
             return;
         };
@@ -421,8 +465,8 @@ impl Bridge {
             };
             let Some((login, event)) = next else { return };
             let Some(key) = event.portal().cloned() else {
-                if matches!(event, RemoteEvent::Presence { .. }) {
-                    // Not tied to a portal; one HTTP call that must not hold up the others.
+                if matches!(event, RemoteEvent::Presence { .. } | RemoteEvent::Profile { .. }) {
+                    // Not tied to a portal; HTTP calls that must not hold up the others.
                     let bridge = self.clone();
                     tokio::spawn(async move { bridge.handle_remote_event(&login, event).await });
                 } else {
@@ -440,12 +484,15 @@ impl Bridge {
                         while let Some((login, event)) = rx.recv().await {
                             let _guard = bridge.lock_portal(&key_for_task).await;
                             bridge.handle_remote_event(&login, event).await;
+                            bridge.metrics.remote_queue(-1);
                         }
                     }
                     .instrument(info_span!("portal", portal = %key)),
                 );
                 tx
             });
+            // Counted before sending, so the queue's task can never take it out first.
+            self.metrics.remote_queue(1);
             let _ = tx.send((login, event));
         }
     }

@@ -57,7 +57,17 @@ impl AppserviceHandler for Queries {
                 b.chat_info_via(any_login.as_ref(), &key).await
             }
         };
+        let canonical = b.alias_localpart(key.chat.as_str());
         let (row, created) = b.ensure_portal(&key, &info, None, true).await.map_err(|e| QueryError(e.to_string()))?;
+        if created
+            && canonical.as_deref() != Some(alias.alias())
+            && let Some(room) = &row.room_id
+        {
+            // A network may accept more than one alias form for a chat (XMPP's `room_host`
+            // beside the escaped JID): the new portal has the canonical alias, and the one
+            // asked about must lead there too.
+            b.matrix.set_alias(alias, room).await.map_err(|e| QueryError(e.to_string()))?;
+        }
         if !created && let Some(room) = &row.room_id {
             // A portal made another way (a command, a message) has no alias yet and is
             // invite-only: publish the alias and let anyone join by it, as with new portals.

@@ -10,8 +10,8 @@ use super::Bridge;
 use super::convert;
 use super::portals::power_level;
 use crate::ids::{LoginId, PortalKey, RemoteMessageId};
-use crate::matrix::intent::CreateRoom;
-use crate::network::event::{LoginState, Membership, RemoteEvent, Sender};
+use crate::metrics::Direction;
+use crate::network::event::{Membership, RemoteEvent, Sender};
 use crate::network::{ChatInfo, ChatKind};
 use crate::store::{MessageRow, ReactionRow};
 
@@ -22,7 +22,9 @@ impl Bridge {
                 if self.already_bridged(&chat, &id).await {
                     return;
                 }
-                let Some((room, ghost)) = self.portal_and_ghost(login, &chat, &sender).await else { return };
+                let Some((room, ghost)) = self.portal_and_ghost(login, &chat, &sender).await else {
+                    return self.metrics.send_failed(Direction::RemoteToMatrix);
+                };
                 let mut body = match convert::content_to_matrix(&self.matrix, &content).await {
                     Ok(b) => b,
                     Err(e) => {
@@ -40,7 +42,12 @@ impl Bridge {
                 {
                     body["m.relates_to"] = json!({"m.in_reply_to": {"event_id": first.event_id}});
                 }
-                match self.matrix.send_event(&room, &ghost, "m.room.message", &body, timestamp_ms).await {
+                let sent = self.matrix.send_event(&room, &ghost, "m.room.message", &body, timestamp_ms).await;
+                match &sent {
+                    Ok(_) => self.metrics.message_bridged(Direction::RemoteToMatrix),
+                    Err(_) => self.metrics.send_failed(Direction::RemoteToMatrix),
+                }
+                match sent {
                     Ok(event_id) => {
                         let row = MessageRow {
                             portal_remote_id: chat.chat.as_str().to_owned(),
@@ -157,6 +164,15 @@ impl Bridge {
                     tracing::debug!(ghost = %ghost, error = %e, "could not set a ghost's presence (is presence off on the homeserver?)");
                 }
             }
+            RemoteEvent::Profile { sender, avatar } => {
+                let ghost = match self.ensure_ghost(&sender.id, sender.info.as_ref()).await {
+                    Ok(ghost) => ghost,
+                    Err(e) => return warn!(sender = %sender.id, error = %e, "could not update a ghost's profile"),
+                };
+                if let Some(picture) = avatar {
+                    self.set_ghost_avatar_from_bytes(&sender.id, &ghost, &picture).await;
+                }
+            }
             RemoteEvent::Removed { chat, by, reason } => {
                 // The bot's own relay account leaving a chat does not take the bot out of its room.
                 let Some(user) = self.login(login).map(|l| l.user).filter(|u| *u != self.config.bot_user_id) else { return };
@@ -253,116 +269,4 @@ impl Bridge {
         }
         let _ = self.store.upsert_portal(&row).await;
     }
-
-    /// Tells the login's owner about connection changes in their management room. A
-    /// netsplit drops thousands of connections that are back within seconds, and a message
-    /// per drop floods the homeserver (matrix-appservice-irc#384): a disconnect is only
-    /// reported when it lasts `bridge.disconnect_notice_seconds` (60 s unless configured), and a reconnect only after a reported
-    /// disconnect. The very first connection of a login is always reported.
-    pub(crate) async fn handle_login_state(self: &Arc<Self>, login: &LoginId, event: RemoteEvent) {
-        let state = match event {
-            RemoteEvent::LoginState(state) => state,
-            RemoteEvent::Notice { text } => return self.tell_owner(login, &text).await,
-            _ => return,
-        };
-        let Some(l) = self.login(login) else { return };
-        let name = l.client.remote_name().unwrap_or(l.remote_name);
-        let text = match state {
-            LoginState::Connected => {
-                let reported_down = self.connection_notices.lock().expect("lock").remove(login).is_some_and(|n| n.reported);
-                let first = !matches!(self.store.kv_get(login.as_str(), FIRST_CONNECTION_KEY).await, Ok(Some(_)));
-                if first {
-                    let _ = self.store.kv_set(login.as_str(), FIRST_CONNECTION_KEY, b"1").await;
-                } else if !reported_down {
-                    return;
-                }
-                format!("Connected to {} as `{name}`.", self.info.display_name)
-            }
-            LoginState::TransientDisconnect(why) => {
-                let generation = {
-                    let mut notices = self.connection_notices.lock().expect("lock");
-                    if notices.contains_key(login) {
-                        return; // already waiting or reported
-                    }
-                    let generation = rand::random::<u64>();
-                    notices.insert(login.clone(), DisconnectNotice { generation, reported: false });
-                    generation
-                };
-                let bridge = self.clone();
-                let login = login.clone();
-                let grace = self.config.disconnect_notice;
-                tokio::spawn(async move {
-                    tokio::time::sleep(grace).await;
-                    let still_down = match bridge.connection_notices.lock().expect("lock").get_mut(&login) {
-                        Some(n) if n.generation == generation => {
-                            n.reported = true;
-                            true
-                        }
-                        _ => false,
-                    };
-                    if still_down {
-                        let text = format!("Lost the connection for `{login}` ({why}); reconnecting.");
-                        bridge.tell_owner(&login, &text).await;
-                    }
-                });
-                return;
-            }
-            LoginState::BadCredentials(why) => {
-                format!("{} refused the login `{login}` ({why}). Send `login` to log in again.", self.info.display_name)
-            }
-            LoginState::LoggedOut(why) => {
-                let text = format!("`{login}` was logged out ({why}). Send `login` to log in again.");
-                // Tell the owner first: the management room is found through the login.
-                self.tell_owner(login, &text).await;
-                self.logins.lock().expect("lock").remove(login);
-                self.connection_notices.lock().expect("lock").remove(login);
-                if let Err(e) = self.store.delete_login(login.as_str()).await {
-                    warn!(login = %login, error = %e, "could not delete a logged-out login");
-                }
-                return;
-            }
-        };
-        self.tell_owner(login, &text).await;
-    }
-
-    /// Sends a notice to the login's owner in their management room, opening one (a DM
-    /// named by the network) when they have none yet.
-    async fn tell_owner(&self, login: &LoginId, text: &str) {
-        let Some(owner) = self.login(login).map(|l| l.user).filter(|u| *u != self.config.bot_user_id) else { return };
-        let room = match self.store.management_room(&owner).await {
-            Ok(Some(room)) => room,
-            Ok(None) => {
-                let opts = CreateRoom {
-                    name: Some(self.network.status_room_name()),
-                    invite: vec![owner.clone()],
-                    is_direct: true,
-                    ..CreateRoom::default()
-                };
-                match self.matrix.create_room(&opts).await {
-                    Ok(room) => {
-                        let _ = self.store.set_management_room(&owner, &room).await;
-                        room
-                    }
-                    Err(e) => {
-                        warn!(user = %owner, error = %e, "could not open a status room");
-                        return;
-                    }
-                }
-            }
-            Err(e) => {
-                warn!(error = %e, "could not look up a management room");
-                return;
-            }
-        };
-        self.notice(&room, text).await;
-    }
-}
-
-/// Session key (core-owned) marking that a login's first connection was reported.
-const FIRST_CONNECTION_KEY: &str = "core.first_connection_reported";
-
-/// A disconnect that is waiting out its grace period, or was reported.
-pub(crate) struct DisconnectNotice {
-    generation: u64,
-    reported: bool,
 }

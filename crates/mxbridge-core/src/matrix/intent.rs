@@ -18,6 +18,8 @@ use tracing::{debug, warn};
 
 use crate::secret::Secret;
 
+pub use super::media::Downloaded;
+
 /// How many times a call is tried before giving up.
 const MAX_ATTEMPTS: u32 = 6;
 /// Longest wait between tries.
@@ -60,32 +62,23 @@ pub type MatrixResult<T> = Result<T, MatrixError>;
 /// Everything but RFC 3986's unreserved characters is encoded in path segments and query values.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
-fn enc(s: &str) -> String {
+pub(super) fn enc(s: &str) -> String {
     utf8_percent_encode(s, COMPONENT).to_string()
 }
 
 /// The connection to the homeserver, shared by the bot and all ghosts.
 #[derive(Clone)]
 pub struct Matrix {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    http: reqwest::Client,
-    base: String,
-    as_token: Secret<String>,
+pub(super) struct Inner {
+    pub(super) http: reqwest::Client,
+    pub(super) base: String,
+    pub(super) as_token: Secret<String>,
     bot: OwnedUserId,
     txn_prefix: String,
     txn_counter: AtomicU64,
-}
-
-/// A file fetched from the homeserver.
-#[derive(Clone, Debug)]
-pub struct Downloaded {
-    /// The bytes.
-    pub data: Vec<u8>,
-    /// The homeserver's `Content-Type`, when it sent one.
-    pub content_type: Option<String>,
 }
 
 /// How to create a room.
@@ -276,6 +269,16 @@ impl Matrix {
         }
     }
 
+    /// A user's display name and avatar URL, each if set.
+    pub async fn profile(&self, user: &UserId) -> MatrixResult<(Option<String>, Option<String>)> {
+        let path = format!("/_matrix/client/v3/profile/{}", enc(user.as_str()));
+        match self.call(Method::GET, &path, None, &[], None).await {
+            Ok(v) => Ok((v["displayname"].as_str().map(str::to_owned), v["avatar_url"].as_str().map(str::to_owned))),
+            Err(e) if e.errcode() == Some("M_NOT_FOUND") => Ok((None, None)),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Sets a user's avatar.
     pub async fn set_avatar_url(&self, user: &UserId, url: &str) -> MatrixResult<()> {
         let path = format!("/_matrix/client/v3/profile/{}/avatar_url", enc(user.as_str()));
@@ -452,68 +455,6 @@ impl Matrix {
             Err(e) if e.errcode() == Some("M_NOT_FOUND") => Ok(None),
             Err(e) => Err(e),
         }
-    }
-
-    /// Uploads media as the bot.
-    pub async fn upload(&self, data: Vec<u8>, mime: &str, filename: &str) -> MatrixResult<OwnedMxcUri> {
-        let url = format!("{}/_matrix/media/v3/upload?filename={}", self.inner.base, enc(filename));
-        let resp = self
-            .inner
-            .http
-            .post(url)
-            .bearer_auth(self.inner.as_token.expose())
-            .header(reqwest::header::CONTENT_TYPE, mime)
-            .body(data)
-            .send()
-            .await
-            .map_err(|e| MatrixError::Transport(e.without_url().to_string()))?;
-        let status = resp.status();
-        let v: Value = resp.json().await.map_err(|e| MatrixError::Decode(e.to_string()))?;
-        if !status.is_success() {
-            return Err(MatrixError::Http {
-                status: status.as_u16(),
-                errcode: v["errcode"].as_str().unwrap_or("M_UNKNOWN").to_owned(),
-                message: v["error"].as_str().unwrap_or("").to_owned(),
-            });
-        }
-        v["content_uri"].as_str().map(OwnedMxcUri::from).ok_or_else(|| MatrixError::Decode("upload answer has no content_uri".into()))
-    }
-
-    /// Downloads media (authenticated media endpoint), refusing files over `max_bytes`.
-    pub async fn download(&self, mxc: &str, max_bytes: usize) -> MatrixResult<Vec<u8>> {
-        self.download_media(mxc, max_bytes).await.map(|d| d.data)
-    }
-
-    /// Like [`download`](Self::download), keeping the homeserver's `Content-Type`, for
-    /// serving the file onwards.
-    pub async fn download_media(&self, mxc: &str, max_bytes: usize) -> MatrixResult<Downloaded> {
-        let rest = mxc.strip_prefix("mxc://").ok_or_else(|| MatrixError::Decode(format!("`{mxc}` is not an mxc:// URI")))?;
-        let (server, id) = rest.split_once('/').ok_or_else(|| MatrixError::Decode(format!("`{mxc}` has no media id")))?;
-        let url = format!("{}/_matrix/client/v1/media/download/{}/{}", self.inner.base, enc(server), enc(id));
-        let mut resp = self
-            .inner
-            .http
-            .get(url)
-            .bearer_auth(self.inner.as_token.expose())
-            .send()
-            .await
-            .map_err(|e| MatrixError::Transport(e.without_url().to_string()))?;
-        if !resp.status().is_success() {
-            return Err(MatrixError::Http {
-                status: resp.status().as_u16(),
-                errcode: "M_UNKNOWN".into(),
-                message: "media download failed".into(),
-            });
-        }
-        let content_type = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let mut data = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| MatrixError::Transport(e.without_url().to_string()))? {
-            if data.len() + chunk.len() > max_bytes {
-                return Err(MatrixError::Decode(format!("the file is larger than {max_bytes} bytes")));
-            }
-            data.extend_from_slice(&chunk);
-        }
-        Ok(Downloaded { data, content_type })
     }
 
     /// Pings the homeserver's view of this appservice, so it retries queued transactions

@@ -2,3 +2,4 @@
 
 pub mod ghost_id;
 pub mod intent;
+mod media;

@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 
 use super::{ChatInfo, UserInfo};
 use crate::ids::{LoginId, PortalKey, RemoteMessageId, RemoteUserId};
-use crate::network::content::Content;
+use crate::network::content::{Content, Media};
 
 /// Who did something on the remote side.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,6 +163,16 @@ pub enum RemoteEvent {
         /// Their status or away message.
         status: Option<String>,
     },
+    /// A remote user's profile was fetched or changed (an XMPP vCard): the ghost takes the
+    /// display name in `sender.info`, and the picture as its avatar.
+    Profile {
+        /// Who, with the name to show in `info` when known.
+        sender: Sender,
+        /// The avatar as bytes, for networks that hand out pictures rather than links: the
+        /// core uploads it to the homeserver's media repository (once per picture and ghost:
+        /// the same bytes again change nothing). `None` keeps the current avatar.
+        avatar: Option<Media>,
+    },
     /// The login's own account was removed from the chat (kicked, banned): its Matrix user
     /// leaves the portal room too.
     Removed {
@@ -208,7 +218,7 @@ impl RemoteEvent {
             | Self::RoleChanged { chat, .. }
             | Self::Removed { chat, .. }
             | Self::ChatChanged { chat, .. } => Some(chat),
-            Self::LoginState(_) | Self::Presence { .. } | Self::Notice { .. } => None,
+            Self::LoginState(_) | Self::Presence { .. } | Self::Profile { .. } | Self::Notice { .. } => None,
         }
     }
 }

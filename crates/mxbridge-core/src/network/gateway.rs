@@ -4,10 +4,10 @@
 //! speaking as it) and hands the network what happens in those rooms.
 
 use async_trait::async_trait;
-use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId};
+use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
 
 use crate::ids::RemoteUserId;
-use crate::network::content::Content;
+use crate::network::content::{Content, Media};
 
 /// A room of the homeserver's public room directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +27,14 @@ pub struct RoomSnapshot {
     pub topic: Option<String>,
     /// Joined members with their display names (the localpart when they have none).
     pub members: Vec<(OwnedUserId, String)>,
+}
+
+/// A Matrix user's profile, for networks that show it remotely (XMPP vCards).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MatrixProfile {
+    pub display_name: Option<String>,
+    /// The avatar picture itself, when the user has one that is not too large.
+    pub avatar: Option<Media>,
 }
 
 /// What happens in a gateway room, for the network to pass on.
@@ -70,6 +78,11 @@ pub trait MatrixRooms: Send + Sync {
     async fn send(&self, room: &RoomId, user: &RemoteUserId, content: &Content) -> Result<OwnedEventId, GatewayError>;
     /// The Matrix user ID of a remote user's ghost.
     fn ghost_of(&self, user: &RemoteUserId) -> OwnedUserId;
+    /// A Matrix user's display name and avatar picture (a picture over `max_avatar_bytes`
+    /// is left out). By default nothing is known.
+    async fn profile(&self, _user: &UserId, _max_avatar_bytes: usize) -> Result<MatrixProfile, GatewayError> {
+        Ok(MatrixProfile::default())
+    }
 }
 
 /// Gateway rooms for tools that run a network without a homeserver (benchmarks): every

@@ -7,21 +7,20 @@
 //! [`event::RemoteEvent`] data and never call Matrix themselves.
 
 pub mod content;
+mod context;
 pub mod event;
 pub mod gateway;
 pub mod login;
 
+pub use context::{AutoLogins, GhostIds, NetworkContext, SessionStore, SessionStoreError, StoredLogin};
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ruma::{OwnedServerName, OwnedUserId, UserId};
+use ruma::UserId;
 
 use crate::commands::spec::CommandSpec;
 use crate::ids::{LoginId, PortalKey, RemoteChatId, RemoteMessageId, RemoteUserId};
-use crate::matrix::ghost_id::Template;
-use crate::media_links::MediaLinks;
-use crate::secret::Secret;
-use crate::store::Store;
 use content::Content;
 use event::EventSink;
 use login::{LoginError, LoginFlow, LoginProcess};
@@ -189,133 +188,6 @@ impl NetworkError {
             Self::Unsupported(_) => format!("{self} on this network."),
         }
     }
-}
-
-/// A login as stored in the database, handed to [`Network::load_login`].
-#[derive(Clone, Debug)]
-pub struct StoredLogin {
-    /// The remote account.
-    pub id: LoginId,
-    /// The Matrix user it belongs to.
-    pub user: OwnedUserId,
-    /// Human-readable account name.
-    pub remote_name: String,
-    /// Non-secret data the network stored at login.
-    pub metadata: serde_json::Value,
-    /// Secret data the network stored at login (decrypted).
-    pub secret: Secret<Vec<u8>>,
-}
-
-/// A per-login key/value store, encrypted at rest, for networks that must persist session
-/// state as they run (Signal keys, update state).
-#[derive(Clone)]
-pub struct SessionStore {
-    store: Store,
-}
-
-/// A session store operation failed.
-#[derive(Debug, thiserror::Error)]
-#[error("the session store failed: {0}")]
-pub struct SessionStoreError(String);
-
-impl SessionStore {
-    pub(crate) fn new(store: Store) -> Self {
-        Self { store }
-    }
-
-    /// A session store on a database of the caller's, for tools and tests that run a
-    /// network outside the bridge (`mxbridge-bench`); the bridge makes its own.
-    pub fn for_tools(store: Store) -> Self {
-        Self::new(store)
-    }
-
-    /// Reads a value.
-    pub async fn get(&self, login: &LoginId, key: &str) -> Result<Option<Vec<u8>>, SessionStoreError> {
-        self.store.kv_get(login.as_str(), key).await.map_err(|e| SessionStoreError(e.to_string()))
-    }
-
-    /// Writes a value.
-    pub async fn set(&self, login: &LoginId, key: &str, value: &[u8]) -> Result<(), SessionStoreError> {
-        self.store.kv_set(login.as_str(), key, value).await.map_err(|e| SessionStoreError(e.to_string()))
-    }
-
-    /// Deletes a value.
-    pub async fn delete(&self, login: &LoginId, key: &str) -> Result<(), SessionStoreError> {
-        self.store.kv_delete(login.as_str(), key).await.map_err(|e| SessionStoreError(e.to_string()))
-    }
-}
-
-/// What a network gets when the bridge starts.
-#[derive(Clone)]
-pub struct NetworkContext {
-    /// Persistent per-login state.
-    pub sessions: SessionStore,
-    /// Public links to files, for what the network cannot carry itself (see
-    /// [`MediaLinks::publish`]); [`MediaLinks::enabled`] is false when `bridge.public_url`
-    /// is not set.
-    pub links: MediaLinks,
-    /// Starts the automatic login of a Matrix user the network is contacted for (an XMPP
-    /// user writes to `alice_example.org@component` before Alice ever used the bridge).
-    pub auto_logins: Arc<dyn AutoLogins>,
-    /// The Matrix side of gateway rooms (remote users joining Matrix rooms from their own
-    /// network).
-    pub rooms: Arc<dyn gateway::MatrixRooms>,
-    /// The Matrix IDs of ghosts, for networks that turn remote mentions into pills and pills
-    /// back into remote mentions.
-    pub ghosts: GhostIds,
-}
-
-/// Maps remote users to their ghosts' Matrix IDs and back, with no I/O.
-#[derive(Clone, Debug)]
-pub struct GhostIds {
-    template: Template,
-    domain: OwnedServerName,
-}
-
-impl GhostIds {
-    pub fn new(template: Template, domain: OwnedServerName) -> Self {
-        Self { template, domain }
-    }
-
-    /// The ghost of a remote user.
-    pub fn user_id(&self, remote: &RemoteUserId) -> OwnedUserId {
-        let localpart = self.template.localpart(remote.as_str(), self.domain.as_str());
-        UserId::parse(format!("@{localpart}:{}", self.domain)).expect("escaped localparts always make valid user IDs")
-    }
-
-    /// The remote user a Matrix user stands for, when it is one of this bridge's ghosts.
-    pub fn remote_of(&self, user: &str) -> Option<RemoteUserId> {
-        let user = UserId::parse(user).ok()?;
-        if user.server_name() != self.domain {
-            return None;
-        }
-        self.template.remote_id(user.localpart()).map(RemoteUserId::new)
-    }
-}
-
-#[cfg(test)]
-mod ghost_ids_tests {
-    use super::*;
-
-    #[test]
-    fn test_ghost_ids_round_trip_and_reject_others() {
-        let ids = GhostIds::new(Template::parse("telegram_{{.}}").unwrap(), "example.org".try_into().unwrap());
-        let ghost = ids.user_id(&RemoteUserId::new("1002"));
-        assert_eq!(ghost.as_str(), "@telegram_1002:example.org");
-        assert_eq!(ids.remote_of(ghost.as_str()), Some(RemoteUserId::new("1002")));
-        assert_eq!(ids.remote_of("@telegram_1002:other.org"), None, "another server's user");
-        assert_eq!(ids.remote_of("@alice:example.org"), None, "a real Matrix user");
-        assert_eq!(ids.remote_of("not an id"), None);
-    }
-}
-
-/// Creates automatic logins on the network's behalf.
-#[async_trait]
-pub trait AutoLogins: Send + Sync {
-    /// Makes sure the Matrix user has their automatic login for `chat` (see
-    /// [`Network::auto_login`]), if they may use the bridge; true when they have one
-    /// afterwards.
-    async fn ensure(&self, user: &UserId, chat: Option<&RemoteChatId>) -> bool;
 }
 
 /// A network-specific bot command being run (`!join #rust`, `list contacts`).
@@ -516,6 +388,11 @@ pub trait NetworkClient: Send + Sync {
         None
     }
 
+    /// Showing the Matrix user's presence remotely, if the network has presence.
+    fn presence(&self) -> Option<&dyn PresenceUpdates> {
+        None
+    }
+
     /// Resolving `pm <identifier>` to a DM, if the network has it.
     fn start_dm(&self) -> Option<&dyn ResolveIdentifier> {
         None
@@ -640,6 +517,38 @@ pub trait Locations: Send + Sync {
     ) -> Result<SentMessage, NetworkError>;
 }
 
+/// A Matrix user's presence (`m.presence`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatrixPresence {
+    /// Online and active.
+    Online,
+    /// Online but idle or away.
+    Unavailable,
+    /// No client online.
+    Offline,
+}
+
+impl MatrixPresence {
+    /// From the `presence` field of an `m.presence` event; `None` for values the spec lacks.
+    pub fn parse(presence: &str) -> Option<Self> {
+        match presence {
+            "online" => Some(Self::Online),
+            "unavailable" => Some(Self::Unavailable),
+            "offline" => Some(Self::Offline),
+            _ => None,
+        }
+    }
+}
+
+/// Telling the remote side the Matrix user's presence, as the homeserver reports it
+/// (`m.presence` ephemeral events, which need `receive_ephemeral` and presence turned on in
+/// the homeserver). The homeserver repeats unchanged presence: the network skips repeats.
+#[async_trait]
+pub trait PresenceUpdates: Send + Sync {
+    /// The user is now `presence`, with an optional status message.
+    async fn set_presence(&self, presence: MatrixPresence, status: Option<&str>) -> Result<(), NetworkError>;
+}
+
 /// Starting a DM from an identifier (`pm +4412345678`, `pm alice@example.org`).
 #[async_trait]
 pub trait ResolveIdentifier: Send + Sync {
@@ -661,6 +570,14 @@ mod tests {
             assert_eq!(Location::from_matrix(&serde_json::json!({"geo_uri": bad})), None, "{bad}");
         }
         assert_eq!(Location::from_matrix(&serde_json::json!({"body": "no uri"})), None);
+    }
+
+    #[test]
+    fn test_matrix_presence_parses_the_three_spec_values_only() {
+        assert_eq!(MatrixPresence::parse("online"), Some(MatrixPresence::Online));
+        assert_eq!(MatrixPresence::parse("unavailable"), Some(MatrixPresence::Unavailable));
+        assert_eq!(MatrixPresence::parse("offline"), Some(MatrixPresence::Offline));
+        assert_eq!(MatrixPresence::parse("busy"), None);
     }
 
     #[test]

@@ -285,8 +285,10 @@ async fn test_inbox_is_oldest_first_and_done_removes(db: TestDb) {
     assert!(pending.windows(2).all(|w| w[0].seq < w[1].seq), "seq grows with arrival");
     assert_eq!(store.inbox_pending(2).await.unwrap(), pending[..2], "limit keeps the oldest");
 
+    assert_eq!(store.inbox_backlog().await.unwrap(), 3);
     store.inbox_done(pending[1].seq).await.unwrap();
     assert_eq!(inbox_payloads(&store).await, ["a", "c"], "only the handled entry is gone");
+    assert_eq!(store.inbox_backlog().await.unwrap(), 2);
     store.inbox_done(pending[1].seq).await.unwrap();
     store.inbox_done(pending[0].seq).await.unwrap();
     store.inbox_done(pending[2].seq).await.unwrap();

@@ -225,6 +225,12 @@ impl Store {
         self.inner.dialect
     }
 
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> Result<()> {
+        self.inner.pool.execute("SELECT 1").await?;
+        Ok(())
+    }
+
     /// Closes every connection; later calls fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
         self.inner.pool.close().await;

@@ -15,6 +15,7 @@ const INSERT_TXN: &str = "INSERT INTO appservice_txn (txn_id, received_ms) VALUE
 const INSERT_EVENT: &str = "INSERT INTO inbox (txn_id, payload) VALUES ($1, $2)";
 const PENDING: &str = "SELECT seq, payload FROM inbox ORDER BY seq LIMIT $1";
 const DONE: &str = "DELETE FROM inbox WHERE seq = $1";
+const BACKLOG: &str = "SELECT COUNT(*) FROM inbox";
 const PRUNE: &str = "DELETE FROM appservice_txn WHERE received_ms < $1";
 
 /// One event waiting in the inbox.
@@ -48,6 +49,12 @@ impl Store {
     pub async fn inbox_pending(&self, limit: i64) -> Result<Vec<InboxItem>> {
         let rows = sqlx::query(PENDING).bind(limit).fetch_all(self.pool()).await?;
         rows.iter().map(|row| Ok(InboxItem { seq: row.try_get("seq")?, payload: row.try_get("payload")? })).collect()
+    }
+
+    /// How many events wait in the inbox (handled ones are removed).
+    pub async fn inbox_backlog(&self) -> Result<u64> {
+        let n: i64 = sqlx::query(BACKLOG).fetch_one(self.pool()).await?.try_get(0)?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Removes a handled event from the inbox. Removing one that is gone is not an error.
