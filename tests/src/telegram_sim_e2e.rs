@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use mxbridge_core::config::Config;
-use mxbridge_telegram::backend::{FormattedText, Peer};
+use mxbridge_telegram::backend::{FormattedText, Peer, TgMediaKind};
 use mxbridge_telegram::entities::EntityKind;
-use mxbridge_telegram::sim::directory::{ALICE, BOB, CAROL, ECHO, GROUP};
+use mxbridge_telegram::sim::directory::{ALICE, BOB, CAROL, CHANNEL, ECHO, ECHO_LOCATION, GROUP, OWN_CHANNEL};
 use mxbridge_telegram::sim::{LOGIN_CODE, SimAction, SimHandle, TWO_FA_PASSWORD, TWO_FA_PHONE};
 use mxbridge_telegram::{TelegramConfig, TelegramNetwork};
 use serde_json::{Value, json};
@@ -181,10 +181,10 @@ async fn test_login_opens_recent_chats_and_a_first_message_creates_its_portal_si
     let (mut user, room) = management_room(&b, "tgportals").await;
     let account = login(&mut user, &room, &bot, &random_phone()).await;
 
-    // Four portals: Echo, the group and the channel from the chat list, and the Greeter's
-    // chat, which is not in the list: its first message creates the portal.
+    // Five portals: Echo, the group and the two channels from the chat list, and the
+    // Greeter's chat, which is not in the list: its first message creates the portal.
     let mut rooms = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..5 {
         let name = std::cell::RefCell::new(Value::Null);
         let room = user
             .wait_for_invite(WAIT, |_, state| {
@@ -197,7 +197,7 @@ async fn test_login_opens_recent_chats_and_a_first_message_creates_its_portal_si
         rooms.push((room, name.into_inner()));
     }
     let named = |n: &str| rooms.iter().find(|(_, name)| name == n).map(|(r, _)| r.clone()).unwrap_or_else(|| panic!("no {n}: {rooms:?}"));
-    let (group, news) = (named("Sim Group"), named("Sim News"));
+    let (group, news, notes) = (named("Sim Group"), named("Sim News"), named("Sim Notes"));
     let dms: Vec<String> = rooms.iter().filter(|(_, name)| name.is_null()).map(|(r, _)| r.clone()).collect();
     assert_eq!(dms.len(), 2, "{rooms:?}");
     crate::harness::wait::wait_until(WAIT, Duration::from_millis(100), || {
@@ -223,11 +223,28 @@ async fn test_login_opens_recent_chats_and_a_first_message_creates_its_portal_si
             .is_ok();
     }
     assert!(greeted, "the greeting arrived in its own portal");
-    // Channels are read-only: posting is refused and the sender is told.
-    user.send_text(&news, "can I post?").await;
-    user.wait_for_event(&news, WAIT, |ev| ev["content"]["body"].as_str().is_some_and(|b| b.contains("only the admins of Sim News")))
+    // Channels are read-only: only moderators and up (the channel's admins) may post, and the
+    // channel's posts arrive from its admin's ghost.
+    let levels = user.get_state(&news, "m.room.power_levels", "").await;
+    let own_level = levels["users"][user.user_id.as_str()].as_i64().unwrap_or(levels["users_default"].as_i64().unwrap_or(0));
+    assert_eq!(levels["events_default"], 50, "{levels}");
+    assert!(own_level < 50, "the user cannot post in the channel: {levels}");
+    assert_eq!(levels["users"][ghost(CAROL)], 95, "the channel's admin can: {levels}");
+    let (status, _) = user.try_send_text(&news, "can I post?").await;
+    assert_eq!(status, 403, "the homeserver refuses the user's post");
+    // In a channel the account owns, the user is an admin and posts.
+    user.wait_power_level(&notes, &user.user_id, 95).await;
+    let (status, body) = user.try_send_text(&notes, "my own post").await;
+    assert_eq!(status, 200, "the owner posts in their channel: {body}");
+    wait_action(
+        &b.sim,
+        |a| matches!(a, SimAction::Sent { peer, message, .. } if *peer == OWN_CHANNEL && message.text.text == "my own post"),
+    )
+    .await;
+    b.sim.say(account, CAROL, CHANNEL, FormattedText::plain("news of the day")).expect("delivered");
+    user.wait_for_event(&news, WAIT, |ev| ev["sender"] == ghost(CAROL).as_str() && ev["content"]["body"] == "news of the day")
         .await
-        .expect("the refusal is shown");
+        .expect("the channel's post");
     // Carol's chat is 90 days old: left out by the 30-day limit.
     assert!(user.wait_for_invite(Duration::from_secs(2), |_, _| true).await.is_err(), "no portal for the old chat");
 
@@ -352,6 +369,126 @@ async fn test_echo_contact_both_ways_with_formatting_replies_edits_reactions_del
     b.bridge.stop().await;
 }
 
+/// Whether a synced `m.typing` event shows exactly these of `who` typing.
+fn typing_are(ev: &Value, who: &[&str], typing: &[bool]) -> bool {
+    let Some(ids) = ev["content"]["user_ids"].as_array().filter(|_| ev["type"] == "m.typing") else { return false };
+    who.iter().zip(typing).all(|(w, t)| ids.iter().any(|i| i == *w) == *t)
+}
+
+#[tokio::test]
+async fn test_read_receipts_and_typing_both_ways_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let b = start(&state_dir("tg-receipts")).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tgreceipts").await;
+    login(&mut user, &room, &bot, &random_phone()).await;
+    let echo = join_portal(&mut user, "with Echo", |m, _| m.contains(&ghost(ECHO))).await;
+    let echo_ghost = ghost(ECHO);
+
+    // Telegram → Matrix: Echo reads the message (its ghost's read receipt) before answering.
+    let hello = user.send_text(&echo, "did you read this?").await;
+    user.wait_for_event(&echo, WAIT, |ev| {
+        ev["type"] == "m.receipt" && ev["content"][hello.as_str()]["m.read"][echo_ghost.as_str()].is_object()
+    })
+    .await
+    .expect("Echo's read receipt on the user's message");
+    let answer = user
+        .wait_for_event(&echo, WAIT, |ev| ev["sender"] == echo_ghost.as_str() && ev["content"]["body"] == "echo: did you read this?")
+        .await
+        .expect("Echo answers");
+
+    // Matrix → Telegram: the user's receipt on Echo's answer marks the chat read up to it.
+    let answer_remote = b.sim.said_by(ECHO).last().map(|m| m.id).expect("Echo's answer on the simulated side");
+    user.send_receipt(&echo, answer["event_id"].as_str().unwrap()).await;
+    wait_action(&b.sim, |a| *a == SimAction::Read { peer: Peer::User(ECHO), up_to: answer_remote }).await;
+
+    // Typing both ways: the user's typing reaches Telegram, and Echo types while the user
+    // does (Echo also types a moment before each answer, but never together with the user).
+    let me = user.user_id.clone();
+    user.set_typing(&echo, true).await;
+    wait_action(&b.sim, |a| *a == SimAction::Typing { peer: Peer::User(ECHO), typing: true }).await;
+    user.wait_for_event(&echo, WAIT, |ev| typing_are(ev, &[&echo_ghost, &me], &[true, true])).await.expect("Echo's ghost types too");
+    while user.wait_for_event(&echo, Duration::from_millis(500), |ev| ev["type"] == "m.typing").await.is_ok() {}
+    user.set_typing(&echo, false).await;
+    wait_action(&b.sim, |a| *a == SimAction::Typing { peer: Peer::User(ECHO), typing: false }).await;
+    user.wait_for_event(&echo, WAIT, |ev| typing_are(ev, &[&echo_ghost, &me], &[false, false]))
+        .await
+        .expect("Echo's ghost stops typing with the user");
+    b.bridge.stop().await;
+}
+
+#[tokio::test]
+async fn test_voice_video_sticker_file_and_location_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let b = start(&state_dir("tg-media")).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tgmedia").await;
+    login(&mut user, &room, &bot, &random_phone()).await;
+    let echo = join_portal(&mut user, "with Echo", |m, _| m.contains(&ghost(ECHO))).await;
+    let echo_ghost = ghost(ECHO);
+
+    // Each Matrix file kind goes to Telegram as its Telegram kind, and Echo's copy comes back
+    // as the Matrix kind it started as (a sticker as an image).
+    let files = [
+        ("m.audio", "voice.ogg", "audio/ogg", TgMediaKind::Voice),
+        ("m.video", "clip.mp4", "video/mp4", TgMediaKind::Video),
+        ("m.image", "sticker.webp", "image/webp", TgMediaKind::Sticker),
+        ("m.file", "notes.pdf", "application/pdf", TgMediaKind::Document),
+    ];
+    for (i, (msgtype, name, mime, kind)) in files.into_iter().enumerate() {
+        let data = format!("{name} bytes {i}").into_bytes();
+        let mxc = user.upload(data.clone(), mime).await;
+        user.send_content(&echo, "m.room.message", json!({"msgtype": msgtype, "body": name, "url": mxc, "info": {"mimetype": mime}})).await;
+        let sent =
+            wait_action(&b.sim, |a| matches!(a, SimAction::Sent { message, .. } if message.media.as_ref().is_some_and(|m| m.data == data)))
+                .await;
+        let SimAction::Sent { message, .. } = sent else { unreachable!() };
+        let file = message.media.expect("a file");
+        assert_eq!((file.kind, file.mime.as_str(), file.name.as_str()), (kind, mime, name), "{msgtype} to Telegram");
+        let back = user
+            .wait_for_event(&echo, WAIT, |ev| ev["sender"] == echo_ghost.as_str() && ev["content"]["info"]["mimetype"] == mime)
+            .await
+            .unwrap_or_else(|e| panic!("Echo sends the {msgtype} back: {e:?}"));
+        assert_eq!(back["content"]["msgtype"], msgtype, "{back}");
+        assert_eq!(user.download(back["content"]["url"].as_str().unwrap()).await, data);
+    }
+
+    // A location shared on Telegram arrives as a map link with the coordinates.
+    user.send_text(&echo, "please share location").await;
+    let (lat, lon) = ECHO_LOCATION;
+    let shared = user
+        .wait_for_event(&echo, WAIT, |ev| {
+            ev["sender"] == echo_ghost.as_str() && ev["content"]["body"].as_str().is_some_and(|b| b.starts_with("📍 Location"))
+        })
+        .await
+        .expect("Echo's location");
+    assert!(shared["content"]["body"].as_str().unwrap().contains(&format!("{lat:.5}, {lon:.5}")), "{shared}");
+    let link = format!("https://www.openstreetmap.org/?mlat={lat}&amp;mlon={lon}");
+    assert!(shared["content"]["formatted_body"].as_str().is_some_and(|f| f.contains(&link)), "a link to the map: {shared}");
+
+    // A Matrix location goes to Telegram as a map pin (Echo shares it back as a map link).
+    let pin = user
+        .send_content(
+            &echo,
+            "m.room.message",
+            json!({"msgtype": "m.location", "body": "Location at the Eiffel Tower", "geo_uri": "geo:48.8584,2.2945;u=20"}),
+        )
+        .await;
+    wait_action(
+        &b.sim,
+        |a| matches!(a, SimAction::Sent { message, .. } if message.location == Some((48.8584, 2.2945)) && message.text.text.is_empty()),
+    )
+    .await;
+    let back = user
+        .wait_for_event(&echo, WAIT, |ev| {
+            ev["sender"] == echo_ghost.as_str() && ev["content"]["body"].as_str().is_some_and(|b| b.contains("48.85840, 2.29450"))
+        })
+        .await
+        .expect("Echo shares the location back");
+    assert_eq!(back["content"]["m.relates_to"]["m.in_reply_to"]["event_id"], pin.as_str(), "as a reply to the user's pin");
+    b.bridge.stop().await;
+}
+
 #[tokio::test]
 async fn test_pm_known_number_username_and_unknown_number_sim() {
     let _one = ONE_AT_A_TIME.lock().await;
@@ -383,7 +520,7 @@ async fn test_logout_ends_the_session_and_a_new_login_works_sim() {
     command(&mut user, &room, &bot, "list-logins", "You have no logins").await;
     command(&mut user, &room, &bot, "sync", "needs you to be logged in").await;
     login(&mut user, &room, &bot, &phone).await;
-    command(&mut user, &room, &bot, "sync", "Synced 3 recent chats").await;
+    command(&mut user, &room, &bot, "sync", "Synced 4 recent chats").await;
     b.bridge.stop().await;
 }
 

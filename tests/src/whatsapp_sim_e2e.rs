@@ -418,3 +418,139 @@ async fn bot_says_long(wa: &WaBridge, user: &mut TestUser, room: &str, needle: &
     let bot = wa.bot();
     user.wait_for_event(room, Duration::from_secs(120), |ev| from_with(ev, &bot, needle)).await.expect("the bot's message");
 }
+
+/// Whether a synced `m.typing` event shows exactly these of `who` typing.
+fn typing_are(ev: &Value, who: &[&str], typing: &[bool]) -> bool {
+    let Some(ids) = ev["content"]["user_ids"].as_array().filter(|_| ev["type"] == "m.typing") else { return false };
+    who.iter().zip(typing).all(|(w, t)| ids.iter().any(|i| i == *w) == *t)
+}
+
+#[tokio::test]
+async fn test_read_receipts_and_typing_both_ways_in_dms_and_groups_sim() {
+    let wa = WaBridge::start().await;
+    let (mut user, room) = user_with_dm(&wa, "wareceipts").await;
+    let account = qr_login(&wa, &mut user, &room).await;
+    let group = accept_invite(&mut user, "Sim Friends").await;
+    command(&wa, &mut user, &room, "pm +447700900001", "accept the invite").await;
+    let portal = accept_dm(&mut user, &wa.ghost(world::ECHO)).await;
+    let echo = wa.ghost(world::ECHO);
+
+    // WhatsApp → Matrix: Echo reads the message (its ghost's receipt) and answers.
+    let hello = user.send_text(&portal, "read me").await;
+    user.wait_for_event(&portal, WAIT, |ev| {
+        ev["type"] == "m.receipt" && ev["content"][hello.as_str()]["m.read"][echo.as_str()].is_object()
+    })
+    .await
+    .expect("Echo's read receipt");
+    let answer = user.wait_for_event(&portal, WAIT, |ev| from_with(ev, &echo, "echo: read me")).await.expect("Echo answers");
+    let answer_wa = wa.sim.said_by(world::ECHO).last().map(|m| m.id.clone()).expect("Echo's answer on the simulated side");
+
+    // Matrix → WhatsApp: a receipt in a DM names the message; in a group also its sender.
+    user.send_receipt(&portal, answer["event_id"].as_str().unwrap()).await;
+    let echo_jid = mxbridge_whatsapp::jid::Jid::user(world::ECHO);
+    wait_action(&wa.sim, "mark Echo's answer read", |a| {
+        *a == SimAction::Read { chat: echo_jid.clone(), sender: None, ids: vec![answer_wa.clone()] }
+    })
+    .await;
+    let friends = mxbridge_whatsapp::jid::Jid::group(world::FRIENDS_GROUP);
+    let said = mxbridge_whatsapp::backend::InboundMessage {
+        chat: friends.clone(),
+        sender: world::ALICE.to_owned(),
+        push_name: Some("Alice".to_owned()),
+        id: format!("GROUPREAD{}", rand::random::<u32>()),
+        timestamp_ms: 0,
+        from_me: false,
+        kind: mxbridge_whatsapp::backend::InboundKind::Text {
+            text: mxbridge_whatsapp::markup::WaText { text: "read in the group".into(), mentions: vec![] },
+            reply_to: None,
+        },
+    };
+    let said_id = said.id.clone();
+    assert!(wa.sim.inject(&account, mxbridge_whatsapp::backend::BackendEvent::Message(said)));
+    let in_group =
+        user.wait_for_event(&group, WAIT, |ev| from_with(ev, &wa.ghost(world::ALICE), "read in the group")).await.expect("Alice writes");
+    user.send_receipt(&group, in_group["event_id"].as_str().unwrap()).await;
+    wait_action(&wa.sim, "mark Alice's group message read", |a| {
+        *a == SimAction::Read { chat: friends.clone(), sender: Some(world::ALICE.to_owned()), ids: vec![said_id.clone()] }
+    })
+    .await;
+
+    // Typing both ways: the user's typing reaches WhatsApp, and Echo types while the user does.
+    let me = user.user_id.clone();
+    user.set_typing(&portal, true).await;
+    wait_action(&wa.sim, "show typing", |a| *a == SimAction::Typing { chat: echo_jid.clone(), typing: true }).await;
+    user.wait_for_event(&portal, WAIT, |ev| typing_are(ev, &[&echo, &me], &[true, true])).await.expect("Echo's ghost types too");
+    while user.wait_for_event(&portal, Duration::from_millis(500), |ev| ev["type"] == "m.typing").await.is_ok() {}
+    user.set_typing(&portal, false).await;
+    wait_action(&wa.sim, "stop typing", |a| *a == SimAction::Typing { chat: echo_jid.clone(), typing: false }).await;
+    user.wait_for_event(&portal, WAIT, |ev| typing_are(ev, &[&echo, &me], &[false, false])).await.expect("Echo's ghost stops typing");
+    wa.bridge.stop().await;
+}
+
+#[tokio::test]
+async fn test_media_kinds_locations_and_contact_cards_sim() {
+    let wa = WaBridge::start().await;
+    let (mut user, room) = user_with_dm(&wa, "wamedia").await;
+    qr_login(&wa, &mut user, &room).await;
+    command(&wa, &mut user, &room, "pm +447700900001", "accept the invite").await;
+    let portal = accept_dm(&mut user, &wa.ghost(world::ECHO)).await;
+    let echo = wa.ghost(world::ECHO);
+
+    // Each Matrix file goes to WhatsApp as its kind (a WebP picture as a sticker, OGG audio
+    // as a voice note), and Echo's copy comes back as the Matrix kind it started as.
+    let files = [
+        ("m.image", "cat.png", "image/png", false, false),
+        ("m.image", "sticker.webp", "image/webp", true, false),
+        ("m.video", "clip.mp4", "video/mp4", false, false),
+        ("m.audio", "voice.ogg", "audio/ogg", false, true),
+        ("m.file", "notes.pdf", "application/pdf", false, false),
+    ];
+    for (i, (msgtype, name, mime, sticker, voice)) in files.into_iter().enumerate() {
+        let data = format!("{name} bytes {i}").into_bytes();
+        let mxc = user.upload(data.clone(), mime).await;
+        user.send_content(&portal, "m.room.message", json!({"msgtype": msgtype, "body": name, "url": mxc, "info": {"mimetype": mime}}))
+            .await;
+        let sent = wait_action(
+            &wa.sim,
+            "send the file",
+            |a| matches!(a, SimAction::Sent { message, .. } if message.media.as_ref().is_some_and(|m| m.data == data)),
+        )
+        .await;
+        let SimAction::Sent { message, .. } = sent else { unreachable!() };
+        let file = message.media.expect("a file");
+        assert_eq!(
+            (file.mime.as_str(), file.name.as_str(), file.sticker, file.voice),
+            (mime, name, sticker, voice),
+            "{msgtype} to WhatsApp"
+        );
+        let back = user
+            .wait_for_event(&portal, WAIT, |ev| ev["sender"] == echo.as_str() && ev["content"]["info"]["mimetype"] == mime)
+            .await
+            .unwrap_or_else(|e| panic!("Echo sends the {msgtype} back: {e:?}"));
+        assert_eq!(back["content"]["msgtype"], msgtype, "{back}");
+        assert_eq!(user.download(back["content"]["url"].as_str().unwrap()).await, data);
+    }
+
+    // A shared location and a contact card arrive as text with a map link and the number.
+    user.send_text(&portal, "please share your location").await;
+    let place = user.wait_for_event(&portal, WAIT, |ev| from_with(ev, &echo, "📍 Location: Big Ben")).await.expect("Echo's location");
+    assert!(place["content"]["body"].as_str().unwrap().contains("https://www.openstreetmap.org/?mlat=51.50070&mlon=-0.12460"), "{place}");
+    // A Matrix location goes to WhatsApp as a location with its description as the place name.
+    let pin = user
+        .send_content(&portal, "m.room.message", json!({"msgtype": "m.location", "body": "Eiffel Tower", "geo_uri": "geo:48.8584,2.2945"}))
+        .await;
+    let sent =
+        wait_action(&wa.sim, "share the location", |a| matches!(a, SimAction::Sent { message, .. } if message.location.is_some())).await;
+    let SimAction::Sent { message, .. } = sent else { unreachable!() };
+    let at = message.location.expect("a location");
+    assert_eq!((at.latitude, at.longitude, at.name.as_deref()), (48.8584, 2.2945, Some("Eiffel Tower")));
+    assert!(message.media.is_none() && message.reply_to.is_none());
+    user.wait_for_event(&portal, WAIT, |ev| from_with(ev, &echo, "📍 Location: Eiffel Tower (48.85840, 2.29450)"))
+        .await
+        .unwrap_or_else(|e| panic!("Echo shares the location {pin} back: {e:?}"));
+    user.send_text(&portal, "send a contact").await;
+    user.wait_for_event(&portal, WAIT, |ev| from_with(ev, &echo, &format!("👤 Contact: Alice +{}", world::ALICE)))
+        .await
+        .expect("Echo's contact card");
+    wa.bridge.stop().await;
+}

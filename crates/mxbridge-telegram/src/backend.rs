@@ -160,6 +160,8 @@ pub struct TgOutgoing {
     pub reply_to: Option<i64>,
     /// An attached file.
     pub media: Option<TgFile>,
+    /// A location to share instead (latitude, longitude).
+    pub location: Option<(f64, f64)>,
 }
 
 /// The connection of an account as the backend sees it.

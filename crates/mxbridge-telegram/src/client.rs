@@ -10,8 +10,8 @@ use mxbridge_core::ids::{LoginId, PortalKey, RemoteMessageId, RemoteUserId};
 use mxbridge_core::network::content::Content;
 use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent, Sender};
 use mxbridge_core::network::{
-    ChatInfo, ChatKind, ChatMember, Edits, GhostIds, NetworkClient, NetworkError, OutgoingMessage, Reactions, Redactions,
-    ResolveIdentifier, Role, SentMessage, Typing, UserInfo,
+    ChatInfo, ChatKind, ChatMember, Edits, GhostIds, Location, Locations, NetworkClient, NetworkError, OutgoingMessage, Reactions,
+    ReadReceipts, Redactions, ResolveIdentifier, Role, SentMessage, Typing, UserInfo,
 };
 use ruma::OwnedUserId;
 use tokio::sync::mpsc;
@@ -144,10 +144,19 @@ impl Inner {
                 name: Some(chat.title.clone()),
                 topic: chat.about.clone(),
                 avatar: None,
-                kind: if chat.kind == TgChatKind::Channel { ChatKind::Channel } else { ChatKind::Group },
+                // Only a channel's admins post in it: its portal is read-only for the user.
+                kind: if chat.kind == TgChatKind::Channel { ChatKind::Broadcast } else { ChatKind::Group },
                 members,
             },
         }
+    }
+
+    /// The account's own role in a chat when it is above an ordinary member's and matters:
+    /// an admin of a broadcast channel may post in its otherwise read-only portal.
+    fn own_role(&self, chat: &TgChat) -> Option<Role> {
+        let me = self.account.me().id;
+        let admin = chat.members.iter().any(|m| m.user.id == me && m.admin);
+        (chat.kind == TgChatKind::Channel && admin).then_some(Role::Admin)
     }
 
     /// Opens portals for the recent chats (newest first, within the configured age).
@@ -162,6 +171,9 @@ impl Inner {
             }
             let info = self.chat_info(&dialog.chat);
             self.events.send(RemoteEvent::ChatChanged { chat: self.portal(dialog.chat.peer), sender: None, info });
+            if let Some(role) = self.own_role(&dialog.chat) {
+                self.events.send(RemoteEvent::RoleChanged { chat: self.portal(dialog.chat.peer), sender: None, role });
+            }
             opened += 1;
         }
         Ok(opened)
@@ -342,6 +354,14 @@ impl NetworkClient for TelegramClient {
         Some(self)
     }
 
+    fn read_receipts(&self) -> Option<&dyn ReadReceipts> {
+        Some(self)
+    }
+
+    fn locations(&self) -> Option<&dyn Locations> {
+        Some(self)
+    }
+
     fn start_dm(&self) -> Option<&dyn ResolveIdentifier> {
         Some(self)
     }
@@ -385,6 +405,36 @@ impl Typing for TelegramClient {
     async fn set_typing(&self, portal: &PortalKey, typing: bool) -> Result<(), NetworkError> {
         let peer = peer_of(portal)?;
         self.inner.account.set_typing(peer, typing).await.map_err(to_network_error)
+    }
+}
+
+#[async_trait]
+impl Locations for TelegramClient {
+    async fn send_location(
+        &self,
+        portal: &PortalKey,
+        location: &Location,
+        reply_to: Option<&RemoteMessageId>,
+    ) -> Result<SentMessage, NetworkError> {
+        // Telegram's map pins carry no text: the description (mostly a client's generated
+        // "Location at …") is left out.
+        let peer = peer_of(portal)?;
+        let out = crate::backend::TgOutgoing {
+            reply_to: reply_to.and_then(ids::telegram_message),
+            location: Some((location.latitude, location.longitude)),
+            ..Default::default()
+        };
+        let id = self.inner.flood.run("send location", || self.inner.account.send(peer, out.clone())).await.map_err(to_network_error)?;
+        self.inner.sent.lock().expect("lock").insert((peer, id));
+        Ok(SentMessage::new(ids::message_id(id)))
+    }
+}
+
+#[async_trait]
+impl ReadReceipts for TelegramClient {
+    async fn mark_read(&self, portal: &PortalKey, up_to: &RemoteMessageId) -> Result<(), NetworkError> {
+        let (peer, id) = (peer_of(portal)?, message_of(up_to)?);
+        self.inner.flood.run("mark read", || self.inner.account.mark_read(peer, id)).await.map_err(to_network_error)
     }
 }
 

@@ -73,7 +73,7 @@ pub(crate) fn to_outgoing(content: &Content, relayed_for: Option<&str>, mentions
         mime: m.mime.clone().unwrap_or_else(|| "application/octet-stream".into()),
         data: m.data.clone(),
     });
-    TgOutgoing { text, reply_to: None, media }
+    TgOutgoing { text, reply_to: None, media, location: None }
 }
 
 #[cfg(test)]

@@ -276,7 +276,7 @@ pub enum BackendEvent {
 }
 
 /// An outgoing message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OutgoingWa {
     /// The text (the caption for media).
     pub text: WaText,
@@ -284,6 +284,19 @@ pub struct OutgoingWa {
     pub reply_to: Option<String>,
     /// A file to send.
     pub media: Option<WaMedia>,
+    /// A location to share instead of text or a file.
+    pub location: Option<WaLocation>,
+}
+
+/// A shared location.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WaLocation {
+    /// Latitude in degrees.
+    pub latitude: f64,
+    /// Longitude in degrees.
+    pub longitude: f64,
+    /// Place name, when given.
+    pub name: Option<String>,
 }
 
 /// What the network says about a sent message.
@@ -329,8 +342,9 @@ pub trait WhatsAppSession: Send + Sync {
     async fn revoke(&self, chat: &Jid, target: &str) -> Result<(), BackendError>;
     /// Shows or stops the typing indicator.
     async fn set_typing(&self, chat: &Jid, typing: bool) -> Result<(), BackendError>;
-    /// Marks messages as read.
-    async fn mark_read(&self, chat: &Jid, ids: &[String]) -> Result<(), BackendError>;
+    /// Marks messages as read; `sender` (a number) is who sent them, which WhatsApp needs
+    /// in groups.
+    async fn mark_read(&self, chat: &Jid, sender: Option<&str>, ids: &[String]) -> Result<(), BackendError>;
     /// The address book.
     async fn contacts(&self) -> Result<Vec<Contact>, BackendError>;
     /// The groups the account is in.

@@ -13,14 +13,14 @@ use mxbridge_core::ids::{LoginId, PortalKey, RemoteMessageId, RemoteUserId};
 use mxbridge_core::network::content::{Content, MessageKind};
 use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent};
 use mxbridge_core::network::{
-    ChatInfo, ChatKind, ChatMember, Edits, NetworkClient, NetworkError, OutgoingMessage, Reactions, Redactions, ResolveIdentifier, Role,
-    SentMessage, Typing, UserInfo,
+    ChatInfo, ChatKind, ChatMember, Edits, Location, Locations, NetworkClient, NetworkError, OutgoingMessage, Reactions, ReadReceipts,
+    Redactions, ResolveIdentifier, Role, SentMessage, Typing, UserInfo,
 };
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
 use crate::Shared;
-use crate::backend::{Account, BackendError, BackendEvent, Group, InboundKind, OutgoingWa, WaMedia, WhatsAppSession};
+use crate::backend::{Account, BackendError, BackendEvent, Group, InboundKind, OutgoingWa, WaLocation, WaMedia, WhatsAppSession};
 use crate::incoming::Translator;
 use crate::jid::{self, Jid};
 use crate::markup::{self, WaText};
@@ -44,10 +44,54 @@ pub(crate) struct WhatsAppClient {
     /// Each person's current reaction per message: WhatsApp has one per person, and a
     /// removal does not say which emoji it removes.
     reactions: Mutex<HashMap<(String, String, String), String>>,
+    /// Who sent recent group messages: a group read receipt must name the sender.
+    group_senders: Mutex<RecentSenders>,
     phone_seen_ms: AtomicI64,
     /// The phone-seen time already warned about, so the warning is sent once.
     warned_for_ms: AtomicI64,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// How many group messages' senders are remembered for read receipts.
+const REMEMBERED_SENDERS: usize = 2000;
+
+/// The senders of the most recent group messages, by message id, oldest forgotten first.
+#[derive(Default)]
+struct RecentSenders {
+    order: std::collections::VecDeque<String>,
+    by_id: HashMap<String, String>,
+}
+
+impl RecentSenders {
+    fn remember(&mut self, id: &str, sender: &str) {
+        if self.by_id.insert(id.to_owned(), sender.to_owned()).is_none() {
+            self.order.push_back(id.to_owned());
+        }
+        while self.order.len() > REMEMBERED_SENDERS {
+            if let Some(old) = self.order.pop_front() {
+                self.by_id.remove(&old);
+            }
+        }
+    }
+
+    fn sender_of(&self, id: &str) -> Option<String> {
+        self.by_id.get(id).cloned()
+    }
+}
+
+/// A Matrix file as WhatsApp sends it: a WebP picture goes as a sticker (what Matrix
+/// stickers are) and OGG/Opus audio as a voice note (what WhatsApp records).
+fn outgoing_media(m: &mxbridge_core::network::content::Media) -> WaMedia {
+    use mxbridge_core::network::content::MediaKind;
+    let mime = m.mime.clone().unwrap_or_else(|| "application/octet-stream".to_owned());
+    WaMedia {
+        kind: m.kind,
+        sticker: m.kind == MediaKind::Image && mime == "image/webp",
+        voice: m.kind == MediaKind::Audio && mime.starts_with("audio/ogg"),
+        mime,
+        name: m.name.clone(),
+        data: m.data.clone(),
+    }
 }
 
 fn to_network_error(e: BackendError) -> NetworkError {
@@ -70,6 +114,7 @@ impl WhatsAppClient {
             logged_in: AtomicBool::new(true),
             names: Mutex::default(),
             reactions: Mutex::default(),
+            group_senders: Mutex::default(),
             phone_seen_ms: AtomicI64::new(0),
             warned_for_ms: AtomicI64::new(0),
             tasks: Mutex::default(),
@@ -127,6 +172,9 @@ impl WhatsAppClient {
             BackendEvent::Message(m) => {
                 if let Some(push) = m.push_name.clone().filter(|_| !m.from_me) {
                     self.names.lock().expect("lock").entry(m.sender.clone()).or_insert(push);
+                }
+                if m.chat.is_group() && !m.from_me {
+                    self.group_senders.lock().expect("lock").remember(&m.id, &m.sender);
                 }
                 if m.from_me {
                     // The phone sent something, so it is online.
@@ -347,15 +395,8 @@ impl NetworkClient for ClientHandle {
         if let Some(name) = &msg.relayed_for {
             text.text = format!("*{name}*: {}", text.text);
         }
-        let media = msg.content.media.as_ref().map(|m| WaMedia {
-            kind: m.kind,
-            sticker: false,
-            voice: false,
-            mime: m.mime.clone().unwrap_or_else(|| "application/octet-stream".to_owned()),
-            name: m.name.clone(),
-            data: m.data.clone(),
-        });
-        let outgoing = OutgoingWa { text, reply_to: msg.reply_to.map(|r| r.as_str().to_owned()), media };
+        let media = msg.content.media.as_ref().map(outgoing_media);
+        let outgoing = OutgoingWa { text, reply_to: msg.reply_to.map(|r| r.as_str().to_owned()), media, location: None };
         let sent = self.0.session.send(&chat, outgoing).await.map_err(to_network_error)?;
         Ok(SentMessage { id: RemoteMessageId::new(sent.id), timestamp_ms: Some(sent.timestamp_ms), note: None })
     }
@@ -373,6 +414,14 @@ impl NetworkClient for ClientHandle {
     }
 
     fn typing(&self) -> Option<&dyn Typing> {
+        Some(self)
+    }
+
+    fn read_receipts(&self) -> Option<&dyn ReadReceipts> {
+        Some(self)
+    }
+
+    fn locations(&self) -> Option<&dyn Locations> {
         Some(self)
     }
 
@@ -424,6 +473,32 @@ impl Typing for ClientHandle {
 }
 
 #[async_trait]
+impl Locations for ClientHandle {
+    async fn send_location(
+        &self,
+        portal: &PortalKey,
+        location: &Location,
+        reply_to: Option<&RemoteMessageId>,
+    ) -> Result<SentMessage, NetworkError> {
+        let chat = WhatsAppClient::chat(portal)?;
+        let shared = WaLocation { latitude: location.latitude, longitude: location.longitude, name: location.description.clone() };
+        let outgoing =
+            OutgoingWa { text: WaText::default(), reply_to: reply_to.map(|r| r.as_str().to_owned()), media: None, location: Some(shared) };
+        let sent = self.0.session.send(&chat, outgoing).await.map_err(to_network_error)?;
+        Ok(SentMessage { id: RemoteMessageId::new(sent.id), timestamp_ms: Some(sent.timestamp_ms), note: None })
+    }
+}
+
+#[async_trait]
+impl ReadReceipts for ClientHandle {
+    async fn mark_read(&self, portal: &PortalKey, up_to: &RemoteMessageId) -> Result<(), NetworkError> {
+        let chat = WhatsAppClient::chat(portal)?;
+        let sender = if chat.is_group() { self.0.group_senders.lock().expect("lock").sender_of(up_to.as_str()) } else { None };
+        self.0.session.mark_read(&chat, sender.as_deref(), &[up_to.as_str().to_owned()]).await.map_err(to_network_error)
+    }
+}
+
+#[async_trait]
 impl ResolveIdentifier for ClientHandle {
     async fn resolve(&self, identifier: &str) -> Result<(PortalKey, ChatInfo), NetworkError> {
         let number = jid::normalize_number(identifier).map_err(|e| NetworkError::NotFound(e.to_string()))?;
@@ -435,5 +510,41 @@ impl ResolveIdentifier for ClientHandle {
         let chat = Jid::user(&number);
         let info = ChatInfo::direct(jid::user_id(&number), Some(UserInfo { display_name: Some(contact.name), avatar: None }));
         Ok((chat.portal(&self.0.login), info))
+    }
+}
+
+#[cfg(test)]
+mod recent_senders_tests {
+    use mxbridge_core::network::content::{Media, MediaKind};
+
+    use super::*;
+
+    #[test]
+    fn test_group_senders_are_remembered_up_to_a_bound() {
+        let mut senders = RecentSenders::default();
+        for i in 0..REMEMBERED_SENDERS + 3 {
+            senders.remember(&format!("id{i}"), &format!("44{i}"));
+        }
+        senders.remember("id5", "445");
+        assert_eq!(senders.by_id.len(), REMEMBERED_SENDERS);
+        assert_eq!(senders.order.len(), REMEMBERED_SENDERS, "a repeated id is kept once");
+        assert_eq!(senders.sender_of("id0"), None, "the oldest are forgotten");
+        assert_eq!(
+            senders.sender_of(&format!("id{}", REMEMBERED_SENDERS + 2)).as_deref(),
+            Some(format!("44{}", REMEMBERED_SENDERS + 2).as_str())
+        );
+    }
+
+    #[test]
+    fn test_webp_pictures_go_as_stickers_and_ogg_audio_as_voice_notes() {
+        let media = |kind, mime: &str| Media { kind, name: "f".into(), mime: Some(mime.into()), data: vec![1], url: None };
+        let sticker = outgoing_media(&media(MediaKind::Image, "image/webp"));
+        assert!(sticker.sticker && !sticker.voice);
+        assert!(!outgoing_media(&media(MediaKind::Image, "image/png")).sticker);
+        let voice = outgoing_media(&media(MediaKind::Audio, "audio/ogg; codecs=opus"));
+        assert!(voice.voice && !voice.sticker);
+        assert!(!outgoing_media(&media(MediaKind::Audio, "audio/mpeg")).voice, "music stays a music file");
+        let unknown = outgoing_media(&Media { mime: None, ..media(MediaKind::File, "") });
+        assert_eq!(unknown.mime, "application/octet-stream");
     }
 }

@@ -328,6 +328,13 @@ impl TestUser {
         self.send_content(room, "m.room.message", json!({"msgtype": "m.text", "body": body})).await
     }
 
+    /// Sends a plain `m.text` message that the homeserver may refuse: its status and body.
+    pub(crate) async fn try_send_text(&mut self, room: &str, body: &str) -> (u16, Value) {
+        let path = Self::room_path(room, &format!("send/m.room.message/{}", self.next_txn()));
+        let (status, v) = self.call(Method::PUT, &path, Some(json!({"msgtype": "m.text", "body": body}))).await;
+        (status.as_u16(), v)
+    }
+
     /// Reacts to `event_id` with `key`; returns the reaction's event id.
     pub(crate) async fn react(&mut self, room: &str, event_id: &str, key: &str) -> String {
         self.send_content(room, "m.reaction", json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}})).await

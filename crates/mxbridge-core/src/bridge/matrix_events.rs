@@ -228,25 +228,34 @@ impl Bridge {
             self.tell_failed(&ev.room_id, &ev.event_id, "you are not logged in. Send `login` to the bridge bot in a direct message.").await;
             return;
         };
-        let content = match convert::matrix_to_content(&self.matrix, &self.links, &ev.content, &ev.kind).await {
-            Ok(c) => c,
-            Err(reason) => {
-                self.tell_failed(&ev.room_id, &ev.event_id, &reason).await;
-                return;
-            }
-        };
         let reply_to = match ev.content["m.relates_to"]["m.in_reply_to"]["event_id"].as_str().and_then(|e| ruma::EventId::parse(e).ok()) {
             Some(target) => self.store.message_by_event(&target).await.ok().flatten().map(|m| m.remote_id.into()),
             None => None,
         };
-        let relayed_for = if relayed {
-            Some(self.matrix.display_name(&ev.sender).await.ok().flatten().unwrap_or_else(|| ev.sender.to_string()))
-        } else {
-            None
-        };
         let key = portal.key();
-        let msg = OutgoingMessage { portal: key, content, reply_to, relayed_for };
-        let result = client.send(msg).await;
+        // A location goes through the network's own capability, when it has one; a relayed
+        // one could not say who shares it, so it is refused like on networks without it.
+        let location = (ev.kind == "m.room.message" && ev.content["msgtype"] == "m.location" && !relayed)
+            .then(|| crate::network::Location::from_matrix(&ev.content))
+            .flatten();
+        let result = match (location, client.locations()) {
+            (Some(location), Some(locations)) => locations.send_location(&key, &location, reply_to.as_ref()).await,
+            _ => {
+                let content = match convert::matrix_to_content(&self.matrix, &self.links, &ev.content, &ev.kind).await {
+                    Ok(c) => c,
+                    Err(reason) => {
+                        self.tell_failed(&ev.room_id, &ev.event_id, &reason).await;
+                        return;
+                    }
+                };
+                let relayed_for = if relayed {
+                    Some(self.matrix.display_name(&ev.sender).await.ok().flatten().unwrap_or_else(|| ev.sender.to_string()))
+                } else {
+                    None
+                };
+                client.send(OutgoingMessage { portal: key, content, reply_to, relayed_for }).await
+            }
+        };
         match &result {
             Ok(_) => self.metrics.message_bridged(Direction::MatrixToRemote),
             Err(_) => self.metrics.send_failed(Direction::MatrixToRemote),

@@ -88,6 +88,7 @@ impl Bridge {
             power_users: member_ghosts.iter().filter(|(_, pl)| *pl > 0).cloned().collect(),
             avatar: info.avatar.as_deref().filter(|a| a.starts_with("mxc://")).map(Into::into),
             public: invitee.is_none(),
+            events_default: matches!(info.kind, ChatKind::Broadcast).then(|| power_level(Role::Moderator)),
         };
         let room = self.matrix.create_room(&opts).await?;
         info!(portal = %key, room = %room, "created a portal room");

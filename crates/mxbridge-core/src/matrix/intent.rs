@@ -100,6 +100,27 @@ pub struct CreateRoom {
     pub avatar: Option<OwnedMxcUri>,
     /// Anyone may join (portals created by alias queries).
     pub public: bool,
+    /// The level needed to send messages, when ordinary members may not (a broadcast
+    /// channel's portal is read-only for them); `None` keeps the homeserver's default (0).
+    pub events_default: Option<i64>,
+}
+
+impl CreateRoom {
+    /// The `power_level_content_override` of the room: raised users, and who may post.
+    fn power_levels(&self) -> serde_json::Value {
+        // The bot creates the room. Since room version 12 its creator power is implicit and
+        // listing it in `users` is an error; older versions give the creator 100 anyway.
+        let mut levels = serde_json::Map::new();
+        if !self.power_users.is_empty() {
+            let users: serde_json::Map<String, serde_json::Value> =
+                self.power_users.iter().map(|(u, level)| (u.to_string(), json!(level))).collect();
+            levels.insert("users".into(), users.into());
+        }
+        if let Some(level) = self.events_default {
+            levels.insert("events_default".into(), json!(level));
+        }
+        levels.into()
+    }
 }
 
 impl Matrix {
@@ -266,12 +287,6 @@ impl Matrix {
 
     /// Creates a room as the bot.
     pub async fn create_room(&self, opts: &CreateRoom) -> MatrixResult<OwnedRoomId> {
-        // The bot creates the room. Since room version 12 its creator power is implicit and
-        // listing it in `users` is an error; older versions give the creator 100 anyway.
-        let mut users = serde_json::Map::new();
-        for (u, level) in &opts.power_users {
-            users.insert(u.to_string(), json!(level));
-        }
         let mut initial_state = Vec::new();
         if let Some(avatar) = &opts.avatar {
             initial_state.push(json!({"type": "m.room.avatar", "state_key": "", "content": {"url": avatar}}));
@@ -280,7 +295,7 @@ impl Matrix {
             "preset": if opts.public { "public_chat" } else { "private_chat" },
             "invite": opts.invite,
             "is_direct": opts.is_direct,
-            "power_level_content_override": if users.is_empty() { json!({}) } else { json!({"users": users}) },
+            "power_level_content_override": opts.power_levels(),
             "initial_state": initial_state,
         });
         if let Some(n) = &opts.name {
@@ -547,6 +562,14 @@ mod tests {
         let err = m.join(&ruma::RoomId::parse("!r:hs").unwrap(), &UserId::parse("@_net_a:hs").unwrap()).await.unwrap_err();
         assert_eq!(err.errcode(), Some("M_FORBIDDEN"));
         assert_eq!(script.seen.lock().unwrap().len(), 1, "a refusal is not retried");
+    }
+
+    #[test]
+    fn test_power_levels_raise_users_and_make_read_only_rooms() {
+        assert_eq!(CreateRoom::default().power_levels(), json!({}), "the homeserver's defaults");
+        let admin = UserId::parse("@_net_a:hs").unwrap();
+        let opts = CreateRoom { power_users: vec![(admin, 95)], events_default: Some(50), ..CreateRoom::default() };
+        assert_eq!(opts.power_levels(), json!({"users": {"@_net_a:hs": 95}, "events_default": 50}));
     }
 
     #[tokio::test]

@@ -67,6 +67,9 @@ pub enum ChatKind {
     Group,
     /// A public channel anyone may join.
     Channel,
+    /// A channel where only its admins post (a Telegram channel): its portal is read-only
+    /// for everyone below moderator.
+    Broadcast,
 }
 
 impl ChatKind {
@@ -76,6 +79,7 @@ impl ChatKind {
             Self::Direct(_) => "dm",
             Self::Group => "group",
             Self::Channel => "channel",
+            Self::Broadcast => "broadcast",
         }
     }
 }
@@ -404,6 +408,12 @@ pub trait NetworkClient: Send + Sync {
         None
     }
 
+    /// Sharing locations (Matrix `m.location`), if the network has them; without it a
+    /// location is refused with a notice to the sender.
+    fn locations(&self) -> Option<&dyn Locations> {
+        None
+    }
+
     /// The account's current name on the network when it can change after login (an IRC
     /// nick); `None` keeps the name stored at login.
     fn remote_name(&self) -> Option<String> {
@@ -470,6 +480,43 @@ pub trait ReadReceipts: Send + Sync {
     async fn mark_read(&self, portal: &PortalKey, up_to: &RemoteMessageId) -> Result<(), NetworkError>;
 }
 
+/// A point on a map, as a Matrix `m.location` shares it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Location {
+    /// Degrees north.
+    pub latitude: f64,
+    /// Degrees east.
+    pub longitude: f64,
+    /// What the sender wrote about it (the event's `body`).
+    pub description: Option<String>,
+}
+
+impl Location {
+    /// Reads an `m.location` content: its `geo_uri` (`geo:51.5,-0.12;u=35`, RFC 5870) and
+    /// body. `None` when the URI is missing or not a valid point.
+    pub fn from_matrix(content: &serde_json::Value) -> Option<Self> {
+        let uri = content["geo_uri"].as_str()?.strip_prefix("geo:")?;
+        let coordinates = uri.split(';').next()?;
+        let mut parts = coordinates.split(',').map(|p| p.trim().parse::<f64>());
+        let (latitude, longitude) = (parts.next()?.ok()?, parts.next()?.ok()?);
+        let valid = (-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude);
+        let description = content["body"].as_str().filter(|b| !b.trim().is_empty()).map(str::to_owned);
+        valid.then_some(Self { latitude, longitude, description })
+    }
+}
+
+/// Sharing locations.
+#[async_trait]
+pub trait Locations: Send + Sync {
+    /// Shares a location in the chat, as a reply to `reply_to` when set.
+    async fn send_location(
+        &self,
+        portal: &PortalKey,
+        location: &Location,
+        reply_to: Option<&RemoteMessageId>,
+    ) -> Result<SentMessage, NetworkError>;
+}
+
 /// A Matrix user's presence (`m.presence`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MatrixPresence {
@@ -512,6 +559,18 @@ pub trait ResolveIdentifier: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_locations_are_read_from_geo_uris() {
+        let at = Location::from_matrix(&serde_json::json!({"body": "Big Ben", "geo_uri": "geo:51.5007,-0.1246;u=35"})).unwrap();
+        assert_eq!(at, Location { latitude: 51.5007, longitude: -0.1246, description: Some("Big Ben".into()) });
+        let with_altitude = Location::from_matrix(&serde_json::json!({"body": " ", "geo_uri": "geo:-33.9,151.2,20"})).unwrap();
+        assert_eq!((with_altitude.latitude, with_altitude.longitude, with_altitude.description), (-33.9, 151.2, None));
+        for bad in ["51.5,-0.12", "geo:91,0", "geo:0,181", "geo:x,y", "geo:51.5"] {
+            assert_eq!(Location::from_matrix(&serde_json::json!({"geo_uri": bad})), None, "{bad}");
+        }
+        assert_eq!(Location::from_matrix(&serde_json::json!({"body": "no uri"})), None);
+    }
 
     #[test]
     fn test_matrix_presence_parses_the_three_spec_values_only() {

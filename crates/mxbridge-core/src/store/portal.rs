@@ -40,7 +40,7 @@ pub struct PortalRow {
     pub topic: Option<String>,
     /// The room avatar (`mxc://` URI) last set from the remote side.
     pub avatar_url: Option<String>,
-    /// `"dm"`, `"group"` or `"channel"`.
+    /// `"dm"`, `"group"`, `"channel"` or `"broadcast"`.
     pub kind: String,
     /// Whether an existing Matrix room was attached to the chat, rather than made by the bridge.
     pub plumbed: bool,

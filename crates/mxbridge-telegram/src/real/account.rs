@@ -17,7 +17,7 @@ use grammers_session::types::{ChannelKind, PeerRef};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::convert::{entities_to_tl, peer_id, peer_of, text_of, tl_user, user_of};
+use super::convert::{ReadHistory, attributes_of, entities_to_tl, geo_media, peer_id, peer_of, read_history, text_of, tl_user, user_of};
 use super::session::{PersistedSession, StoredSession};
 use super::{backend_error, connection_params, reconnect_delay, rpc_name};
 use crate::backend::{
@@ -67,6 +67,18 @@ impl RecentMessages {
 }
 
 impl RealAccount {
+    /// The account itself as a member of a broadcast channel, an admin when it may post
+    /// there (its portal is read-only for everyone else); nothing for other chats, whose
+    /// members are listed elsewhere.
+    fn own_channel_membership(&self, peer: &GrammersPeer) -> Vec<TgMember> {
+        let GrammersPeer::Channel(c) = peer else { return Vec::new() };
+        if c.kind() != Some(ChannelKind::Broadcast) {
+            return Vec::new();
+        }
+        let may_post = c.raw.creator || c.admin_rights().is_some_and(|r| r.post_messages);
+        vec![TgMember { user: self.persisted.me.to_user(), admin: may_post }]
+    }
+
     pub(crate) fn new(api_id: i32, device_model: String, persisted: PersistedSession, store: AccountStore) -> Self {
         Self { api_id, device_model, persisted, store, live: Arc::default(), supervisor: Mutex::default(), recent: Arc::default() }
     }
@@ -343,7 +355,7 @@ impl TelegramAccount for RealAccount {
             let peer = peer_of(dialog.peer.id());
             let members = match &dialog.peer {
                 GrammersPeer::User(_) => vec![TgMember { user: user_of(&dialog.peer), admin: false }],
-                _ => Vec::new(),
+                other => self.own_channel_membership(other),
             };
             let last_message_at = dialog.last_message.as_ref().map(|m| m.date().as_second()).unwrap_or(0);
             out.push(TgDialog { chat: TgChat { peer, title, kind, members, about: None }, last_message_at });
@@ -358,6 +370,8 @@ impl TelegramAccount for RealAccount {
         let mut members = Vec::new();
         if let GrammersPeer::User(_) = &resolved {
             members.push(TgMember { user: user_of(&resolved), admin: false });
+        } else if kind == TgChatKind::Channel {
+            members = self.own_channel_membership(&resolved);
         } else if kind == TgChatKind::Group {
             let mut iter = client.iter_participants(peer_ref);
             while members.len() < 200 {
@@ -416,8 +430,11 @@ impl TelegramAccount for RealAccount {
                 .map_err(|e| BackendError::Unreachable(format!("the upload failed: {e}")))?;
             input = match file.kind {
                 TgMediaKind::Photo => input.photo(uploaded),
-                _ => input.document(uploaded).mime_type(&file.mime),
+                _ => attributes_of(file).into_iter().fold(input.document(uploaded).mime_type(&file.mime), InputMessage::attribute),
             };
+        }
+        if let Some((latitude, longitude)) = message.location {
+            input = input.media(geo_media(latitude, longitude));
         }
         let sent = client.send_message(peer_ref, input).await.map_err(backend_error)?;
         let id = i64::from(sent.id());
@@ -458,9 +475,13 @@ impl TelegramAccount for RealAccount {
         client.action(peer_ref).oneshot(action).await.map_err(backend_error)
     }
 
-    async fn mark_read(&self, peer: Peer, _up_to: i64) -> Result<(), BackendError> {
+    async fn mark_read(&self, peer: Peer, up_to: i64) -> Result<(), BackendError> {
         let (client, peer_ref) = self.peer_ref(peer).await?;
-        client.mark_as_read(peer_ref).await.map_err(backend_error)
+        match read_history(peer_ref, up_to) {
+            ReadHistory::Channel(request) => client.invoke(&request).await.map(drop),
+            ReadHistory::Chat(request) => client.invoke(&request).await.map(drop),
+        }
+        .map_err(backend_error)
     }
 }
 

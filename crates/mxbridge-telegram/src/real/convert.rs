@@ -1,11 +1,12 @@
 //! grammers types ⇄ the backend's plain types.
 
+use grammers_client::media::Attribute;
 use grammers_client::message::Message;
 use grammers_client::peer::Peer as GrammersPeer;
 use grammers_client::tl;
-use grammers_session::types::{PeerId, PeerKind};
+use grammers_session::types::{PeerId, PeerKind, PeerRef};
 
-use crate::backend::{FormattedText, Peer, TgUser};
+use crate::backend::{FormattedText, Peer, TgFile, TgMediaKind, TgUser};
 use crate::entities::{Entity, EntityKind};
 
 /// Our peer of a grammers peer id.
@@ -25,6 +26,46 @@ pub(crate) fn peer_id(peer: Peer) -> PeerId {
         Peer::Group(id) => PeerId::chat_unchecked(id),
         Peer::Channel(id) => PeerId::channel_unchecked(id),
     }
+}
+
+/// The request that marks a chat read up to a message: channels and supergroups have
+/// their own call (grammers' `mark_as_read` always marks everything read, which would
+/// claim messages the Matrix user has not seen).
+#[derive(Debug)]
+pub(crate) enum ReadHistory {
+    /// A channel or supergroup.
+    Channel(tl::functions::channels::ReadHistory),
+    /// A private chat or basic group.
+    Chat(tl::functions::messages::ReadHistory),
+}
+
+pub(crate) fn read_history(peer: PeerRef, up_to: i64) -> ReadHistory {
+    // Ids beyond i32 do not exist on Telegram; 0 would mean "everything", so clamp instead.
+    let max_id = i32::try_from(up_to).unwrap_or(i32::MAX);
+    if peer.id.kind() == PeerKind::Channel {
+        ReadHistory::Channel(tl::functions::channels::ReadHistory { channel: peer.into(), max_id })
+    } else {
+        ReadHistory::Chat(tl::functions::messages::ReadHistory { peer: peer.into(), max_id })
+    }
+}
+
+/// The document attributes that make Telegram show a sent file as what it is: a voice
+/// note (OGG/Opus, what Telegram records) or a music file, a video. The duration is not
+/// known from Matrix; Telegram fills it in from the file when it plays it.
+pub(crate) fn attributes_of(file: &TgFile) -> Vec<Attribute> {
+    let unknown = std::time::Duration::ZERO;
+    match file.kind {
+        TgMediaKind::Voice if file.mime.starts_with("audio/ogg") => vec![Attribute::Voice { duration: unknown, waveform: None }],
+        TgMediaKind::Voice => vec![Attribute::Audio { duration: unknown, title: None, performer: None }],
+        TgMediaKind::Video => vec![Attribute::Video { round_message: false, supports_streaming: true, duration: unknown, w: 0, h: 0 }],
+        TgMediaKind::Photo | TgMediaKind::Sticker | TgMediaKind::Document => Vec::new(),
+    }
+}
+
+/// A map pin to send.
+pub(crate) fn geo_media(latitude: f64, longitude: f64) -> tl::enums::InputMedia {
+    let point = tl::types::InputGeoPoint { lat: latitude, long: longitude, accuracy_radius: None };
+    tl::types::InputMediaGeoPoint { geo_point: point.into() }.into()
 }
 
 /// A user (or, for channel posts, the channel) as a sender.
@@ -133,6 +174,52 @@ mod tests {
         assert_eq!(entities_from_tl(&entities_to_tl(&ours)), ours);
         let hashtag = tl::enums::MessageEntity::Hashtag(tl::types::MessageEntityHashtag { offset: 0, length: 3 });
         assert!(entities_from_tl(&[hashtag]).is_empty(), "kinds without formatting are dropped, their text stays");
+    }
+
+    #[test]
+    fn test_read_history_marks_up_to_the_message_with_the_call_of_the_peer_kind() {
+        use grammers_session::types::PeerAuth;
+        let channel = PeerRef { id: PeerId::channel_unchecked(7), auth: PeerAuth::from_hash(99) };
+        match read_history(channel, 42) {
+            ReadHistory::Channel(r) => {
+                assert_eq!(r.max_id, 42);
+                let tl::enums::InputChannel::Channel(c) = r.channel else { panic!("{:?}", r.channel) };
+                assert_eq!((c.channel_id, c.access_hash), (7, 99));
+            }
+            other => panic!("a channel is read with channels.readHistory: {other:?}"),
+        }
+        let user = PeerRef { id: PeerId::user_unchecked(5), auth: PeerAuth::from_hash(3) };
+        match read_history(user, 43) {
+            ReadHistory::Chat(r) => {
+                assert_eq!(r.max_id, 43);
+                assert!(matches!(&r.peer, tl::enums::InputPeer::User(u) if u.user_id == 5 && u.access_hash == 3), "{:?}", r.peer);
+            }
+            other => panic!("a private chat is read with messages.readHistory: {other:?}"),
+        }
+        let ReadHistory::Chat(r) = read_history(PeerRef { id: PeerId::chat_unchecked(6), auth: PeerAuth::default() }, i64::MAX) else {
+            panic!("a basic group is read with messages.readHistory")
+        };
+        assert_eq!(r.max_id, i32::MAX, "an id past i32 never means \"nothing read\"");
+    }
+
+    #[test]
+    fn test_voice_notes_audio_and_videos_are_sent_with_their_attributes() {
+        let file = |kind, mime: &str| TgFile { kind, name: "f".into(), mime: mime.into(), data: vec![1] };
+        let tl_of = |file: TgFile| attributes_of(&file).into_iter().map(tl::enums::DocumentAttribute::from).collect::<Vec<_>>();
+        let voice = tl_of(file(TgMediaKind::Voice, "audio/ogg; codecs=opus"));
+        assert!(matches!(voice.as_slice(), [tl::enums::DocumentAttribute::Audio(a)] if a.voice), "{voice:?}");
+        let music = tl_of(file(TgMediaKind::Voice, "audio/mpeg"));
+        assert!(matches!(music.as_slice(), [tl::enums::DocumentAttribute::Audio(a)] if !a.voice), "{music:?}");
+        let video = tl_of(file(TgMediaKind::Video, "video/mp4"));
+        assert!(matches!(video.as_slice(), [tl::enums::DocumentAttribute::Video(v)] if v.supports_streaming), "{video:?}");
+        assert!(tl_of(file(TgMediaKind::Document, "application/pdf")).is_empty(), "a plain file keeps only its name");
+    }
+
+    #[test]
+    fn test_locations_are_sent_as_map_pins() {
+        let tl::enums::InputMedia::GeoPoint(pin) = geo_media(51.5, -0.12) else { panic!("a geo point") };
+        let tl::enums::InputGeoPoint::Point(point) = pin.geo_point else { panic!("a point") };
+        assert_eq!((point.lat, point.long, point.accuracy_radius), (51.5, -0.12, None));
     }
 
     #[test]

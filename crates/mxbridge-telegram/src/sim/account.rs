@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use super::directory::{self, BOB, CAROL, CHANNEL, ECHO, GREETER, GREETING_ID, GROUP};
+use super::directory::{self, BOB, CAROL, CHANNEL, ECHO, ECHO_LOCATION, GREETER, GREETING_ID, GROUP, OWN_CHANNEL};
 use super::{Sim, SimAction, SimSession, now_secs};
 use crate::backend::{
     BackendError, Connection, FormattedText, Peer, TelegramAccount, TgChat, TgDialog, TgMessage, TgOutgoing, TgUpdate, TgUser,
@@ -64,6 +64,7 @@ impl SimAccount {
                 };
                 let mut reply = sim.message(peer, echo.clone(), text, Some(id));
                 reply.media = message.media.clone();
+                reply.location = message.location;
                 let reply_id = reply.id;
                 sim.deliver(account, TgUpdate::Typing { peer, user: echo.clone(), typing: false });
                 sim.deliver(account, TgUpdate::NewMessage(reply.clone()));
@@ -76,6 +77,12 @@ impl SimAccount {
                     tokio::time::sleep(pause).await;
                     let edited = TgMessage { text: FormattedText::plain(format!("echo (edited): {}", message.text.text)), ..reply.clone() };
                     sim.deliver(account, TgUpdate::Edited(edited));
+                }
+                if words.contains("please share location") {
+                    tokio::time::sleep(pause).await;
+                    let mut shared = sim.message(peer, echo.clone(), FormattedText::default(), None);
+                    shared.location = Some(ECHO_LOCATION);
+                    sim.deliver(account, TgUpdate::NewMessage(shared));
                 }
                 if words.contains("please delete") {
                     tokio::time::sleep(pause).await;
@@ -146,7 +153,13 @@ impl TelegramAccount for SimAccount {
     async fn dialogs(&self, limit: usize) -> Result<Vec<TgDialog>, BackendError> {
         self.check()?;
         let now = now_secs();
-        let chats = [(Peer::User(ECHO), now - 60), (GROUP, now - 120), (CHANNEL, now - 3600), (Peer::User(CAROL), now - 90 * 86_400)];
+        let chats = [
+            (Peer::User(ECHO), now - 60),
+            (GROUP, now - 120),
+            (CHANNEL, now - 3600),
+            (OWN_CHANNEL, now - 7200),
+            (Peer::User(CAROL), now - 90 * 86_400),
+        ];
         Ok(chats
             .into_iter()
             .filter_map(|(peer, at)| directory::chat(&self.me, peer).map(|chat| TgDialog { chat, last_message_at: at }))
@@ -214,10 +227,16 @@ impl TelegramAccount for SimAccount {
     async fn set_typing(&self, peer: Peer, typing: bool) -> Result<(), BackendError> {
         self.check()?;
         self.sim.record(SimAction::Typing { peer, typing });
+        if peer == Peer::User(ECHO) {
+            let echo = directory::person(ECHO).expect("echo");
+            self.sim.deliver(self.me.id, TgUpdate::Typing { peer, user: echo, typing });
+        }
         Ok(())
     }
 
-    async fn mark_read(&self, _peer: Peer, _up_to: i64) -> Result<(), BackendError> {
-        self.check()
+    async fn mark_read(&self, peer: Peer, up_to: i64) -> Result<(), BackendError> {
+        self.check()?;
+        self.sim.record(SimAction::Read { peer, up_to });
+        Ok(())
     }
 }

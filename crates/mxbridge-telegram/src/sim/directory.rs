@@ -13,6 +13,8 @@ pub const TWO_FA_HINT: &str = "a horse";
 
 /// Echo: answers every message (see the module docs for its request words).
 pub const ECHO: i64 = 1001;
+/// Where Echo is when asked to share its location (latitude, longitude): Trafalgar Square.
+pub const ECHO_LOCATION: (f64, f64) = (51.508, -0.128);
 /// Alice: a member (admin) of the group.
 pub const ALICE: i64 = 1002;
 /// Bob: a member of the group; answers messages in it.
@@ -25,6 +27,8 @@ pub const GREETER: i64 = 1005;
 pub const GROUP: Peer = Peer::Group(2001);
 /// The read-only channel.
 pub const CHANNEL: Peer = Peer::Channel(3001);
+/// A channel every account owns (it may post in it).
+pub const OWN_CHANNEL: Peer = Peer::Channel(3002);
 /// The id of the greeting message (fixed, so a restart does not bridge it twice).
 pub const GREETING_ID: i64 = 1;
 
@@ -85,6 +89,13 @@ pub(crate) fn chat(me: &TgUser, peer: Peer) -> Option<TgChat> {
             kind: TgChatKind::Group,
             members: vec![member(ALICE, true), member(BOB, false), member(CAROL, false), self_member],
             about: Some("A simulated Telegram group whose members speak".into()),
+        }),
+        p if p == OWN_CHANNEL => Some(TgChat {
+            peer,
+            title: "Sim Notes".into(),
+            kind: TgChatKind::Channel,
+            members: vec![TgMember { user: me.clone(), admin: true }, member(ALICE, false)],
+            about: Some("A simulated channel the account owns".into()),
         }),
         p if p == CHANNEL => Some(TgChat {
             peer,

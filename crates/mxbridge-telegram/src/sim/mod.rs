@@ -12,12 +12,16 @@
 //!   Bob `+15550001003`, Carol `+15550001004`, Greeter `+15550001005`. Any other number is
 //!   "not on Telegram" for `pm`.
 //! - **Echo** answers every message with `echo: <text>` (same formatting, same file) as a
-//!   reply, after marking it read and typing. Request words: `please edit` makes Echo edit
+//!   reply, after marking it read and typing. While the account types in Echo's chat, Echo
+//!   types too (and stops when the account stops). Request words: `please edit` makes Echo edit
 //!   its answer to `echo (edited): <text>`; `please react` makes Echo react 👍 to your
-//!   message; `please delete` makes Echo delete its answer.
+//!   message; `please delete` makes Echo delete its answer; `please share location` makes Echo
+//!   share [`directory::ECHO_LOCATION`]. Files come back as the kind they went (a voice note
+//!   as a voice note, a `image/webp` picture as a sticker), and a shared location comes
+//!   back as the same location.
 //! - **Chats at login**: Echo's DM, "Sim Group" (Alice admin, Bob, Carol: Bob answers every
 //!   message there with `Bob got: <text>`), the read-only channel "Sim News" (posting is
-//!   refused), and a DM with Carol whose last message is 90 days old (left out by the
+//!   refused), the channel "Sim Notes" that the account owns (so it may post there), and a DM with Carol whose last message is 90 days old (left out by the
 //!   default 30-day age limit).
 //! - **Greeter** writes right after an account's first connection (message id 1), from a
 //!   chat that is not in the list above, so its portal is created by the message.
@@ -92,6 +96,13 @@ pub enum SimAction {
         /// Typing or stopped.
         typing: bool,
     },
+    /// Marked a chat read.
+    Read {
+        /// Where.
+        peer: Peer,
+        /// Up to which message.
+        up_to: i64,
+    },
     /// Logged out.
     LoggedOut {
         /// The account's user id.
@@ -110,6 +121,8 @@ pub(crate) struct SimSession {
 #[derive(Default)]
 pub(crate) struct World {
     pub(crate) actions: Vec<SimAction>,
+    /// Every message the simulated people sent to accounts, oldest first.
+    pub(crate) said: Vec<TgMessage>,
     /// Connected accounts' update streams, by user id.
     pub(crate) connections: HashMap<i64, mpsc::UnboundedSender<TgUpdate>>,
     pub(crate) revoked: HashSet<String>,
@@ -141,7 +154,13 @@ impl Sim {
 
     /// Delivers an update to an account, if it is connected.
     pub(crate) fn deliver(&self, account: i64, update: TgUpdate) -> bool {
-        let tx = self.world.lock().expect("lock").connections.get(&account).cloned();
+        let tx = {
+            let mut world = self.world.lock().expect("lock");
+            if let TgUpdate::NewMessage(m) = &update {
+                world.said.push(m.clone());
+            }
+            world.connections.get(&account).cloned()
+        };
         tx.is_some_and(|tx| tx.send(update).is_ok())
     }
 
@@ -220,6 +239,11 @@ impl SimHandle {
         let msg = self.sim.message(peer, from, text, None);
         let id = msg.id;
         self.sim.deliver(account, TgUpdate::NewMessage(msg)).then_some(id)
+    }
+
+    /// The messages a simulated person sent (to any account) so far, oldest first.
+    pub fn said_by(&self, person: i64) -> Vec<TgMessage> {
+        self.sim.world.lock().expect("lock").said.iter().filter(|m| m.sender.id == person).cloned().collect()
     }
 
     /// Delivers any update to the account.

@@ -330,9 +330,10 @@ impl WhatsAppSession for Arc<RealSession> {
     async fn send(&self, chat: &Jid, message: OutgoingWa) -> Result<Sent, BackendError> {
         let client = self.client()?;
         let reply_to = message.reply_to.as_deref();
-        let wa_message = match &message.media {
-            None => text_message(&message.text, reply_to),
-            Some(media) => {
+        let wa_message = match (&message.location, &message.media) {
+            (Some(location), _) => outgoing::location_message(location, reply_to),
+            (None, None) => text_message(&message.text, reply_to),
+            (None, Some(media)) => {
                 let mut last = String::new();
                 let mut uploaded = None;
                 for attempt in 0..MEDIA_ATTEMPTS {
@@ -373,9 +374,11 @@ impl WhatsAppSession for Arc<RealSession> {
         if typing { client.chatstate().send_composing(&to).await } else { client.chatstate().send_paused(&to).await }.map_err(other)
     }
 
-    async fn mark_read(&self, chat: &Jid, ids: &[String]) -> Result<(), BackendError> {
+    async fn mark_read(&self, chat: &Jid, sender: Option<&str>, ids: &[String]) -> Result<(), BackendError> {
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        self.client()?.mark_as_read(&wa_jid(chat), None, &ids).await.map_err(other)
+        // In groups WhatsApp wants the receipt addressed to the message's sender too.
+        let sender = sender.map(|number| wa_jid(&Jid::user(number)));
+        self.client()?.mark_as_read(&wa_jid(chat), sender.as_ref(), &ids).await.map_err(other)
     }
 
     async fn contacts(&self) -> Result<Vec<Contact>, BackendError> {

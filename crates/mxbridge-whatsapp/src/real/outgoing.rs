@@ -6,7 +6,7 @@ use whatsapp_rust::upload::UploadResponse;
 use whatsapp_rust::wacore::download::MediaType;
 use whatsapp_rust::waproto::whatsapp as wa;
 
-use crate::backend::WaMedia;
+use crate::backend::{WaLocation, WaMedia};
 use crate::jid::Jid;
 use crate::markup::WaText;
 
@@ -38,6 +38,20 @@ pub(crate) fn text_message(text: &WaText, reply_to: Option<&str>) -> wa::Message
         extended_text_message: MessageField::some(wa::message::ExtendedTextMessage {
             text: Some(text.text.clone()),
             context_info,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A shared location, replying to `reply_to` when set.
+pub(crate) fn location_message(location: &WaLocation, reply_to: Option<&str>) -> wa::Message {
+    wa::Message {
+        location_message: MessageField::some(wa::message::LocationMessage {
+            degrees_latitude: Some(location.latitude),
+            degrees_longitude: Some(location.longitude),
+            name: location.name.clone(),
+            context_info: context(&WaText::default(), reply_to),
             ..Default::default()
         }),
         ..Default::default()
@@ -181,6 +195,16 @@ pub(crate) fn media_message(media: &WaMedia, up: &Uploaded, caption: &WaText, re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_locations_are_sent_as_location_messages_with_their_reply() {
+        let at = WaLocation { latitude: 48.8584, longitude: 2.2945, name: Some("Eiffel Tower".into()) };
+        let m = location_message(&at, Some("ABC"));
+        let loc = m.location_message.as_option().expect("a location message");
+        assert_eq!((loc.degrees_latitude, loc.degrees_longitude, loc.name.as_deref()), (Some(48.8584), Some(2.2945), Some("Eiffel Tower")));
+        assert_eq!(loc.context_info.as_option().and_then(|c| c.stanza_id.as_deref()), Some("ABC"));
+        assert!(location_message(&at, None).location_message.as_option().unwrap().context_info.is_unset());
+    }
 
     fn upload() -> Uploaded {
         Uploaded {

@@ -26,7 +26,8 @@
 //!   sent back) as a reply, and marks it read. Request words in the message: `react` (Echo
 //!   reacts 👍 to it), `edit` (Echo edits its answer), `delete` (Echo deletes its answer),
 //!   `typing` (Echo types first), `call` (Echo calls), `location`, `contact` (Echo shares
-//!   one).
+//!   one). A location sent to Echo comes back as the same location. While the account
+//!   types in Echo's chat, Echo types too.
 //! - **Phone and connection**: [`SimHandle::phone_offline_for_days`] reports the phone last
 //!   seen that many days ago, [`SimHandle::unlink`] is WhatsApp unlinking the device,
 //!   [`SimHandle::drop_connection`] loses the connection for a while.
@@ -90,6 +91,15 @@ pub enum SimAction {
         /// On or off.
         typing: bool,
     },
+    /// Messages were marked read.
+    Read {
+        /// In which chat.
+        chat: Jid,
+        /// Who sent them (number), given in groups.
+        sender: Option<String>,
+        /// Which.
+        ids: Vec<String>,
+    },
     /// The device was unlinked by `logout`.
     LoggedOut {
         /// Which account.
@@ -108,6 +118,8 @@ pub(crate) struct SimState {
     id_prefix: String,
     next_id: AtomicU64,
     pub(crate) actions: Mutex<Vec<SimAction>>,
+    /// Every message the simulated people sent, oldest first.
+    pub(crate) said: Mutex<Vec<crate::backend::InboundMessage>>,
     /// Connected sessions' event channels, by account number.
     pub(crate) connections: Mutex<HashMap<String, mpsc::UnboundedSender<BackendEvent>>>,
     /// Accounts linked in this process and not yet connected: they get the history sync
@@ -149,6 +161,7 @@ impl SimBackend {
             id_prefix: format!("3EB0{:X}", started % 0xFFFF_FFFF),
             next_id: AtomicU64::new(1),
             actions: Mutex::default(),
+            said: Mutex::default(),
             connections: Mutex::default(),
             fresh: Mutex::default(),
             linked_devices: Mutex::default(),
@@ -229,6 +242,11 @@ impl SimHandle {
     /// Everything the bridge did on the network so far.
     pub fn actions(&self) -> Vec<SimAction> {
         self.state.actions.lock().expect("lock").clone()
+    }
+
+    /// The messages a simulated person (by number) sent so far, oldest first.
+    pub fn said_by(&self, number: &str) -> Vec<crate::backend::InboundMessage> {
+        self.state.said.lock().expect("lock").iter().filter(|m| m.sender == number).cloned().collect()
     }
 
     /// Overrides when one Matrix user's QR code gets scanned: after this many refreshes, or

@@ -31,7 +31,7 @@ impl SimSession {
     }
 
     fn message(&self, chat: &Jid, sender: &str, kind: InboundKind) -> BackendEvent {
-        BackendEvent::Message(InboundMessage {
+        let message = InboundMessage {
             chat: chat.clone(),
             sender: sender.to_owned(),
             push_name: world::name_of(sender),
@@ -39,7 +39,9 @@ impl SimSession {
             timestamp_ms: now_ms(),
             from_me: false,
             kind,
-        })
+        };
+        self.state.said.lock().expect("lock").push(message.clone());
+        BackendEvent::Message(message)
     }
 
     /// Echo's answer to a message the account sent it, with the request words applied.
@@ -54,9 +56,10 @@ impl SimSession {
             send(BackendEvent::Typing { chat: chat.clone(), sender: world::ECHO.to_owned(), typing: true });
         }
         let text = WaText { text: format!("echo: {}", message.text.text), mentions: message.text.mentions.clone() };
-        let kind = match &message.media {
-            Some(media) => InboundKind::Media { media: media.clone(), caption: text.clone(), reply_to: Some(id.to_owned()) },
-            None => InboundKind::Text { text: text.clone(), reply_to: Some(id.to_owned()) },
+        let kind = match (&message.location, &message.media) {
+            (Some(at), _) => InboundKind::Location { latitude: at.latitude, longitude: at.longitude, name: at.name.clone() },
+            (None, Some(media)) => InboundKind::Media { media: media.clone(), caption: text.clone(), reply_to: Some(id.to_owned()) },
+            (None, None) => InboundKind::Text { text: text.clone(), reply_to: Some(id.to_owned()) },
         };
         let answer = self.message(chat, world::ECHO, kind);
         let BackendEvent::Message(ref answer_msg) = answer else { return };
@@ -168,13 +171,18 @@ impl WhatsAppSession for SimSession {
     }
 
     async fn set_typing(&self, chat: &Jid, typing: bool) -> Result<(), BackendError> {
-        self.events()?;
+        let events = self.events()?;
         self.state.record(SimAction::Typing { chat: chat.clone(), typing });
+        if *chat == Jid::user(world::ECHO) {
+            let _ = events.send(BackendEvent::Typing { chat: chat.clone(), sender: world::ECHO.to_owned(), typing });
+        }
         Ok(())
     }
 
-    async fn mark_read(&self, _chat: &Jid, _ids: &[String]) -> Result<(), BackendError> {
-        self.events().map(|_| ())
+    async fn mark_read(&self, chat: &Jid, sender: Option<&str>, ids: &[String]) -> Result<(), BackendError> {
+        self.events()?;
+        self.state.record(SimAction::Read { chat: chat.clone(), sender: sender.map(str::to_owned), ids: ids.to_vec() });
+        Ok(())
     }
 
     async fn contacts(&self) -> Result<Vec<Contact>, BackendError> {
