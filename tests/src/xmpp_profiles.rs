@@ -94,6 +94,26 @@ async fn test_occupants_get_their_vcard_name_and_photo_and_a_new_photo_follows()
 }
 
 #[tokio::test]
+async fn test_xmpp_users_in_gateway_rooms_get_their_vcard_name_and_photo() {
+    let config = shared_bridge();
+    let user = TestUser::register("xmppgwcard").await;
+    let name = format!("gwcard{}", rand::random::<u32>());
+    user.create_room_with(serde_json::json!({"preset": "public_chat", "visibility": "public", "room_alias_name": name})).await;
+    let room_jid = format!("#{name}_{}@matrix3.localhost", config.domain);
+
+    let mut dave = XmppUser::new_random("dave").await;
+    publish_vcard(&mut dave, "gv1", "Dave Gateway", FIRST_BASE64).await;
+    dave.join(&room_jid, "dave").await;
+    let ghost = format!("@_xmppx_{}:{}", dave.jid.replace('@', "=40"), config.domain);
+    let (u, g) = (&user, ghost.as_str());
+    let named = wait_until(WAIT, POLL, || async move { (u.display_name(g).await? == "Dave Gateway (XMPP)").then_some(()) }).await;
+    if named.is_err() {
+        panic!("the gateway ghost is named from the vCard; it is {:?}", user.display_name(&ghost).await);
+    }
+    wait_for_avatar(&user, &ghost, FIRST).await;
+}
+
+#[tokio::test]
 async fn test_a_matrix_users_vcard_has_their_display_name_and_avatar() {
     shared_bridge();
     let user = TestUser::register("xmppcard").await;

@@ -137,13 +137,16 @@ pub(crate) async fn presence(shared: Arc<Shared>, p: Presence) {
     let room_jid = to.to_bare().to_string();
     let nick = to.resource().as_str().to_owned();
     match p.type_ {
-        PresenceType::None => join(&shared, from, to, room_jid, nick).await,
+        PresenceType::None => {
+            let hint = crate::vcard::photo_hint(&p.payloads);
+            join(&shared, from, to, room_jid, nick, hint).await
+        }
         PresenceType::Unavailable => leave(&shared, &from, &room_jid).await,
         _ => {}
     }
 }
 
-async fn join(shared: &Arc<Shared>, from: FullJid, to: FullJid, room_jid: String, nick: String) {
+async fn join(shared: &Arc<Shared>, from: FullJid, to: FullJid, room_jid: String, nick: String, photo: crate::vcard::PhotoHint) {
     let Some(api) = shared.rooms_api() else { return };
     let refuse = |condition, text: &str| shared.send_all([error_presence(to.clone().into(), from.clone().into(), condition, text)]);
     let Some(address) = to.node().and_then(|n| crate::jid::matrix_room_for_node(n.as_str())) else {
@@ -159,7 +162,9 @@ async fn join(shared: &Arc<Shared>, from: FullJid, to: FullJid, room_jid: String
     if taken {
         return refuse(DefinedCondition::Conflict, "someone in the room has that nick; choose another");
     }
-    let snapshot = match api.join(&room, &RemoteUserId::new(bare.clone()), &nick).await {
+    // The ghost keeps a name its vCard gave it, in every room.
+    let shown = shared.profiles.name_for(&bare, &nick);
+    let snapshot = match api.join(&room, &RemoteUserId::new(bare.clone()), &shown).await {
         Ok(s) => s,
         Err(e) => return refuse(condition_of(&e), &e.to_string()),
     };
@@ -184,6 +189,7 @@ async fn join(shared: &Arc<Shared>, from: FullJid, to: FullJid, room_jid: String
     stanzas.extend(subject(&room_jid, &full, snapshot.topic.as_deref().unwrap_or_default()).map(Into::into));
     tracing::info!(room = %room, jid = %full, "an XMPP user joined a Matrix room through the gateway");
     shared.send_all(stanzas);
+    crate::vcard::seen_in_gateway(shared, api, &bare, photo);
 }
 
 /// The Matrix members of a snapshot, without the XMPP occupants' own ghosts.

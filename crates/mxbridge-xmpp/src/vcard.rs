@@ -1,8 +1,10 @@
 //! XMPP users' profiles (XEP-0054 vCards) as their ghosts' names and avatars, fetched when
 //! an occupant is first seen and again when their XEP-0153 photo hash changes.
 //!
-//! vCards are cached by photo hash: one XMPP user in many MUCs (each occupancy its own
-//! ghost) is fetched once per picture, not once per occupancy.
+//! vCards are cached by photo hash and the name the user goes by (their MUC nick, or their
+//! JID): one XMPP user in many MUCs (each occupancy its own ghost) is fetched once per
+//! picture, not once per occupancy, and two people with the same picture keep their own
+//! names.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,6 +13,7 @@ use base64::Engine;
 use mxbridge_core::ids::{PortalKey, RemoteUserId};
 use mxbridge_core::network::content::{Media, MediaKind};
 use mxbridge_core::network::event::{Membership, RemoteEvent, Sender};
+use mxbridge_core::network::gateway::MatrixRooms;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::iq::Iq;
@@ -75,8 +78,8 @@ pub(crate) fn parse(vcard: &Element) -> Profile {
 pub(crate) struct Profiles {
     /// The last photo hint acted on per ghost (remote user id); absent: never fetched.
     seen: Mutex<HashMap<String, PhotoHint>>,
-    /// vCards by photo hash.
-    by_hash: Mutex<HashMap<String, Arc<Profile>>>,
+    /// vCards by photo hash and the name the user goes by where seen.
+    by_hash: Mutex<HashMap<(String, String), Arc<Profile>>>,
     /// The vCard name per ghost, which later events keep (rather than the MUC nick).
     names: Mutex<HashMap<String, String>>,
 }
@@ -101,9 +104,9 @@ impl Profiles {
         self.names.lock().expect("lock").get(ghost).cloned().unwrap_or_else(|| fallback.to_owned())
     }
 
-    fn cached(&self, hint: &PhotoHint) -> Option<Arc<Profile>> {
+    fn cached(&self, hint: &PhotoHint, who: &str) -> Option<Arc<Profile>> {
         let PhotoHint::Hash(hash) = hint else { return None };
-        self.by_hash.lock().expect("lock").get(hash).cloned()
+        self.by_hash.lock().expect("lock").get(&(hash.clone(), who.to_owned())).cloned()
     }
 }
 
@@ -120,29 +123,8 @@ pub(crate) fn seen(shared: &Arc<Shared>, client: &XmppClient, chat: PortalKey, g
     }
     let (shared, client, ghost, nick, vcard_at) = (shared.clone(), client.clone(), ghost.to_owned(), nick.to_owned(), vcard_at.to_owned());
     tokio::spawn(async move {
-        let profile = match shared.profiles.cached(&hint) {
-            Some(profile) => profile,
-            None => match fetch(&shared, &client, &vcard_at).await {
-                Some(profile) => {
-                    let profile = Arc::new(profile);
-                    if let PhotoHint::Hash(hash) = &hint {
-                        shared.profiles.by_hash.lock().expect("lock").insert(hash.clone(), profile.clone());
-                    }
-                    profile
-                }
-                None => return,
-            },
-        };
-        if let Some(name) = &profile.name {
-            shared.profiles.names.lock().expect("lock").insert(ghost.clone(), name.clone());
-        }
-        let avatar = profile.photo.as_ref().map(|(data, mime)| Media {
-            kind: MediaKind::Image,
-            name: "avatar".into(),
-            mime: mime.clone(),
-            data: data.clone(),
-            url: None,
-        });
+        let Some(profile) = profile_for(&shared, client.jid(), &vcard_at, &nick, &hint).await else { return };
+        let avatar = avatar_of(&profile);
         if profile.name.is_none() && avatar.is_none() {
             return; // an empty vCard: the MUC nick stays
         }
@@ -156,9 +138,60 @@ pub(crate) fn seen(shared: &Arc<Shared>, client: &XmppClient, chat: PortalKey, g
     });
 }
 
-/// Asks for a vCard as the Matrix user; `None` when there is none or no answer.
-async fn fetch(shared: &Shared, client: &XmppClient, at: &str) -> Option<Profile> {
-    let (Ok(from), Ok(to)) = (client.jid().parse::<Jid>(), at.parse::<Jid>()) else { return None };
+/// An XMPP user who joined a Matrix room through the gateway (their ghost is their bare
+/// JID): their vCard gives the ghost its name and picture, as for occupants of MUCs. The
+/// component asks, as no Matrix user's JID is involved.
+pub(crate) fn seen_in_gateway(shared: &Arc<Shared>, rooms: Arc<dyn MatrixRooms>, bare: &str, hint: PhotoHint) {
+    if !shared.profiles.needs_fetch(bare, &hint) {
+        return;
+    }
+    let (shared, bare) = (shared.clone(), bare.to_owned());
+    tokio::spawn(async move {
+        let Some(profile) = profile_for(&shared, &shared.component, &bare, &bare, &hint).await else { return };
+        let avatar = avatar_of(&profile);
+        if profile.name.is_none() && avatar.is_none() {
+            return;
+        }
+        if let Err(e) = rooms.set_profile(&RemoteUserId::new(bare.clone()), profile.name.as_deref(), avatar).await {
+            tracing::debug!(jid = %bare, error = %e, "could not give a gateway ghost its vCard");
+        }
+    });
+}
+
+/// The profile of the ghost whose vCard is at `at`, known there as `who`, behind a photo
+/// hint: cached, else fetched (and then cached). Its name is remembered for the ghost's
+/// later events.
+async fn profile_for(shared: &Shared, from: &str, at: &str, who: &str, hint: &PhotoHint) -> Option<Arc<Profile>> {
+    let profile = match shared.profiles.cached(hint, who) {
+        Some(profile) => profile,
+        None => {
+            let profile = Arc::new(fetch(shared, from, at).await?);
+            if let PhotoHint::Hash(hash) = hint {
+                shared.profiles.by_hash.lock().expect("lock").insert((hash.clone(), who.to_owned()), profile.clone());
+            }
+            profile
+        }
+    };
+    if let Some(name) = &profile.name {
+        shared.profiles.names.lock().expect("lock").insert(at.to_owned(), name.clone());
+    }
+    Some(profile)
+}
+
+/// A vCard's picture as the core's media.
+fn avatar_of(profile: &Profile) -> Option<Media> {
+    profile.photo.as_ref().map(|(data, mime)| Media {
+        kind: MediaKind::Image,
+        name: "avatar".into(),
+        mime: mime.clone(),
+        data: data.clone(),
+        url: None,
+    })
+}
+
+/// Asks for the vCard at `at` as `from`; `None` when there is none or no answer.
+async fn fetch(shared: &Shared, from: &str, at: &str) -> Option<Profile> {
+    let (Ok(from), Ok(to)) = (from.parse::<Jid>(), at.parse::<Jid>()) else { return None };
     let query = Element::builder("vCard", ns::VCARD).build();
     match shared.request(from, to, query).await {
         Ok(Iq::Result { payload: Some(vcard), .. }) if vcard.is("vCard", ns::VCARD) => Some(parse(&vcard)),
@@ -208,9 +241,10 @@ mod tests {
         assert!(profiles.needs_fetch("r@muc/a", &PhotoHint::Hash("2".into())), "the picture changed");
         assert!(profiles.needs_fetch("r@muc/b", &PhotoHint::Hash("2".into())), "another ghost is fetched on its own");
 
-        profiles.by_hash.lock().unwrap().insert("2".into(), Arc::new(Profile { name: Some("bee".into()), photo: None }));
-        assert_eq!(profiles.cached(&PhotoHint::Hash("2".into())).and_then(|p| p.name.clone()).as_deref(), Some("bee"));
-        assert!(profiles.cached(&PhotoHint::Unknown).is_none(), "without a hash nothing is shared");
+        profiles.by_hash.lock().unwrap().insert(("2".into(), "b".into()), Arc::new(Profile { name: Some("bee".into()), photo: None }));
+        assert_eq!(profiles.cached(&PhotoHint::Hash("2".into()), "b").and_then(|p| p.name.clone()).as_deref(), Some("bee"));
+        assert!(profiles.cached(&PhotoHint::Hash("2".into()), "c").is_none(), "someone else with the same picture has their own name");
+        assert!(profiles.cached(&PhotoHint::Unknown, "b").is_none(), "without a hash nothing is shared");
         assert_eq!(profiles.name_for("r@muc/b", "b"), "b");
         profiles.names.lock().unwrap().insert("r@muc/b".into(), "bee".into());
         assert_eq!(profiles.name_for("r@muc/b", "b"), "bee");

@@ -108,6 +108,16 @@ impl MatrixRooms for BridgeRooms {
         self.0.upgrade().map(|b| b.ghost_user_id(user)).unwrap_or_else(|| ruma::user_id!("@unknown:invalid").to_owned())
     }
 
+    async fn set_profile(&self, user: &RemoteUserId, name: Option<&str>, avatar: Option<Media>) -> Result<(), GatewayError> {
+        let b = self.bridge()?;
+        let info = name.map(|n| UserInfo { display_name: Some(n.to_owned()), avatar: None });
+        let ghost = b.ensure_ghost(user, info.as_ref()).await.map_err(homeserver)?;
+        if let Some(picture) = avatar {
+            b.set_ghost_avatar_from_bytes(user, &ghost, &picture).await;
+        }
+        Ok(())
+    }
+
     async fn profile(&self, user: &ruma::UserId, max_avatar_bytes: usize) -> Result<MatrixProfile, GatewayError> {
         let b = self.bridge()?;
         let (display_name, avatar_url) = b.matrix.profile(user).await.map_err(homeserver)?;

@@ -83,6 +83,11 @@ pub trait MatrixRooms: Send + Sync {
     async fn profile(&self, _user: &UserId, _max_avatar_bytes: usize) -> Result<MatrixProfile, GatewayError> {
         Ok(MatrixProfile::default())
     }
+    /// Gives the remote user's ghost a name and a picture the network found (an XMPP
+    /// vCard); the same picture is uploaded once. By default nothing happens.
+    async fn set_profile(&self, _user: &RemoteUserId, _name: Option<&str>, _avatar: Option<Media>) -> Result<(), GatewayError> {
+        Ok(())
+    }
 }
 
 /// Gateway rooms for tools that run a network without a homeserver (benchmarks): every
