@@ -1,10 +1,12 @@
 //! The remote IDs of IRC chats and users. A bridge serving one IRC network names them by
 //! channel and nick alone (`#rust`, `alice`), as it always did. A bridge serving several
 //! puts the network's name and a dot in front (`libera.#rust`, `libera.alice`): network
-//! names have no dot, and nicks never contain one, so the first dot splits them.
+//! names have no dot, and nicks never contain one, so the first dot splits them. Logins
+//! are `<network>:<Matrix user>` either way.
 
-use mxbridge_core::ids::{RemoteChatId, RemoteUserId};
+use mxbridge_core::ids::{LoginId, RemoteChatId, RemoteUserId};
 use mxbridge_core::network::event::Sender;
+use ruma::UserId;
 
 use crate::nick::casefold;
 
@@ -46,6 +48,12 @@ impl IdScheme {
         Sender::named(self.user(nick), nick)
     }
 
+    /// A chat ID that only names this network: enough for the core to pick or make a
+    /// user's login on it.
+    pub(crate) fn any_chat(&self) -> RemoteChatId {
+        RemoteChatId::new(self.prefix.clone())
+    }
+
     /// The channel or nick a chat of this network is about.
     pub(crate) fn target<'a>(&self, chat: &'a RemoteChatId) -> &'a str {
         self.strip(chat.as_str())
@@ -66,6 +74,16 @@ pub(crate) fn network_of(id: &str) -> Option<&str> {
     id.split_once('.').map(|(network, _)| network)
 }
 
+/// The login of a Matrix user (a puppet, or the bot's relay connection) on a network.
+pub(crate) fn login_id(network: &str, user: &UserId) -> LoginId {
+    LoginId::new(format!("{network}:{user}"))
+}
+
+/// The network a login is on.
+pub(crate) fn network_of_login(login: &LoginId) -> Option<&str> {
+    login.as_str().split_once(':').map(|(network, _)| network)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +102,9 @@ mod tests {
         assert_eq!(network_of(chat.as_str()), Some("libera"), "the first dot splits");
         assert_eq!(libera.nick(&libera.user("Bob")), "bob");
         assert_eq!(libera.private("Bob").as_str(), "libera.bob");
+        assert_eq!(network_of(libera.any_chat().as_str()), Some("libera"));
+        let login = login_id("libera", ruma::user_id!("@alice:hs"));
+        assert_eq!((login.as_str(), network_of_login(&login)), ("libera:@alice:hs", Some("libera")));
         let sender = libera.sender("Bob");
         assert_eq!(sender.id.as_str(), "libera.bob");
         assert_eq!(sender.info.and_then(|i| i.display_name).as_deref(), Some("Bob"), "shown as written");

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mxbridge_core::clock::now_ms;
 use mxbridge_core::commands::spec::CommandSpec;
-use mxbridge_core::ids::{LoginId, RemoteChatId, RemoteUserId};
+use mxbridge_core::ids::{RemoteChatId, RemoteUserId};
 use mxbridge_core::network::event::EventSink;
 use mxbridge_core::network::login::{LoginError, LoginFlow, LoginProcess, NewLogin};
 use mxbridge_core::network::{CommandCall, CommandError, Network, NetworkClient, NetworkContext, NetworkError, NetworkInfo, StoredLogin};
@@ -101,7 +101,7 @@ impl Network for IrcNetwork {
     fn auto_login(&self, user: &UserId, _chat: Option<&RemoteChatId>) -> Option<NewLogin> {
         let wanted = nick::from_template(&self.config().nick_template, None, user.localpart(), nick::DEFAULT_NICKLEN);
         Some(NewLogin {
-            id: LoginId::new(format!("{}:{user}", self.config().name)),
+            id: crate::ids::login_id(&self.config().name, user),
             remote_name: wanted.clone(),
             metadata: serde_json::json!({"nick": wanted}),
             secret: Secret::new(Vec::new()),
@@ -111,7 +111,7 @@ impl Network for IrcNetwork {
     fn relay_login(&self, bot: &UserId, _chat: &RemoteChatId) -> Option<NewLogin> {
         let nick = nick::sanitize(&self.config().bot_nick, nick::DEFAULT_NICKLEN).unwrap_or_else(|| "MatrixBridge".into());
         Some(NewLogin {
-            id: LoginId::new(format!("{}:{bot}", self.config().name)),
+            id: crate::ids::login_id(&self.config().name, bot),
             remote_name: nick.clone(),
             metadata: serde_json::json!({"nick": nick}),
             secret: Secret::new(Vec::new()),

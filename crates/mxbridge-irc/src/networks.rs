@@ -18,7 +18,7 @@ use mxbridge_core::network::{
 use ruma::UserId;
 
 use crate::config::{IrcConfigError, IrcSection};
-use crate::ids::{IdScheme, network_of};
+use crate::ids::{IdScheme, network_of, network_of_login};
 use crate::network::IrcNetwork;
 
 /// Commands that, naming no network, act on every network the user is connected to
@@ -64,13 +64,7 @@ impl IrcNetworks {
     }
 
     fn of_login(&self, login: &LoginId) -> Option<&Arc<IrcNetwork>> {
-        login.as_str().split_once(':').and_then(|(name, _)| self.named(name))
-    }
-
-    /// A chat ID that only says which network it is on: enough for the core to pick or make
-    /// the user's login there.
-    fn any_chat_on(network: &IrcNetwork) -> RemoteChatId {
-        RemoteChatId::new(format!("{}.", network.config().name))
+        network_of_login(login).and_then(|name| self.named(name))
     }
 
     /// Makes sure the user has a connection to `network` before a command needs it.
@@ -78,7 +72,7 @@ impl IrcNetworks {
         if network.client_of(user).is_none()
             && let Some(auto) = self.auto_logins.get()
         {
-            auto.ensure(user, Some(&Self::any_chat_on(network))).await;
+            auto.ensure(user, Some(&network.shared.ids.any_chat())).await;
         }
     }
 
