@@ -90,6 +90,17 @@ async fn test_occupants_get_their_vcard_name_and_photo_and_a_new_photo_follows()
     let hash = hex(&Sha1::digest(SECOND));
     bob.send_raw(&format!("<presence to='{muc}/bob'><x xmlns='vcard-temp:x:update'><photo>{hash}</photo></x></presence>")).await;
     wait_for_avatar(&user, &ghost, SECOND).await;
+
+    // The picture taken away (a vCard without PHOTO, announced by an empty `<photo/>`): the
+    // ghost's avatar goes too.
+    bob.send_raw("<iq type='set' id='pv3'><vCard xmlns='vcard-temp'><NICKNAME>Bobby Tables</NICKNAME></vCard></iq>").await;
+    let stored = bob.wait_for("the vCard without a photo stored", |e| e.event == "iq" && e.id == "pv3").await;
+    assert_eq!(stored.kind, "result", "{}", stored.xml);
+    bob.send_raw(&format!("<presence to='{muc}/bob'><x xmlns='vcard-temp:x:update'><photo/></x></presence>")).await;
+    let (u, g) = (&user, ghost.as_str());
+    let removed = wait_until(WAIT, POLL, || async move { u.avatar_url(g).await.is_none().then_some(()) }).await;
+    assert!(removed.is_ok(), "the avatar stays: {:?}", user.avatar_url(&ghost).await);
+    assert_eq!(user.display_name(&ghost).await.as_deref(), Some("Bobby Tables (XMPP)"), "the name stays");
 }
 
 #[tokio::test]

@@ -125,10 +125,14 @@ pub(crate) fn seen(shared: &Arc<Shared>, client: &XmppClient, chat: PortalKey, g
     tokio::spawn(async move {
         let Some(profile) = profile_for(&shared, client.jid(), &vcard_at, &nick, &hint).await else { return };
         let avatar = avatar_of(&profile);
+        let sender = Sender::named(RemoteUserId::new(ghost), profile.name.clone().unwrap_or_else(|| nick.clone()));
+        if avatar.is_none() && hint == PhotoHint::None {
+            // The user said they have no picture (XEP-0153 `<photo/>`) and the vCard agrees.
+            client.inner.events.send(RemoteEvent::AvatarRemoved { sender: sender.clone() });
+        }
         if profile.name.is_none() && avatar.is_none() {
             return; // an empty vCard: the MUC nick stays
         }
-        let sender = Sender::named(RemoteUserId::new(ghost), profile.name.clone().unwrap_or(nick));
         if profile.name.is_some() {
             client.inner.events.send(RemoteEvent::Member { chat, sender: sender.clone(), membership: Membership::Join });
         }

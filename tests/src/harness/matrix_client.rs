@@ -402,7 +402,7 @@ impl TestUser {
     /// A user's avatar URL, `None` if they have none (or no profile).
     pub(crate) async fn avatar_url(&self, user_id: &str) -> Option<String> {
         let (status, v) = self.call(Method::GET, &format!("/_matrix/client/v3/profile/{}/avatar_url", enc(user_id)), None).await;
-        if status.is_success() { v["avatar_url"].as_str().map(str::to_owned) } else { None }
+        if status.is_success() { v["avatar_url"].as_str().filter(|u| !u.is_empty()).map(str::to_owned) } else { None }
     }
 
     /// Uploads `data` to the media repository; returns its `mxc://` URI.

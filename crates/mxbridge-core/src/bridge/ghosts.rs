@@ -97,6 +97,26 @@ impl Bridge {
         }
     }
 
+    /// Takes away the avatar the bridge gave a ghost from picture bytes; a ghost whose
+    /// avatar the bridge did not set keeps it.
+    pub(crate) async fn remove_ghost_avatar(&self, remote: &RemoteUserId, ghost: &UserId) {
+        if !matches!(self.store.kv_get(GHOST_AVATAR_NAMESPACE, remote.as_str()).await, Ok(Some(_))) {
+            return;
+        }
+        if let Err(e) = self.matrix.set_avatar_url(ghost, "").await {
+            return warn!(ghost = %ghost, error = %e, "could not remove a ghost's avatar");
+        }
+        if let Ok(Some(mut row)) = self.store.ghost(remote.as_str()).await {
+            row.avatar_url = None;
+            if let Err(e) = self.store.upsert_ghost(&row).await {
+                warn!(error = %e, "could not store a ghost");
+            }
+        }
+        if let Err(e) = self.store.kv_delete(GHOST_AVATAR_NAMESPACE, remote.as_str()).await {
+            warn!(ghost = %ghost, error = %e, "could not forget a ghost's avatar");
+        }
+    }
+
     /// Makes sure a ghost is in a room: the bot invites it, then it joins.
     pub(crate) async fn ensure_joined(&self, room: &RoomId, user: &UserId) -> Result<(), MatrixError> {
         let key = (room.to_owned(), user.to_owned());

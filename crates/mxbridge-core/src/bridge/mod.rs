@@ -465,7 +465,7 @@ impl Bridge {
             };
             let Some((login, event)) = next else { return };
             let Some(key) = event.portal().cloned() else {
-                if matches!(event, RemoteEvent::Presence { .. } | RemoteEvent::Profile { .. }) {
+                if matches!(event, RemoteEvent::Presence { .. } | RemoteEvent::Profile { .. } | RemoteEvent::AvatarRemoved { .. }) {
                     // Not tied to a portal; HTTP calls that must not hold up the others.
                     let bridge = self.clone();
                     tokio::spawn(async move { bridge.handle_remote_event(&login, event).await });

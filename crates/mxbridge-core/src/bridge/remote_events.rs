@@ -173,6 +173,10 @@ impl Bridge {
                     self.set_ghost_avatar_from_bytes(&sender.id, &ghost, &picture).await;
                 }
             }
+            RemoteEvent::AvatarRemoved { sender } => {
+                let ghost = self.ghost_user_id(&sender.id);
+                self.remove_ghost_avatar(&sender.id, &ghost).await;
+            }
             RemoteEvent::Removed { chat, by, reason } => {
                 // The bot's own relay account leaving a chat does not take the bot out of its room.
                 let Some(user) = self.login(login).map(|l| l.user).filter(|u| *u != self.config.bot_user_id) else { return };

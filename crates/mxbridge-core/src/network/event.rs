@@ -173,6 +173,12 @@ pub enum RemoteEvent {
         /// the same bytes again change nothing). `None` keeps the current avatar.
         avatar: Option<Media>,
     },
+    /// A remote user took their picture away: the ghost's avatar goes too, when the bridge
+    /// set it (an avatar from elsewhere stays).
+    AvatarRemoved {
+        /// Whose picture.
+        sender: Sender,
+    },
     /// The login's own account was removed from the chat (kicked, banned): its Matrix user
     /// leaves the portal room too.
     Removed {
@@ -218,7 +224,7 @@ impl RemoteEvent {
             | Self::RoleChanged { chat, .. }
             | Self::Removed { chat, .. }
             | Self::ChatChanged { chat, .. } => Some(chat),
-            Self::LoginState(_) | Self::Presence { .. } | Self::Profile { .. } | Self::Notice { .. } => None,
+            Self::LoginState(_) | Self::Presence { .. } | Self::Profile { .. } | Self::AvatarRemoved { .. } | Self::Notice { .. } => None,
         }
     }
 }
