@@ -552,5 +552,93 @@ async fn test_media_kinds_locations_and_contact_cards_sim() {
     user.wait_for_event(&portal, WAIT, |ev| from_with(ev, &echo, &format!("👤 Contact: Alice +{}", world::ALICE)))
         .await
         .expect("Echo's contact card");
+    // Matrix has no contact message: a vCard file goes to WhatsApp as a contact card, named
+    // by its FN, and Echo shares the same card back.
+    let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Builder;Bob;;;\r\nFN:Bob the Builder\r\nTEL;type=CELL;waid=447700900003:+44 7700 900003\r\nEND:VCARD\r\n";
+    let mxc = user.upload(card.as_bytes().to_vec(), "text/vcard").await;
+    user.send_content(
+        &portal,
+        "m.room.message",
+        json!({"msgtype": "m.file", "body": "bob.vcf", "url": mxc, "info": {"mimetype": "text/vcard"}}),
+    )
+    .await;
+    let sent =
+        wait_action(&wa.sim, "share the contact card", |a| matches!(a, SimAction::Sent { message, .. } if message.contact.is_some())).await;
+    let SimAction::Sent { message, .. } = sent else { unreachable!() };
+    let shared = message.contact.expect("a contact card");
+    assert_eq!(shared.display_name, "Bob the Builder");
+    assert!(shared.vcard.starts_with("BEGIN:VCARD") && shared.vcard.contains("waid=447700900003"), "{}", shared.vcard);
+    assert!(message.media.is_none(), "a card, not a file");
+    user.wait_for_event(&portal, WAIT, |ev| from_with(ev, &echo, &format!("👤 Contact: Bob the Builder +{}", world::BOB)))
+        .await
+        .expect("Echo shares the card back");
+    // A file that only claims to be a vCard stays a file.
+    let mxc = user.upload(b"not a card".to_vec(), "text/vcard").await;
+    user.send_content(
+        &portal,
+        "m.room.message",
+        json!({"msgtype": "m.file", "body": "broken.vcf", "url": mxc, "info": {"mimetype": "text/vcard"}}),
+    )
+    .await;
+    wait_action(&wa.sim, "send the broken card as a file", |a| {
+        matches!(a, SimAction::Sent { message, .. } if message.media.as_ref().is_some_and(|m| m.name == "broken.vcf") && message.contact.is_none())
+    })
+    .await;
+    wa.bridge.stop().await;
+}
+
+/// Waits until `who` is (or is no longer) among the room's joined members.
+async fn wait_member(user: &TestUser, room: &str, who: &str, joined: bool) {
+    crate::harness::wait::wait_until(WAIT, Duration::from_millis(200), || {
+        let members = user.joined_members(room);
+        async move { (members.await.iter().any(|m| m == who) == joined).then_some(()) }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{who} did not {} the room", if joined { "join" } else { "leave" }));
+}
+
+#[tokio::test]
+async fn test_group_renames_joins_and_leaves_both_ways_sim() {
+    let wa = WaBridge::start().await;
+    let (mut user, room) = user_with_dm(&wa, "wagroups").await;
+    qr_login(&wa, &mut user, &room).await;
+    let friends = accept_invite(&mut user, "Sim Friends").await;
+    let (alice, bob, carol) = (wa.ghost(world::ALICE), wa.ghost(world::BOB), wa.ghost(world::CAROL));
+    wait_member(&user, &friends, &bob, true).await;
+    // The account administers Sim Friends on WhatsApp, so its user may rename the room.
+    user.wait_power_level(&friends, &user.user_id.clone(), 95).await;
+
+    // WhatsApp → Matrix: Alice renames the group, Carol joins, Bob leaves.
+    user.send_text(&friends, "please rename").await;
+    let renamed = user
+        .wait_for_event(&friends, WAIT, |ev| ev["type"] == "m.room.name" && ev["content"]["name"] == "Sim Friends (renamed)")
+        .await
+        .expect("the room follows the group's new subject");
+    assert_eq!(renamed["sender"], alice.as_str(), "the one who renamed it renames the room");
+    user.send_text(&friends, "please join").await;
+    wait_member(&user, &friends, &carol, true).await;
+    assert_eq!(user.display_name(&carol).await.as_deref(), Some("Carol (WA)"));
+    user.send_text(&friends, "please leave").await;
+    wait_member(&user, &friends, &bob, false).await;
+    assert!(user.joined_members(&friends).await.contains(&alice), "only Bob left");
+    let groups = command(&wa, &mut user, &room, "list groups", "Your WhatsApp groups").await;
+    let body = groups["content"]["body"].as_str().unwrap();
+    assert!(body.contains(&format!("Sim Friends (renamed): `{}` (3 members)", world::FRIENDS_GROUP)), "{body}");
+
+    // Matrix → WhatsApp: renaming the room sets the group's subject, once.
+    user.put_state(&friends, "m.room.name", "", json!({"name": "Sim Pals"})).await;
+    let group = mxbridge_whatsapp::jid::Jid::group(world::FRIENDS_GROUP);
+    wait_action(&wa.sim, "rename the group", |a| *a == SimAction::SubjectSet { group: group.clone(), subject: "Sim Pals".into() }).await;
+    let groups = command(&wa, &mut user, &room, "list groups", "Your WhatsApp groups").await;
+    assert!(groups["content"]["body"].as_str().unwrap().contains(&format!("Sim Pals: `{}`", world::FRIENDS_GROUP)), "{groups}");
+    // A later WhatsApp change starts from the new name: the rename was stored, not undone.
+    user.send_text(&friends, "rename again").await;
+    user.wait_for_event(&friends, WAIT, |ev| ev["type"] == "m.room.name" && ev["content"]["name"] == "Sim Pals (renamed)")
+        .await
+        .expect("the next rename builds on the Matrix one");
+    // The bridge's own renames of the room reach it too (a moment later): none goes back.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let renames = wa.sim.actions().into_iter().filter(|a| matches!(a, SimAction::SubjectSet { .. })).count();
+    assert_eq!(renames, 1, "the bridge's own room renames are not sent back to WhatsApp");
     wa.bridge.stop().await;
 }

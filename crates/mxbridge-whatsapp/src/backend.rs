@@ -230,6 +230,9 @@ pub enum BackendEvent {
     PhoneSeen(i64),
     /// Chats with recent activity, after a new login.
     RecentChats(Vec<RecentChat>),
+    /// Names learnt while connected (the phone's address book, push names), the best known
+    /// per number.
+    Contacts(Vec<Contact>),
     /// A message.
     Message(InboundMessage),
     /// Someone read messages.
@@ -286,6 +289,24 @@ pub struct OutgoingWa {
     pub media: Option<WaMedia>,
     /// A location to share instead of text or a file.
     pub location: Option<WaLocation>,
+    /// A contact card to share instead of text or a file.
+    pub contact: Option<WaContactCard>,
+}
+
+impl OutgoingWa {
+    /// A text message (possibly empty, for a location or a card), replying when `reply_to` is set.
+    pub fn new(text: WaText, reply_to: Option<String>) -> Self {
+        Self { text, reply_to, media: None, location: None, contact: None }
+    }
+}
+
+/// A shared contact card.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaContactCard {
+    /// The name WhatsApp shows on the card.
+    pub display_name: String,
+    /// The card itself (vCard text).
+    pub vcard: String,
 }
 
 /// A shared location.
@@ -342,6 +363,8 @@ pub trait WhatsAppSession: Send + Sync {
     async fn revoke(&self, chat: &Jid, target: &str) -> Result<(), BackendError>;
     /// Shows or stops the typing indicator.
     async fn set_typing(&self, chat: &Jid, typing: bool) -> Result<(), BackendError>;
+    /// Renames a group (sets its subject).
+    async fn set_subject(&self, group: &Jid, subject: &str) -> Result<(), BackendError>;
     /// Marks messages as read; `sender` (a number) is who sent them, which WhatsApp needs
     /// in groups.
     async fn mark_read(&self, chat: &Jid, sender: Option<&str>, ids: &[String]) -> Result<(), BackendError>;

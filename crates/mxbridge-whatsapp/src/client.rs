@@ -11,19 +11,22 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mxbridge_core::ids::{LoginId, PortalKey, RemoteMessageId, RemoteUserId};
 use mxbridge_core::network::content::{Content, MessageKind};
-use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent};
+use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent, Sender};
 use mxbridge_core::network::{
-    ChatInfo, ChatKind, ChatMember, Edits, Location, Locations, NetworkClient, NetworkError, OutgoingMessage, Reactions, ReadReceipts,
-    Redactions, ResolveIdentifier, Role, SentMessage, Typing, UserInfo,
+    ChatInfo, ChatKind, ChatMember, ChatNames, Edits, Location, Locations, NetworkClient, NetworkError, OutgoingMessage, Reactions,
+    ReadReceipts, Redactions, ResolveIdentifier, Role, SentMessage, Typing, UserInfo,
 };
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
 use crate::Shared;
-use crate::backend::{Account, BackendError, BackendEvent, Group, InboundKind, OutgoingWa, WaLocation, WaMedia, WhatsAppSession};
+use crate::backend::{
+    Account, BackendError, BackendEvent, Group, InboundKind, OutgoingWa, WaContactCard, WaLocation, WaMedia, WhatsAppSession,
+};
 use crate::incoming::Translator;
 use crate::jid::{self, Jid};
 use crate::markup::{self, WaText};
+use crate::vcard;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 /// How often the phone-offline watch looks at the clock between events.
@@ -92,6 +95,16 @@ fn outgoing_media(m: &mxbridge_core::network::content::Media) -> WaMedia {
         name: m.name.clone(),
         data: m.data.clone(),
     }
+}
+
+/// A Matrix file that is a single vCard, as the contact card WhatsApp shows for it (Matrix
+/// has no contact message; clients share contacts as `.vcf` files).
+fn contact_card(m: &mxbridge_core::network::content::Media) -> Option<WaContactCard> {
+    if !vcard::is_vcard_file(m.mime.as_deref(), &m.name) {
+        return None;
+    }
+    let card = vcard::parse(&m.data)?;
+    Some(WaContactCard { display_name: card.display_name, vcard: card.text })
 }
 
 fn to_network_error(e: BackendError) -> NetworkError {
@@ -163,10 +176,16 @@ impl WhatsAppClient {
             BackendEvent::RecentChats(chats) => {
                 let since = crate::now_ms() - i64::from(self.shared.config.initial_chat_days) * DAY_MS;
                 for chat in chats.into_iter().filter(|c| c.last_activity_ms >= since) {
-                    match self.info_of(&chat.jid).await {
-                        Ok(info) => self.emit(RemoteEvent::ChatChanged { chat: chat.jid.portal(&self.login), sender: None, info }),
+                    match self.chat_details(&chat.jid).await {
+                        Ok((info, role)) => self.announce_chat(&chat.jid, None, info, role),
                         Err(e) => debug!(chat = %chat.jid, error = %e, "could not read a recent chat"),
                     }
+                }
+            }
+            BackendEvent::Contacts(contacts) => {
+                let mut names = self.names.lock().expect("lock");
+                for c in contacts {
+                    names.insert(c.number, c.name);
                 }
             }
             BackendEvent::Message(m) => {
@@ -219,16 +238,14 @@ impl WhatsAppClient {
                 }
             }
             BackendEvent::GroupSubject { group, subject, by } => {
-                let mut info = self.info_of(&group).await.unwrap_or(ChatInfo {
-                    name: None,
-                    topic: None,
-                    avatar: None,
-                    kind: ChatKind::Group,
-                    members: Vec::new(),
+                let (mut info, role) = self.chat_details(&group).await.unwrap_or_else(|e| {
+                    debug!(chat = %group, error = %e, "could not read a renamed group");
+                    (ChatInfo { name: None, topic: None, avatar: None, kind: ChatKind::Group, members: Vec::new() }, Role::Member)
                 });
                 info.name = Some(subject);
-                let sender = by.map(|n| self.translator(&name_of).sender(&n, None));
-                self.emit(RemoteEvent::ChatChanged { chat: group.portal(&self.login), sender, info });
+                // The account's own renames (from the phone, or echoed from Matrix) are the bot's.
+                let sender = by.filter(|n| *n != self.account.number).map(|n| self.translator(&name_of).sender(&n, None));
+                self.announce_chat(&group, sender, info, role);
             }
             BackendEvent::Call { from } => {
                 let who = self.name_of(&from).map(|n| format!("{n} (+{from})")).unwrap_or_else(|| format!("+{from}"));
@@ -281,6 +298,27 @@ impl WhatsAppClient {
             })
             .collect();
         ChatInfo { name: Some(group.subject), topic: group.topic, avatar: None, kind: ChatKind::Group, members }
+    }
+
+    /// A chat's info, and the account's role in it (a group's admins are admins).
+    pub(crate) async fn chat_details(&self, chat: &Jid) -> Result<(ChatInfo, Role), BackendError> {
+        if !chat.is_group() {
+            return Ok((self.info_of(chat).await?, Role::Member));
+        }
+        let group = self.session.group(chat).await?;
+        let admin = group.participants.iter().any(|p| p.number == self.account.number && p.admin);
+        Ok((self.group_info(group), if admin { Role::Admin } else { Role::Member }))
+    }
+
+    /// Tells the core about a chat: its portal is created, or its name and topic brought
+    /// up to date. In a group the account administers the user gets the matching power in
+    /// the room, so they can rename it from Matrix too.
+    pub(crate) fn announce_chat(&self, chat: &Jid, sender: Option<Sender>, info: ChatInfo, role: Role) {
+        let portal = chat.portal(&self.login);
+        self.emit(RemoteEvent::ChatChanged { chat: portal.clone(), sender, info });
+        if role != Role::Member {
+            self.emit(RemoteEvent::RoleChanged { chat: portal, sender: None, role });
+        }
     }
 
     pub(crate) async fn info_of(&self, chat: &Jid) -> Result<ChatInfo, BackendError> {
@@ -395,8 +433,9 @@ impl NetworkClient for ClientHandle {
         if let Some(name) = &msg.relayed_for {
             text.text = format!("*{name}*: {}", text.text);
         }
-        let media = msg.content.media.as_ref().map(outgoing_media);
-        let outgoing = OutgoingWa { text, reply_to: msg.reply_to.map(|r| r.as_str().to_owned()), media, location: None };
+        let contact = msg.content.media.as_ref().and_then(contact_card);
+        let media = msg.content.media.as_ref().filter(|_| contact.is_none()).map(outgoing_media);
+        let outgoing = OutgoingWa { text, reply_to: msg.reply_to.map(|r| r.as_str().to_owned()), media, location: None, contact };
         let sent = self.0.session.send(&chat, outgoing).await.map_err(to_network_error)?;
         Ok(SentMessage { id: RemoteMessageId::new(sent.id), timestamp_ms: Some(sent.timestamp_ms), note: None })
     }
@@ -426,6 +465,10 @@ impl NetworkClient for ClientHandle {
     }
 
     fn start_dm(&self) -> Option<&dyn ResolveIdentifier> {
+        Some(self)
+    }
+
+    fn chat_names(&self) -> Option<&dyn ChatNames> {
         Some(self)
     }
 
@@ -482,10 +525,20 @@ impl Locations for ClientHandle {
     ) -> Result<SentMessage, NetworkError> {
         let chat = WhatsAppClient::chat(portal)?;
         let shared = WaLocation { latitude: location.latitude, longitude: location.longitude, name: location.description.clone() };
-        let outgoing =
-            OutgoingWa { text: WaText::default(), reply_to: reply_to.map(|r| r.as_str().to_owned()), media: None, location: Some(shared) };
+        let outgoing = OutgoingWa { location: Some(shared), ..OutgoingWa::new(WaText::default(), reply_to.map(|r| r.as_str().to_owned())) };
         let sent = self.0.session.send(&chat, outgoing).await.map_err(to_network_error)?;
         Ok(SentMessage { id: RemoteMessageId::new(sent.id), timestamp_ms: Some(sent.timestamp_ms), note: None })
+    }
+}
+
+#[async_trait]
+impl ChatNames for ClientHandle {
+    async fn set_chat_name(&self, portal: &PortalKey, name: &str) -> Result<(), NetworkError> {
+        let chat = WhatsAppClient::chat(portal)?;
+        if !chat.is_group() {
+            return Err(NetworkError::Unsupported("renaming a chat with one person (only the Matrix room has the new name)".into()));
+        }
+        self.0.session.set_subject(&chat, name).await.map_err(to_network_error)
     }
 }
 

@@ -19,6 +19,7 @@ pub mod markup;
 #[cfg(feature = "real")]
 pub mod real;
 pub mod sim;
+mod vcard;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -3,17 +3,19 @@
 //! Media arrive without their bytes: the session downloads them (with retries) before it
 //! reports the message, so a slow download never reorders the events of one chat.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use mxbridge_core::network::content::MediaKind;
-use whatsapp_rust::types::events::Event;
+use whatsapp_rust::types::events::{ContactUpdate, Event, GroupUpdate};
 use whatsapp_rust::wacore::proto_helpers::MessageExt;
+use whatsapp_rust::wacore::stanza::groups::{GroupNotificationAction, GroupParticipantInfo};
 use whatsapp_rust::wacore::types::message::MessageInfo;
 use whatsapp_rust::wacore::types::presence::{ChatPresence, ReceiptType};
 use whatsapp_rust::waproto::whatsapp as wa;
 
-use crate::backend::{BackendEvent, InboundKind, InboundMessage, PairingUpdate, WaMedia};
-use crate::jid::Jid;
+use crate::backend::{BackendEvent, Contact, InboundKind, InboundMessage, PairingUpdate, RecentChat, WaMedia};
+use crate::jid::{GROUP_SERVER, Jid, USER_SERVER};
 use crate::markup::WaText;
 
 /// What one whatsapp-rust event means to the bridge.
@@ -28,6 +30,14 @@ pub(crate) enum Translated {
     },
     /// Something to report as it is.
     Event(BackendEvent),
+    /// Names of people: from the phone's address book (app-state contact updates), or the
+    /// push names they set themselves.
+    Names {
+        /// Number and name.
+        contacts: Vec<Contact>,
+        /// Address-book names win over push names.
+        address_book: bool,
+    },
     /// A message; `download` holds the media message to fetch first.
     Message {
         /// The message, media bytes still empty.
@@ -76,8 +86,114 @@ pub(crate) fn translate(event: &Event) -> Vec<Translated> {
             typing: p.state == ChatPresence::Composing,
         })],
         Event::IncomingCall(call) => vec![Translated::Event(BackendEvent::Call { from: call.from.user.to_string() })],
+        Event::GroupUpdate(update) => group_update(update).into_iter().map(Translated::Event).collect(),
+        // Decoding inflates the blob (up to a few MB, once per chunk after a link).
+        Event::HistorySync(sync) => sync.get().map(history).unwrap_or_default(),
+        Event::ContactUpdate(update) => {
+            address_book_entry(update).map(|c| vec![Translated::Names { contacts: vec![c], address_book: true }]).unwrap_or_default()
+        }
+        Event::PushNameUpdate(update) => {
+            let number = number_of(&update.jid, update.message.source.sender_alt.as_ref());
+            let name = update.new_push_name.trim();
+            if name.is_empty() || !update.jid.is_pn() && number == update.jid.user.as_str() {
+                return Vec::new(); // no name, or a LID without its phone number
+            }
+            vec![Translated::Names { contacts: vec![Contact { number, name: name.to_owned() }], address_book: false }]
+        }
         _ => Vec::new(),
     }
+}
+
+/// The number of a participant in a group notification.
+fn participant_number(p: &GroupParticipantInfo) -> String {
+    p.phone_number.as_ref().unwrap_or(&p.jid).user.to_string()
+}
+
+/// A group notification: people added or removed, the subject changed. Other actions
+/// (settings, invites, admins) mean nothing to the bridge yet.
+pub(crate) fn group_update(update: &GroupUpdate) -> Option<BackendEvent> {
+    let group = chat_of(&update.group_jid);
+    let numbers = |ps: &[GroupParticipantInfo]| ps.iter().map(participant_number).collect::<Vec<_>>();
+    match &update.action {
+        GroupNotificationAction::Add { participants, .. } => {
+            Some(BackendEvent::GroupMembers { group, joined: numbers(participants), left: Vec::new() })
+        }
+        GroupNotificationAction::Remove { participants, .. } => {
+            Some(BackendEvent::GroupMembers { group, joined: Vec::new(), left: numbers(participants) })
+        }
+        GroupNotificationAction::Subject { subject, subject_owner, .. } => {
+            let by = update
+                .participant_pn
+                .as_ref()
+                .or(update.participant.as_ref().filter(|p| p.is_pn()))
+                .or(subject_owner.as_ref().filter(|p| p.is_pn()))
+                .map(|p| p.user.to_string());
+            Some(BackendEvent::GroupSubject { group, subject: subject.clone(), by })
+        }
+        _ => None,
+    }
+}
+
+/// A JID from a history sync as a phone number or group JID; LIDs through the sync's own
+/// phone-number mappings. Broadcasts, newsletters and unmapped LIDs give `None`.
+fn synced_jid(id: &str, lid_to_pn: &HashMap<&str, &str>) -> Option<Jid> {
+    let jid = Jid::parse(id)?;
+    match jid.server.as_str() {
+        USER_SERVER | GROUP_SERVER => Some(jid),
+        "lid" => lid_to_pn.get(jid.user.as_str()).and_then(|pn| Jid::parse(pn)).filter(|j| j.server == USER_SERVER),
+        _ => None,
+    }
+}
+
+/// What a history sync chunk tells the bridge: the chats with their last activity (which
+/// get portals when recent enough), and people's push names.
+pub(crate) fn history(sync: &wa::HistorySync) -> Vec<Translated> {
+    let lid_to_pn: HashMap<&str, &str> = sync
+        .phone_number_to_lid_mappings
+        .iter()
+        .filter_map(|m| {
+            let lid = m.lid_jid.as_deref()?.split('@').next()?;
+            Some((lid, m.pn_jid.as_deref()?))
+        })
+        .collect();
+    let chats: Vec<RecentChat> = sync
+        .conversations
+        .iter()
+        .filter_map(|c| {
+            let seconds = c.last_msg_timestamp.or(c.conversation_timestamp).filter(|t| *t > 0)?;
+            let jid = synced_jid(&c.id, &lid_to_pn)?;
+            Some(RecentChat { jid, last_activity_ms: i64::try_from(seconds).ok()?.saturating_mul(1000) })
+        })
+        .collect();
+    let contacts: Vec<Contact> = sync
+        .pushnames
+        .iter()
+        .filter_map(|p| {
+            let jid = synced_jid(p.id.as_deref()?, &lid_to_pn).filter(|j| !j.is_group())?;
+            let name = p.pushname.as_deref().map(str::trim).filter(|n| !n.is_empty())?;
+            Some(Contact { number: jid.user, name: name.to_owned() })
+        })
+        .collect();
+    let mut out = Vec::new();
+    if !contacts.is_empty() {
+        out.push(Translated::Names { contacts, address_book: false });
+    }
+    if !chats.is_empty() {
+        out.push(Translated::Event(BackendEvent::RecentChats(chats)));
+    }
+    out
+}
+
+/// A contact saved in the phone's address book (app-state sync), by phone number.
+pub(crate) fn address_book_entry(update: &ContactUpdate) -> Option<Contact> {
+    let action = &update.action;
+    let name = action.full_name.as_deref().or(action.first_name.as_deref()).map(str::trim).filter(|n| !n.is_empty())?;
+    let number = if update.jid.is_pn() {
+        update.jid.user.to_string()
+    } else {
+        Jid::parse(action.pn_jid.as_deref()?).filter(|j| j.server == USER_SERVER)?.user
+    };
+    Some(Contact { number, name: name.to_owned() })
 }
 
 fn text_of(text: &str, context: Option<&wa::ContextInfo>) -> WaText {
@@ -114,8 +230,7 @@ pub(crate) fn message(msg: &Arc<wa::Message>, info: &MessageInfo) -> Option<Tran
     } else if let Some(loc) = base.location_message.as_option() {
         InboundKind::Location { latitude: loc.degrees_latitude?, longitude: loc.degrees_longitude?, name: loc.name.clone() }
     } else if let Some(card) = base.contact_message.as_option() {
-        let number =
-            card.vcard.as_deref().and_then(|v| v.split("waid=").nth(1)).map(|rest| rest.chars().take_while(char::is_ascii_digit).collect());
+        let number = card.vcard.as_deref().and_then(|v| crate::vcard::parse(v.as_bytes())).and_then(|v| v.number);
         InboundKind::ContactCard { name: card.display_name.clone().unwrap_or_default(), number }
     } else {
         let (media, caption, context) = media_of(base)?;
@@ -179,7 +294,9 @@ mod tests {
     use whatsapp_rust::buffa::MessageField;
     use whatsapp_rust::wacore::chrono::{TimeZone, Utc};
     use whatsapp_rust::wacore::net::DisconnectReason;
-    use whatsapp_rust::wacore::types::events::{Connected, Disconnected, PairSuccess, PairingQrCode, PairingQrCodesExhausted};
+    use whatsapp_rust::wacore::types::events::{
+        Connected, Disconnected, PairSuccess, PairingQrCode, PairingQrCodesExhausted, PushNameUpdate,
+    };
     use whatsapp_rust::wacore::types::message::MessageSource;
 
     use super::*;
@@ -324,5 +441,179 @@ mod tests {
         };
         assert_eq!(one(card, &dm()).0.kind, InboundKind::ContactCard { name: "Bob".into(), number: Some("447700900003".into()) });
         assert!(message(&Arc::new(wa::Message::default()), &dm()).is_none(), "kinds the bridge does not carry are skipped");
+    }
+
+    fn participant(number: &str) -> GroupParticipantInfo {
+        GroupParticipantInfo {
+            jid: whatsapp_rust::Jid::lid(format!("9{number}")),
+            phone_number: Some(whatsapp_rust::Jid::pn(number)),
+            display_name: None,
+            r#type: None,
+            lid: None,
+            username: None,
+            join_time: None,
+            group_history_sent_state: None,
+        }
+    }
+
+    fn group_event(action: GroupNotificationAction, by: Option<whatsapp_rust::Jid>) -> Event {
+        Event::GroupUpdate(
+            GroupUpdate::builder()
+                .group_jid(whatsapp_rust::Jid::group("447818943525-1636277287"))
+                .maybe_participant_pn(by)
+                .timestamp(Utc.timestamp_opt(1_700_000_000, 0).unwrap())
+                .is_lid_addressing_mode(true)
+                .action(action)
+                .build(),
+        )
+    }
+
+    #[test]
+    fn test_group_joins_leaves_and_subjects() {
+        let group = Jid::group("447818943525-1636277287");
+        let add = group_event(GroupNotificationAction::Add { participants: vec![participant("447700900004")], reason: None }, None);
+        assert!(matches!(
+            translate(&add).as_slice(),
+            [Translated::Event(BackendEvent::GroupMembers { group: g, joined, left })]
+                if *g == group && joined == &["447700900004".to_owned()] && left.is_empty()
+        ));
+        let remove = group_event(
+            GroupNotificationAction::Remove { participants: vec![participant("447700900003"), participant("447700900005")], reason: None },
+            None,
+        );
+        assert!(matches!(
+            translate(&remove).as_slice(),
+            [Translated::Event(BackendEvent::GroupMembers { joined, left, .. })]
+                if joined.is_empty() && left == &["447700900003".to_owned(), "447700900005".to_owned()]
+        ));
+        let subject = group_event(
+            GroupNotificationAction::Subject { subject: "Sim Pals".into(), subject_owner: None, subject_time: None },
+            Some(whatsapp_rust::Jid::pn("447700900002")),
+        );
+        assert!(matches!(
+            translate(&subject).as_slice(),
+            [Translated::Event(BackendEvent::GroupSubject { group: g, subject, by })]
+                if *g == group && subject == "Sim Pals" && by.as_deref() == Some("447700900002")
+        ));
+        let settings = group_event(GroupNotificationAction::Announce, None);
+        assert!(translate(&settings).is_empty(), "settings are not bridged");
+    }
+
+    fn conversation(id: &str, last_seconds: Option<u64>) -> wa::Conversation {
+        wa::Conversation { id: id.into(), last_msg_timestamp: last_seconds, ..Default::default() }
+    }
+
+    #[test]
+    fn test_history_sync_gives_recent_chats_and_push_names() {
+        let sync = wa::HistorySync {
+            conversations: vec![
+                conversation("447700900002@s.whatsapp.net", Some(1_700_000_000)),
+                conversation("447818943525-1636277287@g.us", Some(1_690_000_000)),
+                wa::Conversation { conversation_timestamp: Some(1_650_000_000), ..conversation("555@lid", None) },
+                conversation("777@lid", Some(1_700_000_000)),
+                conversation("status@broadcast", Some(1_700_000_000)),
+                conversation("120363000000000000@newsletter", Some(1_700_000_000)),
+                conversation("447700900009@s.whatsapp.net", None),
+            ],
+            pushnames: vec![
+                wa::Pushname { id: Some("447700900002@s.whatsapp.net".into()), pushname: Some("Ally".into()) },
+                wa::Pushname { id: Some("555@lid".into()), pushname: Some(" Bobby ".into()) },
+                wa::Pushname { id: Some("447700900008@s.whatsapp.net".into()), pushname: Some("  ".into()) },
+            ],
+            phone_number_to_lid_mappings: vec![wa::PhoneNumberToLIDMapping {
+                pn_jid: Some("447700900003@s.whatsapp.net".into()),
+                lid_jid: Some("555@lid".into()),
+            }],
+            ..Default::default()
+        };
+        let out = history(&sync);
+        let [Translated::Names { contacts, address_book: false }, Translated::Event(BackendEvent::RecentChats(chats))] = out.as_slice()
+        else {
+            panic!("{out:?}")
+        };
+        assert_eq!(
+            contacts,
+            &[
+                Contact { number: "447700900002".into(), name: "Ally".into() },
+                Contact { number: "447700900003".into(), name: "Bobby".into() },
+            ],
+            "a LID's push name goes to its phone number; an empty one is skipped"
+        );
+        assert_eq!(
+            chats,
+            &[
+                RecentChat { jid: Jid::user("447700900002"), last_activity_ms: 1_700_000_000_000 },
+                RecentChat { jid: Jid::group("447818943525-1636277287"), last_activity_ms: 1_690_000_000_000 },
+                RecentChat { jid: Jid::user("447700900003"), last_activity_ms: 1_650_000_000_000 },
+            ],
+            "broadcasts, newsletters, unmapped LIDs and chats without a time are left out"
+        );
+        assert!(history(&wa::HistorySync::default()).is_empty());
+    }
+
+    #[test]
+    fn test_address_book_and_push_name_updates_name_people() {
+        let contact = |jid: whatsapp_rust::Jid, action: wa::sync_action_value::ContactAction| {
+            Event::ContactUpdate(
+                ContactUpdate::builder()
+                    .jid(jid)
+                    .timestamp(Utc.timestamp_opt(1_700_000_000, 0).unwrap())
+                    .action(Box::new(action))
+                    .from_full_sync(true)
+                    .build(),
+            )
+        };
+        let saved = contact(
+            whatsapp_rust::Jid::pn("447700900003"),
+            wa::sync_action_value::ContactAction {
+                full_name: Some("Bob Builder".into()),
+                first_name: Some("Bob".into()),
+                ..Default::default()
+            },
+        );
+        assert!(matches!(
+            translate(&saved).as_slice(),
+            [Translated::Names { contacts, address_book: true }] if contacts == &[Contact { number: "447700900003".into(), name: "Bob Builder".into() }]
+        ));
+        let by_lid = contact(
+            whatsapp_rust::Jid::lid("555"),
+            wa::sync_action_value::ContactAction {
+                first_name: Some("Carol".into()),
+                pn_jid: Some("447700900004@s.whatsapp.net".into()),
+                ..Default::default()
+            },
+        );
+        assert!(matches!(
+            translate(&by_lid).as_slice(),
+            [Translated::Names { contacts, .. }] if contacts == &[Contact { number: "447700900004".into(), name: "Carol".into() }]
+        ));
+        let unnamed = contact(whatsapp_rust::Jid::pn("447700900005"), wa::sync_action_value::ContactAction::default());
+        assert!(translate(&unnamed).is_empty());
+        let lid_only = contact(
+            whatsapp_rust::Jid::lid("556"),
+            wa::sync_action_value::ContactAction { full_name: Some("Dave".into()), ..Default::default() },
+        );
+        assert!(translate(&lid_only).is_empty(), "no phone number, no ghost to name");
+
+        let push = |jid: whatsapp_rust::Jid, alt: Option<whatsapp_rust::Jid>, name: &str| {
+            let mut message = info(jid.clone(), jid.clone(), false);
+            message.source.sender_alt = alt;
+            Event::PushNameUpdate(
+                PushNameUpdate::builder()
+                    .jid(jid)
+                    .message(Box::new(message))
+                    .old_push_name(String::new())
+                    .new_push_name(name.into())
+                    .build(),
+            )
+        };
+        assert!(matches!(
+            translate(&push(whatsapp_rust::Jid::pn("447700900002"), None, "Ally")).as_slice(),
+            [Translated::Names { contacts, address_book: false }] if contacts == &[Contact { number: "447700900002".into(), name: "Ally".into() }]
+        ));
+        let via_lid = push(whatsapp_rust::Jid::lid("98765"), Some(whatsapp_rust::Jid::pn("447700900006")), "Erin");
+        assert!(matches!(translate(&via_lid).as_slice(), [Translated::Names { contacts, .. }] if contacts[0].number == "447700900006"));
+        assert!(translate(&push(whatsapp_rust::Jid::lid("98765"), None, "Erin")).is_empty(), "a LID alone names no number");
+        assert!(translate(&push(whatsapp_rust::Jid::pn("447700900002"), None, " ")).is_empty());
     }
 }

@@ -25,7 +25,7 @@ use whatsapp_rust::store::SqliteStore;
 use whatsapp_rust::types::events::{Event, EventHandler};
 use whatsapp_rust::wacore::store::DevicePropsOverride;
 use whatsapp_rust::waproto::whatsapp as wa;
-use whatsapp_rust::{Client, RevokeType, UploadOptions};
+use whatsapp_rust::{Client, GroupSubject, RevokeType, UploadOptions};
 
 use crate::backend::{
     Account, BackendError, BackendEvent, Contact, Group, InboundKind, OutgoingWa, PairMethod, PairRequest, PairingUpdate, Participant,
@@ -180,8 +180,50 @@ struct RealSession {
     handle: tokio::sync::Mutex<Option<BotHandle>>,
     runner: Mutex<Option<tokio::task::JoinHandle<()>>>,
     keys: Mutex<HashMap<String, KeyInfo>>,
-    /// Push names seen, the only contact names the session learns by itself.
-    names: Mutex<HashMap<String, String>>,
+    /// People's names by number: the phone's address book and the push names they set.
+    names: Mutex<KnownNames>,
+}
+
+/// The names the session learnt: from the phone's address book (app-state sync) and the
+/// push names people set (history sync, messages, push-name updates). The address book
+/// wins, as on the phone.
+#[derive(Default)]
+struct KnownNames {
+    address_book: HashMap<String, String>,
+    push_names: HashMap<String, String>,
+}
+
+impl KnownNames {
+    /// Learns names; returns the numbers whose best name changed, with that name.
+    fn learn(&mut self, contacts: Vec<Contact>, address_book: bool) -> Vec<Contact> {
+        let mut changed = Vec::new();
+        for c in contacts {
+            let before = self.best(&c.number);
+            let map = if address_book { &mut self.address_book } else { &mut self.push_names };
+            map.insert(c.number.clone(), c.name);
+            let after = self.best(&c.number);
+            if after != before
+                && let Some(name) = after
+            {
+                changed.push(Contact { number: c.number, name });
+            }
+        }
+        changed
+    }
+
+    fn best(&self, number: &str) -> Option<String> {
+        self.address_book.get(number).or_else(|| self.push_names.get(number)).cloned()
+    }
+
+    /// Everyone known by name, address-book names first, sorted by name.
+    fn all(&self) -> Vec<Contact> {
+        let mut numbers: Vec<&String> = self.address_book.keys().chain(self.push_names.keys()).collect();
+        numbers.sort();
+        numbers.dedup();
+        let mut all: Vec<Contact> = numbers.into_iter().filter_map(|n| Some(Contact { number: n.clone(), name: self.best(n)? })).collect();
+        all.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.number.cmp(&b.number)));
+        all
+    }
 }
 
 impl RealSession {
@@ -242,7 +284,8 @@ impl RealSession {
                             .expect("lock")
                             .insert(message.id.clone(), KeyInfo { from_me: message.from_me, sender: message.sender.clone() });
                         if let Some(name) = message.push_name.clone().filter(|_| !message.from_me) {
-                            self.names.lock().expect("lock").insert(message.sender.clone(), name);
+                            let contact = Contact { number: message.sender.clone(), name };
+                            self.names.lock().expect("lock").learn(vec![contact], false);
                         }
                         if let (Some(original), InboundKind::Media { media, .. }) = (download, &mut message.kind) {
                             match self.download(&original).await {
@@ -251,6 +294,12 @@ impl RealSession {
                             }
                         }
                         let _ = events.send(BackendEvent::Message(message));
+                    }
+                    Translated::Names { contacts, address_book } => {
+                        let changed = self.names.lock().expect("lock").learn(contacts, address_book);
+                        if !changed.is_empty() {
+                            let _ = events.send(BackendEvent::Contacts(changed));
+                        }
                     }
                     Translated::Pairing(_) | Translated::Paired { .. } => {}
                 }
@@ -330,10 +379,11 @@ impl WhatsAppSession for Arc<RealSession> {
     async fn send(&self, chat: &Jid, message: OutgoingWa) -> Result<Sent, BackendError> {
         let client = self.client()?;
         let reply_to = message.reply_to.as_deref();
-        let wa_message = match (&message.location, &message.media) {
-            (Some(location), _) => outgoing::location_message(location, reply_to),
-            (None, None) => text_message(&message.text, reply_to),
-            (None, Some(media)) => {
+        let wa_message = match (&message.location, &message.contact, &message.media) {
+            (Some(location), _, _) => outgoing::location_message(location, reply_to),
+            (None, Some(card), _) => outgoing::contact_message(card, reply_to),
+            (None, None, None) => text_message(&message.text, reply_to),
+            (None, None, Some(media)) => {
                 let mut last = String::new();
                 let mut uploaded = None;
                 for attempt in 0..MEDIA_ATTEMPTS {
@@ -374,6 +424,11 @@ impl WhatsAppSession for Arc<RealSession> {
         if typing { client.chatstate().send_composing(&to).await } else { client.chatstate().send_paused(&to).await }.map_err(other)
     }
 
+    async fn set_subject(&self, group: &Jid, subject: &str) -> Result<(), BackendError> {
+        let subject = GroupSubject::new(subject).map_err(|e| BackendError::Refused(e.to_string()))?;
+        self.client()?.groups().set_subject(wa_jid(group), subject).await.map_err(other)
+    }
+
     async fn mark_read(&self, chat: &Jid, sender: Option<&str>, ids: &[String]) -> Result<(), BackendError> {
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         // In groups WhatsApp wants the receipt addressed to the message's sender too.
@@ -383,8 +438,7 @@ impl WhatsAppSession for Arc<RealSession> {
 
     async fn contacts(&self) -> Result<Vec<Contact>, BackendError> {
         self.client()?;
-        let names = self.names.lock().expect("lock");
-        Ok(names.iter().map(|(number, name)| Contact { number: number.clone(), name: name.clone() }).collect())
+        Ok(self.names.lock().expect("lock").all())
     }
 
     async fn groups(&self) -> Result<Vec<Group>, BackendError> {
@@ -418,7 +472,31 @@ impl WhatsAppSession for Arc<RealSession> {
     async fn lookup(&self, number: &str) -> Result<Option<Contact>, BackendError> {
         let found = self.client()?.contacts().is_on_whatsapp(&[whatsapp_rust::Jid::pn(number)]).await.map_err(other)?;
         let registered = found.iter().any(|r| r.is_registered);
-        let name = self.names.lock().expect("lock").get(number).cloned().unwrap_or_else(|| format!("+{number}"));
+        let name = self.names.lock().expect("lock").best(number).unwrap_or_else(|| format!("+{number}"));
         Ok(registered.then(|| Contact { number: number.to_owned(), name }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contact(number: &str, name: &str) -> Contact {
+        Contact { number: number.into(), name: name.into() }
+    }
+
+    #[test]
+    fn test_address_book_names_win_over_push_names_and_changes_are_reported() {
+        let mut names = KnownNames::default();
+        assert_eq!(
+            names.learn(vec![contact("44002", "Ally"), contact("44003", "bob")], false),
+            vec![contact("44002", "Ally"), contact("44003", "bob")]
+        );
+        assert_eq!(names.learn(vec![contact("44002", "Alice Smith")], true), vec![contact("44002", "Alice Smith")]);
+        assert_eq!(names.learn(vec![contact("44002", "Ally 2")], false), vec![], "a new push name does not beat the address book");
+        assert_eq!(names.learn(vec![contact("44003", "bob")], false), vec![], "nothing changed");
+        assert_eq!(names.best("44002").as_deref(), Some("Alice Smith"));
+        assert_eq!(names.best("44009"), None);
+        assert_eq!(names.all(), vec![contact("44002", "Alice Smith"), contact("44003", "bob")], "each number once, by name");
     }
 }

@@ -6,7 +6,7 @@ use whatsapp_rust::upload::UploadResponse;
 use whatsapp_rust::wacore::download::MediaType;
 use whatsapp_rust::waproto::whatsapp as wa;
 
-use crate::backend::{WaLocation, WaMedia};
+use crate::backend::{WaContactCard, WaLocation, WaMedia};
 use crate::jid::Jid;
 use crate::markup::WaText;
 
@@ -51,6 +51,19 @@ pub(crate) fn location_message(location: &WaLocation, reply_to: Option<&str>) ->
             degrees_latitude: Some(location.latitude),
             degrees_longitude: Some(location.longitude),
             name: location.name.clone(),
+            context_info: context(&WaText::default(), reply_to),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A shared contact card (a Matrix `.vcf` file), replying to `reply_to` when set.
+pub(crate) fn contact_message(card: &WaContactCard, reply_to: Option<&str>) -> wa::Message {
+    wa::Message {
+        contact_message: MessageField::some(wa::message::ContactMessage {
+            display_name: Some(card.display_name.clone()),
+            vcard: Some(card.vcard.clone()),
             context_info: context(&WaText::default(), reply_to),
             ..Default::default()
         }),
@@ -204,6 +217,16 @@ mod tests {
         assert_eq!((loc.degrees_latitude, loc.degrees_longitude, loc.name.as_deref()), (Some(48.8584), Some(2.2945), Some("Eiffel Tower")));
         assert_eq!(loc.context_info.as_option().and_then(|c| c.stanza_id.as_deref()), Some("ABC"));
         assert!(location_message(&at, None).location_message.as_option().unwrap().context_info.is_unset());
+    }
+
+    #[test]
+    fn test_contact_cards_are_sent_as_contact_messages() {
+        let card = WaContactCard { display_name: "Bob".into(), vcard: "BEGIN:VCARD\nFN:Bob\nEND:VCARD".into() };
+        let m = contact_message(&card, Some("3EB0Q"));
+        let c = m.contact_message.as_option().expect("a contact message");
+        assert_eq!((c.display_name.as_deref(), c.vcard.as_deref()), (Some("Bob"), Some("BEGIN:VCARD\nFN:Bob\nEND:VCARD")));
+        assert_eq!(c.context_info.as_option().and_then(|c| c.stanza_id.as_deref()), Some("3EB0Q"));
+        assert!(m.conversation.is_none() && m.document_message.is_unset(), "a card, not a file");
     }
 
     fn upload() -> Uploaded {
