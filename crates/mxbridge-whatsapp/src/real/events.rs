@@ -10,6 +10,7 @@ use mxbridge_core::network::content::MediaKind;
 use whatsapp_rust::types::events::{ContactUpdate, Event, GroupUpdate};
 use whatsapp_rust::wacore::proto_helpers::MessageExt;
 use whatsapp_rust::wacore::stanza::groups::{GroupNotificationAction, GroupParticipantInfo};
+use whatsapp_rust::wacore::types::call::{CallAction, IncomingCall};
 use whatsapp_rust::wacore::types::message::MessageInfo;
 use whatsapp_rust::wacore::types::presence::{ChatPresence, ReceiptType};
 use whatsapp_rust::waproto::whatsapp as wa;
@@ -85,7 +86,24 @@ pub(crate) fn translate(event: &Event) -> Vec<Translated> {
             sender: number_of(&p.source.sender, p.source.sender_alt.as_ref()),
             typing: p.state == ChatPresence::Composing,
         })],
-        Event::IncomingCall(call) => vec![Translated::Event(BackendEvent::Call { from: call.from.user.to_string() })],
+        Event::IncomingCall(call) => call_offer(call).map(|e| vec![Translated::Event(e)]).unwrap_or_default(),
+        // Reasons the connection stops that the user can act on; the core shows them when
+        // the connection stays down.
+        Event::StreamReplaced(_) => vec![Translated::Event(BackendEvent::Disconnected(
+            "another client took over this device's connection to WhatsApp: make sure the bridge runs only once with this session".into(),
+        ))],
+        Event::TemporaryBan(ban) => vec![Translated::Event(BackendEvent::Disconnected(format!(
+            "WhatsApp banned the account for {} hours ({}); it can connect again after that",
+            (ban.expire.num_seconds().max(0) as u64).div_ceil(3600),
+            ban.code
+        )))],
+        Event::ClientOutdated(_) => vec![Translated::Event(BackendEvent::Disconnected(
+            "WhatsApp refused this bridge's client version as outdated: update the bridge".into(),
+        ))],
+        Event::ConnectFailure(failure) => {
+            let detail = failure.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+            vec![Translated::Event(BackendEvent::Disconnected(format!("WhatsApp refused the connection ({:?}{detail})", failure.reason)))]
+        }
         Event::GroupUpdate(update) => group_update(update).into_iter().map(Translated::Event).collect(),
         // Decoding inflates the blob (up to a few MB, once per chunk after a link).
         Event::HistorySync(sync) => sync.get().map(history).unwrap_or_default(),
@@ -102,6 +120,22 @@ pub(crate) fn translate(event: &Event) -> Vec<Translated> {
         }
         _ => Vec::new(),
     }
+}
+
+/// A call being offered (one notice per call): the other stanzas of a call (accept,
+/// terminate, transport...) and offers replayed from the offline queue are not new calls.
+pub(crate) fn call_offer(call: &IncomingCall) -> Option<BackendEvent> {
+    let (creator, caller_pn) = match &call.action {
+        CallAction::Offer { call_creator, caller_pn, .. } => (call_creator, caller_pn.as_ref()),
+        CallAction::OfferNotice { call_creator, .. } => (call_creator, None),
+        _ => return None,
+    };
+    if call.offline {
+        return None;
+    }
+    // The caller's phone number: given beside a LID, else the creator or the sender.
+    let from = caller_pn.or(Some(creator).filter(|j| j.is_pn())).unwrap_or(&call.from);
+    Some(BackendEvent::Call { from: from.user.to_string() })
 }
 
 /// The number of a participant in a group notification.
@@ -250,6 +284,25 @@ pub(crate) fn message(msg: &Arc<wa::Message>, info: &MessageInfo) -> Option<Tran
         },
         download,
     })
+}
+
+/// A file that could not be downloaded, as a text saying so (with its caption), rather
+/// than an empty file.
+pub(crate) fn undownloadable(kind: InboundKind) -> InboundKind {
+    let InboundKind::Media { media, caption, reply_to } = kind else { return kind };
+    let what = match media.kind {
+        _ if media.sticker => "A sticker".to_owned(),
+        MediaKind::Image => "A photo".to_owned(),
+        MediaKind::Video => "A video".to_owned(),
+        MediaKind::Audio if media.voice => "A voice message".to_owned(),
+        MediaKind::Audio => "An audio file".to_owned(),
+        MediaKind::File => format!("The file `{}`", media.name),
+    };
+    let mut text = format!("⚠️ {what} could not be downloaded from WhatsApp: open it on your phone.");
+    if !caption.text.is_empty() {
+        text = format!("{text}\n{}", caption.text);
+    }
+    InboundKind::Text { text: WaText { text, mentions: caption.mentions }, reply_to }
 }
 
 type MediaParts<'a> = (WaMedia, Option<String>, Option<&'a wa::ContextInfo>);
@@ -615,5 +668,66 @@ mod tests {
         assert!(matches!(translate(&via_lid).as_slice(), [Translated::Names { contacts, .. }] if contacts[0].number == "447700900006"));
         assert!(translate(&push(whatsapp_rust::Jid::lid("98765"), None, "Erin")).is_empty(), "a LID alone names no number");
         assert!(translate(&push(whatsapp_rust::Jid::pn("447700900002"), None, " ")).is_empty());
+    }
+
+    #[test]
+    fn test_a_failed_download_becomes_a_text_with_the_caption() {
+        let doc = WaMedia {
+            kind: MediaKind::File,
+            sticker: false,
+            voice: false,
+            mime: "application/pdf".into(),
+            name: "plan.pdf".into(),
+            data: vec![],
+        };
+        let caption = WaText { text: "for @447700900002".into(), mentions: vec!["447700900002".into()] };
+        let kind = undownloadable(InboundKind::Media { media: doc.clone(), caption, reply_to: Some("Q".into()) });
+        let InboundKind::Text { text, reply_to } = kind else { panic!("{kind:?}") };
+        assert_eq!(text.text, "⚠️ The file `plan.pdf` could not be downloaded from WhatsApp: open it on your phone.\nfor @447700900002");
+        assert_eq!((text.mentions, reply_to.as_deref()), (vec!["447700900002".to_owned()], Some("Q")));
+        let voice = WaMedia { kind: MediaKind::Audio, voice: true, ..doc };
+        let InboundKind::Text { text, .. } =
+            undownloadable(InboundKind::Media { media: voice, caption: WaText::default(), reply_to: None })
+        else {
+            panic!()
+        };
+        assert_eq!(text.text, "⚠️ A voice message could not be downloaded from WhatsApp: open it on your phone.");
+        let plain = InboundKind::Revoke { target: "T".into() };
+        assert_eq!(undownloadable(plain.clone()), plain, "only files change");
+    }
+
+    #[test]
+    fn test_only_live_call_offers_are_calls() {
+        let call = |action: CallAction, offline: bool| {
+            IncomingCall::builder()
+                .from(whatsapp_rust::Jid::lid("98765"))
+                .stanza_id("S1".into())
+                .timestamp(Utc.timestamp_opt(1_700_000_000, 0).unwrap())
+                .offline(offline)
+                .action(action)
+                .build()
+        };
+        let offer = |caller_pn: Option<whatsapp_rust::Jid>| CallAction::Offer {
+            call_id: "C1".into(),
+            call_creator: whatsapp_rust::Jid::lid("98765"),
+            caller_pn,
+            caller_country_code: None,
+            device_class: None,
+            joinable: false,
+            is_video: false,
+            audio: vec![],
+            group_jid: None,
+        };
+        let live = call(offer(Some(whatsapp_rust::Jid::pn("447700900001"))), false);
+        assert_eq!(call_offer(&live), Some(BackendEvent::Call { from: "447700900001".into() }), "the caller's number beside the LID");
+        assert_eq!(call_offer(&call(offer(None), true)), None, "an offer replayed from the offline queue");
+        let end = CallAction::Terminate {
+            call_id: "C1".into(),
+            call_creator: whatsapp_rust::Jid::pn("447700900001"),
+            reason: None,
+            duration: None,
+            audio_duration: None,
+        };
+        assert_eq!(call_offer(&call(end, false)), None, "the end of a call is no new call");
     }
 }

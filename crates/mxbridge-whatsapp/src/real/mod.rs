@@ -287,10 +287,14 @@ impl RealSession {
                             let contact = Contact { number: message.sender.clone(), name };
                             self.names.lock().expect("lock").learn(vec![contact], false);
                         }
-                        if let (Some(original), InboundKind::Media { media, .. }) = (download, &mut message.kind) {
-                            match self.download(&original).await {
-                                Ok(data) => media.data = data,
-                                Err(e) => warn!(error = %e, "a WhatsApp file could not be downloaded"),
+                        if let Some(original) = download {
+                            match (self.download(&original).await, &mut message.kind) {
+                                (Ok(data), InboundKind::Media { media, .. }) => media.data = data,
+                                (Ok(_), _) => {}
+                                (Err(e), _) => {
+                                    warn!(error = %e, "a WhatsApp file could not be downloaded");
+                                    message.kind = events::undownloadable(message.kind.clone());
+                                }
                             }
                         }
                         let _ = events.send(BackendEvent::Message(message));
