@@ -531,10 +531,14 @@ async fn test_media_kinds_locations_and_contact_cards_sim() {
         assert_eq!(user.download(back["content"]["url"].as_str().unwrap()).await, data);
     }
 
-    // A shared location and a contact card arrive as text with a map link and the number.
+    // A shared location arrives as a Matrix location (a contact card as text with the number).
     user.send_text(&portal, "please share your location").await;
-    let place = user.wait_for_event(&portal, WAIT, |ev| from_with(ev, &echo, "📍 Location: Big Ben")).await.expect("Echo's location");
-    assert!(place["content"]["body"].as_str().unwrap().contains("https://www.openstreetmap.org/?mlat=51.50070&mlon=-0.12460"), "{place}");
+    let place = user
+        .wait_for_event(&portal, WAIT, |ev| ev["sender"] == echo.as_str() && ev["content"]["msgtype"] == "m.location")
+        .await
+        .expect("Echo's location");
+    assert_eq!(place["content"]["geo_uri"], "geo:51.5007,-0.1246", "{place}");
+    assert_eq!(place["content"]["body"], "Big Ben", "{place}");
     // A Matrix location goes to WhatsApp as a location with its description as the place name.
     let pin = user
         .send_content(&portal, "m.room.message", json!({"msgtype": "m.location", "body": "Eiffel Tower", "geo_uri": "geo:48.8584,2.2945"}))
@@ -545,9 +549,13 @@ async fn test_media_kinds_locations_and_contact_cards_sim() {
     let at = message.location.expect("a location");
     assert_eq!((at.latitude, at.longitude, at.name.as_deref()), (48.8584, 2.2945, Some("Eiffel Tower")));
     assert!(message.media.is_none() && message.reply_to.is_none());
-    user.wait_for_event(&portal, WAIT, |ev| from_with(ev, &echo, "📍 Location: Eiffel Tower (48.85840, 2.29450)"))
+    let back = user
+        .wait_for_event(&portal, WAIT, |ev| {
+            ev["sender"] == echo.as_str() && ev["content"]["msgtype"] == "m.location" && ev["content"]["body"] == "Eiffel Tower"
+        })
         .await
         .unwrap_or_else(|e| panic!("Echo shares the location {pin} back: {e:?}"));
+    assert_eq!(back["content"]["geo_uri"], "geo:48.8584,2.2945", "the same point: {back}");
     user.send_text(&portal, "send a contact").await;
     user.wait_for_event(&portal, WAIT, |ev| from_with(ev, &echo, &format!("👤 Contact: Alice +{}", world::ALICE)))
         .await

@@ -3,7 +3,7 @@
 use mxbridge_core::ids::{LoginId, RemoteMessageId};
 use mxbridge_core::network::content::{Content, Media, MediaKind, MessageKind, RichText};
 use mxbridge_core::network::event::{Membership, RemoteEvent, Sender};
-use mxbridge_core::network::{GhostIds, UserInfo};
+use mxbridge_core::network::{GhostIds, Location, UserInfo};
 
 use crate::backend::{InboundKind, InboundMessage, WaMedia};
 use crate::jid::{self, Jid};
@@ -68,11 +68,8 @@ impl Translator<'_> {
                 reply_to: reply_to.map(RemoteMessageId::new),
             },
             InboundKind::Location { latitude, longitude, name } => {
-                let place = name.map(|n| format!("{n} ")).unwrap_or_default();
-                let text = format!(
-                    "📍 Location: {place}({latitude:.5}, {longitude:.5}) https://www.openstreetmap.org/?mlat={latitude:.5}&mlon={longitude:.5}"
-                );
-                RemoteEvent::Message { chat, sender, id, timestamp_ms, content: Content::text(text), reply_to: None }
+                let at = Location { latitude, longitude, description: name };
+                RemoteEvent::Message { chat, sender, id, timestamp_ms, content: Content::location(at), reply_to: None }
             }
             InboundKind::ContactCard { name, number } => {
                 let text = match number {
@@ -214,8 +211,12 @@ mod tests {
         };
         assert_eq!(content.media.unwrap().kind, MediaKind::Image, "stickers show as images");
         let loc = translate(inbound("447700900002", InboundKind::Location { latitude: 51.5, longitude: -0.12, name: Some("Here".into()) }));
+        let RemoteEvent::Message { content, .. } = loc else { panic!() };
+        assert_eq!(content.location, Some(Location { latitude: 51.5, longitude: -0.12, description: Some("Here".into()) }));
+        assert_eq!(content.body.to_plain(), "Here", "the text for clients without maps");
+        let unnamed = translate(inbound("447700900002", InboundKind::Location { latitude: 1.0, longitude: 2.0, name: None }));
         assert!(
-            matches!(loc, RemoteEvent::Message { content, .. } if content.body.to_plain().contains("Here (51.50000, -0.12000) https://www.openstreetmap.org/?mlat=51.50000&mlon=-0.12000"))
+            matches!(unnamed, RemoteEvent::Message { content, .. } if content.location.as_ref().is_some_and(|l| l.description.is_none()))
         );
         let card = translate(inbound("447700900002", InboundKind::ContactCard { name: "Bob".into(), number: Some("447700900003".into()) }));
         assert!(matches!(card, RemoteEvent::Message { content, .. } if content.body.to_plain() == "👤 Contact: Bob +447700900003"));
