@@ -606,7 +606,7 @@ async fn wait_member(user: &TestUser, room: &str, who: &str, joined: bool) {
 }
 
 #[tokio::test]
-async fn test_group_renames_joins_and_leaves_both_ways_sim() {
+async fn test_group_names_topics_and_members_both_ways_sim() {
     let wa = WaBridge::start().await;
     let (mut user, room) = user_with_dm(&wa, "wagroups").await;
     qr_login(&wa, &mut user, &room).await;
@@ -644,9 +644,42 @@ async fn test_group_renames_joins_and_leaves_both_ways_sim() {
     user.wait_for_event(&friends, WAIT, |ev| ev["type"] == "m.room.name" && ev["content"]["name"] == "Sim Pals (renamed)")
         .await
         .expect("the next rename builds on the Matrix one");
-    // The bridge's own renames of the room reach it too (a moment later): none goes back.
+
+    // Descriptions both ways: Alice describes the group, then the user sets the room's topic.
+    user.send_text(&friends, "please describe").await;
+    let topic = user
+        .wait_for_event(&friends, WAIT, |ev| ev["type"] == "m.room.topic" && ev["content"]["topic"] == "Set by Alice")
+        .await
+        .expect("the room's topic follows the group's description");
+    assert_eq!(topic["sender"], alice.as_str());
+    user.put_state(&friends, "m.room.topic", "", json!({"topic": "Weekend plans"})).await;
+    wait_action(&wa.sim, "describe the group", |a| {
+        *a == SimAction::DescriptionSet { group: group.clone(), description: Some("Weekend plans".into()) }
+    })
+    .await;
+
+    // Kicking a ghost removes that member on WhatsApp (the account is an admin); WhatsApp
+    // has no bans, and the user is told so.
+    user.kick(&friends, &carol, "bye").await;
+    wait_action(&wa.sim, "remove Carol", |a| *a == SimAction::Removed { group: group.clone(), number: world::CAROL.into() }).await;
+    let groups = command(&wa, &mut user, &room, "list groups", "Your WhatsApp groups").await;
+    assert!(groups["content"]["body"].as_str().unwrap().contains("(2 members)"), "{groups}");
+    user.request_ban(&friends, &carol, "and stay out").await;
+    let bot = wa.bot();
+    let refused = user
+        .wait_for_event(&friends, WAIT, |ev| {
+            ev["sender"] == bot.as_str() && ev["content"]["body"].as_str().is_some_and(|b| b.contains("the ban could not be done there"))
+        })
+        .await
+        .expect("the user is told WhatsApp has no bans");
+    assert!(refused["content"]["body"].as_str().unwrap().contains("kick them instead"), "{refused}");
+
+    // The bridge's own renames and topics reach it too (a moment later): none goes back.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let renames = wa.sim.actions().into_iter().filter(|a| matches!(a, SimAction::SubjectSet { .. })).count();
+    let actions = wa.sim.actions();
+    let renames = actions.iter().filter(|a| matches!(a, SimAction::SubjectSet { .. })).count();
     assert_eq!(renames, 1, "the bridge's own room renames are not sent back to WhatsApp");
+    let descriptions = actions.iter().filter(|a| matches!(a, SimAction::DescriptionSet { .. })).count();
+    assert_eq!(descriptions, 1, "the bridge's own topics are not sent back to WhatsApp");
     wa.bridge.stop().await;
 }

@@ -262,6 +262,15 @@ pub enum BackendEvent {
         /// Numbers that left or were removed.
         left: Vec<String>,
     },
+    /// A group's description changed (`None`: removed).
+    GroupTopic {
+        /// The group.
+        group: Jid,
+        /// The new description.
+        topic: Option<String>,
+        /// Who changed it (number).
+        by: Option<String>,
+    },
     /// A group's name changed.
     GroupSubject {
         /// The group.
@@ -365,6 +374,10 @@ pub trait WhatsAppSession: Send + Sync {
     async fn set_typing(&self, chat: &Jid, typing: bool) -> Result<(), BackendError>;
     /// Renames a group (sets its subject).
     async fn set_subject(&self, group: &Jid, subject: &str) -> Result<(), BackendError>;
+    /// Sets a group's description; `None` removes it.
+    async fn set_description(&self, group: &Jid, description: Option<&str>) -> Result<(), BackendError>;
+    /// Removes someone (a number) from a group.
+    async fn remove_participant(&self, group: &Jid, number: &str) -> Result<(), BackendError>;
     /// Marks messages as read; `sender` (a number) is who sent them, which WhatsApp needs
     /// in groups.
     async fn mark_read(&self, chat: &Jid, sender: Option<&str>, ids: &[String]) -> Result<(), BackendError>;

@@ -13,8 +13,8 @@ use mxbridge_core::ids::{LoginId, PortalKey, RemoteMessageId, RemoteUserId};
 use mxbridge_core::network::content::{Content, MessageKind};
 use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent, Sender};
 use mxbridge_core::network::{
-    ChatInfo, ChatKind, ChatMember, ChatNames, Edits, Location, Locations, NetworkClient, NetworkError, OutgoingMessage, Reactions,
-    ReadReceipts, Redactions, ResolveIdentifier, Role, SentMessage, Typing, UserInfo,
+    ChatInfo, ChatKind, ChatMember, ChatNames, Edits, Location, Locations, Moderation, NetworkClient, NetworkError, OutgoingMessage,
+    Reactions, ReadReceipts, Redactions, ResolveIdentifier, Role, SentMessage, Typing, UserInfo,
 };
 use tokio::sync::mpsc;
 use tracing::{debug, info};
@@ -237,6 +237,15 @@ impl WhatsAppClient {
                     self.emit(e);
                 }
             }
+            BackendEvent::GroupTopic { group, topic, by } => {
+                let (mut info, role) = self.chat_details(&group).await.unwrap_or_else(|e| {
+                    debug!(chat = %group, error = %e, "could not read a group with a new description");
+                    (ChatInfo { name: None, topic: None, avatar: None, kind: ChatKind::Group, members: Vec::new() }, Role::Member)
+                });
+                info.topic = Some(topic.unwrap_or_default());
+                let sender = by.filter(|n| *n != self.account.number).map(|n| self.translator(&name_of).sender(&n, None));
+                self.announce_chat(&group, sender, info, role);
+            }
             BackendEvent::GroupSubject { group, subject, by } => {
                 let (mut info, role) = self.chat_details(&group).await.unwrap_or_else(|e| {
                     debug!(chat = %group, error = %e, "could not read a renamed group");
@@ -327,6 +336,11 @@ impl WhatsAppClient {
         }
         let name = self.name_of(&chat.user).unwrap_or_else(|| format!("+{}", chat.user));
         Ok(ChatInfo::direct(jid::user_id(&chat.user), Some(UserInfo { display_name: Some(name), avatar: None })))
+    }
+
+    /// The group of a portal; `refusal` says why a DM cannot do what was asked.
+    fn group(portal: &PortalKey, refusal: &str) -> Result<Jid, NetworkError> {
+        Some(Self::chat(portal)?).filter(Jid::is_group).ok_or_else(|| NetworkError::Refused(refusal.to_owned()))
     }
 
     fn chat(portal: &PortalKey) -> Result<Jid, NetworkError> {
@@ -472,6 +486,10 @@ impl NetworkClient for ClientHandle {
         Some(self)
     }
 
+    fn moderation(&self) -> Option<&dyn Moderation> {
+        Some(self)
+    }
+
     fn remote_name(&self) -> Option<String> {
         Some(format!("+{} ({})", self.0.account.number, self.0.account.push_name))
     }
@@ -539,6 +557,26 @@ impl ChatNames for ClientHandle {
             return Err(NetworkError::Unsupported("renaming a chat with one person (only the Matrix room has the new name)".into()));
         }
         self.0.session.set_subject(&chat, name).await.map_err(to_network_error)
+    }
+}
+
+/// What Matrix moderators do in a group portal, done by the user's WhatsApp account (which
+/// must administer the group for WhatsApp to accept it).
+#[async_trait]
+impl Moderation for ClientHandle {
+    async fn set_topic(&self, portal: &PortalKey, topic: &str) -> Result<(), NetworkError> {
+        let chat = WhatsAppClient::group(portal, "a chat with one person has no description")?;
+        let description = Some(topic.trim()).filter(|t| !t.is_empty());
+        self.0.session.set_description(&chat, description).await.map_err(to_network_error)
+    }
+
+    async fn kick(&self, portal: &PortalKey, user: &RemoteUserId, _reason: &str) -> Result<(), NetworkError> {
+        let chat = WhatsAppClient::group(portal, "nobody can be removed from a chat with one person")?;
+        self.0.session.remove_participant(&chat, user.as_str()).await.map_err(to_network_error)
+    }
+
+    async fn ban(&self, _portal: &PortalKey, _user: &RemoteUserId, _reason: &str) -> Result<(), NetworkError> {
+        Err(NetworkError::Unsupported("bans (WhatsApp only removes people from groups: kick them instead)".into()))
     }
 }
 

@@ -22,9 +22,10 @@ impl Bridge {
         (!relayed).then_some((portal, client))
     }
 
-    /// A Matrix user changed a portal's topic: the network's topic follows.
+    /// A Matrix user changed a portal's topic: the network's topic follows. The portal then
+    /// remembers the topic, so the network's echo of the change does not set it again.
     pub(crate) async fn bridge_topic(&self, ev: &RoomEvent) {
-        let Some((portal, client)) = self.moderator_client(ev).await else { return };
+        let Some((mut portal, client)) = self.moderator_client(ev).await else { return };
         let Some(moderation) = client.moderation() else { return };
         let topic = ev.content["topic"].as_str().unwrap_or("");
         if portal.topic.as_deref() == Some(topic) {
@@ -32,6 +33,11 @@ impl Bridge {
         }
         if let Err(e) = moderation.set_topic(&portal.key(), topic).await {
             self.tell_failed(&ev.room_id, &ev.event_id, &format!("the topic could not be changed there: {}", e.user_message())).await;
+            return;
+        }
+        portal.topic = Some(topic.to_owned());
+        if let Err(e) = self.store.upsert_portal(&portal).await {
+            warn!(portal = %portal.remote_id, error = %e, "could not store a portal's new topic");
         }
     }
 

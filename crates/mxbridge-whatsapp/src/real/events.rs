@@ -155,17 +155,20 @@ pub(crate) fn group_update(update: &GroupUpdate) -> Option<BackendEvent> {
         GroupNotificationAction::Remove { participants, .. } => {
             Some(BackendEvent::GroupMembers { group, joined: Vec::new(), left: numbers(participants) })
         }
+        GroupNotificationAction::Description { description, .. } => {
+            Some(BackendEvent::GroupTopic { group, topic: description.clone(), by: changed_by(update, None) })
+        }
         GroupNotificationAction::Subject { subject, subject_owner, .. } => {
-            let by = update
-                .participant_pn
-                .as_ref()
-                .or(update.participant.as_ref().filter(|p| p.is_pn()))
-                .or(subject_owner.as_ref().filter(|p| p.is_pn()))
-                .map(|p| p.user.to_string());
-            Some(BackendEvent::GroupSubject { group, subject: subject.clone(), by })
+            Some(BackendEvent::GroupSubject { group, subject: subject.clone(), by: changed_by(update, subject_owner.as_ref()) })
         }
         _ => None,
     }
+}
+
+/// The number of who made a group change, when the notification gives one.
+fn changed_by(update: &GroupUpdate, owner: Option<&whatsapp_rust::Jid>) -> Option<String> {
+    let pn = |j: &&whatsapp_rust::Jid| j.is_pn();
+    update.participant_pn.as_ref().or(update.participant.as_ref().filter(pn)).or(owner.filter(pn)).map(|p| p.user.to_string())
 }
 
 /// A JID from a history sync as a phone number or group JID; LIDs through the sync's own
@@ -548,6 +551,17 @@ mod tests {
             [Translated::Event(BackendEvent::GroupSubject { group: g, subject, by })]
                 if *g == group && subject == "Sim Pals" && by.as_deref() == Some("447700900002")
         ));
+        let described = group_event(
+            GroupNotificationAction::Description { id: "D1".into(), description: Some("Weekend plans".into()) },
+            Some(whatsapp_rust::Jid::pn("447700900002")),
+        );
+        assert!(matches!(
+            translate(&described).as_slice(),
+            [Translated::Event(BackendEvent::GroupTopic { topic, by, .. })]
+                if topic.as_deref() == Some("Weekend plans") && by.as_deref() == Some("447700900002")
+        ));
+        let cleared = group_event(GroupNotificationAction::Description { id: "D2".into(), description: None }, None);
+        assert!(matches!(translate(&cleared).as_slice(), [Translated::Event(BackendEvent::GroupTopic { topic: None, by: None, .. })]));
         let settings = group_event(GroupNotificationAction::Announce, None);
         assert!(translate(&settings).is_empty(), "settings are not bridged");
     }

@@ -25,7 +25,7 @@ use whatsapp_rust::store::SqliteStore;
 use whatsapp_rust::types::events::{Event, EventHandler};
 use whatsapp_rust::wacore::store::DevicePropsOverride;
 use whatsapp_rust::waproto::whatsapp as wa;
-use whatsapp_rust::{Client, GroupSubject, RevokeType, UploadOptions};
+use whatsapp_rust::{Client, GroupDescription, GroupSubject, PreviousDescription, RevokeType, UploadOptions};
 
 use crate::backend::{
     Account, BackendError, BackendEvent, Contact, Group, InboundKind, OutgoingWa, PairMethod, PairRequest, PairingUpdate, Participant,
@@ -433,6 +433,20 @@ impl WhatsAppSession for Arc<RealSession> {
         self.client()?.groups().set_subject(wa_jid(group), subject).await.map_err(other)
     }
 
+    async fn set_description(&self, group: &Jid, description: Option<&str>) -> Result<(), BackendError> {
+        let description = description.map(GroupDescription::new).transpose().map_err(|e| BackendError::Refused(e.to_string()))?;
+        // The server wants the id of the description being replaced; it is read first.
+        self.client()?.groups().set_description(wa_jid(group), description, PreviousDescription::Resolve).await.map_err(other)
+    }
+
+    async fn remove_participant(&self, group: &Jid, number: &str) -> Result<(), BackendError> {
+        let changed = self.client()?.groups().remove_participants(wa_jid(group), &[wa_jid(&Jid::user(number))]).await.map_err(other)?;
+        match changed.iter().find(|r| !r.is_ok()) {
+            Some(refused) => Err(BackendError::Refused(refused.error.clone().unwrap_or_else(|| format!("+{number} could not be removed")))),
+            None => Ok(()),
+        }
+    }
+
     async fn mark_read(&self, chat: &Jid, sender: Option<&str>, ids: &[String]) -> Result<(), BackendError> {
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         // In groups WhatsApp wants the receipt addressed to the message's sender too.
@@ -452,7 +466,7 @@ impl WhatsAppSession for Arc<RealSession> {
             .map(|g| Group {
                 jid: events::chat_of(&g.id),
                 subject: g.subject,
-                topic: None,
+                topic: g.description,
                 participants: g
                     .participants
                     .into_iter()

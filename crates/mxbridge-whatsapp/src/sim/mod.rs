@@ -31,11 +31,14 @@
 //!   types too.
 //! - **Groups**: request words in a message the account sends to a group: `rename` (the
 //!   group's first admin other than the account renames it to `<subject> (renamed)`),
-//!   `join` (the first of Alice, Bob, Carol, Dave who is not a member joins), `leave` (the
-//!   first member who is neither the account nor an admin leaves). Renaming a group from
-//!   Matrix sets its subject ([`SimAction::SubjectSet`]); the simulated WhatsApp does not
-//!   echo that rename back. Changes last as long as the simulated network (one bridge
-//!   process) and show in `list groups` and in the portals' members.
+//!   `describe` (that admin sets its description to `Set by <name>`), `join` (the first of
+//!   Alice, Bob, Carol, Dave who is not a member joins), `leave` (the first member who is
+//!   neither the account nor an admin leaves). From Matrix, renaming a group's room sets
+//!   its subject ([`SimAction::SubjectSet`]), a topic its description
+//!   ([`SimAction::DescriptionSet`]), and kicking a ghost removes that member if the account
+//!   administers the group ([`SimAction::Removed`]); the simulated WhatsApp does not echo
+//!   these back. Changes last as long as the simulated network (one bridge process) and
+//!   show in `list groups` and in the portals' members.
 //! - **Phone and connection**: [`SimHandle::phone_offline_for_days`] reports the phone last
 //!   seen that many days ago, [`SimHandle::unlink`] is WhatsApp unlinking the device,
 //!   [`SimHandle::drop_connection`] loses the connection for a while.
@@ -105,6 +108,20 @@ pub enum SimAction {
         group: Jid,
         /// Its new name.
         subject: String,
+    },
+    /// A group's description was set (`None`: removed).
+    DescriptionSet {
+        /// Which group.
+        group: Jid,
+        /// Its new description.
+        description: Option<String>,
+    },
+    /// Someone was removed from a group.
+    Removed {
+        /// Which group.
+        group: Jid,
+        /// Who (number).
+        number: String,
     },
     /// Messages were marked read.
     Read {

@@ -115,6 +115,16 @@ impl SimSession {
                 let _ = events.send(BackendEvent::GroupSubject { group: group.clone(), subject, by });
             }
         }
+        if asks("describe") {
+            let described = self.state.change_group(me, group, |g| {
+                let by = g.participants.iter().find(|p| p.admin && p.number != me).map(|p| p.number.clone())?;
+                g.topic = Some(format!("Set by {}", world::name_of(&by).unwrap_or_else(|| format!("+{by}"))));
+                Some((g.topic.clone(), by))
+            });
+            if let Some((topic, by)) = described.flatten() {
+                let _ = events.send(BackendEvent::GroupTopic { group: group.clone(), topic, by: Some(by) });
+            }
+        }
         if asks("join") {
             let joined = self.state.change_group(me, group, |g| {
                 let newcomer = [world::ALICE, world::BOB, world::CAROL, world::DAVE]
@@ -232,6 +242,30 @@ impl WhatsAppSession for SimSession {
             .change_group(&self.account.number, group, |g| g.subject = subject.to_owned())
             .ok_or_else(|| BackendError::NotFound(format!("you are not in a group `{}`", group.user)))?;
         self.state.record(SimAction::SubjectSet { group: group.clone(), subject: subject.to_owned() });
+        Ok(())
+    }
+
+    async fn set_description(&self, group: &Jid, description: Option<&str>) -> Result<(), BackendError> {
+        self.events()?;
+        self.state
+            .change_group(&self.account.number, group, |g| g.topic = description.map(str::to_owned))
+            .ok_or_else(|| BackendError::NotFound(format!("you are not in a group `{}`", group.user)))?;
+        self.state.record(SimAction::DescriptionSet { group: group.clone(), description: description.map(str::to_owned) });
+        Ok(())
+    }
+
+    async fn remove_participant(&self, group: &Jid, number: &str) -> Result<(), BackendError> {
+        self.events()?;
+        let me = self.account.number.as_str();
+        let removed = self.state.change_group(me, group, |g| {
+            if !g.participants.iter().any(|p| p.number == me && p.admin) {
+                return Err(BackendError::Refused("only group admins can remove people".into()));
+            }
+            let at = g.participants.iter().position(|p| p.number == number);
+            at.map(|at| g.participants.remove(at)).ok_or_else(|| BackendError::NotFound(format!("+{number} is not in the group")))
+        });
+        removed.ok_or_else(|| BackendError::NotFound(format!("you are not in a group `{}`", group.user)))??;
+        self.state.record(SimAction::Removed { group: group.clone(), number: number.to_owned() });
         Ok(())
     }
 
