@@ -75,7 +75,12 @@ pub(crate) fn translate(event: &Event) -> Vec<Translated> {
         Event::LoggedOut(out) => {
             vec![Translated::Event(BackendEvent::LoggedOut(format!("WhatsApp unlinked this device ({:?})", out.reason)))]
         }
-        Event::Messages(batch) => batch.messages.iter().filter_map(|m| message(&m.message, &m.info)).collect(),
+        Event::Messages(batch) => {
+            let phone_seen =
+                batch.messages.iter().filter(|m| from_primary_phone(&m.info)).map(|m| m.info.timestamp.timestamp_millis()).max();
+            let messages = batch.messages.iter().filter_map(|m| message(&m.message, &m.info));
+            phone_seen.map(|at| Translated::Event(BackendEvent::PhoneSeen(at))).into_iter().chain(messages).collect()
+        }
         Event::Receipt(r) if r.r#type == ReceiptType::Read => vec![Translated::Event(BackendEvent::Receipt {
             chat: chat_of(&r.source.chat),
             reader: number_of(&r.source.sender, r.source.sender_alt.as_ref()),
@@ -120,6 +125,13 @@ pub(crate) fn translate(event: &Event) -> Vec<Translated> {
         }
         _ => Vec::new(),
     }
+}
+
+/// Whether the account's own phone (device 0, the primary) sent a message: WhatsApp unlinks
+/// the bridge when the phone stays offline for 14 days, so this is the clock the warning
+/// runs on.
+fn from_primary_phone(info: &MessageInfo) -> bool {
+    info.source.is_from_me && info.source.sender.device == 0
 }
 
 /// A call being offered (one notice per call): the other stanzas of a call (accept,
@@ -185,6 +197,10 @@ fn synced_jid(id: &str, lid_to_pn: &HashMap<&str, &str>) -> Option<Jid> {
 /// What a history sync chunk tells the bridge: the chats with their last activity (which
 /// get portals when recent enough), and people's push names.
 pub(crate) fn history(sync: &wa::HistorySync) -> Vec<Translated> {
+    use wa::history_sync::HistorySyncType;
+    // Chats get portals from the syncs the phone sends after a link; other kinds (push
+    // names, statuses, answers to on-demand requests) must not bring back deleted portals.
+    let after_link = matches!(sync.sync_type, HistorySyncType::INITIAL_BOOTSTRAP | HistorySyncType::RECENT | HistorySyncType::FULL);
     let lid_to_pn: HashMap<&str, &str> = sync
         .phone_number_to_lid_mappings
         .iter()
@@ -196,6 +212,7 @@ pub(crate) fn history(sync: &wa::HistorySync) -> Vec<Translated> {
     let chats: Vec<RecentChat> = sync
         .conversations
         .iter()
+        .filter(|_| after_link)
         .filter_map(|c| {
             let seconds = c.last_msg_timestamp.or(c.conversation_timestamp).filter(|t| *t > 0)?;
             let jid = synced_jid(&c.id, &lid_to_pn)?;
@@ -616,6 +633,11 @@ mod tests {
             "broadcasts, newsletters, unmapped LIDs and chats without a time are left out"
         );
         assert!(history(&wa::HistorySync::default()).is_empty());
+        let names_only = wa::HistorySync { sync_type: wa::history_sync::HistorySyncType::PUSH_NAME, ..sync.clone() };
+        assert!(
+            matches!(history(&names_only).as_slice(), [Translated::Names { .. }]),
+            "only the syncs after a link bring chats (and portals)"
+        );
     }
 
     #[test]
@@ -743,5 +765,31 @@ mod tests {
             audio_duration: None,
         };
         assert_eq!(call_offer(&call(end, false)), None, "the end of a call is no new call");
+    }
+
+    #[test]
+    fn test_messages_from_the_primary_phone_say_it_is_online() {
+        use whatsapp_rust::wacore::types::events::{BatchOrigin, InboundMessage as WaInbound, MessageBatch};
+        let mut from_phone = info(whatsapp_rust::Jid::pn("447700900002"), whatsapp_rust::Jid::pn_device("447700900123", 0), true);
+        from_phone.timestamp = Utc.timestamp_opt(1_700_000_100, 0).unwrap();
+        let from_laptop = info(whatsapp_rust::Jid::pn("447700900002"), whatsapp_rust::Jid::pn_device("447700900123", 3), true);
+        let from_alice = info(whatsapp_rust::Jid::pn("447700900002"), whatsapp_rust::Jid::pn("447700900002"), false);
+        let batch = |infos: Vec<MessageInfo>| {
+            let messages: Vec<WaInbound> = infos
+                .into_iter()
+                .map(|i| {
+                    WaInbound::builder()
+                        .message(Arc::new(wa::Message { conversation: Some("hi".into()), ..Default::default() }))
+                        .info(Arc::new(i))
+                        .build()
+                })
+                .collect();
+            Event::Messages(MessageBatch::builder().messages(messages.into()).origin(BatchOrigin::Live).build())
+        };
+        let out = translate(&batch(vec![from_alice.clone(), from_phone]));
+        assert!(matches!(out.first(), Some(Translated::Event(BackendEvent::PhoneSeen(1_700_000_100_000)))), "{out:?}");
+        assert_eq!(out.iter().filter(|t| matches!(t, Translated::Message { .. })).count(), 2);
+        let out = translate(&batch(vec![from_laptop, from_alice]));
+        assert!(out.iter().all(|t| matches!(t, Translated::Message { .. })), "another linked device is not the phone: {out:?}");
     }
 }
