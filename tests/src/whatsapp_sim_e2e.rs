@@ -556,10 +556,20 @@ async fn test_media_kinds_locations_and_contact_cards_sim() {
         .await
         .unwrap_or_else(|e| panic!("Echo shares the location {pin} back: {e:?}"));
     assert_eq!(back["content"]["geo_uri"], "geo:48.8584,2.2945", "the same point: {back}");
+    // A WhatsApp contact card arrives as a vCard file to import, captioned with the name and
+    // number.
     user.send_text(&portal, "send a contact").await;
-    user.wait_for_event(&portal, WAIT, |ev| from_with(ev, &echo, &format!("👤 Contact: Alice +{}", world::ALICE)))
+    let alice_card = user
+        .wait_for_event(&portal, WAIT, |ev| from_with(ev, &echo, &format!("👤 Contact: Alice +{}", world::ALICE)))
         .await
         .expect("Echo's contact card");
+    assert_eq!(
+        (&alice_card["content"]["msgtype"], &alice_card["content"]["filename"], &alice_card["content"]["info"]["mimetype"]),
+        (&json!("m.file"), &json!("Alice.vcf"), &json!("text/vcard")),
+        "{alice_card}"
+    );
+    let downloaded = String::from_utf8(user.download(alice_card["content"]["url"].as_str().unwrap()).await).unwrap();
+    assert!(downloaded.contains("FN:Alice") && downloaded.contains(&format!("waid={}", world::ALICE)), "{downloaded}");
     // Matrix has no contact message: a vCard file goes to WhatsApp as a contact card, named
     // by its FN, and Echo shares the same card back.
     let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Builder;Bob;;;\r\nFN:Bob the Builder\r\nTEL;type=CELL;waid=447700900003:+44 7700 900003\r\nEND:VCARD\r\n";
@@ -577,9 +587,11 @@ async fn test_media_kinds_locations_and_contact_cards_sim() {
     assert_eq!(shared.display_name, "Bob the Builder");
     assert!(shared.vcard.starts_with("BEGIN:VCARD") && shared.vcard.contains("waid=447700900003"), "{}", shared.vcard);
     assert!(message.media.is_none(), "a card, not a file");
-    user.wait_for_event(&portal, WAIT, |ev| from_with(ev, &echo, &format!("👤 Contact: Bob the Builder +{}", world::BOB)))
+    let bob_card = user
+        .wait_for_event(&portal, WAIT, |ev| from_with(ev, &echo, &format!("👤 Contact: Bob the Builder +{}", world::BOB)))
         .await
         .expect("Echo shares the card back");
+    assert_eq!(user.download(bob_card["content"]["url"].as_str().unwrap()).await, card.trim().as_bytes(), "the same card");
     // A file that only claims to be a vCard stays a file.
     let mxc = user.upload(b"not a card".to_vec(), "text/vcard").await;
     user.send_content(

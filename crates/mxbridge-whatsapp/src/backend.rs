@@ -176,6 +176,8 @@ pub enum InboundKind {
         name: String,
         /// Number on the card.
         number: Option<String>,
+        /// The card itself (vCard text), which reaches Matrix as a `.vcf` file to import.
+        vcard: Option<String>,
     },
     /// An edit of an earlier message.
     Edit {

@@ -8,6 +8,7 @@ use mxbridge_core::network::{GhostIds, Location, UserInfo};
 use crate::backend::{InboundKind, InboundMessage, WaMedia};
 use crate::jid::{self, Jid};
 use crate::markup::{self, WaText};
+use crate::vcard;
 
 /// What translation needs to know about the login.
 pub(crate) struct Translator<'a> {
@@ -71,12 +72,27 @@ impl Translator<'_> {
                 let at = Location { latitude, longitude, description: name };
                 RemoteEvent::Message { chat, sender, id, timestamp_ms, content: Content::location(at), reply_to: None }
             }
-            InboundKind::ContactCard { name, number } => {
+            InboundKind::ContactCard { name, number, vcard } => {
                 let text = match number {
                     Some(n) => format!("👤 Contact: {name} +{n}"),
                     None => format!("👤 Contact: {name}"),
                 };
-                RemoteEvent::Message { chat, sender, id, timestamp_ms, content: Content::text(text), reply_to: None }
+                // Matrix has no contact message: the card goes as a vCard file, which
+                // clients can import, captioned with the name and number.
+                let content = match vcard {
+                    Some(card) => Content::file(
+                        Media {
+                            kind: MediaKind::File,
+                            name: vcard::file_name(&name),
+                            mime: Some("text/vcard".to_owned()),
+                            data: card.into_bytes(),
+                            url: None,
+                        },
+                        RichText::plain(text),
+                    ),
+                    None => Content::text(text),
+                };
+                RemoteEvent::Message { chat, sender, id, timestamp_ms, content, reply_to: None }
             }
             InboundKind::Edit { target, text } => {
                 RemoteEvent::Edit { chat, sender, target: RemoteMessageId::new(target), content: text_content(self.rich(&text)) }
@@ -218,7 +234,21 @@ mod tests {
         assert!(
             matches!(unnamed, RemoteEvent::Message { content, .. } if content.location.as_ref().is_some_and(|l| l.description.is_none()))
         );
-        let card = translate(inbound("447700900002", InboundKind::ContactCard { name: "Bob".into(), number: Some("447700900003".into()) }));
+        let card = translate(inbound(
+            "447700900002",
+            InboundKind::ContactCard { name: "Bob".into(), number: Some("447700900003".into()), vcard: None },
+        ));
         assert!(matches!(card, RemoteEvent::Message { content, .. } if content.body.to_plain() == "👤 Contact: Bob +447700900003"));
+        let vcard = "BEGIN:VCARD\nFN:Bob/Builder\nEND:VCARD".to_owned();
+        let RemoteEvent::Message { content, .. } = translate(inbound(
+            "447700900002",
+            InboundKind::ContactCard { name: "Bob/Builder".into(), number: None, vcard: Some(vcard.clone()) },
+        )) else {
+            panic!()
+        };
+        let file = content.media.expect("the card as a file");
+        assert_eq!((file.kind, file.name.as_str(), file.mime.as_deref()), (MediaKind::File, "Bob Builder.vcf", Some("text/vcard")));
+        assert_eq!(file.data, vcard.into_bytes());
+        assert_eq!(content.body.to_plain(), "👤 Contact: Bob/Builder", "captioned with the name");
     }
 }

@@ -63,6 +63,21 @@ pub(crate) fn parse(data: &[u8]) -> Option<VCard> {
     Some(VCard { display_name: display_name.trim().to_owned(), number, text: text.trim().to_owned() })
 }
 
+/// A minimal vCard 3.0 for a WhatsApp contact, as WhatsApp's own cards name the number
+/// (`waid=`).
+pub(crate) fn card_for(name: &str, number: &str) -> String {
+    let escaped = name.replace('\\', "\\\\").replace(',', "\\,").replace(';', "\\;");
+    format!("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:{escaped}\r\nTEL;type=CELL;waid={number}:+{number}\r\nEND:VCARD")
+}
+
+/// A safe file name for a contact's card: `<name>.vcf`, without dots, path separators or
+/// control characters.
+pub(crate) fn file_name(display_name: &str) -> String {
+    let cleaned: String = display_name.chars().map(|c| if c.is_alphanumeric() || " -_'".contains(c) { c } else { ' ' }).collect();
+    let cleaned = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    format!("{}.vcf", if cleaned.is_empty() { "contact" } else { &cleaned })
+}
+
 /// Lines with folding undone: a line starting with a space or tab continues the one before.
 fn unfold(text: &str) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
@@ -147,6 +162,17 @@ mod tests {
         assert_eq!(parse(two.as_bytes()), None, "several cards stay a file");
         let bom = "\u{feff}begin:vcard\nfn:Lower Case\nend:vcard";
         assert_eq!(parse(bom.as_bytes()).unwrap().display_name, "Lower Case");
+    }
+
+    #[test]
+    fn test_generated_cards_read_back_and_file_names_are_safe() {
+        let card = card_for("Smith, Jane; Dr", "447700900002");
+        let v = parse(card.as_bytes()).unwrap();
+        assert_eq!((v.display_name.as_str(), v.number.as_deref()), ("Smith, Jane; Dr", Some("447700900002")));
+        assert_eq!(file_name("Bob/../Builder"), "Bob Builder.vcf");
+        assert_eq!(file_name("Zoë O'Neil"), "Zoë O'Neil.vcf");
+        assert_eq!(file_name("../.."), "contact.vcf");
+        assert_eq!(file_name(""), "contact.vcf");
     }
 
     #[test]

@@ -285,7 +285,7 @@ pub(crate) fn message(msg: &Arc<wa::Message>, info: &MessageInfo) -> Option<Tran
         InboundKind::Location { latitude: loc.degrees_latitude?, longitude: loc.degrees_longitude?, name: loc.name.clone() }
     } else if let Some(card) = base.contact_message.as_option() {
         let number = card.vcard.as_deref().and_then(|v| crate::vcard::parse(v.as_bytes())).and_then(|v| v.number);
-        InboundKind::ContactCard { name: card.display_name.clone().unwrap_or_default(), number }
+        InboundKind::ContactCard { name: card.display_name.clone().unwrap_or_default(), number, vcard: card.vcard.clone() }
     } else {
         let (media, caption, context) = media_of(base)?;
         download = Some(msg.clone());
@@ -512,7 +512,14 @@ mod tests {
             }),
             ..Default::default()
         };
-        assert_eq!(one(card, &dm()).0.kind, InboundKind::ContactCard { name: "Bob".into(), number: Some("447700900003".into()) });
+        assert_eq!(
+            one(card, &dm()).0.kind,
+            InboundKind::ContactCard {
+                name: "Bob".into(),
+                number: Some("447700900003".into()),
+                vcard: Some("BEGIN:VCARD\nTEL;type=CELL;waid=447700900003:+44 7700 900003\nEND:VCARD".into())
+            }
+        );
         assert!(message(&Arc::new(wa::Message::default()), &dm()).is_none(), "kinds the bridge does not carry are skipped");
     }
 

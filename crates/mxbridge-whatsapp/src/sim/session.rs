@@ -61,7 +61,7 @@ impl SimSession {
             (Some(at), _, _) => InboundKind::Location { latitude: at.latitude, longitude: at.longitude, name: at.name.clone() },
             (None, Some(card), _) => {
                 let number = crate::vcard::parse(card.vcard.as_bytes()).and_then(|v| v.number);
-                InboundKind::ContactCard { name: card.display_name.clone(), number }
+                InboundKind::ContactCard { name: card.display_name.clone(), number, vcard: Some(card.vcard.clone()) }
             }
             (None, None, Some(media)) => InboundKind::Media { media: media.clone(), caption: text.clone(), reply_to: Some(id.to_owned()) },
             (None, None, None) => InboundKind::Text { text: text.clone(), reply_to: Some(id.to_owned()) },
@@ -91,7 +91,11 @@ impl SimSession {
             send(self.message(
                 chat,
                 world::ECHO,
-                InboundKind::ContactCard { name: "Alice".to_owned(), number: Some(world::ALICE.to_owned()) },
+                InboundKind::ContactCard {
+                    name: "Alice".to_owned(),
+                    number: Some(world::ALICE.to_owned()),
+                    vcard: Some(crate::vcard::card_for("Alice", world::ALICE)),
+                },
             ));
         }
         if asks("call") {
