@@ -263,6 +263,8 @@ pub enum BackendEvent {
         joined: Vec<String>,
         /// Numbers that left or were removed.
         left: Vec<String>,
+        /// Who added or removed them (number), when WhatsApp says.
+        by: Option<String>,
     },
     /// A group's description changed (`None`: removed).
     GroupTopic {

@@ -232,9 +232,16 @@ impl WhatsAppClient {
                 }
             }
             BackendEvent::Typing { chat, sender, typing } => self.emit(self.translator(&name_of).typing(&chat, &sender, typing)),
-            BackendEvent::GroupMembers { group, joined, left } => {
-                for e in self.translator(&name_of).members(&group, &joined, &left) {
+            BackendEvent::GroupMembers { group, joined, left, by } => {
+                for e in self.translator(&name_of).members(&group, &joined, &left, by.as_deref()) {
                     self.emit(e);
+                }
+                // Added to a group: its portal is made (or brought up to date) and the user invited.
+                if joined.contains(&self.account.number) {
+                    match self.chat_details(&group).await {
+                        Ok((info, role)) => self.announce_chat(&group, None, info, role),
+                        Err(e) => debug!(chat = %group, error = %e, "could not read a group the account was added to"),
+                    }
                 }
             }
             BackendEvent::GroupTopic { group, topic, by } => {

@@ -123,14 +123,23 @@ impl Translator<'_> {
         RemoteEvent::Typing { chat: chat.portal(self.login), sender: self.sender(who, None), typing }
     }
 
-    /// People joined or left a group.
-    pub(crate) fn members(&self, group: &Jid, joined: &[String], left: &[String]) -> Vec<RemoteEvent> {
-        let event = |number: &String, membership| RemoteEvent::Member {
-            chat: group.portal(self.login),
-            sender: self.sender(number, None),
-            membership,
-        };
-        joined.iter().map(|n| event(n, Membership::Join)).chain(left.iter().map(|n| event(n, Membership::Leave))).collect()
+    /// People joined or left a group. The account's own leaving takes the user out of the
+    /// portal room; its own joining is not a ghost's (the caller announces the chat).
+    pub(crate) fn members(&self, group: &Jid, joined: &[String], left: &[String], by: Option<&str>) -> Vec<RemoteEvent> {
+        let chat = group.portal(self.login);
+        let event = |number: &String, membership| RemoteEvent::Member { chat: chat.clone(), sender: self.sender(number, None), membership };
+        let others = |numbers: &[String]| numbers.iter().filter(|n| *n != self.own_number).cloned().collect::<Vec<_>>();
+        let mut events: Vec<RemoteEvent> = others(joined)
+            .iter()
+            .map(|n| event(n, Membership::Join))
+            .chain(others(left).iter().map(|n| event(n, Membership::Leave)))
+            .collect();
+        if left.iter().any(|n| n == self.own_number) {
+            let remover = by.filter(|b| *b != self.own_number);
+            let reason = if remover.is_some() { "removed from the WhatsApp group" } else { "you left the WhatsApp group" };
+            events.push(RemoteEvent::Removed { chat, by: remover.map(|b| self.sender(b, None)), reason: reason.to_owned() });
+        }
+        events
     }
 }
 
@@ -202,6 +211,34 @@ mod tests {
         let mut own = inbound("4479", InboundKind::Text { text: WaText::default(), reply_to: None });
         own.from_me = true;
         assert!(matches!(translate(own), RemoteEvent::Message { sender, .. } if sender.is_self));
+    }
+
+    #[test]
+    fn test_group_members_and_the_account_leaving() {
+        let login = LoginId::new("+4479");
+        let names = |n: &str| (n == "447700900002").then(|| "Alice".to_owned());
+        let t = Translator { login: &login, own_number: "4479", ghosts: None, name_of: &names };
+        let group = Jid::group("1-2");
+        let events = t.members(&group, &["447700900004".into(), "4479".into()], &["447700900003".into()], Some("447700900002"));
+        let summary: Vec<(String, Membership)> = events
+            .iter()
+            .map(|e| match e {
+                RemoteEvent::Member { sender, membership, .. } => (sender.id.as_str().to_owned(), *membership),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![("447700900004".into(), Membership::Join), ("447700900003".into(), Membership::Leave)],
+            "the account's own joining is no ghost's"
+        );
+        let kicked = t.members(&group, &[], &["4479".into()], Some("447700900002"));
+        assert!(matches!(
+            kicked.as_slice(),
+            [RemoteEvent::Removed { by: Some(by), reason, .. }] if by.id.as_str() == "447700900002" && reason.contains("removed")
+        ));
+        let left = t.members(&group, &[], &["4479".into()], Some("4479"));
+        assert!(matches!(left.as_slice(), [RemoteEvent::Removed { by: None, reason, .. }] if reason == "you left the WhatsApp group"));
     }
 
     #[test]

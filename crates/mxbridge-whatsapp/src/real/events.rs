@@ -162,10 +162,10 @@ pub(crate) fn group_update(update: &GroupUpdate) -> Option<BackendEvent> {
     let numbers = |ps: &[GroupParticipantInfo]| ps.iter().map(participant_number).collect::<Vec<_>>();
     match &update.action {
         GroupNotificationAction::Add { participants, .. } => {
-            Some(BackendEvent::GroupMembers { group, joined: numbers(participants), left: Vec::new() })
+            Some(BackendEvent::GroupMembers { group, joined: numbers(participants), left: Vec::new(), by: changed_by(update, None) })
         }
         GroupNotificationAction::Remove { participants, .. } => {
-            Some(BackendEvent::GroupMembers { group, joined: Vec::new(), left: numbers(participants) })
+            Some(BackendEvent::GroupMembers { group, joined: Vec::new(), left: numbers(participants), by: changed_by(update, None) })
         }
         GroupNotificationAction::Description { description, .. } => {
             Some(BackendEvent::GroupTopic { group, topic: description.clone(), by: changed_by(update, None) })
@@ -554,7 +554,7 @@ mod tests {
         let add = group_event(GroupNotificationAction::Add { participants: vec![participant("447700900004")], reason: None }, None);
         assert!(matches!(
             translate(&add).as_slice(),
-            [Translated::Event(BackendEvent::GroupMembers { group: g, joined, left })]
+            [Translated::Event(BackendEvent::GroupMembers { group: g, joined, left, by: None })]
                 if *g == group && joined == &["447700900004".to_owned()] && left.is_empty()
         ));
         let remove = group_event(

@@ -138,7 +138,9 @@ impl SimSession {
                 Some(newcomer.to_owned())
             });
             if let Some(number) = joined.flatten() {
-                let _ = events.send(BackendEvent::GroupMembers { group: group.clone(), joined: vec![number], left: Vec::new() });
+                let by = world::ALICE.to_owned();
+                let _ =
+                    events.send(BackendEvent::GroupMembers { group: group.clone(), joined: vec![number], left: Vec::new(), by: Some(by) });
             }
         }
         if asks("leave") {
@@ -147,7 +149,8 @@ impl SimSession {
                 Some(g.participants.remove(at).number)
             });
             if let Some(number) = left.flatten() {
-                let _ = events.send(BackendEvent::GroupMembers { group: group.clone(), joined: Vec::new(), left: vec![number] });
+                let by = Some(number.clone());
+                let _ = events.send(BackendEvent::GroupMembers { group: group.clone(), joined: Vec::new(), left: vec![number], by });
             }
         }
     }
