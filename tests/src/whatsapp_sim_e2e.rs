@@ -263,6 +263,19 @@ async fn test_echo_contact_both_ways_sim() {
     assert!(formatted.contains("<strong>bold</strong>") && formatted.contains("<em>it</em>"), "{formatted}");
     assert!(formatted.contains(&format!("https://matrix.to/#/{echo}")), "the mention comes back as a pill: {formatted}");
 
+    // A Matrix reply quotes the WhatsApp message it answers.
+    let answer_wa = wa.sim.said_by(world::ECHO).into_iter().next().map(|m| m.id).expect("Echo's answer on WhatsApp");
+    user.send_content(
+        &portal,
+        "m.room.message",
+        json!({"msgtype": "m.text", "body": "thanks", "m.relates_to": {"m.in_reply_to": {"event_id": answer["event_id"]}}}),
+    )
+    .await;
+    wait_action(&wa.sim, "quote Echo's answer", |a| {
+        matches!(a, SimAction::Sent { message, .. } if message.text.text == "thanks" && message.reply_to.as_deref() == Some(answer_wa.as_str()))
+    })
+    .await;
+
     // Request words: a reaction, an edit and a delete from Echo.
     let react = user.send_text(&portal, "please react").await;
     user.wait_for_event(&portal, WAIT, |ev| {
