@@ -11,12 +11,12 @@ use whatsapp_rust::types::events::{ContactUpdate, Event, GroupUpdate};
 use whatsapp_rust::wacore::proto_helpers::MessageExt;
 use whatsapp_rust::wacore::stanza::groups::{GroupNotificationAction, GroupParticipantInfo};
 use whatsapp_rust::wacore::types::call::{CallAction, IncomingCall};
-use whatsapp_rust::wacore::types::message::MessageInfo;
+use whatsapp_rust::wacore::types::message::{MessageInfo, MessageSource};
 use whatsapp_rust::wacore::types::presence::{ChatPresence, ReceiptType};
 use whatsapp_rust::waproto::whatsapp as wa;
 
 use crate::backend::{BackendEvent, Contact, InboundKind, InboundMessage, PairingUpdate, RecentChat, WaMedia};
-use crate::jid::{GROUP_SERVER, Jid, USER_SERVER};
+use crate::jid::{GROUP_SERVER, Jid, LID_SERVER, USER_SERVER};
 use crate::markup::WaText;
 
 /// What one whatsapp-rust event means to the bridge.
@@ -59,6 +59,18 @@ fn number_of(jid: &whatsapp_rust::Jid, alt: Option<&whatsapp_rust::Jid>) -> Stri
 /// Our JID for a whatsapp-rust chat JID.
 pub(crate) fn chat_of(jid: &whatsapp_rust::Jid) -> Jid {
     Jid::parse(&jid.to_non_ad_string()).unwrap_or_else(|| Jid::user(&jid.user))
+}
+
+/// The chat of a message. A DM addressed by the other person's LID is filed under their
+/// phone number when the message carries it, so it lands in the same portal as `pm +number`.
+pub(crate) fn message_chat(source: &MessageSource) -> Jid {
+    if source.chat.is_lid() {
+        let alt = if source.is_from_me { source.recipient_alt.as_ref() } else { source.sender_alt.as_ref() };
+        if let Some(pn) = alt.filter(|a| a.is_pn()) {
+            return Jid::user(&pn.user);
+        }
+    }
+    chat_of(&source.chat)
 }
 
 /// Translates one event; most kinds mean nothing to the bridge.
@@ -189,7 +201,7 @@ fn synced_jid(id: &str, lid_to_pn: &HashMap<&str, &str>) -> Option<Jid> {
     let jid = Jid::parse(id)?;
     match jid.server.as_str() {
         USER_SERVER | GROUP_SERVER => Some(jid),
-        "lid" => lid_to_pn.get(jid.user.as_str()).and_then(|pn| Jid::parse(pn)).filter(|j| j.server == USER_SERVER),
+        LID_SERVER => lid_to_pn.get(jid.user.as_str()).and_then(|pn| Jid::parse(pn)).filter(|j| j.server == USER_SERVER),
         _ => None,
     }
 }
@@ -294,7 +306,7 @@ pub(crate) fn message(msg: &Arc<wa::Message>, info: &MessageInfo) -> Option<Tran
     let source = &info.source;
     Some(Translated::Message {
         message: InboundMessage {
-            chat: chat_of(&source.chat),
+            chat: message_chat(source),
             sender: number_of(&source.sender, source.sender_alt.as_ref()),
             push_name: Some(info.push_name.clone()).filter(|n| !n.is_empty()),
             id: info.id.to_string(),
@@ -437,6 +449,21 @@ mod tests {
         let InboundKind::Text { text, reply_to } = m.kind else { panic!("{:?}", m.kind) };
         assert_eq!(text, WaText { text: "*hi* @447700900002".into(), mentions: vec!["447700900002".into()] });
         assert_eq!(reply_to.as_deref(), Some("3EB0QUOTED"));
+    }
+
+    #[test]
+    fn test_lid_dms_are_filed_under_the_phone_number() {
+        let mut incoming = info(whatsapp_rust::Jid::lid("98765"), whatsapp_rust::Jid::lid("98765"), false);
+        incoming.source.sender_alt = Some(whatsapp_rust::Jid::pn("447700900002"));
+        let (m, _) = one(wa::Message { conversation: Some("hi".into()), ..Default::default() }, &incoming);
+        assert_eq!((m.chat, m.sender.as_str()), (Jid::user("447700900002"), "447700900002"));
+        let mut own = info(whatsapp_rust::Jid::lid("98765"), whatsapp_rust::Jid::pn("447700900123"), true);
+        own.source.recipient_alt = Some(whatsapp_rust::Jid::pn("447700900002"));
+        assert_eq!(message_chat(&own.source), Jid::user("447700900002"), "the account's own message names the recipient");
+        let unknown = info(whatsapp_rust::Jid::lid("98765"), whatsapp_rust::Jid::lid("98765"), false);
+        assert_eq!(message_chat(&unknown.source).to_string(), "98765@lid", "kept as a LID until its number is known");
+        let group = info(whatsapp_rust::Jid::group("1-2"), whatsapp_rust::Jid::lid("98765"), false);
+        assert_eq!(message_chat(&group.source), Jid::group("1-2"));
     }
 
     #[test]

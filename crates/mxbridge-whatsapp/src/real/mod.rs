@@ -28,10 +28,10 @@ use whatsapp_rust::waproto::whatsapp as wa;
 use whatsapp_rust::{Client, GroupDescription, GroupSubject, PreviousDescription, RevokeType, UploadOptions};
 
 use crate::backend::{
-    Account, BackendError, BackendEvent, Contact, Group, InboundKind, OutgoingWa, PairMethod, PairRequest, PairingUpdate, Participant,
-    Sent, WhatsAppBackend, WhatsAppSession,
+    Account, BackendError, BackendEvent, Contact, Group, InboundKind, InboundMessage, OutgoingWa, PairMethod, PairRequest, PairingUpdate,
+    Participant, Sent, WhatsAppBackend, WhatsAppSession,
 };
-use crate::jid::Jid;
+use crate::jid::{Jid, LID_SERVER};
 use crate::markup::WaText;
 use events::{Translated, translate};
 use outgoing::{media_message, media_type, text_message, wa_jid};
@@ -279,6 +279,9 @@ impl RealSession {
                         let _ = events.send(e);
                     }
                     Translated::Message { mut message, download } => {
+                        if message.chat.server == LID_SERVER {
+                            self.file_under_phone_number(&mut message).await;
+                        }
                         self.keys
                             .lock()
                             .expect("lock")
@@ -310,6 +313,24 @@ impl RealSession {
             }
         }
         false
+    }
+
+    /// A DM that came addressed by a LID alone: filed under the phone number when
+    /// whatsapp-rust knows the mapping (learnt from earlier messages, contacts or history).
+    async fn file_under_phone_number(&self, message: &mut InboundMessage) {
+        let Ok(client) = self.client() else { return };
+        let lid = whatsapp_rust::Jid::lid(message.chat.user.as_str());
+        match client.get_lid_pn_entry(&lid).await {
+            Ok(Some(entry)) => {
+                let number = entry.phone_number.to_string();
+                if message.sender == message.chat.user {
+                    message.sender = number.clone();
+                }
+                message.chat = Jid::user(&number);
+            }
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "could not look up a LID's phone number"),
+        }
     }
 
     /// Downloads and decrypts a message's file, retrying transient failures.

@@ -7,12 +7,17 @@ use whatsapp_rust::wacore::download::MediaType;
 use whatsapp_rust::waproto::whatsapp as wa;
 
 use crate::backend::{WaContactCard, WaLocation, WaMedia};
-use crate::jid::Jid;
+use crate::jid::{GROUP_SERVER, Jid, LID_SERVER};
 use crate::markup::WaText;
 
-/// The JID whatsapp-rust addresses for one of ours.
+/// The JID whatsapp-rust addresses for one of ours (a DM whose phone number is unknown
+/// stays addressed by the LID it came from).
 pub(crate) fn wa_jid(jid: &Jid) -> whatsapp_rust::Jid {
-    if jid.is_group() { whatsapp_rust::Jid::group(jid.user.as_str()) } else { whatsapp_rust::Jid::pn(jid.user.as_str()) }
+    match jid.server.as_str() {
+        GROUP_SERVER => whatsapp_rust::Jid::group(jid.user.as_str()),
+        LID_SERVER => whatsapp_rust::Jid::lid(jid.user.as_str()),
+        _ => whatsapp_rust::Jid::pn(jid.user.as_str()),
+    }
 }
 
 /// Context for replies and mentions, when there is any.
@@ -290,5 +295,6 @@ mod tests {
         assert!(media_message(&sticker, &upload(), &WaText::default(), None).sticker_message.is_set());
         assert_eq!(wa_jid(&Jid::group("1-2")).to_string(), "1-2@g.us");
         assert_eq!(wa_jid(&Jid::user("4412")).to_string(), "4412@s.whatsapp.net");
+        assert_eq!(wa_jid(&Jid::parse("98765@lid").unwrap()).to_string(), "98765@lid");
     }
 }
