@@ -1,4 +1,6 @@
-//! One linked WhatsApp account: the core's `NetworkClient` over a backend session.
+//! One linked WhatsApp account over a backend session: what it knows (names, reactions,
+//! group senders, when the phone was seen) and how WhatsApp's events become the core's.
+//! What the core calls on it is in `handle`.
 //!
 //! The session's events arrive on one channel and are translated in order by one task
 //! (the pump); the phone-offline watch runs beside it.
@@ -8,31 +10,24 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use mxbridge_core::ids::{LoginId, PortalKey, RemoteMessageId, RemoteUserId};
+use mxbridge_core::ids::{LoginId, PortalKey, RemoteMessageId};
 use mxbridge_core::network::content::{Content, MessageKind};
 use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent, Sender};
-use mxbridge_core::network::{
-    ChatInfo, ChatKind, ChatMember, ChatNames, Edits, Location, Locations, Moderation, NetworkClient, NetworkError, OutgoingMessage,
-    Reactions, ReadReceipts, Redactions, ResolveIdentifier, Role, SentMessage, Typing, UserInfo,
-};
+use mxbridge_core::network::{ChatInfo, ChatKind, ChatMember, NetworkError, Role, UserInfo};
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
 use crate::Shared;
-use crate::backend::{
-    Account, BackendError, BackendEvent, Group, InboundKind, OutgoingWa, WaContactCard, WaLocation, WaMedia, WhatsAppSession,
-};
+use crate::backend::{Account, BackendError, BackendEvent, Group, InboundKind, WhatsAppSession};
 use crate::incoming::Translator;
 use crate::jid::{self, Jid};
 use crate::markup::{self, WaText};
-use crate::vcard;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 /// How often the phone-offline watch looks at the clock between events.
 const PHONE_CHECK_INTERVAL: Duration = Duration::from_secs(3600);
 /// Session-store key of the time the phone was last seen.
-const PHONE_SEEN_KEY: &str = "whatsapp.phone_seen_ms";
+pub(crate) const PHONE_SEEN_KEY: &str = "whatsapp.phone_seen_ms";
 
 /// A linked account.
 pub(crate) struct WhatsAppClient {
@@ -40,16 +35,16 @@ pub(crate) struct WhatsAppClient {
     pub(crate) account: Account,
     pub(crate) session: Arc<dyn WhatsAppSession>,
     pub(crate) events: EventSink,
-    shared: Arc<Shared>,
-    logged_in: AtomicBool,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) logged_in: AtomicBool,
     /// Names by number: the address book, then push names seen in messages.
-    names: Mutex<HashMap<String, String>>,
+    pub(crate) names: Mutex<HashMap<String, String>>,
     /// Each person's current reaction per message: WhatsApp has one per person, and a
     /// removal does not say which emoji it removes.
     reactions: Mutex<HashMap<(String, String, String), String>>,
     /// Who sent recent group messages: a group read receipt must name the sender.
-    group_senders: Mutex<RecentSenders>,
-    phone_seen_ms: AtomicI64,
+    pub(crate) group_senders: Mutex<RecentSenders>,
+    pub(crate) phone_seen_ms: AtomicI64,
     /// The phone-seen time already warned about, so the warning is sent once.
     warned_for_ms: AtomicI64,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -60,7 +55,7 @@ const REMEMBERED_SENDERS: usize = 2000;
 
 /// The senders of the most recent group messages, by message id, oldest forgotten first.
 #[derive(Default)]
-struct RecentSenders {
+pub(crate) struct RecentSenders {
     order: std::collections::VecDeque<String>,
     by_id: HashMap<String, String>,
 }
@@ -77,42 +72,8 @@ impl RecentSenders {
         }
     }
 
-    fn sender_of(&self, id: &str) -> Option<String> {
+    pub(crate) fn sender_of(&self, id: &str) -> Option<String> {
         self.by_id.get(id).cloned()
-    }
-}
-
-/// A Matrix file as WhatsApp sends it: a WebP picture goes as a sticker (what Matrix
-/// stickers are) and OGG/Opus audio as a voice note (what WhatsApp records).
-fn outgoing_media(m: &mxbridge_core::network::content::Media) -> WaMedia {
-    use mxbridge_core::network::content::MediaKind;
-    let mime = m.mime.clone().unwrap_or_else(|| "application/octet-stream".to_owned());
-    WaMedia {
-        kind: m.kind,
-        sticker: m.kind == MediaKind::Image && mime == "image/webp",
-        voice: m.kind == MediaKind::Audio && mime.starts_with("audio/ogg"),
-        mime,
-        name: m.name.clone(),
-        data: m.data.clone(),
-    }
-}
-
-/// A Matrix file that is a single vCard, as the contact card WhatsApp shows for it (Matrix
-/// has no contact message; clients share contacts as `.vcf` files).
-fn contact_card(m: &mxbridge_core::network::content::Media) -> Option<WaContactCard> {
-    if !vcard::is_vcard_file(m.mime.as_deref(), &m.name) {
-        return None;
-    }
-    let card = vcard::parse(&m.data)?;
-    Some(WaContactCard { display_name: card.display_name, vcard: card.text })
-}
-
-fn to_network_error(e: BackendError) -> NetworkError {
-    match e {
-        BackendError::NotConnected => NetworkError::NotConnected("WhatsApp is not connected".into()),
-        BackendError::NotFound(m) => NetworkError::NotFound(m),
-        BackendError::Refused(m) => NetworkError::Refused(m),
-        other => NetworkError::Other(other.to_string()),
     }
 }
 
@@ -346,15 +307,15 @@ impl WhatsAppClient {
     }
 
     /// The group of a portal; `refusal` says why a DM cannot do what was asked.
-    fn group(portal: &PortalKey, refusal: &str) -> Result<Jid, NetworkError> {
+    pub(crate) fn group(portal: &PortalKey, refusal: &str) -> Result<Jid, NetworkError> {
         Some(Self::chat(portal)?).filter(Jid::is_group).ok_or_else(|| NetworkError::Refused(refusal.to_owned()))
     }
 
-    fn chat(portal: &PortalKey) -> Result<Jid, NetworkError> {
+    pub(crate) fn chat(portal: &PortalKey) -> Result<Jid, NetworkError> {
         jid::chat_of(portal).ok_or_else(|| NetworkError::NotFound(format!("`{}` is not a WhatsApp chat", portal.chat)))
     }
 
-    fn wa_text(&self, content: &Content) -> WaText {
+    pub(crate) fn wa_text(&self, content: &Content) -> WaText {
         let ghosts = self.shared.ghosts.get();
         let number_of = |user: &str| {
             ghosts.and_then(|g| g.remote_of(user)).map(|r| r.as_str().to_owned()).filter(|n| n.chars().all(|c| c.is_ascii_digit()))
@@ -367,7 +328,7 @@ impl WhatsAppClient {
     }
 
     /// Starts the pump and the phone watch for a fresh connection.
-    fn spawn_tasks(self: &Arc<Self>, mut rx: mpsc::UnboundedReceiver<BackendEvent>) {
+    pub(crate) fn spawn_tasks(self: &Arc<Self>, mut rx: mpsc::UnboundedReceiver<BackendEvent>) {
         let me = self.clone();
         let pump = tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
@@ -389,7 +350,7 @@ impl WhatsAppClient {
         tasks.extend([pump, watch]);
     }
 
-    fn stop_tasks(&self) {
+    pub(crate) fn stop_tasks(&self) {
         for task in self.tasks.lock().expect("lock").drain(..) {
             task.abort();
         }
@@ -406,215 +367,8 @@ impl WhatsAppClient {
     }
 }
 
-/// The client as the core sees it: a thin wrapper, because the pump needs an `Arc` of the
-/// client itself.
-pub(crate) struct ClientHandle(pub(crate) Arc<WhatsAppClient>);
-
-#[async_trait]
-impl NetworkClient for ClientHandle {
-    async fn connect(&self) {
-        if let Some(sessions) = self.0.shared.sessions.get()
-            && let Ok(Some(v)) = sessions.get(&self.0.login, PHONE_SEEN_KEY).await
-            && let Some(at) = std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok())
-        {
-            self.0.phone_seen_ms.fetch_max(at, Ordering::SeqCst);
-        }
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.0.spawn_tasks(rx);
-        self.0.session.connect(tx).await;
-    }
-
-    async fn disconnect(&self) {
-        self.0.session.disconnect().await;
-        self.0.stop_tasks();
-    }
-
-    fn is_logged_in(&self) -> bool {
-        self.0.logged_in.load(Ordering::SeqCst)
-    }
-
-    async fn logout(&self) {
-        self.0.logged_in.store(false, Ordering::SeqCst);
-        self.0.session.logout().await;
-        self.0.stop_tasks();
-    }
-
-    async fn chat_info(&self, chat: &PortalKey) -> Result<ChatInfo, NetworkError> {
-        self.0.info_of(&WhatsAppClient::chat(chat)?).await.map_err(to_network_error)
-    }
-
-    async fn user_info(&self, user: &RemoteUserId) -> Result<UserInfo, NetworkError> {
-        let name = self.0.name_of(user.as_str()).unwrap_or_else(|| format!("+{user}"));
-        Ok(UserInfo { display_name: Some(name), avatar: None })
-    }
-
-    async fn send(&self, msg: OutgoingMessage) -> Result<SentMessage, NetworkError> {
-        let chat = WhatsAppClient::chat(&msg.portal)?;
-        let mut text = self.0.wa_text(&msg.content);
-        if let Some(name) = &msg.relayed_for {
-            text.text = format!("*{name}*: {}", text.text);
-        }
-        let contact = msg.content.media.as_ref().and_then(contact_card);
-        let media = msg.content.media.as_ref().filter(|_| contact.is_none()).map(outgoing_media);
-        let outgoing = OutgoingWa { text, reply_to: msg.reply_to.map(|r| r.as_str().to_owned()), media, location: None, contact };
-        let sent = self.0.session.send(&chat, outgoing).await.map_err(to_network_error)?;
-        Ok(SentMessage { id: RemoteMessageId::new(sent.id), timestamp_ms: Some(sent.timestamp_ms), note: None })
-    }
-
-    fn edits(&self) -> Option<&dyn Edits> {
-        Some(self)
-    }
-
-    fn reactions(&self) -> Option<&dyn Reactions> {
-        Some(self)
-    }
-
-    fn redactions(&self) -> Option<&dyn Redactions> {
-        Some(self)
-    }
-
-    fn typing(&self) -> Option<&dyn Typing> {
-        Some(self)
-    }
-
-    fn read_receipts(&self) -> Option<&dyn ReadReceipts> {
-        Some(self)
-    }
-
-    fn locations(&self) -> Option<&dyn Locations> {
-        Some(self)
-    }
-
-    fn start_dm(&self) -> Option<&dyn ResolveIdentifier> {
-        Some(self)
-    }
-
-    fn chat_names(&self) -> Option<&dyn ChatNames> {
-        Some(self)
-    }
-
-    fn moderation(&self) -> Option<&dyn Moderation> {
-        Some(self)
-    }
-
-    fn remote_name(&self) -> Option<String> {
-        Some(format!("+{} ({})", self.0.account.number, self.0.account.push_name))
-    }
-}
-
-#[async_trait]
-impl Edits for ClientHandle {
-    async fn edit(&self, portal: &PortalKey, target: &RemoteMessageId, content: Content) -> Result<Option<String>, NetworkError> {
-        let chat = WhatsAppClient::chat(portal)?;
-        self.0.session.edit(&chat, target.as_str(), self.0.wa_text(&content)).await.map_err(to_network_error)?;
-        Ok(None)
-    }
-}
-
-#[async_trait]
-impl Reactions for ClientHandle {
-    async fn react(&self, portal: &PortalKey, target: &RemoteMessageId, key: &str) -> Result<(), NetworkError> {
-        let chat = WhatsAppClient::chat(portal)?;
-        self.0.session.react(&chat, target.as_str(), key).await.map_err(to_network_error)
-    }
-
-    async fn unreact(&self, portal: &PortalKey, target: &RemoteMessageId, _key: &str) -> Result<(), NetworkError> {
-        let chat = WhatsAppClient::chat(portal)?;
-        self.0.session.react(&chat, target.as_str(), "").await.map_err(to_network_error)
-    }
-}
-
-#[async_trait]
-impl Redactions for ClientHandle {
-    async fn delete(&self, portal: &PortalKey, target: &RemoteMessageId) -> Result<(), NetworkError> {
-        let chat = WhatsAppClient::chat(portal)?;
-        self.0.session.revoke(&chat, target.as_str()).await.map_err(to_network_error)
-    }
-}
-
-#[async_trait]
-impl Typing for ClientHandle {
-    async fn set_typing(&self, portal: &PortalKey, typing: bool) -> Result<(), NetworkError> {
-        let chat = WhatsAppClient::chat(portal)?;
-        self.0.session.set_typing(&chat, typing).await.map_err(to_network_error)
-    }
-}
-
-#[async_trait]
-impl Locations for ClientHandle {
-    async fn send_location(
-        &self,
-        portal: &PortalKey,
-        location: &Location,
-        reply_to: Option<&RemoteMessageId>,
-    ) -> Result<SentMessage, NetworkError> {
-        let chat = WhatsAppClient::chat(portal)?;
-        let shared = WaLocation { latitude: location.latitude, longitude: location.longitude, name: location.description.clone() };
-        let outgoing = OutgoingWa { location: Some(shared), ..OutgoingWa::new(WaText::default(), reply_to.map(|r| r.as_str().to_owned())) };
-        let sent = self.0.session.send(&chat, outgoing).await.map_err(to_network_error)?;
-        Ok(SentMessage { id: RemoteMessageId::new(sent.id), timestamp_ms: Some(sent.timestamp_ms), note: None })
-    }
-}
-
-#[async_trait]
-impl ChatNames for ClientHandle {
-    async fn set_chat_name(&self, portal: &PortalKey, name: &str) -> Result<(), NetworkError> {
-        let chat = WhatsAppClient::chat(portal)?;
-        if !chat.is_group() {
-            return Err(NetworkError::Unsupported("renaming a chat with one person (only the Matrix room has the new name)".into()));
-        }
-        self.0.session.set_subject(&chat, name).await.map_err(to_network_error)
-    }
-}
-
-/// What Matrix moderators do in a group portal, done by the user's WhatsApp account (which
-/// must administer the group for WhatsApp to accept it).
-#[async_trait]
-impl Moderation for ClientHandle {
-    async fn set_topic(&self, portal: &PortalKey, topic: &str) -> Result<(), NetworkError> {
-        let chat = WhatsAppClient::group(portal, "a chat with one person has no description")?;
-        let description = Some(topic.trim()).filter(|t| !t.is_empty());
-        self.0.session.set_description(&chat, description).await.map_err(to_network_error)
-    }
-
-    async fn kick(&self, portal: &PortalKey, user: &RemoteUserId, _reason: &str) -> Result<(), NetworkError> {
-        let chat = WhatsAppClient::group(portal, "nobody can be removed from a chat with one person")?;
-        self.0.session.remove_participant(&chat, user.as_str()).await.map_err(to_network_error)
-    }
-
-    async fn ban(&self, _portal: &PortalKey, _user: &RemoteUserId, _reason: &str) -> Result<(), NetworkError> {
-        Err(NetworkError::Unsupported("bans (WhatsApp only removes people from groups: kick them instead)".into()))
-    }
-}
-
-#[async_trait]
-impl ReadReceipts for ClientHandle {
-    async fn mark_read(&self, portal: &PortalKey, up_to: &RemoteMessageId) -> Result<(), NetworkError> {
-        let chat = WhatsAppClient::chat(portal)?;
-        let sender = if chat.is_group() { self.0.group_senders.lock().expect("lock").sender_of(up_to.as_str()) } else { None };
-        self.0.session.mark_read(&chat, sender.as_deref(), &[up_to.as_str().to_owned()]).await.map_err(to_network_error)
-    }
-}
-
-#[async_trait]
-impl ResolveIdentifier for ClientHandle {
-    async fn resolve(&self, identifier: &str) -> Result<(PortalKey, ChatInfo), NetworkError> {
-        let number = jid::normalize_number(identifier).map_err(|e| NetworkError::NotFound(e.to_string()))?;
-        let contact = self.0.session.lookup(&number).await.map_err(to_network_error)?;
-        let Some(contact) = contact else {
-            return Err(NetworkError::NotFound(format!("+{number} is not on WhatsApp; check the number, with its country code")));
-        };
-        self.0.names.lock().expect("lock").entry(number.clone()).or_insert(contact.name.clone());
-        let chat = Jid::user(&number);
-        let info = ChatInfo::direct(jid::user_id(&number), Some(UserInfo { display_name: Some(contact.name), avatar: None }));
-        Ok((chat.portal(&self.0.login), info))
-    }
-}
-
 #[cfg(test)]
 mod recent_senders_tests {
-    use mxbridge_core::network::content::{Media, MediaKind};
-
     use super::*;
 
     #[test]
@@ -631,18 +385,5 @@ mod recent_senders_tests {
             senders.sender_of(&format!("id{}", REMEMBERED_SENDERS + 2)).as_deref(),
             Some(format!("44{}", REMEMBERED_SENDERS + 2).as_str())
         );
-    }
-
-    #[test]
-    fn test_webp_pictures_go_as_stickers_and_ogg_audio_as_voice_notes() {
-        let media = |kind, mime: &str| Media { kind, name: "f".into(), mime: Some(mime.into()), data: vec![1], url: None };
-        let sticker = outgoing_media(&media(MediaKind::Image, "image/webp"));
-        assert!(sticker.sticker && !sticker.voice);
-        assert!(!outgoing_media(&media(MediaKind::Image, "image/png")).sticker);
-        let voice = outgoing_media(&media(MediaKind::Audio, "audio/ogg; codecs=opus"));
-        assert!(voice.voice && !voice.sticker);
-        assert!(!outgoing_media(&media(MediaKind::Audio, "audio/mpeg")).voice, "music stays a music file");
-        let unknown = outgoing_media(&Media { mime: None, ..media(MediaKind::File, "") });
-        assert_eq!(unknown.mime, "application/octet-stream");
     }
 }

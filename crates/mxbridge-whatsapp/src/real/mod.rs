@@ -2,12 +2,14 @@
 //!
 //! Each login is a linked device with its own whatsapp-rust SQLite store ([`store`]).
 //! whatsapp-rust's events arrive on a channel (`Forward`) and are translated
-//! in order ([`events`]); outgoing messages are built in [`outgoing`]. whatsapp-rust
+//! in order ([`events`]); outgoing messages are built in [`outgoing`]; files are downloaded
+//! with retries and, once expired, uploaded again by the phone ([`media`]). whatsapp-rust
 //! reconnects a dropped socket by itself; when its client stops altogether, the session
 //! starts it again with backoff. None of this can be exercised without WhatsApp's servers:
 //! the unit tests cover the store files, the translation and the message building.
 
 mod events;
+mod media;
 mod outgoing;
 mod store;
 
@@ -34,11 +36,10 @@ use crate::backend::{
 use crate::jid::{Jid, LID_SERVER};
 use crate::markup::WaText;
 use events::{Translated, translate};
+use media::MEDIA_ATTEMPTS;
 use outgoing::{media_message, media_type, text_message, wa_jid};
 use store::StoreFile;
 
-/// Attempts for a media upload or download before the message fails.
-const MEDIA_ATTEMPTS: u32 = 3;
 /// Longest wait between two attempts to start a stopped client.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
@@ -291,7 +292,11 @@ impl RealSession {
                             self.names.lock().expect("lock").learn(vec![contact], false);
                         }
                         if let Some(original) = download {
-                            match (self.download(&original).await, &mut message.kind) {
+                            let downloaded = match self.client() {
+                                Ok(client) => media::download(&client, &original, &message).await,
+                                Err(e) => Err(e),
+                            };
+                            match (downloaded, &mut message.kind) {
                                 (Ok(data), InboundKind::Media { media, .. }) => media.data = data,
                                 (Ok(_), _) => {}
                                 (Err(e), _) => {
@@ -331,35 +336,6 @@ impl RealSession {
             Ok(None) => {}
             Err(e) => warn!(error = %e, "could not look up a LID's phone number"),
         }
-    }
-
-    /// Downloads and decrypts a message's file, retrying transient failures.
-    async fn download(&self, message: &wa::Message) -> Result<Vec<u8>, BackendError> {
-        use whatsapp_rust::wacore::proto_helpers::MessageExt;
-        let client = self.client()?;
-        let base = message.get_base_message();
-        let mut last = String::new();
-        for attempt in 0..MEDIA_ATTEMPTS {
-            let result = if let Some(m) = base.image_message.as_option() {
-                client.download(m).await
-            } else if let Some(m) = base.video_message.as_option() {
-                client.download(m).await
-            } else if let Some(m) = base.audio_message.as_option() {
-                client.download(m).await
-            } else if let Some(m) = base.document_message.as_option() {
-                client.download(m).await
-            } else if let Some(m) = base.sticker_message.as_option() {
-                client.download(m).await
-            } else {
-                return Err(BackendError::NotFound("the message has no file".into()));
-            };
-            match result {
-                Ok(data) => return Ok(data),
-                Err(e) => last = e.to_string(),
-            }
-            tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
-        }
-        Err(BackendError::Other(format!("the download failed {MEDIA_ATTEMPTS} times: {last}")))
     }
 
     fn key(&self, chat: &Jid, target: &str) -> wa::MessageKey {
