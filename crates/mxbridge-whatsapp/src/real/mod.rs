@@ -10,6 +10,7 @@
 
 mod events;
 mod media;
+mod names;
 mod outgoing;
 mod store;
 
@@ -37,6 +38,7 @@ use crate::jid::{Jid, LID_SERVER};
 use crate::markup::WaText;
 use events::{Translated, translate};
 use media::MEDIA_ATTEMPTS;
+use names::KnownNames;
 use outgoing::{media_message, media_type, text_message, wa_jid};
 use store::StoreFile;
 
@@ -152,6 +154,7 @@ impl WhatsAppBackend for RealBackend {
         if !store.path.exists() {
             return Err(BackendError::Store(format!("the session store {} is gone", store.path.display())));
         }
+        let names = KnownNames::load(&store.names_path());
         Ok(Arc::new(Arc::new(RealSession {
             store,
             device_name: self.device_name.clone(),
@@ -160,7 +163,7 @@ impl WhatsAppBackend for RealBackend {
             handle: tokio::sync::Mutex::default(),
             runner: Mutex::default(),
             keys: Mutex::default(),
-            names: Mutex::default(),
+            names: Mutex::new(names),
         })))
     }
 }
@@ -183,48 +186,6 @@ struct RealSession {
     keys: Mutex<HashMap<String, KeyInfo>>,
     /// People's names by number: the phone's address book and the push names they set.
     names: Mutex<KnownNames>,
-}
-
-/// The names the session learnt: from the phone's address book (app-state sync) and the
-/// push names people set (history sync, messages, push-name updates). The address book
-/// wins, as on the phone.
-#[derive(Default)]
-struct KnownNames {
-    address_book: HashMap<String, String>,
-    push_names: HashMap<String, String>,
-}
-
-impl KnownNames {
-    /// Learns names; returns the numbers whose best name changed, with that name.
-    fn learn(&mut self, contacts: Vec<Contact>, address_book: bool) -> Vec<Contact> {
-        let mut changed = Vec::new();
-        for c in contacts {
-            let before = self.best(&c.number);
-            let map = if address_book { &mut self.address_book } else { &mut self.push_names };
-            map.insert(c.number.clone(), c.name);
-            let after = self.best(&c.number);
-            if after != before
-                && let Some(name) = after
-            {
-                changed.push(Contact { number: c.number, name });
-            }
-        }
-        changed
-    }
-
-    fn best(&self, number: &str) -> Option<String> {
-        self.address_book.get(number).or_else(|| self.push_names.get(number)).cloned()
-    }
-
-    /// Everyone known by name, address-book names first, sorted by name.
-    fn all(&self) -> Vec<Contact> {
-        let mut numbers: Vec<&String> = self.address_book.keys().chain(self.push_names.keys()).collect();
-        numbers.sort();
-        numbers.dedup();
-        let mut all: Vec<Contact> = numbers.into_iter().filter_map(|n| Some(Contact { number: n.clone(), name: self.best(n)? })).collect();
-        all.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.number.cmp(&b.number)));
-        all
-    }
 }
 
 impl RealSession {
@@ -288,8 +249,7 @@ impl RealSession {
                             .expect("lock")
                             .insert(message.id.clone(), KeyInfo { from_me: message.from_me, sender: message.sender.clone() });
                         if let Some(name) = message.push_name.clone().filter(|_| !message.from_me) {
-                            let contact = Contact { number: message.sender.clone(), name };
-                            self.names.lock().expect("lock").learn(vec![contact], false);
+                            self.learn(vec![Contact { number: message.sender.clone(), name }], false);
                         }
                         if let Some(original) = download {
                             let downloaded = match self.client() {
@@ -308,7 +268,7 @@ impl RealSession {
                         let _ = events.send(BackendEvent::Message(message));
                     }
                     Translated::Names { contacts, address_book } => {
-                        let changed = self.names.lock().expect("lock").learn(contacts, address_book);
+                        let changed = self.learn(contacts, address_book);
                         if !changed.is_empty() {
                             let _ = events.send(BackendEvent::Contacts(changed));
                         }
@@ -318,6 +278,19 @@ impl RealSession {
             }
         }
         false
+    }
+
+    /// Learns names and keeps them beside the store when any changed (WhatsApp sends the
+    /// address book and push names once, not on every connection).
+    fn learn(&self, contacts: Vec<Contact>, address_book: bool) -> Vec<Contact> {
+        let mut names = self.names.lock().expect("lock");
+        let changed = names.learn(contacts, address_book);
+        if !changed.is_empty()
+            && let Err(e) = names.save(&self.store.names_path())
+        {
+            warn!(error = %e, "could not keep WhatsApp contact names");
+        }
+        changed
     }
 
     /// A DM that came addressed by a LID alone: filed under the phone number when
@@ -489,29 +462,5 @@ impl WhatsAppSession for Arc<RealSession> {
         let registered = found.iter().any(|r| r.is_registered);
         let name = self.names.lock().expect("lock").best(number).unwrap_or_else(|| format!("+{number}"));
         Ok(registered.then(|| Contact { number: number.to_owned(), name }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn contact(number: &str, name: &str) -> Contact {
-        Contact { number: number.into(), name: name.into() }
-    }
-
-    #[test]
-    fn test_address_book_names_win_over_push_names_and_changes_are_reported() {
-        let mut names = KnownNames::default();
-        assert_eq!(
-            names.learn(vec![contact("44002", "Ally"), contact("44003", "bob")], false),
-            vec![contact("44002", "Ally"), contact("44003", "bob")]
-        );
-        assert_eq!(names.learn(vec![contact("44002", "Alice Smith")], true), vec![contact("44002", "Alice Smith")]);
-        assert_eq!(names.learn(vec![contact("44002", "Ally 2")], false), vec![], "a new push name does not beat the address book");
-        assert_eq!(names.learn(vec![contact("44003", "bob")], false), vec![], "nothing changed");
-        assert_eq!(names.best("44002").as_deref(), Some("Alice Smith"));
-        assert_eq!(names.best("44009"), None);
-        assert_eq!(names.all(), vec![contact("44002", "Alice Smith"), contact("44003", "bob")], "each number once, by name");
     }
 }
