@@ -288,6 +288,8 @@ pub enum BackendEvent {
     Call {
         /// Who calls (number).
         from: String,
+        /// The call rang while the bridge was offline, and is over.
+        missed: bool,
     },
 }
 

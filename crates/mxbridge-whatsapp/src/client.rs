@@ -224,11 +224,14 @@ impl WhatsAppClient {
                 let sender = by.filter(|n| *n != self.account.number).map(|n| self.translator(&name_of).sender(&n, None));
                 self.announce_chat(&group, sender, info, role);
             }
-            BackendEvent::Call { from } => {
+            BackendEvent::Call { from, missed } => {
                 let who = self.name_of(&from).map(|n| format!("{n} (+{from})")).unwrap_or_else(|| format!("+{from}"));
-                self.emit(RemoteEvent::Notice {
-                    text: format!("{who} is calling you on WhatsApp. Calls are not bridged: answer on your phone."),
-                });
+                let text = if missed {
+                    format!("{who} called you on WhatsApp while the bridge was offline. Calls are not bridged: call back from your phone.")
+                } else {
+                    format!("{who} is calling you on WhatsApp. Calls are not bridged: answer on your phone.")
+                };
+                self.emit(RemoteEvent::Notice { text });
             }
         }
     }

@@ -10,7 +10,7 @@ use mxbridge_core::network::content::MediaKind;
 use whatsapp_rust::types::events::{ContactUpdate, Event, GroupUpdate};
 use whatsapp_rust::wacore::proto_helpers::MessageExt;
 use whatsapp_rust::wacore::stanza::groups::{GroupNotificationAction, GroupParticipantInfo};
-use whatsapp_rust::wacore::types::call::{CallAction, IncomingCall};
+use whatsapp_rust::wacore::types::call::{CallAction, IncomingCall, MissedReason};
 use whatsapp_rust::wacore::types::message::{MessageInfo, MessageSource};
 use whatsapp_rust::wacore::types::presence::{ChatPresence, ReceiptType};
 use whatsapp_rust::waproto::whatsapp as wa;
@@ -104,6 +104,11 @@ pub(crate) fn translate(event: &Event) -> Vec<Translated> {
             typing: p.state == ChatPresence::Composing,
         })],
         Event::IncomingCall(call) => call_offer(call).map(|e| vec![Translated::Event(e)]).unwrap_or_default(),
+        // Offers replayed after the bridge was offline; a call that rang here and went
+        // unanswered was told about when it rang.
+        Event::MissedCall(call) if matches!(call.reason, MissedReason::Offline) && call.from.is_pn() => {
+            vec![Translated::Event(BackendEvent::Call { from: call.from.user.to_string(), missed: true })]
+        }
         // Reasons the connection stops that the user can act on; the core shows them when
         // the connection stays down.
         Event::StreamReplaced(_) => vec![Translated::Event(BackendEvent::Disconnected(
@@ -159,7 +164,7 @@ pub(crate) fn call_offer(call: &IncomingCall) -> Option<BackendEvent> {
     }
     // The caller's phone number: given beside a LID, else the creator or the sender.
     let from = caller_pn.or(Some(creator).filter(|j| j.is_pn())).unwrap_or(&call.from);
-    Some(BackendEvent::Call { from: from.user.to_string() })
+    Some(BackendEvent::Call { from: from.user.to_string(), missed: false })
 }
 
 /// The number of a participant in a group notification.

@@ -99,7 +99,7 @@ impl SimSession {
             ));
         }
         if asks("call") {
-            send(BackendEvent::Call { from: world::ECHO.to_owned() });
+            send(BackendEvent::Call { from: world::ECHO.to_owned(), missed: false });
         }
     }
 

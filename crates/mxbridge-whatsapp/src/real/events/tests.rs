@@ -5,6 +5,7 @@ use std::time::Duration;
 use whatsapp_rust::buffa::MessageField;
 use whatsapp_rust::wacore::chrono::{TimeZone, Utc};
 use whatsapp_rust::wacore::net::DisconnectReason;
+use whatsapp_rust::wacore::types::call::MissedCall;
 use whatsapp_rust::wacore::types::events::{Connected, Disconnected, PairSuccess, PairingQrCode, PairingQrCodesExhausted, PushNameUpdate};
 use whatsapp_rust::wacore::types::message::MessageSource;
 
@@ -394,7 +395,11 @@ fn test_only_live_call_offers_are_calls() {
         group_jid: None,
     };
     let live = call(offer(Some(whatsapp_rust::Jid::pn("447700900001"))), false);
-    assert_eq!(call_offer(&live), Some(BackendEvent::Call { from: "447700900001".into() }), "the caller's number beside the LID");
+    assert_eq!(
+        call_offer(&live),
+        Some(BackendEvent::Call { from: "447700900001".into(), missed: false }),
+        "the caller's number beside the LID"
+    );
     assert_eq!(call_offer(&call(offer(None), true)), None, "an offer replayed from the offline queue");
     let end = CallAction::Terminate {
         call_id: "C1".into(),
@@ -404,6 +409,14 @@ fn test_only_live_call_offers_are_calls() {
         audio_duration: None,
     };
     assert_eq!(call_offer(&call(end, false)), None, "the end of a call is no new call");
+    let at = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+    let offline = MissedCall::new(whatsapp_rust::Jid::pn("447700900001"), "C2".into(), at, MissedReason::Offline);
+    assert!(matches!(
+        translate(&Event::MissedCall(offline)).as_slice(),
+        [Translated::Event(BackendEvent::Call { from, missed: true })] if from == "447700900001"
+    ));
+    let unanswered = MissedCall::new(whatsapp_rust::Jid::pn("447700900001"), "C1".into(), at, MissedReason::Remote);
+    assert!(translate(&Event::MissedCall(unanswered)).is_empty(), "told when it rang, not again");
 }
 
 #[test]
