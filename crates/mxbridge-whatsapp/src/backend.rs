@@ -266,6 +266,15 @@ pub enum BackendEvent {
         /// Who added or removed them (number), when WhatsApp says.
         by: Option<String>,
     },
+    /// People were made admins of a group, or stopped being admins.
+    GroupAdmins {
+        /// The group.
+        group: Jid,
+        /// Numbers made admins.
+        promoted: Vec<String>,
+        /// Numbers no longer admins.
+        demoted: Vec<String>,
+    },
     /// A group's description changed (`None`: removed).
     GroupTopic {
         /// The group.

@@ -205,6 +205,11 @@ impl WhatsAppClient {
                     }
                 }
             }
+            BackendEvent::GroupAdmins { group, promoted, demoted } => {
+                for e in self.translator(&name_of).admins(&group, &promoted, &demoted) {
+                    self.emit(e);
+                }
+            }
             BackendEvent::GroupTopic { group, topic, by } => {
                 let (mut info, role) = self.chat_details(&group).await.unwrap_or_else(|e| {
                     debug!(chat = %group, error = %e, "could not read a group with a new description");

@@ -3,7 +3,7 @@
 use mxbridge_core::ids::{LoginId, RemoteMessageId};
 use mxbridge_core::network::content::{Content, Media, MediaKind, MessageKind, RichText};
 use mxbridge_core::network::event::{Membership, RemoteEvent, Sender};
-use mxbridge_core::network::{GhostIds, Location, UserInfo};
+use mxbridge_core::network::{GhostIds, Location, Role, UserInfo};
 
 use crate::backend::{InboundKind, InboundMessage, WaMedia};
 use crate::jid::{self, Jid};
@@ -123,6 +123,18 @@ impl Translator<'_> {
         RemoteEvent::Typing { chat: chat.portal(self.login), sender: self.sender(who, None), typing }
     }
 
+    /// Admins made or unmade: the ghosts' power levels follow, and the user's own when it is
+    /// the account.
+    pub(crate) fn admins(&self, group: &Jid, promoted: &[String], demoted: &[String]) -> Vec<RemoteEvent> {
+        let chat = group.portal(self.login);
+        let event = |number: &String, role| RemoteEvent::RoleChanged {
+            chat: chat.clone(),
+            sender: (number != self.own_number).then(|| self.sender(number, None)),
+            role,
+        };
+        promoted.iter().map(|n| event(n, Role::Admin)).chain(demoted.iter().map(|n| event(n, Role::Member))).collect()
+    }
+
     /// People joined or left a group. The account's own leaving takes the user out of the
     /// portal room; its own joining is not a ghost's (the caller announces the chat).
     pub(crate) fn members(&self, group: &Jid, joined: &[String], left: &[String], by: Option<&str>) -> Vec<RemoteEvent> {
@@ -211,6 +223,22 @@ mod tests {
         let mut own = inbound("4479", InboundKind::Text { text: WaText::default(), reply_to: None });
         own.from_me = true;
         assert!(matches!(translate(own), RemoteEvent::Message { sender, .. } if sender.is_self));
+    }
+
+    #[test]
+    fn test_group_admins_become_power_levels() {
+        let login = LoginId::new("+4479");
+        let names = |_: &str| None;
+        let t = Translator { login: &login, own_number: "4479", ghosts: None, name_of: &names };
+        let events = t.admins(&Jid::group("1-2"), &["447700900003".into()], &["4479".into()]);
+        let roles: Vec<(Option<String>, Role)> = events
+            .iter()
+            .map(|e| match e {
+                RemoteEvent::RoleChanged { sender, role, .. } => (sender.as_ref().map(|s| s.id.as_str().to_owned()), *role),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(roles, vec![(Some("447700900003".into()), Role::Admin), (None, Role::Member)], "the account's own role is the user's");
     }
 
     #[test]

@@ -373,6 +373,12 @@ async fn test_group_names_topics_and_members_both_ways_sim() {
         .expect("the user is told WhatsApp has no bans");
     assert!(refused["content"]["body"].as_str().unwrap().contains("kick them instead"), "{refused}");
 
+    // A member made admin on WhatsApp gets the admins' power in the room.
+    user.send_text(&friends, "please join").await;
+    wait_member(&user, &friends, &bob, true).await;
+    user.send_text(&friends, "please promote").await;
+    user.wait_power_level(&friends, &bob, 95).await;
+
     // The bridge's own renames and topics reach it too (a moment later): none goes back.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let actions = wa.sim.actions();

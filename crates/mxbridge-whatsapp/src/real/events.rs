@@ -184,6 +184,12 @@ pub(crate) fn group_update(update: &GroupUpdate) -> Option<BackendEvent> {
         GroupNotificationAction::Remove { participants, .. } => {
             Some(BackendEvent::GroupMembers { group, joined: Vec::new(), left: numbers(participants), by: changed_by(update, None) })
         }
+        GroupNotificationAction::Promote { participants } => {
+            Some(BackendEvent::GroupAdmins { group, promoted: numbers(participants), demoted: Vec::new() })
+        }
+        GroupNotificationAction::Demote { participants } => {
+            Some(BackendEvent::GroupAdmins { group, promoted: Vec::new(), demoted: numbers(participants) })
+        }
         GroupNotificationAction::Description { description, .. } => {
             Some(BackendEvent::GroupTopic { group, topic: description.clone(), by: changed_by(update, None) })
         }

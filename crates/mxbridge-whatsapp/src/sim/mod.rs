@@ -31,7 +31,8 @@
 //!   types too.
 //! - **Groups**: request words in a message the account sends to a group: `rename` (the
 //!   group's first admin other than the account renames it to `<subject> (renamed)`),
-//!   `describe` (that admin sets its description to `Set by <name>`), `join` (the first of
+//!   `describe` (that admin sets its description to `Set by <name>`), `promote` (the first
+//!   member who is neither the account nor an admin becomes one), `join` (the first of
 //!   Alice, Bob, Carol, Dave who is not a member joins), `leave` (the first member who is
 //!   neither the account nor an admin leaves). From Matrix, renaming a group's room sets
 //!   its subject ([`SimAction::SubjectSet`]), a topic its description

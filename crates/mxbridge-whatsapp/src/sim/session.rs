@@ -129,6 +129,16 @@ impl SimSession {
                 let _ = events.send(BackendEvent::GroupTopic { group: group.clone(), topic, by: Some(by) });
             }
         }
+        if asks("promote") {
+            let promoted = self.state.change_group(me, group, |g| {
+                let member = g.participants.iter_mut().find(|p| p.number != me && !p.admin)?;
+                member.admin = true;
+                Some(member.number.clone())
+            });
+            if let Some(number) = promoted.flatten() {
+                let _ = events.send(BackendEvent::GroupAdmins { group: group.clone(), promoted: vec![number], demoted: Vec::new() });
+            }
+        }
         if asks("join") {
             let joined = self.state.change_group(me, group, |g| {
                 let newcomer = [world::ALICE, world::BOB, world::CAROL, world::DAVE]

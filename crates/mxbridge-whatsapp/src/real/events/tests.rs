@@ -232,6 +232,16 @@ fn test_group_joins_leaves_and_subjects() {
     ));
     let cleared = group_event(GroupNotificationAction::Description { id: "D2".into(), description: None }, None);
     assert!(matches!(translate(&cleared).as_slice(), [Translated::Event(BackendEvent::GroupTopic { topic: None, by: None, .. })]));
+    let promote = group_event(GroupNotificationAction::Promote { participants: vec![participant("447700900003")] }, None);
+    assert!(matches!(
+        translate(&promote).as_slice(),
+        [Translated::Event(BackendEvent::GroupAdmins { promoted, demoted, .. })] if promoted == &["447700900003".to_owned()] && demoted.is_empty()
+    ));
+    let demote = group_event(GroupNotificationAction::Demote { participants: vec![participant("447700900123")] }, None);
+    assert!(matches!(
+        translate(&demote).as_slice(),
+        [Translated::Event(BackendEvent::GroupAdmins { promoted, demoted, .. })] if promoted.is_empty() && demoted == &["447700900123".to_owned()]
+    ));
     let settings = group_event(GroupNotificationAction::Announce, None);
     assert!(translate(&settings).is_empty(), "settings are not bridged");
 }
