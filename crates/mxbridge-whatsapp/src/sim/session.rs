@@ -104,7 +104,8 @@ impl SimSession {
     }
 
     /// What the group's members do when the account's message asks for it (see the module
-    /// docs): a rename, a join, a leave, each reported as WhatsApp reports it.
+    /// docs): a rename, a description, a new admin, a join, a leave, each reported as
+    /// WhatsApp reports it.
     fn group_requests(&self, events: &mpsc::UnboundedSender<BackendEvent>, group: &Jid, text: &str) {
         let words = text.to_lowercase();
         let asks = |word: &str| words.split(|c: char| !c.is_alphanumeric()).any(|w| w == word);
