@@ -176,6 +176,8 @@ pub enum InboundKind {
         name: String,
         /// Number on the card.
         number: Option<String>,
+        /// The card itself (vCard text), which reaches Matrix as a `.vcf` file to import.
+        vcard: Option<String>,
     },
     /// An edit of an earlier message.
     Edit {
@@ -230,6 +232,9 @@ pub enum BackendEvent {
     PhoneSeen(i64),
     /// Chats with recent activity, after a new login.
     RecentChats(Vec<RecentChat>),
+    /// Names learnt while connected (the phone's address book, push names), the best known
+    /// per number.
+    Contacts(Vec<Contact>),
     /// A message.
     Message(InboundMessage),
     /// Someone read messages.
@@ -258,6 +263,26 @@ pub enum BackendEvent {
         joined: Vec<String>,
         /// Numbers that left or were removed.
         left: Vec<String>,
+        /// Who added or removed them (number), when WhatsApp says.
+        by: Option<String>,
+    },
+    /// People were made admins of a group, or stopped being admins.
+    GroupAdmins {
+        /// The group.
+        group: Jid,
+        /// Numbers made admins.
+        promoted: Vec<String>,
+        /// Numbers no longer admins.
+        demoted: Vec<String>,
+    },
+    /// A group's description changed (`None`: removed).
+    GroupTopic {
+        /// The group.
+        group: Jid,
+        /// The new description.
+        topic: Option<String>,
+        /// Who changed it (number).
+        by: Option<String>,
     },
     /// A group's name changed.
     GroupSubject {
@@ -272,6 +297,8 @@ pub enum BackendEvent {
     Call {
         /// Who calls (number).
         from: String,
+        /// The call rang while the bridge was offline, and is over.
+        missed: bool,
     },
 }
 
@@ -286,6 +313,24 @@ pub struct OutgoingWa {
     pub media: Option<WaMedia>,
     /// A location to share instead of text or a file.
     pub location: Option<WaLocation>,
+    /// A contact card to share instead of text or a file.
+    pub contact: Option<WaContactCard>,
+}
+
+impl OutgoingWa {
+    /// A text message (possibly empty, for a location or a card), replying when `reply_to` is set.
+    pub fn new(text: WaText, reply_to: Option<String>) -> Self {
+        Self { text, reply_to, media: None, location: None, contact: None }
+    }
+}
+
+/// A shared contact card.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaContactCard {
+    /// The name WhatsApp shows on the card.
+    pub display_name: String,
+    /// The card itself (vCard text).
+    pub vcard: String,
 }
 
 /// A shared location.
@@ -342,6 +387,12 @@ pub trait WhatsAppSession: Send + Sync {
     async fn revoke(&self, chat: &Jid, target: &str) -> Result<(), BackendError>;
     /// Shows or stops the typing indicator.
     async fn set_typing(&self, chat: &Jid, typing: bool) -> Result<(), BackendError>;
+    /// Renames a group (sets its subject).
+    async fn set_subject(&self, group: &Jid, subject: &str) -> Result<(), BackendError>;
+    /// Sets a group's description; `None` removes it.
+    async fn set_description(&self, group: &Jid, description: Option<&str>) -> Result<(), BackendError>;
+    /// Removes someone (a number) from a group.
+    async fn remove_participant(&self, group: &Jid, number: &str) -> Result<(), BackendError>;
     /// Marks messages as read; `sender` (a number) is who sent them, which WhatsApp needs
     /// in groups.
     async fn mark_read(&self, chat: &Jid, sender: Option<&str>, ids: &[String]) -> Result<(), BackendError>;

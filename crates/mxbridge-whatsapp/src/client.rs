@@ -1,4 +1,6 @@
-//! One linked WhatsApp account: the core's `NetworkClient` over a backend session.
+//! One linked WhatsApp account over a backend session: what it knows (names, reactions,
+//! group senders, when the phone was seen) and how WhatsApp's events become the core's.
+//! What the core calls on it is in `handle`.
 //!
 //! The session's events arrive on one channel and are translated in order by one task
 //! (the pump); the phone-offline watch runs beside it.
@@ -8,19 +10,15 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use mxbridge_core::ids::{LoginId, PortalKey, RemoteMessageId, RemoteUserId};
+use mxbridge_core::ids::{LoginId, PortalKey, RemoteMessageId};
 use mxbridge_core::network::content::{Content, MessageKind};
-use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent};
-use mxbridge_core::network::{
-    ChatInfo, ChatKind, ChatMember, Edits, Location, Locations, NetworkClient, NetworkError, OutgoingMessage, Reactions, ReadReceipts,
-    Redactions, ResolveIdentifier, Role, SentMessage, Typing, UserInfo,
-};
+use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent, Sender};
+use mxbridge_core::network::{ChatInfo, ChatKind, ChatMember, NetworkError, Role, UserInfo};
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
 use crate::Shared;
-use crate::backend::{Account, BackendError, BackendEvent, Group, InboundKind, OutgoingWa, WaLocation, WaMedia, WhatsAppSession};
+use crate::backend::{Account, BackendError, BackendEvent, Group, InboundKind, WhatsAppSession};
 use crate::incoming::Translator;
 use crate::jid::{self, Jid};
 use crate::markup::{self, WaText};
@@ -29,7 +27,7 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 /// How often the phone-offline watch looks at the clock between events.
 const PHONE_CHECK_INTERVAL: Duration = Duration::from_secs(3600);
 /// Session-store key of the time the phone was last seen.
-const PHONE_SEEN_KEY: &str = "whatsapp.phone_seen_ms";
+pub(crate) const PHONE_SEEN_KEY: &str = "whatsapp.phone_seen_ms";
 
 /// A linked account.
 pub(crate) struct WhatsAppClient {
@@ -37,16 +35,16 @@ pub(crate) struct WhatsAppClient {
     pub(crate) account: Account,
     pub(crate) session: Arc<dyn WhatsAppSession>,
     pub(crate) events: EventSink,
-    shared: Arc<Shared>,
-    logged_in: AtomicBool,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) logged_in: AtomicBool,
     /// Names by number: the address book, then push names seen in messages.
-    names: Mutex<HashMap<String, String>>,
+    pub(crate) names: Mutex<HashMap<String, String>>,
     /// Each person's current reaction per message: WhatsApp has one per person, and a
     /// removal does not say which emoji it removes.
     reactions: Mutex<HashMap<(String, String, String), String>>,
     /// Who sent recent group messages: a group read receipt must name the sender.
-    group_senders: Mutex<RecentSenders>,
-    phone_seen_ms: AtomicI64,
+    pub(crate) group_senders: Mutex<RecentSenders>,
+    pub(crate) phone_seen_ms: AtomicI64,
     /// The phone-seen time already warned about, so the warning is sent once.
     warned_for_ms: AtomicI64,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -57,7 +55,7 @@ const REMEMBERED_SENDERS: usize = 2000;
 
 /// The senders of the most recent group messages, by message id, oldest forgotten first.
 #[derive(Default)]
-struct RecentSenders {
+pub(crate) struct RecentSenders {
     order: std::collections::VecDeque<String>,
     by_id: HashMap<String, String>,
 }
@@ -74,32 +72,8 @@ impl RecentSenders {
         }
     }
 
-    fn sender_of(&self, id: &str) -> Option<String> {
+    pub(crate) fn sender_of(&self, id: &str) -> Option<String> {
         self.by_id.get(id).cloned()
-    }
-}
-
-/// A Matrix file as WhatsApp sends it: a WebP picture goes as a sticker (what Matrix
-/// stickers are) and OGG/Opus audio as a voice note (what WhatsApp records).
-fn outgoing_media(m: &mxbridge_core::network::content::Media) -> WaMedia {
-    use mxbridge_core::network::content::MediaKind;
-    let mime = m.mime.clone().unwrap_or_else(|| "application/octet-stream".to_owned());
-    WaMedia {
-        kind: m.kind,
-        sticker: m.kind == MediaKind::Image && mime == "image/webp",
-        voice: m.kind == MediaKind::Audio && mime.starts_with("audio/ogg"),
-        mime,
-        name: m.name.clone(),
-        data: m.data.clone(),
-    }
-}
-
-fn to_network_error(e: BackendError) -> NetworkError {
-    match e {
-        BackendError::NotConnected => NetworkError::NotConnected("WhatsApp is not connected".into()),
-        BackendError::NotFound(m) => NetworkError::NotFound(m),
-        BackendError::Refused(m) => NetworkError::Refused(m),
-        other => NetworkError::Other(other.to_string()),
     }
 }
 
@@ -163,10 +137,16 @@ impl WhatsAppClient {
             BackendEvent::RecentChats(chats) => {
                 let since = crate::now_ms() - i64::from(self.shared.config.initial_chat_days) * DAY_MS;
                 for chat in chats.into_iter().filter(|c| c.last_activity_ms >= since) {
-                    match self.info_of(&chat.jid).await {
-                        Ok(info) => self.emit(RemoteEvent::ChatChanged { chat: chat.jid.portal(&self.login), sender: None, info }),
+                    match self.chat_details(&chat.jid).await {
+                        Ok((info, role)) => self.announce_chat(&chat.jid, None, info, role),
                         Err(e) => debug!(chat = %chat.jid, error = %e, "could not read a recent chat"),
                     }
+                }
+            }
+            BackendEvent::Contacts(contacts) => {
+                let mut names = self.names.lock().expect("lock");
+                for c in contacts {
+                    names.insert(c.number, c.name);
                 }
             }
             BackendEvent::Message(m) => {
@@ -213,28 +193,50 @@ impl WhatsAppClient {
                 }
             }
             BackendEvent::Typing { chat, sender, typing } => self.emit(self.translator(&name_of).typing(&chat, &sender, typing)),
-            BackendEvent::GroupMembers { group, joined, left } => {
-                for e in self.translator(&name_of).members(&group, &joined, &left) {
+            BackendEvent::GroupMembers { group, joined, left, by } => {
+                for e in self.translator(&name_of).members(&group, &joined, &left, by.as_deref()) {
+                    self.emit(e);
+                }
+                // Added to a group: its portal is made (or brought up to date) and the user invited.
+                if joined.contains(&self.account.number) {
+                    match self.chat_details(&group).await {
+                        Ok((info, role)) => self.announce_chat(&group, None, info, role),
+                        Err(e) => debug!(chat = %group, error = %e, "could not read a group the account was added to"),
+                    }
+                }
+            }
+            BackendEvent::GroupAdmins { group, promoted, demoted } => {
+                for e in self.translator(&name_of).admins(&group, &promoted, &demoted) {
                     self.emit(e);
                 }
             }
+            BackendEvent::GroupTopic { group, topic, by } => {
+                let (mut info, role) = self.chat_details(&group).await.unwrap_or_else(|e| {
+                    debug!(chat = %group, error = %e, "could not read a group with a new description");
+                    (ChatInfo { name: None, topic: None, avatar: None, kind: ChatKind::Group, members: Vec::new() }, Role::Member)
+                });
+                info.topic = Some(topic.unwrap_or_default());
+                let sender = by.filter(|n| *n != self.account.number).map(|n| self.translator(&name_of).sender(&n, None));
+                self.announce_chat(&group, sender, info, role);
+            }
             BackendEvent::GroupSubject { group, subject, by } => {
-                let mut info = self.info_of(&group).await.unwrap_or(ChatInfo {
-                    name: None,
-                    topic: None,
-                    avatar: None,
-                    kind: ChatKind::Group,
-                    members: Vec::new(),
+                let (mut info, role) = self.chat_details(&group).await.unwrap_or_else(|e| {
+                    debug!(chat = %group, error = %e, "could not read a renamed group");
+                    (ChatInfo { name: None, topic: None, avatar: None, kind: ChatKind::Group, members: Vec::new() }, Role::Member)
                 });
                 info.name = Some(subject);
-                let sender = by.map(|n| self.translator(&name_of).sender(&n, None));
-                self.emit(RemoteEvent::ChatChanged { chat: group.portal(&self.login), sender, info });
+                // The account's own renames (from the phone, or echoed from Matrix) are the bot's.
+                let sender = by.filter(|n| *n != self.account.number).map(|n| self.translator(&name_of).sender(&n, None));
+                self.announce_chat(&group, sender, info, role);
             }
-            BackendEvent::Call { from } => {
+            BackendEvent::Call { from, missed } => {
                 let who = self.name_of(&from).map(|n| format!("{n} (+{from})")).unwrap_or_else(|| format!("+{from}"));
-                self.emit(RemoteEvent::Notice {
-                    text: format!("{who} is calling you on WhatsApp. Calls are not bridged: answer on your phone."),
-                });
+                let text = if missed {
+                    format!("{who} called you on WhatsApp while the bridge was offline. Calls are not bridged: call back from your phone.")
+                } else {
+                    format!("{who} is calling you on WhatsApp. Calls are not bridged: answer on your phone.")
+                };
+                self.emit(RemoteEvent::Notice { text });
             }
         }
     }
@@ -283,6 +285,27 @@ impl WhatsAppClient {
         ChatInfo { name: Some(group.subject), topic: group.topic, avatar: None, kind: ChatKind::Group, members }
     }
 
+    /// A chat's info, and the account's role in it (a group's admins are admins).
+    pub(crate) async fn chat_details(&self, chat: &Jid) -> Result<(ChatInfo, Role), BackendError> {
+        if !chat.is_group() {
+            return Ok((self.info_of(chat).await?, Role::Member));
+        }
+        let group = self.session.group(chat).await?;
+        let admin = group.participants.iter().any(|p| p.number == self.account.number && p.admin);
+        Ok((self.group_info(group), if admin { Role::Admin } else { Role::Member }))
+    }
+
+    /// Tells the core about a chat: its portal is created, or its name and topic brought
+    /// up to date. In a group the account administers the user gets the matching power in
+    /// the room, so they can rename it from Matrix too.
+    pub(crate) fn announce_chat(&self, chat: &Jid, sender: Option<Sender>, info: ChatInfo, role: Role) {
+        let portal = chat.portal(&self.login);
+        self.emit(RemoteEvent::ChatChanged { chat: portal.clone(), sender, info });
+        if role != Role::Member {
+            self.emit(RemoteEvent::RoleChanged { chat: portal, sender: None, role });
+        }
+    }
+
     pub(crate) async fn info_of(&self, chat: &Jid) -> Result<ChatInfo, BackendError> {
         if chat.is_group() {
             return Ok(self.group_info(self.session.group(chat).await?));
@@ -291,11 +314,16 @@ impl WhatsAppClient {
         Ok(ChatInfo::direct(jid::user_id(&chat.user), Some(UserInfo { display_name: Some(name), avatar: None })))
     }
 
-    fn chat(portal: &PortalKey) -> Result<Jid, NetworkError> {
+    /// The group of a portal; `refusal` says why a DM cannot do what was asked.
+    pub(crate) fn group(portal: &PortalKey, refusal: &str) -> Result<Jid, NetworkError> {
+        Some(Self::chat(portal)?).filter(Jid::is_group).ok_or_else(|| NetworkError::Refused(refusal.to_owned()))
+    }
+
+    pub(crate) fn chat(portal: &PortalKey) -> Result<Jid, NetworkError> {
         jid::chat_of(portal).ok_or_else(|| NetworkError::NotFound(format!("`{}` is not a WhatsApp chat", portal.chat)))
     }
 
-    fn wa_text(&self, content: &Content) -> WaText {
+    pub(crate) fn wa_text(&self, content: &Content) -> WaText {
         let ghosts = self.shared.ghosts.get();
         let number_of = |user: &str| {
             ghosts.and_then(|g| g.remote_of(user)).map(|r| r.as_str().to_owned()).filter(|n| n.chars().all(|c| c.is_ascii_digit()))
@@ -308,7 +336,7 @@ impl WhatsAppClient {
     }
 
     /// Starts the pump and the phone watch for a fresh connection.
-    fn spawn_tasks(self: &Arc<Self>, mut rx: mpsc::UnboundedReceiver<BackendEvent>) {
+    pub(crate) fn spawn_tasks(self: &Arc<Self>, mut rx: mpsc::UnboundedReceiver<BackendEvent>) {
         let me = self.clone();
         let pump = tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
@@ -330,7 +358,7 @@ impl WhatsAppClient {
         tasks.extend([pump, watch]);
     }
 
-    fn stop_tasks(&self) {
+    pub(crate) fn stop_tasks(&self) {
         for task in self.tasks.lock().expect("lock").drain(..) {
             task.abort();
         }
@@ -347,176 +375,8 @@ impl WhatsAppClient {
     }
 }
 
-/// The client as the core sees it: a thin wrapper, because the pump needs an `Arc` of the
-/// client itself.
-pub(crate) struct ClientHandle(pub(crate) Arc<WhatsAppClient>);
-
-#[async_trait]
-impl NetworkClient for ClientHandle {
-    async fn connect(&self) {
-        if let Some(sessions) = self.0.shared.sessions.get()
-            && let Ok(Some(v)) = sessions.get(&self.0.login, PHONE_SEEN_KEY).await
-            && let Some(at) = std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok())
-        {
-            self.0.phone_seen_ms.fetch_max(at, Ordering::SeqCst);
-        }
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.0.spawn_tasks(rx);
-        self.0.session.connect(tx).await;
-    }
-
-    async fn disconnect(&self) {
-        self.0.session.disconnect().await;
-        self.0.stop_tasks();
-    }
-
-    fn is_logged_in(&self) -> bool {
-        self.0.logged_in.load(Ordering::SeqCst)
-    }
-
-    async fn logout(&self) {
-        self.0.logged_in.store(false, Ordering::SeqCst);
-        self.0.session.logout().await;
-        self.0.stop_tasks();
-    }
-
-    async fn chat_info(&self, chat: &PortalKey) -> Result<ChatInfo, NetworkError> {
-        self.0.info_of(&WhatsAppClient::chat(chat)?).await.map_err(to_network_error)
-    }
-
-    async fn user_info(&self, user: &RemoteUserId) -> Result<UserInfo, NetworkError> {
-        let name = self.0.name_of(user.as_str()).unwrap_or_else(|| format!("+{user}"));
-        Ok(UserInfo { display_name: Some(name), avatar: None })
-    }
-
-    async fn send(&self, msg: OutgoingMessage) -> Result<SentMessage, NetworkError> {
-        let chat = WhatsAppClient::chat(&msg.portal)?;
-        let mut text = self.0.wa_text(&msg.content);
-        if let Some(name) = &msg.relayed_for {
-            text.text = format!("*{name}*: {}", text.text);
-        }
-        let media = msg.content.media.as_ref().map(outgoing_media);
-        let outgoing = OutgoingWa { text, reply_to: msg.reply_to.map(|r| r.as_str().to_owned()), media, location: None };
-        let sent = self.0.session.send(&chat, outgoing).await.map_err(to_network_error)?;
-        Ok(SentMessage { id: RemoteMessageId::new(sent.id), timestamp_ms: Some(sent.timestamp_ms), note: None })
-    }
-
-    fn edits(&self) -> Option<&dyn Edits> {
-        Some(self)
-    }
-
-    fn reactions(&self) -> Option<&dyn Reactions> {
-        Some(self)
-    }
-
-    fn redactions(&self) -> Option<&dyn Redactions> {
-        Some(self)
-    }
-
-    fn typing(&self) -> Option<&dyn Typing> {
-        Some(self)
-    }
-
-    fn read_receipts(&self) -> Option<&dyn ReadReceipts> {
-        Some(self)
-    }
-
-    fn locations(&self) -> Option<&dyn Locations> {
-        Some(self)
-    }
-
-    fn start_dm(&self) -> Option<&dyn ResolveIdentifier> {
-        Some(self)
-    }
-
-    fn remote_name(&self) -> Option<String> {
-        Some(format!("+{} ({})", self.0.account.number, self.0.account.push_name))
-    }
-}
-
-#[async_trait]
-impl Edits for ClientHandle {
-    async fn edit(&self, portal: &PortalKey, target: &RemoteMessageId, content: Content) -> Result<Option<String>, NetworkError> {
-        let chat = WhatsAppClient::chat(portal)?;
-        self.0.session.edit(&chat, target.as_str(), self.0.wa_text(&content)).await.map_err(to_network_error)?;
-        Ok(None)
-    }
-}
-
-#[async_trait]
-impl Reactions for ClientHandle {
-    async fn react(&self, portal: &PortalKey, target: &RemoteMessageId, key: &str) -> Result<(), NetworkError> {
-        let chat = WhatsAppClient::chat(portal)?;
-        self.0.session.react(&chat, target.as_str(), key).await.map_err(to_network_error)
-    }
-
-    async fn unreact(&self, portal: &PortalKey, target: &RemoteMessageId, _key: &str) -> Result<(), NetworkError> {
-        let chat = WhatsAppClient::chat(portal)?;
-        self.0.session.react(&chat, target.as_str(), "").await.map_err(to_network_error)
-    }
-}
-
-#[async_trait]
-impl Redactions for ClientHandle {
-    async fn delete(&self, portal: &PortalKey, target: &RemoteMessageId) -> Result<(), NetworkError> {
-        let chat = WhatsAppClient::chat(portal)?;
-        self.0.session.revoke(&chat, target.as_str()).await.map_err(to_network_error)
-    }
-}
-
-#[async_trait]
-impl Typing for ClientHandle {
-    async fn set_typing(&self, portal: &PortalKey, typing: bool) -> Result<(), NetworkError> {
-        let chat = WhatsAppClient::chat(portal)?;
-        self.0.session.set_typing(&chat, typing).await.map_err(to_network_error)
-    }
-}
-
-#[async_trait]
-impl Locations for ClientHandle {
-    async fn send_location(
-        &self,
-        portal: &PortalKey,
-        location: &Location,
-        reply_to: Option<&RemoteMessageId>,
-    ) -> Result<SentMessage, NetworkError> {
-        let chat = WhatsAppClient::chat(portal)?;
-        let shared = WaLocation { latitude: location.latitude, longitude: location.longitude, name: location.description.clone() };
-        let outgoing =
-            OutgoingWa { text: WaText::default(), reply_to: reply_to.map(|r| r.as_str().to_owned()), media: None, location: Some(shared) };
-        let sent = self.0.session.send(&chat, outgoing).await.map_err(to_network_error)?;
-        Ok(SentMessage { id: RemoteMessageId::new(sent.id), timestamp_ms: Some(sent.timestamp_ms), note: None })
-    }
-}
-
-#[async_trait]
-impl ReadReceipts for ClientHandle {
-    async fn mark_read(&self, portal: &PortalKey, up_to: &RemoteMessageId) -> Result<(), NetworkError> {
-        let chat = WhatsAppClient::chat(portal)?;
-        let sender = if chat.is_group() { self.0.group_senders.lock().expect("lock").sender_of(up_to.as_str()) } else { None };
-        self.0.session.mark_read(&chat, sender.as_deref(), &[up_to.as_str().to_owned()]).await.map_err(to_network_error)
-    }
-}
-
-#[async_trait]
-impl ResolveIdentifier for ClientHandle {
-    async fn resolve(&self, identifier: &str) -> Result<(PortalKey, ChatInfo), NetworkError> {
-        let number = jid::normalize_number(identifier).map_err(|e| NetworkError::NotFound(e.to_string()))?;
-        let contact = self.0.session.lookup(&number).await.map_err(to_network_error)?;
-        let Some(contact) = contact else {
-            return Err(NetworkError::NotFound(format!("+{number} is not on WhatsApp; check the number, with its country code")));
-        };
-        self.0.names.lock().expect("lock").entry(number.clone()).or_insert(contact.name.clone());
-        let chat = Jid::user(&number);
-        let info = ChatInfo::direct(jid::user_id(&number), Some(UserInfo { display_name: Some(contact.name), avatar: None }));
-        Ok((chat.portal(&self.0.login), info))
-    }
-}
-
 #[cfg(test)]
 mod recent_senders_tests {
-    use mxbridge_core::network::content::{Media, MediaKind};
-
     use super::*;
 
     #[test]
@@ -533,18 +393,5 @@ mod recent_senders_tests {
             senders.sender_of(&format!("id{}", REMEMBERED_SENDERS + 2)).as_deref(),
             Some(format!("44{}", REMEMBERED_SENDERS + 2).as_str())
         );
-    }
-
-    #[test]
-    fn test_webp_pictures_go_as_stickers_and_ogg_audio_as_voice_notes() {
-        let media = |kind, mime: &str| Media { kind, name: "f".into(), mime: Some(mime.into()), data: vec![1], url: None };
-        let sticker = outgoing_media(&media(MediaKind::Image, "image/webp"));
-        assert!(sticker.sticker && !sticker.voice);
-        assert!(!outgoing_media(&media(MediaKind::Image, "image/png")).sticker);
-        let voice = outgoing_media(&media(MediaKind::Audio, "audio/ogg; codecs=opus"));
-        assert!(voice.voice && !voice.sticker);
-        assert!(!outgoing_media(&media(MediaKind::Audio, "audio/mpeg")).voice, "music stays a music file");
-        let unknown = outgoing_media(&Media { mime: None, ..media(MediaKind::File, "") });
-        assert_eq!(unknown.mime, "application/octet-stream");
     }
 }

@@ -2,7 +2,6 @@
 //! `delete-session`. (`login`, `logout`, `pm` and `delete-all-portals` are the core's.)
 
 use mxbridge_core::commands::spec::{CommandSpec, HelpSection};
-use mxbridge_core::network::event::RemoteEvent;
 use mxbridge_core::network::{CommandCall, CommandError};
 
 use crate::backend::{BackendError, Contact};
@@ -68,14 +67,14 @@ pub(crate) async fn run(call: &CommandCall<'_>, client: &WhatsAppClient, page_si
             let group = jid::parse_group(id).ok_or_else(|| {
                 CommandError::Failed(format!("`{id}` is not a group id: they look like `447818943525-1636277287` (see `list groups`)"))
             })?;
-            let info = client.info_of(&group).await.map_err(failed)?;
+            let (info, role) = client.chat_details(&group).await.map_err(failed)?;
             let name = info.name.clone().unwrap_or_else(|| group.user.clone());
             let portal = group.portal(&client.login);
             let exists = match call.portals {
                 Some(dir) => dir.room_of(&portal).await.is_some(),
                 None => false,
             };
-            client.events.send(RemoteEvent::ChatChanged { chat: portal, sender: None, info });
+            client.announce_chat(&group, None, info, role);
             Ok(if exists {
                 format!("{name} is already bridged: I invited you to its room again.")
             } else {

@@ -3,11 +3,12 @@
 use mxbridge_core::ids::{LoginId, RemoteMessageId};
 use mxbridge_core::network::content::{Content, Media, MediaKind, MessageKind, RichText};
 use mxbridge_core::network::event::{Membership, RemoteEvent, Sender};
-use mxbridge_core::network::{GhostIds, UserInfo};
+use mxbridge_core::network::{GhostIds, Location, Role, UserInfo};
 
 use crate::backend::{InboundKind, InboundMessage, WaMedia};
 use crate::jid::{self, Jid};
 use crate::markup::{self, WaText};
+use crate::vcard;
 
 /// What translation needs to know about the login.
 pub(crate) struct Translator<'a> {
@@ -68,18 +69,30 @@ impl Translator<'_> {
                 reply_to: reply_to.map(RemoteMessageId::new),
             },
             InboundKind::Location { latitude, longitude, name } => {
-                let place = name.map(|n| format!("{n} ")).unwrap_or_default();
-                let text = format!(
-                    "📍 Location: {place}({latitude:.5}, {longitude:.5}) https://www.openstreetmap.org/?mlat={latitude:.5}&mlon={longitude:.5}"
-                );
-                RemoteEvent::Message { chat, sender, id, timestamp_ms, content: Content::text(text), reply_to: None }
+                let at = Location { latitude, longitude, description: name };
+                RemoteEvent::Message { chat, sender, id, timestamp_ms, content: Content::location(at), reply_to: None }
             }
-            InboundKind::ContactCard { name, number } => {
+            InboundKind::ContactCard { name, number, vcard } => {
                 let text = match number {
                     Some(n) => format!("👤 Contact: {name} +{n}"),
                     None => format!("👤 Contact: {name}"),
                 };
-                RemoteEvent::Message { chat, sender, id, timestamp_ms, content: Content::text(text), reply_to: None }
+                // Matrix has no contact message: the card goes as a vCard file, which
+                // clients can import, captioned with the name and number.
+                let content = match vcard {
+                    Some(card) => Content::file(
+                        Media {
+                            kind: MediaKind::File,
+                            name: vcard::file_name(&name),
+                            mime: Some("text/vcard".to_owned()),
+                            data: card.into_bytes(),
+                            url: None,
+                        },
+                        RichText::plain(text),
+                    ),
+                    None => Content::text(text),
+                };
+                RemoteEvent::Message { chat, sender, id, timestamp_ms, content, reply_to: None }
             }
             InboundKind::Edit { target, text } => {
                 RemoteEvent::Edit { chat, sender, target: RemoteMessageId::new(target), content: text_content(self.rich(&text)) }
@@ -110,14 +123,35 @@ impl Translator<'_> {
         RemoteEvent::Typing { chat: chat.portal(self.login), sender: self.sender(who, None), typing }
     }
 
-    /// People joined or left a group.
-    pub(crate) fn members(&self, group: &Jid, joined: &[String], left: &[String]) -> Vec<RemoteEvent> {
-        let event = |number: &String, membership| RemoteEvent::Member {
-            chat: group.portal(self.login),
-            sender: self.sender(number, None),
-            membership,
+    /// Admins made or unmade: the ghosts' power levels follow, and the user's own when it is
+    /// the account.
+    pub(crate) fn admins(&self, group: &Jid, promoted: &[String], demoted: &[String]) -> Vec<RemoteEvent> {
+        let chat = group.portal(self.login);
+        let event = |number: &String, role| RemoteEvent::RoleChanged {
+            chat: chat.clone(),
+            sender: (number != self.own_number).then(|| self.sender(number, None)),
+            role,
         };
-        joined.iter().map(|n| event(n, Membership::Join)).chain(left.iter().map(|n| event(n, Membership::Leave))).collect()
+        promoted.iter().map(|n| event(n, Role::Admin)).chain(demoted.iter().map(|n| event(n, Role::Member))).collect()
+    }
+
+    /// People joined or left a group. The account's own leaving takes the user out of the
+    /// portal room; its own joining is not a ghost's (the caller announces the chat).
+    pub(crate) fn members(&self, group: &Jid, joined: &[String], left: &[String], by: Option<&str>) -> Vec<RemoteEvent> {
+        let chat = group.portal(self.login);
+        let event = |number: &String, membership| RemoteEvent::Member { chat: chat.clone(), sender: self.sender(number, None), membership };
+        let others = |numbers: &[String]| numbers.iter().filter(|n| *n != self.own_number).cloned().collect::<Vec<_>>();
+        let mut events: Vec<RemoteEvent> = others(joined)
+            .iter()
+            .map(|n| event(n, Membership::Join))
+            .chain(others(left).iter().map(|n| event(n, Membership::Leave)))
+            .collect();
+        if left.iter().any(|n| n == self.own_number) {
+            let remover = by.filter(|b| *b != self.own_number);
+            let reason = if remover.is_some() { "removed from the WhatsApp group" } else { "you left the WhatsApp group" };
+            events.push(RemoteEvent::Removed { chat, by: remover.map(|b| self.sender(b, None)), reason: reason.to_owned() });
+        }
+        events
     }
 }
 
@@ -192,6 +226,50 @@ mod tests {
     }
 
     #[test]
+    fn test_group_admins_become_power_levels() {
+        let login = LoginId::new("+4479");
+        let names = |_: &str| None;
+        let t = Translator { login: &login, own_number: "4479", ghosts: None, name_of: &names };
+        let events = t.admins(&Jid::group("1-2"), &["447700900003".into()], &["4479".into()]);
+        let roles: Vec<(Option<String>, Role)> = events
+            .iter()
+            .map(|e| match e {
+                RemoteEvent::RoleChanged { sender, role, .. } => (sender.as_ref().map(|s| s.id.as_str().to_owned()), *role),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(roles, vec![(Some("447700900003".into()), Role::Admin), (None, Role::Member)], "the account's own role is the user's");
+    }
+
+    #[test]
+    fn test_group_members_and_the_account_leaving() {
+        let login = LoginId::new("+4479");
+        let names = |n: &str| (n == "447700900002").then(|| "Alice".to_owned());
+        let t = Translator { login: &login, own_number: "4479", ghosts: None, name_of: &names };
+        let group = Jid::group("1-2");
+        let events = t.members(&group, &["447700900004".into(), "4479".into()], &["447700900003".into()], Some("447700900002"));
+        let summary: Vec<(String, Membership)> = events
+            .iter()
+            .map(|e| match e {
+                RemoteEvent::Member { sender, membership, .. } => (sender.id.as_str().to_owned(), *membership),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![("447700900004".into(), Membership::Join), ("447700900003".into(), Membership::Leave)],
+            "the account's own joining is no ghost's"
+        );
+        let kicked = t.members(&group, &[], &["4479".into()], Some("447700900002"));
+        assert!(matches!(
+            kicked.as_slice(),
+            [RemoteEvent::Removed { by: Some(by), reason, .. }] if by.id.as_str() == "447700900002" && reason.contains("removed")
+        ));
+        let left = t.members(&group, &[], &["4479".into()], Some("4479"));
+        assert!(matches!(left.as_slice(), [RemoteEvent::Removed { by: None, reason, .. }] if reason == "you left the WhatsApp group"));
+    }
+
+    #[test]
     fn test_media_location_and_contact_cards() {
         let media = WaMedia {
             kind: MediaKind::Audio,
@@ -214,10 +292,28 @@ mod tests {
         };
         assert_eq!(content.media.unwrap().kind, MediaKind::Image, "stickers show as images");
         let loc = translate(inbound("447700900002", InboundKind::Location { latitude: 51.5, longitude: -0.12, name: Some("Here".into()) }));
+        let RemoteEvent::Message { content, .. } = loc else { panic!() };
+        assert_eq!(content.location, Some(Location { latitude: 51.5, longitude: -0.12, description: Some("Here".into()) }));
+        assert_eq!(content.body.to_plain(), "Here", "the text for clients without maps");
+        let unnamed = translate(inbound("447700900002", InboundKind::Location { latitude: 1.0, longitude: 2.0, name: None }));
         assert!(
-            matches!(loc, RemoteEvent::Message { content, .. } if content.body.to_plain().contains("Here (51.50000, -0.12000) https://www.openstreetmap.org/?mlat=51.50000&mlon=-0.12000"))
+            matches!(unnamed, RemoteEvent::Message { content, .. } if content.location.as_ref().is_some_and(|l| l.description.is_none()))
         );
-        let card = translate(inbound("447700900002", InboundKind::ContactCard { name: "Bob".into(), number: Some("447700900003".into()) }));
+        let card = translate(inbound(
+            "447700900002",
+            InboundKind::ContactCard { name: "Bob".into(), number: Some("447700900003".into()), vcard: None },
+        ));
         assert!(matches!(card, RemoteEvent::Message { content, .. } if content.body.to_plain() == "👤 Contact: Bob +447700900003"));
+        let vcard = "BEGIN:VCARD\nFN:Bob/Builder\nEND:VCARD".to_owned();
+        let RemoteEvent::Message { content, .. } = translate(inbound(
+            "447700900002",
+            InboundKind::ContactCard { name: "Bob/Builder".into(), number: None, vcard: Some(vcard.clone()) },
+        )) else {
+            panic!()
+        };
+        let file = content.media.expect("the card as a file");
+        assert_eq!((file.kind, file.name.as_str(), file.mime.as_deref()), (MediaKind::File, "Bob Builder.vcf", Some("text/vcard")));
+        assert_eq!(file.data, vcard.into_bytes());
+        assert_eq!(content.body.to_plain(), "👤 Contact: Bob/Builder", "captioned with the name");
     }
 }

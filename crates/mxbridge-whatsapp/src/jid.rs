@@ -17,6 +17,8 @@ use mxbridge_core::ids::{LoginId, PortalKey, RemoteChatId, RemoteUserId};
 pub const USER_SERVER: &str = "s.whatsapp.net";
 /// The server part of group JIDs.
 pub const GROUP_SERVER: &str = "g.us";
+/// The server part of WhatsApp's privacy ids (LIDs), which stand in for phone numbers.
+pub const LID_SERVER: &str = "lid";
 
 /// A WhatsApp address: `user@server`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -12,6 +12,7 @@ pub mod backend;
 mod client;
 mod commands;
 pub mod config;
+mod handle;
 mod incoming;
 pub mod jid;
 mod login;
@@ -19,6 +20,7 @@ pub mod markup;
 #[cfg(feature = "real")]
 pub mod real;
 pub mod sim;
+mod vcard;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -34,8 +36,9 @@ use mxbridge_core::network::{
 use ruma::{OwnedUserId, UserId};
 
 use crate::backend::{Account, WhatsAppBackend};
-use crate::client::{ClientHandle, WhatsAppClient};
+use crate::client::WhatsAppClient;
 pub use crate::config::{BackendKind, ConfigError, SimConfig, WhatsAppConfig};
+use crate::handle::ClientHandle;
 pub use crate::sim::{SimAction, SimBackend, SimHandle};
 
 pub(crate) fn now_ms() -> i64 {

@@ -69,6 +69,7 @@ impl Bridge {
                     self.moderate_member(&ev, &state_key).await;
                 }
                 "m.room.topic" if state_key.is_empty() => self.bridge_topic(&ev).await,
+                "m.room.name" if state_key.is_empty() => self.bridge_room_name(&ev).await,
                 "m.room.encryption" if state_key.is_empty() => self.warn_encrypted(&ev.room_id, true).await,
                 _ => {}
             }

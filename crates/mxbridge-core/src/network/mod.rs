@@ -410,6 +410,11 @@ pub trait NetworkClient: Send + Sync {
         None
     }
 
+    /// Renaming chats when a Matrix user renames their portal room, if the network has it.
+    fn chat_names(&self) -> Option<&dyn ChatNames> {
+        None
+    }
+
     /// Sharing locations (Matrix `m.location`), if the network has them; without it a
     /// location is refused with a notice to the sender.
     fn locations(&self) -> Option<&dyn Locations> {
@@ -433,6 +438,14 @@ pub trait Moderation: Send + Sync {
     async fn kick(&self, portal: &PortalKey, user: &RemoteUserId, reason: &str) -> Result<(), NetworkError>;
     /// Bans a remote user from the chat.
     async fn ban(&self, portal: &PortalKey, user: &RemoteUserId, reason: &str) -> Result<(), NetworkError>;
+}
+
+/// Renaming remote chats: a Matrix user changed a portal room's name (`m.room.name`), and
+/// the chat's own name (a WhatsApp group's subject) follows, set by that user's account.
+#[async_trait]
+pub trait ChatNames: Send + Sync {
+    /// Sets the chat's name.
+    async fn set_chat_name(&self, portal: &PortalKey, name: &str) -> Result<(), NetworkError>;
 }
 
 /// Following the Matrix user's membership of portal rooms on the network.

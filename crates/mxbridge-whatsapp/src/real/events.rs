@@ -3,17 +3,20 @@
 //! Media arrive without their bytes: the session downloads them (with retries) before it
 //! reports the message, so a slow download never reorders the events of one chat.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use mxbridge_core::network::content::MediaKind;
-use whatsapp_rust::types::events::Event;
+use whatsapp_rust::types::events::{ContactUpdate, Event, GroupUpdate};
 use whatsapp_rust::wacore::proto_helpers::MessageExt;
-use whatsapp_rust::wacore::types::message::MessageInfo;
+use whatsapp_rust::wacore::stanza::groups::{GroupNotificationAction, GroupParticipantInfo};
+use whatsapp_rust::wacore::types::call::{CallAction, IncomingCall, MissedReason};
+use whatsapp_rust::wacore::types::message::{MessageInfo, MessageSource};
 use whatsapp_rust::wacore::types::presence::{ChatPresence, ReceiptType};
 use whatsapp_rust::waproto::whatsapp as wa;
 
-use crate::backend::{BackendEvent, InboundKind, InboundMessage, PairingUpdate, WaMedia};
-use crate::jid::Jid;
+use crate::backend::{BackendEvent, Contact, InboundKind, InboundMessage, PairingUpdate, RecentChat, WaMedia};
+use crate::jid::{GROUP_SERVER, Jid, LID_SERVER, USER_SERVER};
 use crate::markup::WaText;
 
 /// What one whatsapp-rust event means to the bridge.
@@ -28,6 +31,14 @@ pub(crate) enum Translated {
     },
     /// Something to report as it is.
     Event(BackendEvent),
+    /// Names of people: from the phone's address book (app-state contact updates), or the
+    /// push names they set themselves.
+    Names {
+        /// Number and name.
+        contacts: Vec<Contact>,
+        /// Address-book names win over push names.
+        address_book: bool,
+    },
     /// A message; `download` holds the media message to fetch first.
     Message {
         /// The message, media bytes still empty.
@@ -50,6 +61,18 @@ pub(crate) fn chat_of(jid: &whatsapp_rust::Jid) -> Jid {
     Jid::parse(&jid.to_non_ad_string()).unwrap_or_else(|| Jid::user(&jid.user))
 }
 
+/// The chat of a message. A DM addressed by the other person's LID is filed under their
+/// phone number when the message carries it, so it lands in the same portal as `pm +number`.
+pub(crate) fn message_chat(source: &MessageSource) -> Jid {
+    if source.chat.is_lid() {
+        let alt = if source.is_from_me { source.recipient_alt.as_ref() } else { source.sender_alt.as_ref() };
+        if let Some(pn) = alt.filter(|a| a.is_pn()) {
+            return Jid::user(&pn.user);
+        }
+    }
+    chat_of(&source.chat)
+}
+
 /// Translates one event; most kinds mean nothing to the bridge.
 pub(crate) fn translate(event: &Event) -> Vec<Translated> {
     match event {
@@ -64,7 +87,12 @@ pub(crate) fn translate(event: &Event) -> Vec<Translated> {
         Event::LoggedOut(out) => {
             vec![Translated::Event(BackendEvent::LoggedOut(format!("WhatsApp unlinked this device ({:?})", out.reason)))]
         }
-        Event::Messages(batch) => batch.messages.iter().filter_map(|m| message(&m.message, &m.info)).collect(),
+        Event::Messages(batch) => {
+            let phone_seen =
+                batch.messages.iter().filter(|m| from_primary_phone(&m.info)).map(|m| m.info.timestamp.timestamp_millis()).max();
+            let messages = batch.messages.iter().filter_map(|m| message(&m.message, &m.info));
+            phone_seen.map(|at| Translated::Event(BackendEvent::PhoneSeen(at))).into_iter().chain(messages).collect()
+        }
         Event::Receipt(r) if r.r#type == ReceiptType::Read => vec![Translated::Event(BackendEvent::Receipt {
             chat: chat_of(&r.source.chat),
             reader: number_of(&r.source.sender, r.source.sender_alt.as_ref()),
@@ -75,9 +103,174 @@ pub(crate) fn translate(event: &Event) -> Vec<Translated> {
             sender: number_of(&p.source.sender, p.source.sender_alt.as_ref()),
             typing: p.state == ChatPresence::Composing,
         })],
-        Event::IncomingCall(call) => vec![Translated::Event(BackendEvent::Call { from: call.from.user.to_string() })],
+        Event::IncomingCall(call) => call_offer(call).map(|e| vec![Translated::Event(e)]).unwrap_or_default(),
+        // Offers replayed after the bridge was offline; a call that rang here and went
+        // unanswered was told about when it rang.
+        Event::MissedCall(call) if matches!(call.reason, MissedReason::Offline) && call.from.is_pn() => {
+            vec![Translated::Event(BackendEvent::Call { from: call.from.user.to_string(), missed: true })]
+        }
+        // Reasons the connection stops that the user can act on; the core shows them when
+        // the connection stays down.
+        Event::StreamReplaced(_) => vec![Translated::Event(BackendEvent::Disconnected(
+            "another client took over this device's connection to WhatsApp: make sure the bridge runs only once with this session".into(),
+        ))],
+        Event::TemporaryBan(ban) => vec![Translated::Event(BackendEvent::Disconnected(format!(
+            "WhatsApp banned the account for {} hours ({}); it can connect again after that",
+            (ban.expire.num_seconds().max(0) as u64).div_ceil(3600),
+            ban.code
+        )))],
+        Event::ClientOutdated(_) => vec![Translated::Event(BackendEvent::Disconnected(
+            "WhatsApp refused this bridge's client version as outdated: update the bridge".into(),
+        ))],
+        Event::ConnectFailure(failure) => {
+            let detail = failure.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+            vec![Translated::Event(BackendEvent::Disconnected(format!("WhatsApp refused the connection ({:?}{detail})", failure.reason)))]
+        }
+        Event::GroupUpdate(update) => group_update(update).into_iter().map(Translated::Event).collect(),
+        // Decoding inflates the blob (up to a few MB, once per chunk after a link).
+        Event::HistorySync(sync) => sync.get().map(history).unwrap_or_default(),
+        Event::ContactUpdate(update) => {
+            address_book_entry(update).map(|c| vec![Translated::Names { contacts: vec![c], address_book: true }]).unwrap_or_default()
+        }
+        Event::PushNameUpdate(update) => {
+            let number = number_of(&update.jid, update.message.source.sender_alt.as_ref());
+            let name = update.new_push_name.trim();
+            if name.is_empty() || !update.jid.is_pn() && number == update.jid.user.as_str() {
+                return Vec::new(); // no name, or a LID without its phone number
+            }
+            vec![Translated::Names { contacts: vec![Contact { number, name: name.to_owned() }], address_book: false }]
+        }
         _ => Vec::new(),
     }
+}
+
+/// Whether the account's own phone (device 0, the primary) sent a message: WhatsApp unlinks
+/// the bridge when the phone stays offline for 14 days, so this is the clock the warning
+/// runs on.
+fn from_primary_phone(info: &MessageInfo) -> bool {
+    info.source.is_from_me && info.source.sender.device == 0
+}
+
+/// A call being offered (one notice per call): the other stanzas of a call (accept,
+/// terminate, transport...) and offers replayed from the offline queue are not new calls.
+pub(crate) fn call_offer(call: &IncomingCall) -> Option<BackendEvent> {
+    let (creator, caller_pn) = match &call.action {
+        CallAction::Offer { call_creator, caller_pn, .. } => (call_creator, caller_pn.as_ref()),
+        CallAction::OfferNotice { call_creator, .. } => (call_creator, None),
+        _ => return None,
+    };
+    if call.offline {
+        return None;
+    }
+    // The caller's phone number: given beside a LID, else the creator or the sender.
+    let from = caller_pn.or(Some(creator).filter(|j| j.is_pn())).unwrap_or(&call.from);
+    Some(BackendEvent::Call { from: from.user.to_string(), missed: false })
+}
+
+/// The number of a participant in a group notification.
+fn participant_number(p: &GroupParticipantInfo) -> String {
+    p.phone_number.as_ref().unwrap_or(&p.jid).user.to_string()
+}
+
+/// A group notification: people added or removed, the subject changed. Other actions
+/// (settings, invites, admins) mean nothing to the bridge yet.
+pub(crate) fn group_update(update: &GroupUpdate) -> Option<BackendEvent> {
+    let group = chat_of(&update.group_jid);
+    let numbers = |ps: &[GroupParticipantInfo]| ps.iter().map(participant_number).collect::<Vec<_>>();
+    match &update.action {
+        GroupNotificationAction::Add { participants, .. } => {
+            Some(BackendEvent::GroupMembers { group, joined: numbers(participants), left: Vec::new(), by: changed_by(update, None) })
+        }
+        GroupNotificationAction::Remove { participants, .. } => {
+            Some(BackendEvent::GroupMembers { group, joined: Vec::new(), left: numbers(participants), by: changed_by(update, None) })
+        }
+        GroupNotificationAction::Promote { participants } => {
+            Some(BackendEvent::GroupAdmins { group, promoted: numbers(participants), demoted: Vec::new() })
+        }
+        GroupNotificationAction::Demote { participants } => {
+            Some(BackendEvent::GroupAdmins { group, promoted: Vec::new(), demoted: numbers(participants) })
+        }
+        GroupNotificationAction::Description { description, .. } => {
+            Some(BackendEvent::GroupTopic { group, topic: description.clone(), by: changed_by(update, None) })
+        }
+        GroupNotificationAction::Subject { subject, subject_owner, .. } => {
+            Some(BackendEvent::GroupSubject { group, subject: subject.clone(), by: changed_by(update, subject_owner.as_ref()) })
+        }
+        _ => None,
+    }
+}
+
+/// The number of who made a group change, when the notification gives one.
+fn changed_by(update: &GroupUpdate, owner: Option<&whatsapp_rust::Jid>) -> Option<String> {
+    let pn = |j: &&whatsapp_rust::Jid| j.is_pn();
+    update.participant_pn.as_ref().or(update.participant.as_ref().filter(pn)).or(owner.filter(pn)).map(|p| p.user.to_string())
+}
+
+/// A JID from a history sync as a phone number or group JID; LIDs through the sync's own
+/// phone-number mappings. Broadcasts, newsletters and unmapped LIDs give `None`.
+fn synced_jid(id: &str, lid_to_pn: &HashMap<&str, &str>) -> Option<Jid> {
+    let jid = Jid::parse(id)?;
+    match jid.server.as_str() {
+        USER_SERVER | GROUP_SERVER => Some(jid),
+        LID_SERVER => lid_to_pn.get(jid.user.as_str()).and_then(|pn| Jid::parse(pn)).filter(|j| j.server == USER_SERVER),
+        _ => None,
+    }
+}
+
+/// What a history sync chunk tells the bridge: the chats with their last activity (which
+/// get portals when recent enough), and people's push names.
+pub(crate) fn history(sync: &wa::HistorySync) -> Vec<Translated> {
+    use wa::history_sync::HistorySyncType;
+    // Chats get portals from the syncs the phone sends after a link; other kinds (push
+    // names, statuses, answers to on-demand requests) must not bring back deleted portals.
+    let after_link = matches!(sync.sync_type, HistorySyncType::INITIAL_BOOTSTRAP | HistorySyncType::RECENT | HistorySyncType::FULL);
+    let lid_to_pn: HashMap<&str, &str> = sync
+        .phone_number_to_lid_mappings
+        .iter()
+        .filter_map(|m| {
+            let lid = m.lid_jid.as_deref()?.split('@').next()?;
+            Some((lid, m.pn_jid.as_deref()?))
+        })
+        .collect();
+    let chats: Vec<RecentChat> = sync
+        .conversations
+        .iter()
+        .filter(|_| after_link)
+        .filter_map(|c| {
+            let seconds = c.last_msg_timestamp.or(c.conversation_timestamp).filter(|t| *t > 0)?;
+            let jid = synced_jid(&c.id, &lid_to_pn)?;
+            Some(RecentChat { jid, last_activity_ms: i64::try_from(seconds).ok()?.saturating_mul(1000) })
+        })
+        .collect();
+    let contacts: Vec<Contact> = sync
+        .pushnames
+        .iter()
+        .filter_map(|p| {
+            let jid = synced_jid(p.id.as_deref()?, &lid_to_pn).filter(|j| !j.is_group())?;
+            let name = p.pushname.as_deref().map(str::trim).filter(|n| !n.is_empty())?;
+            Some(Contact { number: jid.user, name: name.to_owned() })
+        })
+        .collect();
+    let mut out = Vec::new();
+    if !contacts.is_empty() {
+        out.push(Translated::Names { contacts, address_book: false });
+    }
+    if !chats.is_empty() {
+        out.push(Translated::Event(BackendEvent::RecentChats(chats)));
+    }
+    out
+}
+
+/// A contact saved in the phone's address book (app-state sync), by phone number.
+pub(crate) fn address_book_entry(update: &ContactUpdate) -> Option<Contact> {
+    let action = &update.action;
+    let name = action.full_name.as_deref().or(action.first_name.as_deref()).map(str::trim).filter(|n| !n.is_empty())?;
+    let number = if update.jid.is_pn() {
+        update.jid.user.to_string()
+    } else {
+        Jid::parse(action.pn_jid.as_deref()?).filter(|j| j.server == USER_SERVER)?.user
+    };
+    Some(Contact { number, name: name.to_owned() })
 }
 
 fn text_of(text: &str, context: Option<&wa::ContextInfo>) -> WaText {
@@ -114,9 +307,8 @@ pub(crate) fn message(msg: &Arc<wa::Message>, info: &MessageInfo) -> Option<Tran
     } else if let Some(loc) = base.location_message.as_option() {
         InboundKind::Location { latitude: loc.degrees_latitude?, longitude: loc.degrees_longitude?, name: loc.name.clone() }
     } else if let Some(card) = base.contact_message.as_option() {
-        let number =
-            card.vcard.as_deref().and_then(|v| v.split("waid=").nth(1)).map(|rest| rest.chars().take_while(char::is_ascii_digit).collect());
-        InboundKind::ContactCard { name: card.display_name.clone().unwrap_or_default(), number }
+        let number = card.vcard.as_deref().and_then(|v| crate::vcard::parse(v.as_bytes())).and_then(|v| v.number);
+        InboundKind::ContactCard { name: card.display_name.clone().unwrap_or_default(), number, vcard: card.vcard.clone() }
     } else {
         let (media, caption, context) = media_of(base)?;
         download = Some(msg.clone());
@@ -125,7 +317,7 @@ pub(crate) fn message(msg: &Arc<wa::Message>, info: &MessageInfo) -> Option<Tran
     let source = &info.source;
     Some(Translated::Message {
         message: InboundMessage {
-            chat: chat_of(&source.chat),
+            chat: message_chat(source),
             sender: number_of(&source.sender, source.sender_alt.as_ref()),
             push_name: Some(info.push_name.clone()).filter(|n| !n.is_empty()),
             id: info.id.to_string(),
@@ -135,6 +327,25 @@ pub(crate) fn message(msg: &Arc<wa::Message>, info: &MessageInfo) -> Option<Tran
         },
         download,
     })
+}
+
+/// A file that could not be downloaded, as a text saying so (with its caption), rather
+/// than an empty file.
+pub(crate) fn undownloadable(kind: InboundKind) -> InboundKind {
+    let InboundKind::Media { media, caption, reply_to } = kind else { return kind };
+    let what = match media.kind {
+        _ if media.sticker => "A sticker".to_owned(),
+        MediaKind::Image => "A photo".to_owned(),
+        MediaKind::Video => "A video".to_owned(),
+        MediaKind::Audio if media.voice => "A voice message".to_owned(),
+        MediaKind::Audio => "An audio file".to_owned(),
+        MediaKind::File => format!("The file `{}`", media.name),
+    };
+    let mut text = format!("⚠️ {what} could not be downloaded from WhatsApp: open it on your phone.");
+    if !caption.text.is_empty() {
+        text = format!("{text}\n{}", caption.text);
+    }
+    InboundKind::Text { text: WaText { text, mentions: caption.mentions }, reply_to }
 }
 
 type MediaParts<'a> = (WaMedia, Option<String>, Option<&'a wa::ContextInfo>);
@@ -173,156 +384,4 @@ fn media_of(base: &wa::Message) -> Option<MediaParts<'_>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use whatsapp_rust::buffa::MessageField;
-    use whatsapp_rust::wacore::chrono::{TimeZone, Utc};
-    use whatsapp_rust::wacore::net::DisconnectReason;
-    use whatsapp_rust::wacore::types::events::{Connected, Disconnected, PairSuccess, PairingQrCode, PairingQrCodesExhausted};
-    use whatsapp_rust::wacore::types::message::MessageSource;
-
-    use super::*;
-
-    fn info(chat: whatsapp_rust::Jid, sender: whatsapp_rust::Jid, from_me: bool) -> MessageInfo {
-        MessageInfo {
-            source: MessageSource { chat, sender, is_from_me: from_me, ..Default::default() },
-            id: "3EB0AA".into(),
-            push_name: "Ally".into(),
-            timestamp: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
-            ..Default::default()
-        }
-    }
-
-    fn one(msg: wa::Message, info: &MessageInfo) -> (InboundMessage, bool) {
-        match message(&Arc::new(msg), info) {
-            Some(Translated::Message { message, download }) => (message, download.is_some()),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn test_pairing_and_connection_events() {
-        let qr = Event::PairingQrCode(PairingQrCode::builder().code("2@ref,noise,id,adv".into()).timeout(Duration::from_secs(60)).build());
-        assert!(matches!(translate(&qr).as_slice(), [Translated::Pairing(PairingUpdate::Qr(c))] if c == "2@ref,noise,id,adv"));
-        let gone = Event::PairingQrCodesExhausted(PairingQrCodesExhausted::builder().disconnected(true).build());
-        assert!(matches!(translate(&gone).as_slice(), [Translated::Pairing(PairingUpdate::Expired)]));
-        let ok = Event::PairSuccess(
-            PairSuccess::builder()
-                .id(whatsapp_rust::Jid::pn_device("447700900123", 7))
-                .lid(whatsapp_rust::Jid::lid("1234"))
-                .business_name(String::new())
-                .platform("android".into())
-                .build(),
-        );
-        assert!(matches!(translate(&ok).as_slice(), [Translated::Paired { number }] if number == "447700900123"));
-        assert!(matches!(
-            translate(&Event::Connected(Connected::builder().build())).as_slice(),
-            [Translated::Event(BackendEvent::Connected)]
-        ));
-        let down = Event::Disconnected(Disconnected::builder().reason(DisconnectReason::StreamEnded).build());
-        assert!(matches!(translate(&down).as_slice(), [Translated::Event(BackendEvent::Disconnected(why))] if why.contains("StreamEnded")));
-    }
-
-    #[test]
-    fn test_text_with_reply_and_mentions() {
-        let msg = wa::Message {
-            extended_text_message: MessageField::some(wa::message::ExtendedTextMessage {
-                text: Some("*hi* @447700900002".into()),
-                context_info: MessageField::some(wa::ContextInfo {
-                    stanza_id: Some("3EB0QUOTED".into()),
-                    mentioned_jid: vec!["447700900002@s.whatsapp.net".into()],
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let group = whatsapp_rust::Jid::group("447818943525-1636277287");
-        let (m, download) = one(msg, &info(group, whatsapp_rust::Jid::pn_device("447700900003", 2), false));
-        assert!(!download);
-        assert_eq!(m.chat, Jid::group("447818943525-1636277287"));
-        assert_eq!((m.sender.as_str(), m.id.as_str(), m.timestamp_ms), ("447700900003", "3EB0AA", 1_700_000_000_000));
-        assert_eq!(m.push_name.as_deref(), Some("Ally"));
-        let InboundKind::Text { text, reply_to } = m.kind else { panic!("{:?}", m.kind) };
-        assert_eq!(text, WaText { text: "*hi* @447700900002".into(), mentions: vec!["447700900002".into()] });
-        assert_eq!(reply_to.as_deref(), Some("3EB0QUOTED"));
-    }
-
-    #[test]
-    fn test_lid_senders_use_their_phone_number() {
-        let mut i = info(whatsapp_rust::Jid::pn("447700900002"), whatsapp_rust::Jid::lid("98765"), false);
-        i.source.sender_alt = Some(whatsapp_rust::Jid::pn("447700900002"));
-        let (m, _) = one(wa::Message { conversation: Some("hi".into()), ..Default::default() }, &i);
-        assert_eq!(m.sender, "447700900002");
-    }
-
-    #[test]
-    fn test_reactions_edits_revokes_media_and_unknown() {
-        let dm = || info(whatsapp_rust::Jid::pn("447700900002"), whatsapp_rust::Jid::pn("447700900002"), false);
-        let key = |id: &str| MessageField::some(wa::MessageKey { id: Some(id.into()), ..Default::default() });
-        let reaction = wa::Message {
-            reaction_message: MessageField::some(wa::message::ReactionMessage {
-                key: key("T1"),
-                text: Some("👍".into()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        assert_eq!(one(reaction, &dm()).0.kind, InboundKind::Reaction { target: "T1".into(), emoji: "👍".into() });
-        let revoke = wa::Message {
-            protocol_message: MessageField::some(wa::message::ProtocolMessage {
-                key: key("T2"),
-                r#type: Some(wa::message::protocol_message::Type::REVOKE),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        assert_eq!(one(revoke, &dm()).0.kind, InboundKind::Revoke { target: "T2".into() });
-        let edit = wa::Message {
-            protocol_message: MessageField::some(wa::message::ProtocolMessage {
-                key: key("T3"),
-                r#type: Some(wa::message::protocol_message::Type::MESSAGE_EDIT),
-                edited_message: MessageField::some(wa::Message { conversation: Some("fixed".into()), ..Default::default() }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        assert_eq!(
-            one(edit, &dm()).0.kind,
-            InboundKind::Edit { target: "T3".into(), text: WaText { text: "fixed".into(), mentions: vec![] } }
-        );
-        let voice = wa::Message {
-            audio_message: MessageField::some(wa::message::AudioMessage {
-                mimetype: Some("audio/ogg; codecs=opus".into()),
-                ptt: Some(true),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let (m, download) = one(voice, &dm());
-        assert!(download, "media is downloaded before it is reported");
-        let InboundKind::Media { media, .. } = m.kind else { panic!() };
-        assert!(media.voice && media.kind == MediaKind::Audio && media.data.is_empty());
-        let image = wa::Message {
-            image_message: MessageField::some(wa::message::ImageMessage {
-                caption: Some("look".into()),
-                mimetype: Some("image/jpeg".into()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let InboundKind::Media { media, caption, .. } = one(image, &dm()).0.kind else { panic!() };
-        assert_eq!((media.kind, caption.text.as_str(), media.mime.as_str()), (MediaKind::Image, "look", "image/jpeg"));
-        let card = wa::Message {
-            contact_message: MessageField::some(wa::message::ContactMessage {
-                display_name: Some("Bob".into()),
-                vcard: Some("BEGIN:VCARD\nTEL;type=CELL;waid=447700900003:+44 7700 900003\nEND:VCARD".into()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        assert_eq!(one(card, &dm()).0.kind, InboundKind::ContactCard { name: "Bob".into(), number: Some("447700900003".into()) });
-        assert!(message(&Arc::new(wa::Message::default()), &dm()).is_none(), "kinds the bridge does not carry are skipped");
-    }
-}
+mod tests;

@@ -2,12 +2,15 @@
 //!
 //! Each login is a linked device with its own whatsapp-rust SQLite store ([`store`]).
 //! whatsapp-rust's events arrive on a channel (`Forward`) and are translated
-//! in order ([`events`]); outgoing messages are built in [`outgoing`]. whatsapp-rust
+//! in order ([`events`]); outgoing messages are built in [`outgoing`]; files are downloaded
+//! with retries and, once expired, uploaded again by the phone ([`media`]). whatsapp-rust
 //! reconnects a dropped socket by itself; when its client stops altogether, the session
 //! starts it again with backoff. None of this can be exercised without WhatsApp's servers:
 //! the unit tests cover the store files, the translation and the message building.
 
 mod events;
+mod media;
+mod names;
 mod outgoing;
 mod store;
 
@@ -25,20 +28,20 @@ use whatsapp_rust::store::SqliteStore;
 use whatsapp_rust::types::events::{Event, EventHandler};
 use whatsapp_rust::wacore::store::DevicePropsOverride;
 use whatsapp_rust::waproto::whatsapp as wa;
-use whatsapp_rust::{Client, RevokeType, UploadOptions};
+use whatsapp_rust::{Client, GroupDescription, GroupSubject, PreviousDescription, RevokeType, UploadOptions};
 
 use crate::backend::{
-    Account, BackendError, BackendEvent, Contact, Group, InboundKind, OutgoingWa, PairMethod, PairRequest, PairingUpdate, Participant,
-    Sent, WhatsAppBackend, WhatsAppSession,
+    Account, BackendError, BackendEvent, Contact, Group, InboundKind, InboundMessage, OutgoingWa, PairMethod, PairRequest, PairingUpdate,
+    Participant, Sent, WhatsAppBackend, WhatsAppSession,
 };
-use crate::jid::Jid;
+use crate::jid::{Jid, LID_SERVER};
 use crate::markup::WaText;
 use events::{Translated, translate};
+use media::MEDIA_ATTEMPTS;
+use names::KnownNames;
 use outgoing::{media_message, media_type, text_message, wa_jid};
 use store::StoreFile;
 
-/// Attempts for a media upload or download before the message fails.
-const MEDIA_ATTEMPTS: u32 = 3;
 /// Longest wait between two attempts to start a stopped client.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
@@ -151,6 +154,7 @@ impl WhatsAppBackend for RealBackend {
         if !store.path.exists() {
             return Err(BackendError::Store(format!("the session store {} is gone", store.path.display())));
         }
+        let names = KnownNames::load(&store.names_path());
         Ok(Arc::new(Arc::new(RealSession {
             store,
             device_name: self.device_name.clone(),
@@ -159,7 +163,7 @@ impl WhatsAppBackend for RealBackend {
             handle: tokio::sync::Mutex::default(),
             runner: Mutex::default(),
             keys: Mutex::default(),
-            names: Mutex::default(),
+            names: Mutex::new(names),
         })))
     }
 }
@@ -180,8 +184,8 @@ struct RealSession {
     handle: tokio::sync::Mutex<Option<BotHandle>>,
     runner: Mutex<Option<tokio::task::JoinHandle<()>>>,
     keys: Mutex<HashMap<String, KeyInfo>>,
-    /// Push names seen, the only contact names the session learns by itself.
-    names: Mutex<HashMap<String, String>>,
+    /// People's names by number: the phone's address book and the push names they set.
+    names: Mutex<KnownNames>,
 }
 
 impl RealSession {
@@ -237,20 +241,37 @@ impl RealSession {
                         let _ = events.send(e);
                     }
                     Translated::Message { mut message, download } => {
+                        if message.chat.server == LID_SERVER {
+                            self.file_under_phone_number(&mut message).await;
+                        }
                         self.keys
                             .lock()
                             .expect("lock")
                             .insert(message.id.clone(), KeyInfo { from_me: message.from_me, sender: message.sender.clone() });
                         if let Some(name) = message.push_name.clone().filter(|_| !message.from_me) {
-                            self.names.lock().expect("lock").insert(message.sender.clone(), name);
+                            self.learn(vec![Contact { number: message.sender.clone(), name }], false);
                         }
-                        if let (Some(original), InboundKind::Media { media, .. }) = (download, &mut message.kind) {
-                            match self.download(&original).await {
-                                Ok(data) => media.data = data,
-                                Err(e) => warn!(error = %e, "a WhatsApp file could not be downloaded"),
+                        if let Some(original) = download {
+                            let downloaded = match self.client() {
+                                Ok(client) => media::download(&client, &original, &message).await,
+                                Err(e) => Err(e),
+                            };
+                            match (downloaded, &mut message.kind) {
+                                (Ok(data), InboundKind::Media { media, .. }) => media.data = data,
+                                (Ok(_), _) => {}
+                                (Err(e), _) => {
+                                    warn!(error = %e, "a WhatsApp file could not be downloaded");
+                                    message.kind = events::undownloadable(message.kind.clone());
+                                }
                             }
                         }
                         let _ = events.send(BackendEvent::Message(message));
+                    }
+                    Translated::Names { contacts, address_book } => {
+                        let changed = self.learn(contacts, address_book);
+                        if !changed.is_empty() {
+                            let _ = events.send(BackendEvent::Contacts(changed));
+                        }
                     }
                     Translated::Pairing(_) | Translated::Paired { .. } => {}
                 }
@@ -259,33 +280,35 @@ impl RealSession {
         false
     }
 
-    /// Downloads and decrypts a message's file, retrying transient failures.
-    async fn download(&self, message: &wa::Message) -> Result<Vec<u8>, BackendError> {
-        use whatsapp_rust::wacore::proto_helpers::MessageExt;
-        let client = self.client()?;
-        let base = message.get_base_message();
-        let mut last = String::new();
-        for attempt in 0..MEDIA_ATTEMPTS {
-            let result = if let Some(m) = base.image_message.as_option() {
-                client.download(m).await
-            } else if let Some(m) = base.video_message.as_option() {
-                client.download(m).await
-            } else if let Some(m) = base.audio_message.as_option() {
-                client.download(m).await
-            } else if let Some(m) = base.document_message.as_option() {
-                client.download(m).await
-            } else if let Some(m) = base.sticker_message.as_option() {
-                client.download(m).await
-            } else {
-                return Err(BackendError::NotFound("the message has no file".into()));
-            };
-            match result {
-                Ok(data) => return Ok(data),
-                Err(e) => last = e.to_string(),
-            }
-            tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+    /// Learns names and keeps them beside the store when any changed (WhatsApp sends the
+    /// address book and push names once, not on every connection).
+    fn learn(&self, contacts: Vec<Contact>, address_book: bool) -> Vec<Contact> {
+        let mut names = self.names.lock().expect("lock");
+        let changed = names.learn(contacts, address_book);
+        if !changed.is_empty()
+            && let Err(e) = names.save(&self.store.names_path())
+        {
+            warn!(error = %e, "could not keep WhatsApp contact names");
         }
-        Err(BackendError::Other(format!("the download failed {MEDIA_ATTEMPTS} times: {last}")))
+        changed
+    }
+
+    /// A DM that came addressed by a LID alone: filed under the phone number when
+    /// whatsapp-rust knows the mapping (learnt from earlier messages, contacts or history).
+    async fn file_under_phone_number(&self, message: &mut InboundMessage) {
+        let Ok(client) = self.client() else { return };
+        let lid = whatsapp_rust::Jid::lid(message.chat.user.as_str());
+        match client.get_lid_pn_entry(&lid).await {
+            Ok(Some(entry)) => {
+                let number = entry.phone_number.to_string();
+                if message.sender == message.chat.user {
+                    message.sender = number.clone();
+                }
+                message.chat = Jid::user(&number);
+            }
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "could not look up a LID's phone number"),
+        }
     }
 
     fn key(&self, chat: &Jid, target: &str) -> wa::MessageKey {
@@ -330,10 +353,11 @@ impl WhatsAppSession for Arc<RealSession> {
     async fn send(&self, chat: &Jid, message: OutgoingWa) -> Result<Sent, BackendError> {
         let client = self.client()?;
         let reply_to = message.reply_to.as_deref();
-        let wa_message = match (&message.location, &message.media) {
-            (Some(location), _) => outgoing::location_message(location, reply_to),
-            (None, None) => text_message(&message.text, reply_to),
-            (None, Some(media)) => {
+        let wa_message = match (&message.location, &message.contact, &message.media) {
+            (Some(location), _, _) => outgoing::location_message(location, reply_to),
+            (None, Some(card), _) => outgoing::contact_message(card, reply_to),
+            (None, None, None) => text_message(&message.text, reply_to),
+            (None, None, Some(media)) => {
                 let mut last = String::new();
                 let mut uploaded = None;
                 for attempt in 0..MEDIA_ATTEMPTS {
@@ -374,6 +398,25 @@ impl WhatsAppSession for Arc<RealSession> {
         if typing { client.chatstate().send_composing(&to).await } else { client.chatstate().send_paused(&to).await }.map_err(other)
     }
 
+    async fn set_subject(&self, group: &Jid, subject: &str) -> Result<(), BackendError> {
+        let subject = GroupSubject::new(subject).map_err(|e| BackendError::Refused(e.to_string()))?;
+        self.client()?.groups().set_subject(wa_jid(group), subject).await.map_err(other)
+    }
+
+    async fn set_description(&self, group: &Jid, description: Option<&str>) -> Result<(), BackendError> {
+        let description = description.map(GroupDescription::new).transpose().map_err(|e| BackendError::Refused(e.to_string()))?;
+        // The server wants the id of the description being replaced; it is read first.
+        self.client()?.groups().set_description(wa_jid(group), description, PreviousDescription::Resolve).await.map_err(other)
+    }
+
+    async fn remove_participant(&self, group: &Jid, number: &str) -> Result<(), BackendError> {
+        let changed = self.client()?.groups().remove_participants(wa_jid(group), &[wa_jid(&Jid::user(number))]).await.map_err(other)?;
+        match changed.iter().find(|r| !r.is_ok()) {
+            Some(refused) => Err(BackendError::Refused(refused.error.clone().unwrap_or_else(|| format!("+{number} could not be removed")))),
+            None => Ok(()),
+        }
+    }
+
     async fn mark_read(&self, chat: &Jid, sender: Option<&str>, ids: &[String]) -> Result<(), BackendError> {
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         // In groups WhatsApp wants the receipt addressed to the message's sender too.
@@ -383,8 +426,7 @@ impl WhatsAppSession for Arc<RealSession> {
 
     async fn contacts(&self) -> Result<Vec<Contact>, BackendError> {
         self.client()?;
-        let names = self.names.lock().expect("lock");
-        Ok(names.iter().map(|(number, name)| Contact { number: number.clone(), name: name.clone() }).collect())
+        Ok(self.names.lock().expect("lock").all())
     }
 
     async fn groups(&self) -> Result<Vec<Group>, BackendError> {
@@ -394,7 +436,7 @@ impl WhatsAppSession for Arc<RealSession> {
             .map(|g| Group {
                 jid: events::chat_of(&g.id),
                 subject: g.subject,
-                topic: None,
+                topic: g.description,
                 participants: g
                     .participants
                     .into_iter()
@@ -418,7 +460,7 @@ impl WhatsAppSession for Arc<RealSession> {
     async fn lookup(&self, number: &str) -> Result<Option<Contact>, BackendError> {
         let found = self.client()?.contacts().is_on_whatsapp(&[whatsapp_rust::Jid::pn(number)]).await.map_err(other)?;
         let registered = found.iter().any(|r| r.is_registered);
-        let name = self.names.lock().expect("lock").get(number).cloned().unwrap_or_else(|| format!("+{number}"));
+        let name = self.names.lock().expect("lock").best(number).unwrap_or_else(|| format!("+{number}"));
         Ok(registered.then(|| Contact { number: number.to_owned(), name }))
     }
 }

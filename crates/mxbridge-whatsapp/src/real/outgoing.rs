@@ -6,13 +6,18 @@ use whatsapp_rust::upload::UploadResponse;
 use whatsapp_rust::wacore::download::MediaType;
 use whatsapp_rust::waproto::whatsapp as wa;
 
-use crate::backend::{WaLocation, WaMedia};
-use crate::jid::Jid;
+use crate::backend::{WaContactCard, WaLocation, WaMedia};
+use crate::jid::{GROUP_SERVER, Jid, LID_SERVER};
 use crate::markup::WaText;
 
-/// The JID whatsapp-rust addresses for one of ours.
+/// The JID whatsapp-rust addresses for one of ours (a DM whose phone number is unknown
+/// stays addressed by the LID it came from).
 pub(crate) fn wa_jid(jid: &Jid) -> whatsapp_rust::Jid {
-    if jid.is_group() { whatsapp_rust::Jid::group(jid.user.as_str()) } else { whatsapp_rust::Jid::pn(jid.user.as_str()) }
+    match jid.server.as_str() {
+        GROUP_SERVER => whatsapp_rust::Jid::group(jid.user.as_str()),
+        LID_SERVER => whatsapp_rust::Jid::lid(jid.user.as_str()),
+        _ => whatsapp_rust::Jid::pn(jid.user.as_str()),
+    }
 }
 
 /// Context for replies and mentions, when there is any.
@@ -51,6 +56,19 @@ pub(crate) fn location_message(location: &WaLocation, reply_to: Option<&str>) ->
             degrees_latitude: Some(location.latitude),
             degrees_longitude: Some(location.longitude),
             name: location.name.clone(),
+            context_info: context(&WaText::default(), reply_to),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A shared contact card (a Matrix `.vcf` file), replying to `reply_to` when set.
+pub(crate) fn contact_message(card: &WaContactCard, reply_to: Option<&str>) -> wa::Message {
+    wa::Message {
+        contact_message: MessageField::some(wa::message::ContactMessage {
+            display_name: Some(card.display_name.clone()),
+            vcard: Some(card.vcard.clone()),
             context_info: context(&WaText::default(), reply_to),
             ..Default::default()
         }),
@@ -206,6 +224,16 @@ mod tests {
         assert!(location_message(&at, None).location_message.as_option().unwrap().context_info.is_unset());
     }
 
+    #[test]
+    fn test_contact_cards_are_sent_as_contact_messages() {
+        let card = WaContactCard { display_name: "Bob".into(), vcard: "BEGIN:VCARD\nFN:Bob\nEND:VCARD".into() };
+        let m = contact_message(&card, Some("3EB0Q"));
+        let c = m.contact_message.as_option().expect("a contact message");
+        assert_eq!((c.display_name.as_deref(), c.vcard.as_deref()), (Some("Bob"), Some("BEGIN:VCARD\nFN:Bob\nEND:VCARD")));
+        assert_eq!(c.context_info.as_option().and_then(|c| c.stanza_id.as_deref()), Some("3EB0Q"));
+        assert!(m.conversation.is_none() && m.document_message.is_unset(), "a card, not a file");
+    }
+
     fn upload() -> Uploaded {
         Uploaded {
             url: "https://mmg.whatsapp.net/x".into(),
@@ -267,5 +295,6 @@ mod tests {
         assert!(media_message(&sticker, &upload(), &WaText::default(), None).sticker_message.is_set());
         assert_eq!(wa_jid(&Jid::group("1-2")).to_string(), "1-2@g.us");
         assert_eq!(wa_jid(&Jid::user("4412")).to_string(), "4412@s.whatsapp.net");
+        assert_eq!(wa_jid(&Jid::parse("98765@lid").unwrap()).to_string(), "98765@lid");
     }
 }

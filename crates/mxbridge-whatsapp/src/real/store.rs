@@ -56,6 +56,11 @@ impl StoreFile {
         Ok(())
     }
 
+    /// The file of people's names learnt for this login ([`super::names`]).
+    pub(crate) fn names_path(&self) -> PathBuf {
+        PathBuf::from(format!("{}.names.json", self.path.to_string_lossy()))
+    }
+
     fn all_files(&self) -> Vec<PathBuf> {
         let base = self.path.to_string_lossy().into_owned();
         vec![
@@ -63,6 +68,7 @@ impl StoreFile {
             PathBuf::from(format!("{base}-wal")),
             PathBuf::from(format!("{base}-shm")),
             PathBuf::from(format!("{base}-journal")),
+            self.names_path(),
         ]
     }
 }
@@ -88,8 +94,9 @@ mod tests {
         fs::set_permissions(&wal, fs::Permissions::from_mode(0o644)).unwrap();
         store.restrict().unwrap();
         assert_eq!(fs::metadata(&wal).unwrap().permissions().mode() & 0o777, 0o600);
+        fs::write(store.names_path(), b"{}").unwrap();
         store.delete().unwrap();
-        assert!(!store.path.exists() && !wal.exists());
+        assert!(!store.path.exists() && !wal.exists() && !store.names_path().exists(), "the kept names go with the store");
         store.delete().unwrap();
         assert!(other.path.exists());
     }

@@ -17,17 +17,29 @@
 //!   Every linked account's push name is `Sim User`.
 //! - **People** (fixed numbers, see [`world`]): Echo `+447700900001`, Alice
 //!   `+447700900002`, Bob `+447700900003`, Carol `+447700900004`, Dave `+447700900005`.
-//!   Groups: "Sim Friends" `447818943525-1636277287` (Alice, Bob; active today) and
-//!   "Sim Family" `447700900004-1600000000` (Carol, Dave; last active 10 days ago). A number
-//!   is on WhatsApp unless it ends in `000`.
+//!   Groups: "Sim Friends" `447818943525-1636277287` (Alice, Bob; active today; the
+//!   account and Alice administer it) and "Sim Family" `447700900004-1600000000` (Carol,
+//!   Dave; last active 10 days ago). A number is on WhatsApp unless it ends in `000`.
 //! - **Right after a login**: history sync reports Alice's DM and both groups with their
 //!   last activity, and Alice writes [`world::ALICE_GREETING`].
 //! - **Echo** answers every message with `echo: <text>` (markup and mentions kept, media
 //!   sent back) as a reply, and marks it read. Request words in the message: `react` (Echo
 //!   reacts 👍 to it), `edit` (Echo edits its answer), `delete` (Echo deletes its answer),
 //!   `typing` (Echo types first), `call` (Echo calls), `location`, `contact` (Echo shares
-//!   one). A location sent to Echo comes back as the same location. While the account
-//!   types in Echo's chat, Echo types too.
+//!   one). A location sent to Echo comes back as the same location, a contact card as a
+//!   card with the same name and number. While the account types in Echo's chat, Echo
+//!   types too.
+//! - **Groups**: request words in a message the account sends to a group: `rename` (the
+//!   group's first admin other than the account renames it to `<subject> (renamed)`),
+//!   `describe` (that admin sets its description to `Set by <name>`), `promote` (the first
+//!   member who is neither the account nor an admin becomes one), `join` (the first of
+//!   Alice, Bob, Carol, Dave who is not a member joins), `leave` (the first member who is
+//!   neither the account nor an admin leaves). From Matrix, renaming a group's room sets
+//!   its subject ([`SimAction::SubjectSet`]), a topic its description
+//!   ([`SimAction::DescriptionSet`]), and kicking a ghost removes that member if the account
+//!   administers the group ([`SimAction::Removed`]); the simulated WhatsApp does not echo
+//!   these back. Changes last as long as the simulated network (one bridge process) and
+//!   show in `list groups` and in the portals' members.
 //! - **Phone and connection**: [`SimHandle::phone_offline_for_days`] reports the phone last
 //!   seen that many days ago, [`SimHandle::unlink`] is WhatsApp unlinking the device,
 //!   [`SimHandle::drop_connection`] loses the connection for a while.
@@ -44,7 +56,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use crate::backend::{
-    Account, BackendError, BackendEvent, OutgoingWa, PairMethod, PairRequest, PairingUpdate, WhatsAppBackend, WhatsAppSession,
+    Account, BackendError, BackendEvent, Group, OutgoingWa, PairMethod, PairRequest, PairingUpdate, WhatsAppBackend, WhatsAppSession,
 };
 use crate::config::SimConfig;
 use crate::jid::Jid;
@@ -62,8 +74,8 @@ pub enum SimAction {
         chat: Jid,
         /// Its id.
         id: String,
-        /// What.
-        message: OutgoingWa,
+        /// What (boxed: it is by far the largest action).
+        message: Box<OutgoingWa>,
     },
     /// A message was edited.
     Edited {
@@ -90,6 +102,27 @@ pub enum SimAction {
         chat: Jid,
         /// On or off.
         typing: bool,
+    },
+    /// A group was renamed.
+    SubjectSet {
+        /// Which group.
+        group: Jid,
+        /// Its new name.
+        subject: String,
+    },
+    /// A group's description was set (`None`: removed).
+    DescriptionSet {
+        /// Which group.
+        group: Jid,
+        /// Its new description.
+        description: Option<String>,
+    },
+    /// Someone was removed from a group.
+    Removed {
+        /// Which group.
+        group: Jid,
+        /// Who (number).
+        number: String,
     },
     /// Messages were marked read.
     Read {
@@ -129,6 +162,9 @@ pub(crate) struct SimState {
     pub(crate) linked_devices: Mutex<HashMap<String, Vec<String>>>,
     /// Per-Matrix-user overrides of `qr_scan_after_refreshes` (`None`: never scanned).
     qr_scan: Mutex<HashMap<String, Option<u32>>>,
+    /// Each account's groups once something changed them (names, members); until then the
+    /// fixed ones of [`world::groups`].
+    groups: Mutex<HashMap<String, Vec<Group>>>,
 }
 
 impl SimState {
@@ -138,6 +174,18 @@ impl SimState {
 
     pub(crate) fn record(&self, action: SimAction) {
         self.actions.lock().expect("lock").push(action);
+    }
+
+    /// The account's groups as they are now.
+    pub(crate) fn groups_of(&self, account: &str) -> Vec<Group> {
+        self.groups.lock().expect("lock").entry(account.to_owned()).or_insert_with(|| world::groups(account)).clone()
+    }
+
+    /// Changes one of the account's groups; `None` when the account is not in it.
+    pub(crate) fn change_group<R>(&self, account: &str, group: &Jid, change: impl FnOnce(&mut Group) -> R) -> Option<R> {
+        let mut groups = self.groups.lock().expect("lock");
+        let groups = groups.entry(account.to_owned()).or_insert_with(|| world::groups(account));
+        groups.iter_mut().find(|g| g.jid == *group).map(change)
     }
 }
 
@@ -166,6 +214,7 @@ impl SimBackend {
             fresh: Mutex::default(),
             linked_devices: Mutex::default(),
             qr_scan: Mutex::default(),
+            groups: Mutex::default(),
         });
         (Self { state: state.clone() }, SimHandle { state })
     }

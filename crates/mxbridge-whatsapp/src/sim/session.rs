@@ -8,7 +8,8 @@ use tokio::sync::mpsc;
 
 use super::{SimAction, SimState, world};
 use crate::backend::{
-    Account, BackendError, BackendEvent, Contact, Group, InboundKind, InboundMessage, OutgoingWa, RecentChat, Sent, WhatsAppSession,
+    Account, BackendError, BackendEvent, Contact, Group, InboundKind, InboundMessage, OutgoingWa, Participant, RecentChat, Sent,
+    WhatsAppSession,
 };
 use crate::jid::Jid;
 use crate::markup::WaText;
@@ -56,10 +57,14 @@ impl SimSession {
             send(BackendEvent::Typing { chat: chat.clone(), sender: world::ECHO.to_owned(), typing: true });
         }
         let text = WaText { text: format!("echo: {}", message.text.text), mentions: message.text.mentions.clone() };
-        let kind = match (&message.location, &message.media) {
-            (Some(at), _) => InboundKind::Location { latitude: at.latitude, longitude: at.longitude, name: at.name.clone() },
-            (None, Some(media)) => InboundKind::Media { media: media.clone(), caption: text.clone(), reply_to: Some(id.to_owned()) },
-            (None, None) => InboundKind::Text { text: text.clone(), reply_to: Some(id.to_owned()) },
+        let kind = match (&message.location, &message.contact, &message.media) {
+            (Some(at), _, _) => InboundKind::Location { latitude: at.latitude, longitude: at.longitude, name: at.name.clone() },
+            (None, Some(card), _) => {
+                let number = crate::vcard::parse(card.vcard.as_bytes()).and_then(|v| v.number);
+                InboundKind::ContactCard { name: card.display_name.clone(), number, vcard: Some(card.vcard.clone()) }
+            }
+            (None, None, Some(media)) => InboundKind::Media { media: media.clone(), caption: text.clone(), reply_to: Some(id.to_owned()) },
+            (None, None, None) => InboundKind::Text { text: text.clone(), reply_to: Some(id.to_owned()) },
         };
         let answer = self.message(chat, world::ECHO, kind);
         let BackendEvent::Message(ref answer_msg) = answer else { return };
@@ -86,11 +91,78 @@ impl SimSession {
             send(self.message(
                 chat,
                 world::ECHO,
-                InboundKind::ContactCard { name: "Alice".to_owned(), number: Some(world::ALICE.to_owned()) },
+                InboundKind::ContactCard {
+                    name: "Alice".to_owned(),
+                    number: Some(world::ALICE.to_owned()),
+                    vcard: Some(crate::vcard::card_for("Alice", world::ALICE)),
+                },
             ));
         }
         if asks("call") {
-            send(BackendEvent::Call { from: world::ECHO.to_owned() });
+            send(BackendEvent::Call { from: world::ECHO.to_owned(), missed: false });
+        }
+    }
+
+    /// What the group's members do when the account's message asks for it (see the module
+    /// docs): a rename, a description, a new admin, a join, a leave, each reported as
+    /// WhatsApp reports it.
+    fn group_requests(&self, events: &mpsc::UnboundedSender<BackendEvent>, group: &Jid, text: &str) {
+        let words = text.to_lowercase();
+        let asks = |word: &str| words.split(|c: char| !c.is_alphanumeric()).any(|w| w == word);
+        let me = self.account.number.as_str();
+        if asks("rename") {
+            let renamed = self.state.change_group(me, group, |g| {
+                g.subject = format!("{} (renamed)", g.subject);
+                let by = g.participants.iter().find(|p| p.admin && p.number != me).map(|p| p.number.clone());
+                (g.subject.clone(), by)
+            });
+            if let Some((subject, by)) = renamed {
+                let _ = events.send(BackendEvent::GroupSubject { group: group.clone(), subject, by });
+            }
+        }
+        if asks("describe") {
+            let described = self.state.change_group(me, group, |g| {
+                let by = g.participants.iter().find(|p| p.admin && p.number != me).map(|p| p.number.clone())?;
+                g.topic = Some(format!("Set by {}", world::name_of(&by).unwrap_or_else(|| format!("+{by}"))));
+                Some((g.topic.clone(), by))
+            });
+            if let Some((topic, by)) = described.flatten() {
+                let _ = events.send(BackendEvent::GroupTopic { group: group.clone(), topic, by: Some(by) });
+            }
+        }
+        if asks("promote") {
+            let promoted = self.state.change_group(me, group, |g| {
+                let member = g.participants.iter_mut().find(|p| p.number != me && !p.admin)?;
+                member.admin = true;
+                Some(member.number.clone())
+            });
+            if let Some(number) = promoted.flatten() {
+                let _ = events.send(BackendEvent::GroupAdmins { group: group.clone(), promoted: vec![number], demoted: Vec::new() });
+            }
+        }
+        if asks("join") {
+            let joined = self.state.change_group(me, group, |g| {
+                let newcomer = [world::ALICE, world::BOB, world::CAROL, world::DAVE]
+                    .into_iter()
+                    .find(|n| g.participants.iter().all(|p| p.number != *n))?;
+                g.participants.push(Participant { number: newcomer.to_owned(), admin: false });
+                Some(newcomer.to_owned())
+            });
+            if let Some(number) = joined.flatten() {
+                let by = world::ALICE.to_owned();
+                let _ =
+                    events.send(BackendEvent::GroupMembers { group: group.clone(), joined: vec![number], left: Vec::new(), by: Some(by) });
+            }
+        }
+        if asks("leave") {
+            let left = self.state.change_group(me, group, |g| {
+                let at = g.participants.iter().position(|p| p.number != me && !p.admin)?;
+                Some(g.participants.remove(at).number)
+            });
+            if let Some(number) = left.flatten() {
+                let by = Some(number.clone());
+                let _ = events.send(BackendEvent::GroupMembers { group: group.clone(), joined: Vec::new(), left: vec![number], by });
+            }
         }
     }
 
@@ -144,10 +216,13 @@ impl WhatsAppSession for SimSession {
             account: self.account.number.clone(),
             chat: chat.clone(),
             id: id.clone(),
-            message: message.clone(),
+            message: Box::new(message.clone()),
         });
         if chat.user == world::ECHO && !chat.is_group() {
             self.echo(&events, chat, &id, &message);
+        }
+        if chat.is_group() {
+            self.group_requests(&events, chat, &message.text.text);
         }
         Ok(Sent { id, timestamp_ms: now_ms() })
     }
@@ -179,6 +254,39 @@ impl WhatsAppSession for SimSession {
         Ok(())
     }
 
+    async fn set_subject(&self, group: &Jid, subject: &str) -> Result<(), BackendError> {
+        self.events()?;
+        self.state
+            .change_group(&self.account.number, group, |g| g.subject = subject.to_owned())
+            .ok_or_else(|| BackendError::NotFound(format!("you are not in a group `{}`", group.user)))?;
+        self.state.record(SimAction::SubjectSet { group: group.clone(), subject: subject.to_owned() });
+        Ok(())
+    }
+
+    async fn set_description(&self, group: &Jid, description: Option<&str>) -> Result<(), BackendError> {
+        self.events()?;
+        self.state
+            .change_group(&self.account.number, group, |g| g.topic = description.map(str::to_owned))
+            .ok_or_else(|| BackendError::NotFound(format!("you are not in a group `{}`", group.user)))?;
+        self.state.record(SimAction::DescriptionSet { group: group.clone(), description: description.map(str::to_owned) });
+        Ok(())
+    }
+
+    async fn remove_participant(&self, group: &Jid, number: &str) -> Result<(), BackendError> {
+        self.events()?;
+        let me = self.account.number.as_str();
+        let removed = self.state.change_group(me, group, |g| {
+            if !g.participants.iter().any(|p| p.number == me && p.admin) {
+                return Err(BackendError::Refused("only group admins can remove people".into()));
+            }
+            let at = g.participants.iter().position(|p| p.number == number);
+            at.map(|at| g.participants.remove(at)).ok_or_else(|| BackendError::NotFound(format!("+{number} is not in the group")))
+        });
+        removed.ok_or_else(|| BackendError::NotFound(format!("you are not in a group `{}`", group.user)))??;
+        self.state.record(SimAction::Removed { group: group.clone(), number: number.to_owned() });
+        Ok(())
+    }
+
     async fn mark_read(&self, chat: &Jid, sender: Option<&str>, ids: &[String]) -> Result<(), BackendError> {
         self.events()?;
         self.state.record(SimAction::Read { chat: chat.clone(), sender: sender.map(str::to_owned), ids: ids.to_vec() });
@@ -192,11 +300,12 @@ impl WhatsAppSession for SimSession {
 
     async fn groups(&self) -> Result<Vec<Group>, BackendError> {
         self.events()?;
-        Ok(world::groups(&self.account.number))
+        Ok(self.state.groups_of(&self.account.number))
     }
 
     async fn group(&self, jid: &Jid) -> Result<Group, BackendError> {
-        world::groups(&self.account.number)
+        self.state
+            .groups_of(&self.account.number)
             .into_iter()
             .find(|g| g.jid == *jid)
             .ok_or_else(|| BackendError::NotFound(format!("you are not in a group `{}`", jid.user)))

@@ -13,7 +13,7 @@ pub const BOB: &str = "447700900003";
 pub const CAROL: &str = "447700900004";
 /// A contact in "Sim Family".
 pub const DAVE: &str = "447700900005";
-/// The group with recent activity (gets a portal at login).
+/// The group with recent activity (gets a portal at login); the account administers it.
 pub const FRIENDS_GROUP: &str = "447818943525-1636277287";
 /// The group without recent activity (only `open` bridges it).
 pub const FAMILY_GROUP: &str = "447700900004-1600000000";
@@ -41,7 +41,7 @@ pub fn groups(me: &str) -> Vec<Group> {
             jid: Jid::group(FRIENDS_GROUP),
             subject: "Sim Friends".to_owned(),
             topic: Some("Friends on the simulated WhatsApp".to_owned()),
-            participants: vec![member(me, false), member(ALICE, true), member(BOB, false)],
+            participants: vec![member(me, true), member(ALICE, true), member(BOB, false)],
         },
         Group {
             jid: Jid::group(FAMILY_GROUP),
