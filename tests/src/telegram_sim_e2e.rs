@@ -8,7 +8,9 @@ use std::time::Duration;
 use mxbridge_core::config::Config;
 use mxbridge_telegram::backend::{FormattedText, Peer, TgMediaKind};
 use mxbridge_telegram::entities::EntityKind;
-use mxbridge_telegram::sim::directory::{ALICE, BOB, CAROL, CHANNEL, ECHO, ECHO_LOCATION, GROUP, OWN_CHANNEL};
+use mxbridge_telegram::sim::directory::{
+    ALICE, BOB, CAROL, CHANNEL, ECHO, ECHO_LOCATION, GREETER, GROUP, LATE_CHANNEL, LATE_OWN_CHANNEL, OWN_CHANNEL, avatar_png,
+};
 use mxbridge_telegram::sim::{LOGIN_CODE, SimAction, SimHandle, TWO_FA_PASSWORD, TWO_FA_PHONE};
 use mxbridge_telegram::{TelegramConfig, TelegramNetwork};
 use serde_json::{Value, json};
@@ -257,6 +259,79 @@ async fn test_login_opens_recent_chats_and_a_first_message_creates_its_portal_si
     user.wait_for_event(&group, WAIT, |ev| ev["sender"] == ghost(ALICE).as_str() && ev["content"]["body"] == "hi from Alice")
         .await
         .expect("Alice's message");
+    b.bridge.stop().await;
+}
+
+#[tokio::test]
+async fn test_contacts_are_ghosts_with_their_names_and_pictures_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let b = start(&state_dir("tg-contacts")).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tgcontacts").await;
+    login(&mut user, &room, &bot, &random_phone()).await;
+
+    // Every contact's ghost gets the contact's name and picture, read back through
+    // Synapse's profile API: the picture's bytes are the contact's own.
+    let contacts = [(ECHO, "Echo"), (ALICE, "Alice Sim"), (BOB, "Bob Sim"), (CAROL, "Carol Sim"), (GREETER, "Greeter")];
+    let mut avatars = Vec::new();
+    for (id, name) in contacts {
+        let ghost_id = ghost(id);
+        let avatar = crate::harness::wait::wait_until(WAIT, Duration::from_millis(100), || user.avatar_url(&ghost_id))
+            .await
+            .unwrap_or_else(|e| panic!("{name}'s ghost has no avatar: {e:?}"));
+        assert_eq!(user.display_name(&ghost(id)).await, Some(format!("{name} (Telegram)")));
+        assert_eq!(user.download(&avatar).await, avatar_png(id).unwrap(), "{name}'s picture");
+        avatars.push(avatar);
+    }
+    assert!(avatars.iter().enumerate().all(|(i, a)| !avatars[i + 1..].contains(a)), "one picture per contact: {avatars:?}");
+
+    // `sync` refreshes the contacts; pictures that did not change are not uploaded again.
+    command(&mut user, &room, &bot, "sync", "pictures of 5 contacts").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for ((id, name), before) in contacts.iter().zip(&avatars) {
+        assert_eq!(user.avatar_url(&ghost(*id)).await.as_ref(), Some(before), "{name}'s avatar is unchanged");
+    }
+    b.bridge.stop().await;
+}
+
+#[tokio::test]
+async fn test_channels_opened_by_their_first_post_get_the_rights_of_those_opened_at_login_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let b = start(&state_dir("tg-late-channels")).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tglatechan").await;
+    let account = login(&mut user, &room, &bot, &random_phone()).await;
+    user.wait_for_event(&room, WAIT, |ev| is_notice(ev, &bot, "Connected to Telegram")).await.expect("connected");
+
+    // A channel the user only reads: its first post creates a read-only portal.
+    b.sim.say(account, CAROL, LATE_CHANNEL, FormattedText::plain("first alert")).expect("delivered");
+    let alerts = join_portal(&mut user, "Sim Alerts", |_, name| name == "Sim Alerts").await;
+    user.wait_for_event(&alerts, WAIT, |ev| ev["sender"] == ghost(CAROL).as_str() && ev["content"]["body"] == "first alert")
+        .await
+        .expect("the post that opened the portal");
+    let levels = user.get_state(&alerts, "m.room.power_levels", "").await;
+    assert_eq!(levels["events_default"], 50, "read-only: {levels}");
+    let own_level = levels["users"][user.user_id.as_str()].as_i64().unwrap_or(levels["users_default"].as_i64().unwrap_or(0));
+    assert!(own_level < 50, "the user cannot post: {levels}");
+    let (status, _) = user.try_send_text(&alerts, "can I post?").await;
+    assert_eq!(status, 403, "the homeserver refuses the user's post");
+
+    // A channel the account is an admin of: its first post creates a portal where the user posts.
+    b.sim.say(account, ALICE, LATE_OWN_CHANNEL, FormattedText::plain("first draft")).expect("delivered");
+    let drafts = join_portal(&mut user, "Sim Drafts", |_, name| name == "Sim Drafts").await;
+    user.wait_for_event(&drafts, WAIT, |ev| ev["sender"] == ghost(ALICE).as_str() && ev["content"]["body"] == "first draft")
+        .await
+        .expect("the post that opened the portal");
+    let levels = user.get_state(&drafts, "m.room.power_levels", "").await;
+    assert_eq!(levels["events_default"], 50, "a channel stays read-only for everyone else: {levels}");
+    user.wait_power_level(&drafts, &user.user_id, 95).await;
+    let (status, body) = user.try_send_text(&drafts, "my draft").await;
+    assert_eq!(status, 200, "an admin posts in the channel: {body}");
+    wait_action(
+        &b.sim,
+        |a| matches!(a, SimAction::Sent { peer, message, .. } if *peer == LATE_OWN_CHANNEL && message.text.text == "my draft"),
+    )
+    .await;
     b.bridge.stop().await;
 }
 

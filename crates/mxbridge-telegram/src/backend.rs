@@ -30,8 +30,9 @@ pub struct TgUser {
     pub username: Option<String>,
     /// International phone number, when visible.
     pub phone: Option<String>,
-    /// Avatar picture, when the user has one and the backend fetched it.
-    pub avatar: Option<TgFile>,
+    /// The id of the user's current profile picture (`None`: no picture). Known without a
+    /// download, so the bridge fetches a picture only when it changed.
+    pub photo: Option<i64>,
 }
 
 /// What sort of chat.
@@ -357,6 +358,8 @@ pub trait TelegramAccount: Send + Sync {
     async fn user(&self, id: i64) -> Result<TgUser, BackendError>;
     /// The account's contacts.
     async fn contacts(&self) -> Result<Vec<TgUser>, BackendError>;
+    /// Downloads the user's current profile picture; `None` when they have none.
+    async fn profile_photo(&self, user: &TgUser) -> Result<Option<TgFile>, BackendError>;
     /// The user with this phone number (international format); `None` when not on Telegram.
     async fn resolve_phone(&self, phone: &str) -> Result<Option<TgUser>, BackendError>;
     /// The user with this `@username`; `None` when there is none.

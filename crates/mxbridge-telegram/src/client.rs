@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use mxbridge_core::ids::{LoginId, PortalKey, RemoteMessageId, RemoteUserId};
-use mxbridge_core::network::content::Content;
+use mxbridge_core::network::content::{Content, Media, MediaKind};
 use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent, Sender};
 use mxbridge_core::network::{
     ChatInfo, ChatKind, ChatMember, Edits, GhostIds, Location, Locations, NetworkClient, NetworkError, OutgoingMessage, Reactions,
@@ -17,6 +17,7 @@ use ruma::OwnedUserId;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use crate::avatars::Avatars;
 use crate::backend::{BackendError, Connection, Peer, TelegramAccount, TgChat, TgChatKind, TgUpdate, TgUser};
 use crate::config::ValidConfig;
 use crate::convert::{MentionMap, to_content, to_outgoing};
@@ -43,6 +44,8 @@ pub(crate) struct Inner {
     sent: Mutex<HashSet<(Peer, i64)>>,
     /// Calls the user was already told about.
     calls_told: Mutex<HashSet<i64>>,
+    /// Profile pictures given to ghosts.
+    avatars: Avatars,
     pump: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -97,6 +100,7 @@ impl TelegramClient {
                 connected: AtomicBool::new(false),
                 sent: Mutex::default(),
                 calls_told: Mutex::default(),
+                avatars: Avatars::default(),
                 pump: Mutex::default(),
             }),
         }
@@ -159,8 +163,43 @@ impl Inner {
         (chat.kind == TgChatKind::Channel && admin).then_some(Role::Admin)
     }
 
+    /// Gives the user's ghost their current profile picture, unless this login already did:
+    /// fetched in the background, so that a download never holds up a chat's messages.
+    fn refresh_avatar(self: &Arc<Self>, user: &TgUser) {
+        let Some(photo) = user.photo.filter(|_| user.id != self.account.me().id) else { return };
+        let (inner, user) = (self.clone(), user.clone());
+        tokio::spawn(async move {
+            if !inner.avatars.claim(&inner.store, &user).await {
+                return;
+            }
+            match inner.flood.run("profile photo", || inner.account.profile_photo(&user)).await {
+                Ok(Some(file)) => {
+                    let avatar = Media { kind: MediaKind::Image, name: file.name, mime: Some(file.mime), data: file.data, url: None };
+                    inner.events.send(RemoteEvent::Profile { sender: sender(&user, false), avatar: Some(avatar) });
+                    inner.avatars.done(&inner.store, user.id, photo).await;
+                }
+                Ok(None) => inner.avatars.done(&inner.store, user.id, photo).await,
+                Err(e) => {
+                    warn!(login = %inner.login, user = user.id, error = %e, "could not download a Telegram profile picture");
+                    inner.avatars.failed(user.id, photo);
+                }
+            }
+        });
+    }
+
+    /// Refreshes the ghosts of the account's contacts: their names now, their pictures as
+    /// they download. Returns how many contacts there are.
+    pub(crate) async fn sync_contacts(self: &Arc<Self>) -> Result<usize, BackendError> {
+        let contacts = self.flood.run("contacts", || self.account.contacts()).await?;
+        for contact in &contacts {
+            self.events.send(RemoteEvent::Profile { sender: sender(contact, false), avatar: None });
+            self.refresh_avatar(contact);
+        }
+        Ok(contacts.len())
+    }
+
     /// Opens portals for the recent chats (newest first, within the configured age).
-    pub(crate) async fn sync_chats(&self) -> Result<usize, BackendError> {
+    pub(crate) async fn sync_chats(self: &Arc<Self>) -> Result<usize, BackendError> {
         let dialogs = self.flood.run("dialogs", || self.account.dialogs(self.config.recent_chats)).await?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
         let oldest = self.config.max_chat_age.map(|age| now - age.as_secs() as i64);
@@ -170,6 +209,9 @@ impl Inner {
                 continue;
             }
             let info = self.chat_info(&dialog.chat);
+            for member in &dialog.chat.members {
+                self.refresh_avatar(&member.user);
+            }
             self.events.send(RemoteEvent::ChatChanged { chat: self.portal(dialog.chat.peer), sender: None, info });
             if let Some(role) = self.own_role(&dialog.chat) {
                 self.events.send(RemoteEvent::RoleChanged { chat: self.portal(dialog.chat.peer), sender: None, role });
@@ -179,7 +221,7 @@ impl Inner {
         Ok(opened)
     }
 
-    async fn handle(&self, update: TgUpdate) {
+    async fn handle(self: &Arc<Self>, update: TgUpdate) {
         let mentions_to_matrix = |id: i64| self.matrix_id_of(id);
         let mentions_to_telegram = |u: &str| self.telegram_id_of(u);
         let mentions = MentionMap { to_matrix: &mentions_to_matrix, to_telegram: &mentions_to_telegram };
@@ -194,6 +236,9 @@ impl Inner {
                             let _ = self.store.set(INITIAL_SYNC_DONE, b"1").await;
                         }
                         Err(e) => warn!(login = %self.login, error = %e, "could not list the recent chats"),
+                    }
+                    if let Err(e) = self.sync_contacts().await {
+                        warn!(login = %self.login, error = %e, "could not list the contacts");
                     }
                 }
                 return;
@@ -210,6 +255,7 @@ impl Inner {
                 if m.outgoing && self.sent.lock().expect("lock").remove(&(m.peer, m.id)) {
                     return; // the echo of what the bridge sent
                 }
+                self.refresh_avatar(&m.sender);
                 RemoteEvent::Message {
                     chat: self.portal(m.peer),
                     sender: sender(&m.sender, m.outgoing),
@@ -320,6 +366,15 @@ impl NetworkClient for TelegramClient {
     async fn chat_info(&self, chat: &PortalKey) -> Result<ChatInfo, NetworkError> {
         let peer = peer_of(chat)?;
         let info = self.inner.flood.run("chat", || self.inner.account.chat(peer)).await.map_err(to_network_error)?;
+        for member in &info.members {
+            self.inner.refresh_avatar(&member.user);
+        }
+        // The core asks when it creates a portal, also for a chat whose first message just
+        // arrived: the user's own rights follow on the chat's queue, right after the room
+        // exists, as for the portals opened at login (an admin may post in a channel).
+        if let Some(role) = self.inner.own_role(&info) {
+            self.inner.events.send(RemoteEvent::RoleChanged { chat: chat.clone(), sender: None, role });
+        }
         Ok(self.inner.chat_info(&info))
     }
 

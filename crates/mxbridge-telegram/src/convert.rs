@@ -92,7 +92,7 @@ mod tests {
         TgMessage {
             peer: Peer::User(1),
             id: 5,
-            sender: TgUser { id: 1, name: "A".into(), username: None, phone: None, avatar: None },
+            sender: TgUser { id: 1, name: "A".into(), username: None, phone: None, photo: None },
             outgoing: false,
             date: 0,
             text,

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use grammers_client::media::Media;
+use grammers_client::media::{Downloadable, Media};
 use grammers_client::message::{InputMessage, InputReactions, Message};
 use grammers_client::peer::Peer as GrammersPeer;
 use grammers_client::sender::UpdatesConfiguration;
@@ -17,7 +17,9 @@ use grammers_session::types::{ChannelKind, PeerRef};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::convert::{ReadHistory, attributes_of, entities_to_tl, geo_media, peer_id, peer_of, read_history, text_of, tl_user, user_of};
+use super::convert::{
+    ProfilePicture, ReadHistory, attributes_of, entities_to_tl, geo_media, peer_id, peer_of, read_history, text_of, tl_user, user_of,
+};
 use super::session::{PersistedSession, StoredSession};
 use super::{backend_error, connection_params, reconnect_delay, rpc_name};
 use crate::backend::{
@@ -216,7 +218,7 @@ async fn map_update(client: &Client, update: Update, recent: &Mutex<RecentMessag
 
 /// A user known only by id; the bridge keeps the name it already has for the ghost.
 fn placeholder_user(id: i64) -> TgUser {
-    TgUser { id, name: id.to_string(), username: None, phone: None, avatar: None }
+    TgUser { id, name: id.to_string(), username: None, phone: None, photo: None }
 }
 
 async fn message(client: &Client, m: &Message) -> TgMessage {
@@ -258,25 +260,26 @@ async fn download(client: &Client, media: Media) -> Option<TgFile> {
         }
         _ => return None,
     };
-    let mut chunks = client.iter_download(&media);
-    let mut data = Vec::new();
-    loop {
-        match chunks.next().await {
-            Ok(Some(chunk)) => {
-                data.extend_from_slice(&chunk);
-                if data.len() > MAX_DOWNLOAD {
-                    warn!("a Telegram file is larger than the bridge forwards; skipped");
-                    return None;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                warn!(error = %e, "could not download a Telegram file");
-                return None;
-            }
+    match download_all(client, &media).await {
+        Ok(data) => Some(TgFile { kind, name, mime, data }),
+        Err(e) => {
+            warn!(error = %e, "could not download a Telegram file; skipped");
+            None
         }
     }
-    Some(TgFile { kind, name, mime, data })
+}
+
+/// The whole file, up to [`MAX_DOWNLOAD`] bytes.
+async fn download_all<D: Downloadable>(client: &Client, file: &D) -> Result<Vec<u8>, BackendError> {
+    let mut chunks = client.iter_download(file);
+    let mut data = Vec::new();
+    while let Some(chunk) = chunks.next().await.map_err(backend_error)? {
+        data.extend_from_slice(&chunk);
+        if data.len() > MAX_DOWNLOAD {
+            return Err(BackendError::Refused(format!("the file is larger than the {MAX_DOWNLOAD} bytes the bridge forwards")));
+        }
+    }
+    Ok(data)
 }
 
 fn members_of(peer: &GrammersPeer) -> (String, TgChatKind) {
@@ -395,6 +398,14 @@ impl TelegramAccount for RealAccount {
             tl::enums::contacts::Contacts::Contacts(c) => c.users.iter().filter_map(tl_user).collect(),
             tl::enums::contacts::Contacts::NotModified => Vec::new(),
         })
+    }
+
+    async fn profile_photo(&self, user: &TgUser) -> Result<Option<TgFile>, BackendError> {
+        let Some(photo_id) = user.photo else { return Ok(None) };
+        let (client, peer_ref) = self.peer_ref(Peer::User(user.id)).await?;
+        let data = download_all(&client, &ProfilePicture { peer: peer_ref, photo_id }).await?;
+        // Telegram serves profile pictures as JPEG.
+        Ok(Some(TgFile { kind: TgMediaKind::Photo, name: format!("telegram-{}.jpg", user.id), mime: "image/jpeg".into(), data }))
     }
 
     async fn resolve_phone(&self, phone: &str) -> Result<Option<TgUser>, BackendError> {

@@ -1,6 +1,6 @@
 //! grammers types ⇄ the backend's plain types.
 
-use grammers_client::media::Attribute;
+use grammers_client::media::{Attribute, Downloadable};
 use grammers_client::message::Message;
 use grammers_client::peer::Peer as GrammersPeer;
 use grammers_client::tl;
@@ -62,6 +62,21 @@ pub(crate) fn attributes_of(file: &TgFile) -> Vec<Attribute> {
     }
 }
 
+/// A user's current profile picture (the small size, which is what Matrix clients show
+/// for a member), downloadable by grammers with the user's access hash.
+pub(crate) struct ProfilePicture {
+    /// The user.
+    pub(crate) peer: PeerRef,
+    /// The picture's id, from the user's `photo`.
+    pub(crate) photo_id: i64,
+}
+
+impl Downloadable for ProfilePicture {
+    fn to_raw_input_location(&self) -> Option<tl::enums::InputFileLocation> {
+        Some(tl::types::InputPeerPhotoFileLocation { big: false, peer: self.peer.into(), photo_id: self.photo_id }.into())
+    }
+}
+
 /// A map pin to send.
 pub(crate) fn geo_media(latitude: f64, longitude: f64) -> tl::enums::InputMedia {
     let point = tl::types::InputGeoPoint { lat: latitude, long: longitude, accuracy_radius: None };
@@ -76,15 +91,23 @@ pub(crate) fn user_of(peer: &GrammersPeer) -> TgUser {
             name: u.full_name(),
             username: u.username().map(str::to_owned),
             phone: u.phone().map(|p| format!("+{}", p.trim_start_matches('+'))),
-            avatar: None,
+            photo: u.photo().map(|p| p.photo_id),
         },
         other => TgUser {
             id: other.id().bare_id_unchecked(),
             name: other.name().unwrap_or("Telegram").to_owned(),
             username: other.username().map(str::to_owned),
             phone: None,
-            avatar: None,
+            photo: None,
         },
+    }
+}
+
+/// The id of a user's current profile picture.
+pub(crate) fn photo_id_of(photo: Option<&tl::enums::UserProfilePhoto>) -> Option<i64> {
+    match photo? {
+        tl::enums::UserProfilePhoto::Photo(p) => Some(p.photo_id),
+        tl::enums::UserProfilePhoto::Empty => None,
     }
 }
 
@@ -97,7 +120,7 @@ pub(crate) fn tl_user(user: &tl::enums::User) -> Option<TgUser> {
         name: if name.is_empty() { u.id.to_string() } else { name },
         username: u.username.clone(),
         phone: u.phone.as_ref().map(|p| format!("+{p}")),
-        avatar: None,
+        photo: photo_id_of(u.photo.as_ref()),
     })
 }
 
@@ -220,6 +243,24 @@ mod tests {
         let tl::enums::InputMedia::GeoPoint(pin) = geo_media(51.5, -0.12) else { panic!("a geo point") };
         let tl::enums::InputGeoPoint::Point(point) = pin.geo_point else { panic!("a point") };
         assert_eq!((point.lat, point.long, point.accuracy_radius), (51.5, -0.12, None));
+    }
+
+    #[test]
+    fn test_a_profile_picture_is_downloaded_by_its_user_and_photo_id() {
+        use grammers_session::types::PeerAuth;
+        let peer = PeerRef { id: PeerId::user_unchecked(1002), auth: PeerAuth::from_hash(77) };
+        let location = ProfilePicture { peer, photo_id: 555 }.to_raw_input_location();
+        let Some(tl::enums::InputFileLocation::InputPeerPhotoFileLocation(l)) = location else { panic!("{location:?}") };
+        assert_eq!((l.big, l.photo_id), (false, 555));
+        assert!(matches!(&l.peer, tl::enums::InputPeer::User(u) if u.user_id == 1002 && u.access_hash == 77), "{:?}", l.peer);
+    }
+
+    #[test]
+    fn test_users_carry_the_id_of_their_current_picture() {
+        let photo = tl::types::UserProfilePhoto { has_video: false, personal: false, photo_id: 555, stripped_thumb: None, dc_id: 4 };
+        assert_eq!(photo_id_of(Some(&photo.into())), Some(555));
+        assert_eq!(photo_id_of(Some(&tl::enums::UserProfilePhoto::Empty)), None, "a removed picture");
+        assert_eq!(photo_id_of(None), None);
     }
 
     #[test]

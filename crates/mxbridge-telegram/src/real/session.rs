@@ -30,7 +30,7 @@ pub(crate) struct PersistedUser {
 
 impl PersistedUser {
     pub(crate) fn to_user(&self) -> TgUser {
-        TgUser { id: self.id, name: self.name.clone(), username: self.username.clone(), phone: self.phone.clone(), avatar: None }
+        TgUser { id: self.id, name: self.name.clone(), username: self.username.clone(), phone: self.phone.clone(), photo: None }
     }
 }
 

@@ -6,10 +6,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use super::directory::{self, BOB, CAROL, CHANNEL, ECHO, ECHO_LOCATION, GREETER, GREETING_ID, GROUP, OWN_CHANNEL};
+use super::directory::{self, BOB, CAROL, CHANNEL, ECHO, ECHO_LOCATION, GREETER, GREETING_ID, GROUP, LATE_CHANNEL, OWN_CHANNEL};
 use super::{Sim, SimAction, SimSession, now_secs};
 use crate::backend::{
-    BackendError, Connection, FormattedText, Peer, TelegramAccount, TgChat, TgDialog, TgMessage, TgOutgoing, TgUpdate, TgUser,
+    BackendError, Connection, FormattedText, Peer, TelegramAccount, TgChat, TgDialog, TgFile, TgMediaKind, TgMessage, TgOutgoing, TgUpdate,
+    TgUser,
 };
 use crate::entities;
 
@@ -182,6 +183,12 @@ impl TelegramAccount for SimAccount {
         Ok(directory::PEOPLE.iter().filter_map(|p| directory::person(p.0)).collect())
     }
 
+    async fn profile_photo(&self, user: &TgUser) -> Result<Option<TgFile>, BackendError> {
+        self.check()?;
+        let data = user.photo.and_then(|_| directory::avatar_png(user.id));
+        Ok(data.map(|data| TgFile { kind: TgMediaKind::Photo, name: format!("sim-{}.png", user.id), mime: "image/png".into(), data }))
+    }
+
     async fn resolve_phone(&self, phone: &str) -> Result<Option<TgUser>, BackendError> {
         self.check()?;
         Ok(directory::PEOPLE.iter().find(|p| p.3 == phone).and_then(|p| directory::person(p.0)))
@@ -194,8 +201,8 @@ impl TelegramAccount for SimAccount {
 
     async fn send(&self, peer: Peer, message: TgOutgoing) -> Result<i64, BackendError> {
         self.check()?;
-        if peer == CHANNEL {
-            return Err(BackendError::Refused("only the admins of Sim News can post in it".into()));
+        if peer == CHANNEL || peer == LATE_CHANNEL {
+            return Err(BackendError::Refused("only the channel's admins can post in it".into()));
         }
         if directory::chat(&self.me, peer).is_none() {
             return Err(BackendError::NotFound(format!("no chat {peer:?} on the simulated Telegram")));

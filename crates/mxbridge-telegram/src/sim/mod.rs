@@ -21,8 +21,16 @@
 //!   back as the same location.
 //! - **Chats at login**: Echo's DM, "Sim Group" (Alice admin, Bob, Carol: Bob answers every
 //!   message there with `Bob got: <text>`), the read-only channel "Sim News" (posting is
-//!   refused), the channel "Sim Notes" that the account owns (so it may post there), and a DM with Carol whose last message is 90 days old (left out by the
-//!   default 30-day age limit).
+//!   refused), the channel "Sim Notes" that the account owns (so it may post there), and a
+//!   DM with Carol whose last message is 90 days old (left out by the default 30-day age
+//!   limit).
+//! - **Channels not in the chat list**, whose portals their first post creates (send one
+//!   with [`SimHandle::say`]): "Sim Alerts" ([`directory::LATE_CHANNEL`], read-only, Carol
+//!   is its admin) and "Sim Drafts" ([`directory::LATE_OWN_CHANNEL`], the account and Alice
+//!   are its admins, so the account may post).
+//! - **Profile pictures**: every person has one, [`directory::avatar_png`] (a 32×32 PNG in
+//!   a colour of their own with a white square in the middle); its picture id is the
+//!   person's user id. Accounts have none.
 //! - **Greeter** writes right after an account's first connection (message id 1), from a
 //!   chat that is not in the list above, so its portal is created by the message.
 //! - **Faults** for tests: [`SimHandle::drop_connection`] (a disconnect, reconnected after a
