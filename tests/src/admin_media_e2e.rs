@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use mxbridge_core::ids::{LoginId, PortalKey, RemoteChatId};
-use mxbridge_core::network::content::{Content, Media, MediaKind, MessageKind, RichText};
+use mxbridge_core::network::content::{Content, Media, MediaKind, RichText};
 use mxbridge_core::network::event::{RemoteEvent, Sender};
 use mxbridge_demo::{Action, DemoHandle, LOGIN_CODE, dm_chat};
 use serde_json::{Value, json};
@@ -70,11 +70,10 @@ async fn test_media_is_bridged_both_ways() {
     // Network → Matrix: the file is uploaded and sent as an image event.
     let (png, _) = mxbridge_core::qr::render_png("remote picture").unwrap();
     let chat = PortalKey::owned_by(dm_chat("pics"), &login);
-    let content = Content {
-        kind: MessageKind::Text,
-        body: RichText::plain("look at this"),
-        media: Some(Media { kind: MediaKind::Image, name: "pic.png".into(), mime: Some("image/png".into()), data: png.clone(), url: None }),
-    };
+    let content = Content::file(
+        Media { kind: MediaKind::Image, name: "pic.png".into(), mime: Some("image/png".into()), data: png.clone(), url: None },
+        RichText::plain("look at this"),
+    );
     assert!(handle.inject(
         &login,
         RemoteEvent::Message {

@@ -174,6 +174,10 @@ async fn test_join_channel_and_talk_both_ways_through_puppets() {
     user.wait_for_event(&dm, WAIT, notice("join [net] <#channel>"))
         .await
         .expect("help lists the IRC commands, since IRC needs no login step");
+    user.send_text(&dm, "list-logins").await;
+    user.wait_for_event(&dm, WAIT, notice("You are not connected yet"))
+        .await
+        .expect("asking for help connects nobody to IRC: only a command that needs the connection does");
 
     let channel = format!("#mxb{}", rand::random::<u32>());
     user.send_text(&dm, &format!("join {channel}")).await;

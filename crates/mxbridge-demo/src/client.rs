@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use mxbridge_core::ids::{LoginId, PortalKey, RemoteMessageId, RemoteUserId};
-use mxbridge_core::network::content::{Content, MessageKind, RichText};
+use mxbridge_core::network::content::Content;
 use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent, Sender};
 use mxbridge_core::network::{
     ChatInfo, ChatKind, ChatMember, Edits, NetworkClient, NetworkError, OutgoingMessage, Reactions, Redactions, ResolveIdentifier, Role,
@@ -96,7 +96,7 @@ impl NetworkClient for DemoClient {
             relayed_for: msg.relayed_for.clone(),
         });
         if dm_partner(&msg.portal.chat).is_some_and(|p| p.as_str() == "echo") {
-            let answer = Content { kind: MessageKind::Text, body: RichText::plain(format!("echo: {text}")), media: None };
+            let answer = Content::text(format!("echo: {text}"));
             self.events.send(RemoteEvent::Message {
                 chat: msg.portal.clone(),
                 sender: Sender::named("echo", "Echo"),

@@ -60,7 +60,7 @@ impl Default for DemoConfig {
 }
 
 /// Something the bridge did on the simulated network.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// A message was sent.
     Sent {

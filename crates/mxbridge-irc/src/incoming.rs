@@ -298,7 +298,7 @@ impl Inner {
                     sender: self.shared.ids.sender(&from),
                     id: RemoteMessageId::new(id),
                     timestamp_ms: tag("time").and_then(|t| time::parse_rfc3339_ms(&t)),
-                    content: Content { kind, body, media: None },
+                    content: Content::rich(kind, body),
                     reply_to: tag("+draft/reply").map(RemoteMessageId::new),
                 });
             }

@@ -35,7 +35,7 @@ pub(crate) fn to_content(msg: &TgMessage, mentions: &MentionMap<'_>) -> Content 
         data: f.data.clone(),
         url: None,
     });
-    Content { kind: MessageKind::Text, body, media }
+    Content { kind: MessageKind::Text, body, media, location: None }
 }
 
 /// Content from Matrix as a Telegram message. Emotes are sent as `* text` in italics,

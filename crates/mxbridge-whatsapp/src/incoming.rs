@@ -49,7 +49,7 @@ impl Translator<'_> {
         sender.is_self |= m.from_me;
         let id = RemoteMessageId::new(m.id);
         let timestamp_ms = Some(m.timestamp_ms);
-        let text_content = |body: RichText| Content { kind: MessageKind::Text, body, media: None };
+        let text_content = |body: RichText| Content { kind: MessageKind::Text, body, media: None, location: None };
         match m.kind {
             InboundKind::Text { text, reply_to } => RemoteEvent::Message {
                 chat,
@@ -64,7 +64,7 @@ impl Translator<'_> {
                 sender,
                 id,
                 timestamp_ms,
-                content: Content { kind: MessageKind::Text, body: self.rich(&caption), media: Some(media_of(media)) },
+                content: Content { kind: MessageKind::Text, body: self.rich(&caption), media: Some(media_of(media)), location: None },
                 reply_to: reply_to.map(RemoteMessageId::new),
             },
             InboundKind::Location { latitude, longitude, name } => {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use mxbridge_core::ids::{PortalKey, RemoteChatId, RemoteMessageId};
-use mxbridge_core::network::content::{Content, MessageKind, RichText};
+use mxbridge_core::network::content::{Content, RichText};
 use mxbridge_core::network::event::{Membership, RemoteEvent, Sender};
 use mxbridge_core::network::{ChatInfo, ChatKind, Role};
 use tokio::sync::mpsc;
@@ -253,7 +253,7 @@ fn shared_file(
     let events = client.inner.events.clone();
     tokio::spawn(async move {
         let content = match crate::files::fetch(&http, &url).await {
-            Ok(media) => Content { kind: MessageKind::Text, body: RichText::default(), media: Some(media) },
+            Ok(media) => Content::file(media, RichText::default()),
             Err(e) => {
                 tracing::info!(error = %e, "a shared file goes to Matrix as a link");
                 Content::text(body)

@@ -22,7 +22,7 @@ pub(crate) fn incoming(body: &str, payloads: &[Element]) -> Content {
     };
     // The plain text of what came is kept as it was when it carries no formatting.
     let rich = if rich.is_formatted() { rich } else { RichText::plain(body) };
-    Content { kind, body: rich, media: None }
+    Content::rich(kind, rich)
 }
 
 /// The body of a message to XMPP: styled text, and `/me` for actions.
@@ -226,7 +226,7 @@ mod tests {
         }
         let link = RichText(vec![Node::Link { url: "https://x.test".into(), children: vec![Node::Text("site".into())] }]);
         assert_eq!(render(&link), "site <https://x.test>");
-        let emote = Content { kind: MessageKind::Emote, body: RichText::plain("waves"), media: None };
+        let emote = Content::emote("waves");
         assert_eq!(outgoing(&emote), "/me waves");
     }
 

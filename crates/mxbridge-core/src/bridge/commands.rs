@@ -36,13 +36,16 @@ impl Bridge {
                 .await;
             return;
         }
-        // Networks that connect every user on demand do it before the first command runs,
-        // so login-only commands are available at once.
-        let _ = self.ensure_auto_login(sender, None).await;
         let (command, spec) = match parse(line, &self.specs) {
             Ok(c) => c,
             Err(e) => return self.notice(room, &format!("{e}. Send `help` for the list of commands.")).await,
         };
+        // Networks that connect every user on demand (IRC) do it for the first command that
+        // needs a login, not for `help`: asking what the bridge can do connects nobody.
+        let can_auto_login = self.network.auto_login(sender, None).is_some();
+        if can_auto_login && spec.as_ref().is_some_and(|s| s.requires_login) {
+            let _ = self.ensure_auto_login(sender, None).await;
+        }
         if spec.as_ref().is_some_and(|s| s.secret_args) {
             // Whatever happens next, the secret should not stay in the room.
             if let Err(e) = self.matrix.redact(room, &self.config.bot_user_id, event, Some("contained a password")).await {
@@ -52,7 +55,7 @@ impl Bridge {
         }
         let caller = Caller {
             is_admin: permission >= Permission::Admin,
-            logged_in: !self.logins_of(sender).is_empty(),
+            logged_in: can_auto_login || !self.logins_of(sender).is_empty(),
             in_portal: portal.is_some(),
         };
         // Outside the management room and portals only admin room commands make sense.
@@ -82,7 +85,9 @@ impl Bridge {
             Command::Cancel => self.cancel_login(room, sender).await,
             Command::ListLogins => {
                 let logins = self.logins_of(sender);
-                let text = if logins.is_empty() {
+                let text = if logins.is_empty() && can_auto_login {
+                    "You are not connected yet: the first command that needs a connection connects you (see `help`).".to_owned()
+                } else if logins.is_empty() {
                     "You have no logins. Send `login` to connect your account.".to_owned()
                 } else {
                     let lines: Vec<String> = logins

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use crate::format::html;
 use crate::matrix::intent::Matrix;
 use crate::media_links::MediaLinks;
+use crate::network::Location;
 use crate::network::content::{Content, Media, MediaKind, MessageKind, RichText};
 
 /// Largest file the bridge downloads from Matrix to forward.
@@ -44,11 +45,11 @@ pub(crate) async fn matrix_to_content(matrix: &Matrix, links: &MediaLinks, conte
                 if content["filename"].is_string() && body_text != name { RichText::plain(body_text.clone()) } else { RichText::default() };
             let url = links.link_for(url, &name);
             let media = Media { kind: media_kind, name, mime: content["info"]["mimetype"].as_str().map(str::to_owned), data, url };
-            return Ok(Content { kind: MessageKind::Text, body: caption, media: Some(media) });
+            return Ok(Content::file(media, caption));
         }
         other => return Err(format!("this kind of message ({other}) cannot be bridged; send it as text or a file.")),
     };
-    Ok(Content { kind, body, media: None })
+    Ok(Content::rich(kind, body))
 }
 
 /// Drops the `> <@user> quoted` lines clients put in front of reply bodies.
@@ -98,6 +99,9 @@ fn fit_event_size(v: &mut Value) {
 
 pub(crate) async fn content_to_matrix(matrix: &Matrix, content: &Content) -> Result<Value, String> {
     let plain = content.body.to_plain();
+    if let Some(at) = &content.location {
+        return Ok(location_to_matrix(at, &plain));
+    }
     if let Some(media) = &content.media {
         let msgtype = match media.kind {
             MediaKind::Image => "m.image",
@@ -140,9 +144,36 @@ pub(crate) async fn content_to_matrix(matrix: &Matrix, content: &Content) -> Res
     Ok(v)
 }
 
+/// An `m.location` event, with the MSC3488 form beside the spec's `geo_uri` for clients that
+/// read only the newer one.
+fn location_to_matrix(at: &Location, caption: &str) -> Value {
+    let body = if caption.trim().is_empty() { at.caption() } else { caption.to_owned() };
+    let uri = at.geo_uri();
+    json!({
+        "msgtype": "m.location",
+        "body": body,
+        "geo_uri": uri,
+        "org.matrix.msc3488.location": {"uri": uri, "description": body},
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_locations_become_m_location_events_that_read_back_as_the_same_point() {
+        let at = Location { latitude: 51.5007, longitude: -0.1246, description: Some("Big Ben".into()) };
+        let v = location_to_matrix(&at, &Content::location(at.clone()).body.to_plain());
+        assert_eq!(v["msgtype"], "m.location");
+        assert_eq!(v["body"], "Big Ben");
+        assert_eq!(v["geo_uri"], "geo:51.5007,-0.1246");
+        assert_eq!(v["org.matrix.msc3488.location"]["uri"], "geo:51.5007,-0.1246");
+        assert_eq!(Location::from_matrix(&v), Some(at));
+
+        let bare = Location { latitude: -33.9, longitude: 151.2, description: None };
+        assert_eq!(location_to_matrix(&bare, "")["body"], "Location: -33.9, 151.2", "never an empty body");
+    }
 
     #[test]
     fn test_reply_fallback_is_stripped() {

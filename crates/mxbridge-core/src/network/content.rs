@@ -175,29 +175,47 @@ pub enum MediaKind {
 }
 
 /// One message's content.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Content {
     /// Text, notice or emote.
     pub kind: MessageKind,
-    /// The text (the caption for media).
+    /// The text (the caption for media, what to show where a map cannot be for a location).
     pub body: RichText,
     /// An attached file.
     pub media: Option<Media>,
+    /// A shared point on a map (Matrix `m.location`).
+    #[serde(default)]
+    pub location: Option<crate::network::Location>,
 }
 
 impl Content {
     /// A plain text message.
     pub fn text(body: impl Into<String>) -> Self {
-        Self { kind: MessageKind::Text, body: RichText::plain(body), media: None }
+        Self::rich(MessageKind::Text, RichText::plain(body))
     }
 
     /// A notice.
     pub fn notice(body: impl Into<String>) -> Self {
-        Self { kind: MessageKind::Notice, body: RichText::plain(body), media: None }
+        Self::rich(MessageKind::Notice, RichText::plain(body))
     }
 
     /// An emote (`/me`).
     pub fn emote(body: impl Into<String>) -> Self {
-        Self { kind: MessageKind::Emote, body: RichText::plain(body), media: None }
+        Self::rich(MessageKind::Emote, RichText::plain(body))
+    }
+
+    /// A message of this kind with formatted text.
+    pub fn rich(kind: MessageKind, body: RichText) -> Self {
+        Self { kind, body, media: None, location: None }
+    }
+
+    /// A file, with a caption (which may be empty).
+    pub fn file(media: Media, caption: RichText) -> Self {
+        Self { kind: MessageKind::Text, body: caption, media: Some(media), location: None }
+    }
+
+    /// A shared location; its caption is the text networks without maps show.
+    pub fn location(at: crate::network::Location) -> Self {
+        Self { kind: MessageKind::Text, body: RichText::plain(at.caption()), media: None, location: Some(at) }
     }
 }

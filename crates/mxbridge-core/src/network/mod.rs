@@ -481,7 +481,7 @@ pub trait ReadReceipts: Send + Sync {
 }
 
 /// A point on a map, as a Matrix `m.location` shares it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Location {
     /// Degrees north.
     pub latitude: f64,
@@ -502,6 +502,19 @@ impl Location {
         let valid = (-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude);
         let description = content["body"].as_str().filter(|b| !b.trim().is_empty()).map(str::to_owned);
         valid.then_some(Self { latitude, longitude, description })
+    }
+
+    /// The point as an RFC 5870 URI (`geo:51.5007,-0.1246`), as `m.location` carries it.
+    pub fn geo_uri(&self) -> String {
+        format!("geo:{},{}", self.latitude, self.longitude)
+    }
+
+    /// What to show where a map cannot be: the sender's description, else the coordinates.
+    pub fn caption(&self) -> String {
+        match &self.description {
+            Some(d) => d.clone(),
+            None => format!("Location: {}, {}", self.latitude, self.longitude),
+        }
     }
 }
 
@@ -565,7 +578,10 @@ mod tests {
         let at = Location::from_matrix(&serde_json::json!({"body": "Big Ben", "geo_uri": "geo:51.5007,-0.1246;u=35"})).unwrap();
         assert_eq!(at, Location { latitude: 51.5007, longitude: -0.1246, description: Some("Big Ben".into()) });
         let with_altitude = Location::from_matrix(&serde_json::json!({"body": " ", "geo_uri": "geo:-33.9,151.2,20"})).unwrap();
-        assert_eq!((with_altitude.latitude, with_altitude.longitude, with_altitude.description), (-33.9, 151.2, None));
+        assert_eq!((with_altitude.latitude, with_altitude.longitude, &with_altitude.description), (-33.9, 151.2, &None));
+        assert_eq!(at.geo_uri(), "geo:51.5007,-0.1246");
+        assert_eq!(Location::from_matrix(&serde_json::json!({"geo_uri": at.geo_uri()})).unwrap().latitude, at.latitude, "round trip");
+        assert_eq!(with_altitude.caption(), "Location: -33.9, 151.2");
         for bad in ["51.5,-0.12", "geo:91,0", "geo:0,181", "geo:x,y", "geo:51.5"] {
             assert_eq!(Location::from_matrix(&serde_json::json!({"geo_uri": bad})), None, "{bad}");
         }
