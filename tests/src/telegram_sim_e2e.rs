@@ -528,20 +528,17 @@ async fn test_voice_video_sticker_file_and_location_sim() {
         assert_eq!(user.download(back["content"]["url"].as_str().unwrap()).await, data);
     }
 
-    // A location shared on Telegram arrives as a map link with the coordinates.
+    // A location shared on Telegram arrives as a real m.location with the point's geo URI.
     user.send_text(&echo, "please share location").await;
     let (lat, lon) = ECHO_LOCATION;
     let shared = user
-        .wait_for_event(&echo, WAIT, |ev| {
-            ev["sender"] == echo_ghost.as_str() && ev["content"]["body"].as_str().is_some_and(|b| b.starts_with("📍 Location"))
-        })
+        .wait_for_event(&echo, WAIT, |ev| ev["sender"] == echo_ghost.as_str() && ev["content"]["msgtype"] == "m.location")
         .await
         .expect("Echo's location");
-    assert!(shared["content"]["body"].as_str().unwrap().contains(&format!("{lat:.5}, {lon:.5}")), "{shared}");
-    let link = format!("https://www.openstreetmap.org/?mlat={lat}&amp;mlon={lon}");
-    assert!(shared["content"]["formatted_body"].as_str().is_some_and(|f| f.contains(&link)), "a link to the map: {shared}");
+    assert_eq!(shared["content"]["geo_uri"], format!("geo:{lat},{lon}"), "{shared}");
+    assert_eq!(shared["content"]["body"], format!("Location: {lat}, {lon}"), "a text for clients without maps: {shared}");
 
-    // A Matrix location goes to Telegram as a map pin (Echo shares it back as a map link).
+    // A Matrix location goes to Telegram as a map pin (Echo shares it back, as a location).
     let pin = user
         .send_content(
             &echo,
@@ -556,7 +553,9 @@ async fn test_voice_video_sticker_file_and_location_sim() {
     .await;
     let back = user
         .wait_for_event(&echo, WAIT, |ev| {
-            ev["sender"] == echo_ghost.as_str() && ev["content"]["body"].as_str().is_some_and(|b| b.contains("48.85840, 2.29450"))
+            ev["sender"] == echo_ghost.as_str()
+                && ev["content"]["msgtype"] == "m.location"
+                && ev["content"]["geo_uri"] == "geo:48.8584,2.2945"
         })
         .await
         .expect("Echo shares the location back");

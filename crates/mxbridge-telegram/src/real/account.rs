@@ -19,6 +19,7 @@ use tracing::{info, warn};
 
 use super::convert::{
     ProfilePicture, ReadHistory, attributes_of, entities_to_tl, geo_media, peer_id, peer_of, read_history, text_of, tl_user, user_of,
+    venue_description,
 };
 use super::session::{PersistedSession, StoredSession};
 use super::{backend_error, connection_params, reconnect_delay, rpc_name};
@@ -225,8 +226,15 @@ async fn message(client: &Client, m: &Message) -> TgMessage {
     let sender = m.sender().map(user_of).unwrap_or_else(|| placeholder_user(m.sender_id().map(|p| p.bare_id_unchecked()).unwrap_or(0)));
     let mut location = None;
     let mut media = None;
+    let mut text = text_of(m);
     match m.media() {
         Some(Media::Geo(geo)) => location = Some((geo.latitue(), geo.longitude())),
+        Some(Media::GeoLive(live)) => location = live.geo.map(|geo| (geo.latitue(), geo.longitude())),
+        Some(Media::Venue(venue)) => {
+            location = venue.geo.map(|geo| (geo.latitue(), geo.longitude()));
+            // A venue has no text of its own: its name and address describe the point.
+            text = FormattedText::plain(venue_description(&venue.raw_venue.title, &venue.raw_venue.address));
+        }
         Some(other @ (Media::Photo(_) | Media::Document(_) | Media::Sticker(_))) => media = download(client, other).await,
         _ => {}
     }
@@ -236,7 +244,7 @@ async fn message(client: &Client, m: &Message) -> TgMessage {
         sender,
         outgoing: m.outgoing(),
         date: m.date().as_second(),
-        text: text_of(m),
+        text,
         reply_to: m.reply_to_message_id().map(i64::from),
         media,
         location,

@@ -77,6 +77,11 @@ impl Downloadable for ProfilePicture {
     }
 }
 
+/// What describes a shared venue: its name and address, as far as Telegram has them.
+pub(crate) fn venue_description(title: &str, address: &str) -> String {
+    [title.trim(), address.trim()].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(", ")
+}
+
 /// A map pin to send.
 pub(crate) fn geo_media(latitude: f64, longitude: f64) -> tl::enums::InputMedia {
     let point = tl::types::InputGeoPoint { lat: latitude, long: longitude, accuracy_radius: None };
@@ -261,6 +266,13 @@ mod tests {
         assert_eq!(photo_id_of(Some(&photo.into())), Some(555));
         assert_eq!(photo_id_of(Some(&tl::enums::UserProfilePhoto::Empty)), None, "a removed picture");
         assert_eq!(photo_id_of(None), None);
+    }
+
+    #[test]
+    fn test_a_venue_is_described_by_its_name_and_address() {
+        assert_eq!(venue_description("Trafalgar Square", "London WC2N 5DN"), "Trafalgar Square, London WC2N 5DN");
+        assert_eq!(venue_description(" ", "London"), "London");
+        assert_eq!(venue_description("", ""), "", "nothing: the coordinates describe it");
     }
 
     #[test]

@@ -59,9 +59,13 @@ impl SimAccount {
                 sim.deliver(account, TgUpdate::Typing { peer, user: echo.clone(), typing: true });
                 tokio::time::sleep(pause).await;
                 let prefix = "echo: ";
-                let text = FormattedText {
-                    text: format!("{prefix}{}", message.text.text),
-                    entities: entities::shifted(&message.text.entities, prefix.encode_utf16().count() as u32),
+                let text = if message.location.is_some() {
+                    FormattedText::default() // a map pin has no text on Telegram
+                } else {
+                    FormattedText {
+                        text: format!("{prefix}{}", message.text.text),
+                        entities: entities::shifted(&message.text.entities, prefix.encode_utf16().count() as u32),
+                    }
                 };
                 let mut reply = sim.message(peer, echo.clone(), text, Some(id));
                 reply.media = message.media.clone();

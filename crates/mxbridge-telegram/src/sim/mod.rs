@@ -18,7 +18,7 @@
 //!   message; `please delete` makes Echo delete its answer; `please share location` makes Echo
 //!   share [`directory::ECHO_LOCATION`]. Files come back as the kind they went (a voice note
 //!   as a voice note, a `image/webp` picture as a sticker), and a shared location comes
-//!   back as the same location.
+//!   back as the same location (a map pin, without text).
 //! - **Chats at login**: Echo's DM, "Sim Group" (Alice admin, Bob, Carol: Bob answers every
 //!   message there with `Bob got: <text>`), the read-only channel "Sim News" (posting is
 //!   refused), the channel "Sim Notes" that the account owns (so it may post there), and a
