@@ -581,6 +581,78 @@ async fn test_pm_known_number_username_and_unknown_number_sim() {
 }
 
 #[tokio::test]
+async fn test_a_flood_wait_holds_messages_and_sends_them_in_order_after_it_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let b = start(&state_dir("tg-flood")).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tgflood").await;
+    let account = login(&mut user, &room, &bot, &random_phone()).await;
+    let echo = join_portal(&mut user, "with Echo", |m, _| m.contains(&ghost(ECHO))).await;
+
+    // Telegram answers the next call with FLOOD_WAIT_3: the message waits 3 s and is sent
+    // again, and the one after it queues behind the wait instead of being dropped.
+    b.sim.flood_next(account, 3);
+    let started = tokio::time::Instant::now();
+    user.send_text(&echo, "first after the flood wait").await;
+    user.send_text(&echo, "second after the flood wait").await;
+    wait_action(&b.sim, |a| matches!(a, SimAction::Sent { message, .. } if message.text.text == "second after the flood wait")).await;
+    assert!(started.elapsed() >= Duration::from_secs(3), "sent only after the wait: {:?}", started.elapsed());
+    let sent: Vec<String> = b
+        .sim
+        .actions()
+        .into_iter()
+        .filter_map(|a| match a {
+            SimAction::Sent { peer: Peer::User(ECHO), message, .. } => Some(message.text.text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, vec!["first after the flood wait", "second after the flood wait"], "both sent once, in order");
+    user.wait_for_event(&echo, WAIT, |ev| ev["content"]["body"] == "echo: first after the flood wait").await.expect("Echo answers");
+    b.bridge.stop().await;
+}
+
+#[tokio::test]
+async fn test_delete_all_portals_removes_the_rooms_and_a_new_message_opens_a_new_one_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let b = start(&state_dir("tg-delete")).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tgdelete").await;
+    let account = login(&mut user, &room, &bot, &random_phone()).await;
+    // The four chats of the chat list and the Greeter's.
+    let mut portals = Vec::new();
+    for _ in 0..5 {
+        let portal = user.wait_for_invite(WAIT, |_, _| true).await.expect("an invite to a portal");
+        user.join(&portal).await;
+        portals.push(portal);
+    }
+    let echo = crate::harness::wait::wait_until(WAIT, Duration::from_millis(200), || {
+        let user = &user;
+        let portals = &portals;
+        async move {
+            for portal in portals {
+                if user.joined_members(portal).await.contains(&ghost(ECHO)) {
+                    return Some(portal.clone());
+                }
+            }
+            None
+        }
+    })
+    .await
+    .expect("Echo's portal is among them");
+
+    command(&mut user, &room, &bot, "delete-all-portals", "Deleted 5 portals").await;
+    for portal in &portals {
+        user.wait_for_membership(portal, "leave", WAIT).await.unwrap_or_else(|e| panic!("the user is removed from {portal}: {e:?}"));
+    }
+    // The chat lives on in Telegram: its next message opens a new portal.
+    b.sim.say(account, ECHO, Peer::User(ECHO), FormattedText::plain("still here")).expect("delivered");
+    let again = join_portal(&mut user, "with Echo again", |m, _| m.contains(&ghost(ECHO))).await;
+    assert_ne!(again, echo, "a new room");
+    user.wait_for_event(&again, WAIT, |ev| ev["content"]["body"] == "still here").await.expect("the message in the new portal");
+    b.bridge.stop().await;
+}
+
+#[tokio::test]
 async fn test_logout_ends_the_session_and_a_new_login_works_sim() {
     let _one = ONE_AT_A_TIME.lock().await;
     let b = start(&state_dir("tg-logout")).await;
