@@ -73,7 +73,8 @@ pub struct TgMember {
 /// A chat in the account's chat list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TgDialog {
-    /// The chat.
+    /// The chat. As in Telegram's chat list, a group's members are not listed (ask
+    /// [`TelegramAccount::chat`] for them); a channel lists the account itself.
     pub chat: TgChat,
     /// Unix seconds of its last message.
     pub last_message_at: i64,

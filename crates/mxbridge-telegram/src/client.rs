@@ -208,13 +208,23 @@ impl Inner {
             if oldest.is_some_and(|o| dialog.last_message_at < o) {
                 continue;
             }
-            let info = self.chat_info(&dialog.chat);
-            for member in &dialog.chat.members {
+            // Telegram's chat list does not carry a group's members: they are asked for, so
+            // that the group's portal opens with them as ghosts.
+            let peer = dialog.chat.peer;
+            let chat = match dialog.chat.kind {
+                TgChatKind::Group => self.flood.run("chat", || self.account.chat(peer)).await.unwrap_or_else(|e| {
+                    warn!(login = %self.login, chat = ?peer, error = %e, "could not list a group's members");
+                    dialog.chat
+                }),
+                TgChatKind::Private | TgChatKind::Channel => dialog.chat,
+            };
+            let info = self.chat_info(&chat);
+            for member in &chat.members {
                 self.refresh_avatar(&member.user);
             }
-            self.events.send(RemoteEvent::ChatChanged { chat: self.portal(dialog.chat.peer), sender: None, info });
-            if let Some(role) = self.own_role(&dialog.chat) {
-                self.events.send(RemoteEvent::RoleChanged { chat: self.portal(dialog.chat.peer), sender: None, role });
+            self.events.send(RemoteEvent::ChatChanged { chat: self.portal(peer), sender: None, info });
+            if let Some(role) = self.own_role(&chat) {
+                self.events.send(RemoteEvent::RoleChanged { chat: self.portal(peer), sender: None, role });
             }
             opened += 1;
         }

@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 use super::directory::{self, BOB, CAROL, CHANNEL, ECHO, ECHO_LOCATION, GREETER, GREETING_ID, GROUP, LATE_CHANNEL, OWN_CHANNEL};
 use super::{Sim, SimAction, SimSession, now_secs};
 use crate::backend::{
-    BackendError, Connection, FormattedText, Peer, TelegramAccount, TgChat, TgDialog, TgFile, TgMediaKind, TgMessage, TgOutgoing, TgUpdate,
-    TgUser,
+    BackendError, Connection, FormattedText, Peer, TelegramAccount, TgChat, TgChatKind, TgDialog, TgFile, TgMediaKind, TgMessage,
+    TgOutgoing, TgUpdate, TgUser,
 };
 use crate::entities;
 
@@ -165,9 +165,16 @@ impl TelegramAccount for SimAccount {
             (OWN_CHANNEL, now - 7200),
             (Peer::User(CAROL), now - 90 * 86_400),
         ];
+        // Telegram's chat list names no group members: the bridge asks for them.
+        let listed = |mut chat: TgChat| {
+            if chat.kind == TgChatKind::Group {
+                chat.members.clear();
+            }
+            chat
+        };
         Ok(chats
             .into_iter()
-            .filter_map(|(peer, at)| directory::chat(&self.me, peer).map(|chat| TgDialog { chat, last_message_at: at }))
+            .filter_map(|(peer, at)| directory::chat(&self.me, peer).map(|chat| TgDialog { chat: listed(chat), last_message_at: at }))
             .take(limit)
             .collect())
     }

@@ -23,7 +23,8 @@
 //!   message there with `Bob got: <text>`), the read-only channel "Sim News" (posting is
 //!   refused), the channel "Sim Notes" that the account owns (so it may post there), and a
 //!   DM with Carol whose last message is 90 days old (left out by the default 30-day age
-//!   limit).
+//!   limit). As on Telegram, the chat list names no group members: the bridge asks for the
+//!   group (`chat`) to get them.
 //! - **Channels not in the chat list**, whose portals their first post creates (send one
 //!   with [`SimHandle::say`]): "Sim Alerts" ([`directory::LATE_CHANNEL`], read-only, Carol
 //!   is its admin) and "Sim Drafts" ([`directory::LATE_OWN_CHANNEL`], the account and Alice
