@@ -24,7 +24,8 @@ pub enum Peer {
 pub struct TgUser {
     /// Stable user id.
     pub id: i64,
-    /// First and last name as shown in Telegram.
+    /// First and last name as shown in Telegram; empty when an update names the user only
+    /// by id (the ghost then keeps its name).
     pub name: String,
     /// `@username`, without the `@`.
     pub username: Option<String>,

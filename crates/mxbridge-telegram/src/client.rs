@@ -73,7 +73,9 @@ fn user_info(user: &TgUser) -> UserInfo {
 }
 
 fn sender(user: &TgUser, is_self: bool) -> Sender {
-    Sender { id: ids::user_id(user.id), info: Some(user_info(user)), is_self }
+    // Some updates name a user only by id (an empty name): the ghost keeps the name it has.
+    let info = (!user.name.is_empty()).then(|| user_info(user));
+    Sender { id: ids::user_id(user.id), info, is_self }
 }
 
 impl TelegramClient {
@@ -316,14 +318,14 @@ impl Inner {
                     return;
                 }
                 let kind = if video { "video" } else { "voice" };
+                let who = if from.name.is_empty() { "Someone" } else { from.name.as_str() };
                 RemoteEvent::Message {
                     chat: self.portal(Peer::User(from.id)),
                     sender: sender(&from, false),
                     id: RemoteMessageId::new(format!("call-{call_id}")),
                     timestamp_ms: None,
                     content: Content::notice(format!(
-                        "📞 {} is calling you ({kind} call). Calls are not bridged: answer in the Telegram app.",
-                        from.name
+                        "📞 {who} is calling you ({kind} call). Calls are not bridged: answer in the Telegram app."
                     )),
                     reply_to: None,
                 }
@@ -528,5 +530,19 @@ impl ResolveIdentifier for TelegramClient {
         };
         let key = self.inner.portal(Peer::User(found.id));
         Ok((key, ChatInfo::direct(ids::user_id(found.id), Some(user_info(&found)))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_a_user_named_only_by_id_keeps_the_ghosts_name() {
+        let named = TgUser { id: 5, name: "Alice".into(), username: None, phone: None, photo: None };
+        assert_eq!(sender(&named, false).info.and_then(|i| i.display_name).as_deref(), Some("Alice"));
+        let by_id = TgUser { name: String::new(), ..named };
+        let s = sender(&by_id, false);
+        assert_eq!((s.id, s.info), (ids::user_id(5), None), "no name to give the ghost");
     }
 }

@@ -18,9 +18,10 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::convert::{
-    ProfilePicture, ReadHistory, attributes_of, entities_to_tl, geo_media, peer_id, peer_of, read_history, text_of, tl_user, user_of,
-    venue_description,
+    ProfilePicture, ReadHistory, attributes_of, entities_to_tl, geo_media, peer_id, peer_of, peer_of_tl, read_history, text_of, tl_user,
+    user_of, venue_description,
 };
+use super::reactions::{ReactionMemory, peer_reactions};
 use super::session::{PersistedSession, StoredSession};
 use super::{backend_error, connection_params, reconnect_delay, rpc_name};
 use crate::backend::{
@@ -50,10 +51,12 @@ pub(crate) struct RealAccount {
     recent: Arc<Mutex<RecentMessages>>,
 }
 
+/// What the bridge remembers of recent messages: their chats, and their reactions.
 #[derive(Default)]
 struct RecentMessages {
     order: VecDeque<i64>,
     peers: HashMap<i64, Peer>,
+    reactions: ReactionMemory,
 }
 
 impl RecentMessages {
@@ -205,6 +208,15 @@ async fn map_update(client: &Client, update: Update, recent: &Mutex<RecentMessag
                 }
                 _ => Vec::new(),
             },
+            tl::enums::Update::MessageReactions(r) => {
+                let Some(now) = peer_reactions(&r.reactions) else { return Vec::new() };
+                let (peer, id) = (peer_of_tl(&r.peer), i64::from(r.msg_id));
+                let changes = recent.lock().expect("lock").reactions.update(peer, id, now);
+                changes
+                    .into_iter()
+                    .map(|c| TgUpdate::Reaction { peer, id, user: placeholder_user(c.user), emoji: c.emoji, previous: c.previous })
+                    .collect()
+            }
             tl::enums::Update::PhoneCall(call) => match call.phone_call {
                 tl::enums::PhoneCall::Requested(c) => {
                     vec![TgUpdate::IncomingCall { call_id: c.id, from: placeholder_user(c.admin_id), video: c.video }]
@@ -217,9 +229,10 @@ async fn map_update(client: &Client, update: Update, recent: &Mutex<RecentMessag
     }
 }
 
-/// A user known only by id; the bridge keeps the name it already has for the ghost.
+/// A user known only by id (typing, receipts, reactions, calls name no more): the empty
+/// name tells the bridge to keep the name the ghost already has.
 fn placeholder_user(id: i64) -> TgUser {
-    TgUser { id, name: id.to_string(), username: None, phone: None, photo: None }
+    TgUser { id, name: String::new(), username: None, phone: None, photo: None }
 }
 
 async fn message(client: &Client, m: &Message) -> TgMessage {

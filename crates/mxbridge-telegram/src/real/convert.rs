@@ -19,6 +19,15 @@ pub(crate) fn peer_of(id: PeerId) -> Peer {
     }
 }
 
+/// Our peer of a raw TL peer.
+pub(crate) fn peer_of_tl(peer: &tl::enums::Peer) -> Peer {
+    match peer {
+        tl::enums::Peer::User(u) => Peer::User(u.user_id),
+        tl::enums::Peer::Chat(c) => Peer::Group(c.chat_id),
+        tl::enums::Peer::Channel(c) => Peer::Channel(c.channel_id),
+    }
+}
+
 /// The grammers peer id of our peer.
 pub(crate) fn peer_id(peer: Peer) -> PeerId {
     match peer {
@@ -280,5 +289,8 @@ mod tests {
         for peer in [Peer::User(5), Peer::Group(6), Peer::Channel(7)] {
             assert_eq!(peer_of(peer_id(peer)), peer);
         }
+        assert_eq!(peer_of_tl(&tl::types::PeerUser { user_id: 5 }.into()), Peer::User(5));
+        assert_eq!(peer_of_tl(&tl::types::PeerChat { chat_id: 6 }.into()), Peer::Group(6));
+        assert_eq!(peer_of_tl(&tl::types::PeerChannel { channel_id: 7 }.into()), Peer::Channel(7));
     }
 }

@@ -9,6 +9,7 @@ mod account;
 mod convert;
 mod login;
 mod qr;
+mod reactions;
 mod session;
 
 use std::num::NonZeroUsize;
