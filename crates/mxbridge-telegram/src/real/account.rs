@@ -23,6 +23,7 @@ use super::convert::{
 };
 use super::reactions::{ReactionMemory, peer_reactions};
 use super::session::{PersistedSession, StoredSession};
+use super::updates::{placeholder_user, raw_update};
 use super::{backend_error, connection_params, reconnect_delay, rpc_name};
 use crate::backend::{
     BackendError, Connection, FormattedText, Peer, TelegramAccount, TgChat, TgChatKind, TgDialog, TgFile, TgMediaKind, TgMember, TgMessage,
@@ -192,22 +193,6 @@ async fn map_update(client: &Client, update: Update, recent: &Mutex<RecentMessag
             by_peer.into_iter().map(|(peer, ids)| TgUpdate::Deleted { peer, ids }).collect()
         }
         Update::Raw(raw) => match raw.raw {
-            tl::enums::Update::UserTyping(t) => {
-                let typing = !matches!(t.action, tl::enums::SendMessageAction::SendMessageCancelAction);
-                vec![TgUpdate::Typing { peer: Peer::User(t.user_id), user: placeholder_user(t.user_id), typing }]
-            }
-            tl::enums::Update::ChatUserTyping(t) => {
-                let tl::enums::Peer::User(from) = t.from_id else { return Vec::new() };
-                let typing = !matches!(t.action, tl::enums::SendMessageAction::SendMessageCancelAction);
-                vec![TgUpdate::Typing { peer: Peer::Group(t.chat_id), user: placeholder_user(from.user_id), typing }]
-            }
-            tl::enums::Update::ReadHistoryOutbox(r) => match r.peer {
-                // In a private chat the other person read our messages.
-                tl::enums::Peer::User(u) => {
-                    vec![TgUpdate::Read { peer: Peer::User(u.user_id), user: placeholder_user(u.user_id), up_to: i64::from(r.max_id) }]
-                }
-                _ => Vec::new(),
-            },
             tl::enums::Update::MessageReactions(r) => {
                 let Some(now) = peer_reactions(&r.reactions) else { return Vec::new() };
                 let (peer, id) = (peer_of_tl(&r.peer), i64::from(r.msg_id));
@@ -217,22 +202,10 @@ async fn map_update(client: &Client, update: Update, recent: &Mutex<RecentMessag
                     .map(|c| TgUpdate::Reaction { peer, id, user: placeholder_user(c.user), emoji: c.emoji, previous: c.previous })
                     .collect()
             }
-            tl::enums::Update::PhoneCall(call) => match call.phone_call {
-                tl::enums::PhoneCall::Requested(c) => {
-                    vec![TgUpdate::IncomingCall { call_id: c.id, from: placeholder_user(c.admin_id), video: c.video }]
-                }
-                _ => Vec::new(),
-            },
-            _ => Vec::new(),
+            other => raw_update(other),
         },
         _ => Vec::new(),
     }
-}
-
-/// A user known only by id (typing, receipts, reactions, calls name no more): the empty
-/// name tells the bridge to keep the name the ghost already has.
-fn placeholder_user(id: i64) -> TgUser {
-    TgUser { id, name: String::new(), username: None, phone: None, photo: None }
 }
 
 async fn message(client: &Client, m: &Message) -> TgMessage {
