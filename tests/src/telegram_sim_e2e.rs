@@ -176,6 +176,23 @@ async fn test_qr_login_completes_when_scanned_sim() {
 }
 
 #[tokio::test]
+async fn test_qr_login_of_an_account_with_a_password_asks_for_it_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let b = start(&state_dir("tg-qr-2fa")).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tgqr2fa").await;
+    user.send_text(&room, "login qr").await;
+    user.wait_for_event(&room, WAIT, |ev| ev["sender"] == bot.as_str() && ev["content"]["msgtype"] == "m.image").await.expect("a QR code");
+    assert!(b.sim.scan_qr(user.user_id.as_str(), TWO_FA_PHONE), "a QR login waits for the scan");
+    user.wait_for_event(&room, WAIT, |ev| is_notice(ev, &bot, "two-step verification")).await.expect("the password is asked");
+    command(&mut user, &room, &bot, "not it", "password is wrong").await;
+    let done = command(&mut user, &room, &bot, TWO_FA_PASSWORD, "Logged in as").await;
+    assert!(done["content"]["body"].as_str().unwrap().contains("+15550002222"), "{done}");
+    command(&mut user, &room, &bot, "list-logins", "telegram:15550002222").await;
+    b.bridge.stop().await;
+}
+
+#[tokio::test]
 async fn test_login_opens_recent_chats_and_a_first_message_creates_its_portal_sim() {
     let _one = ONE_AT_A_TIME.lock().await;
     let b = start(&state_dir("tg-portals")).await;
