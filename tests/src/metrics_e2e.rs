@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use mxbridge_core::appservice::{HealthProbeError, probe_health};
 use mxbridge_core::ids::LoginId;
 use mxbridge_core::network::event::{LoginState, RemoteEvent};
 use mxbridge_demo::LOGIN_CODE;
@@ -103,6 +104,8 @@ async fn test_metrics_count_traffic_through_synapse_and_health_is_ok() {
     assert_eq!(status, reqwest::StatusCode::OK, "{body}");
     assert_eq!(body["database"]["reachable"], true);
     assert!(!body.to_string().contains(bridge.config.hs_token.expose().as_str()), "no secrets in /health");
+    let (host, port) = &bridge.config.listen;
+    probe_health(host, *port).await.expect("`mxbridge healthcheck` finds the bridge healthy");
 
     let (mut user, room, _login) = logged_in_user(&bridge, "metricsuser").await;
     let connected = "mxbridge_logins{network=\"demo\",state=\"connected\"}";
@@ -237,4 +240,8 @@ async fn test_health_is_503_when_the_homeserver_does_not_answer() {
     assert_eq!(unhealthy["database"]["reachable"], true, "{unhealthy}");
     assert!(unhealthy["reasons"][0].as_str().unwrap().contains("homeserver did not answer"), "{unhealthy}");
     assert!(!unhealthy.to_string().contains("127.0.0.1:9"), "no addresses in /health: {unhealthy}");
+    let (host, port) = &bridge.config.listen;
+    let probe = probe_health(host, *port).await.expect_err("`mxbridge healthcheck` fails while the homeserver is away");
+    assert!(matches!(probe, HealthProbeError::Unhealthy { .. }), "{probe}");
+    assert!(probe.to_string().contains("homeserver did not answer"), "the healthcheck gives the reason: {probe}");
 }

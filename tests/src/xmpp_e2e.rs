@@ -9,7 +9,7 @@ use mxbridge_xmpp::{XmppConfig, XmppNetwork};
 
 use crate::demo_bridge::{RunningBridge, config, network_section, run_forever, state_dir};
 use crate::harness::matrix_client::TestUser;
-use crate::harness::xmpp_user::XmppUser;
+use crate::harness::xmpp_user::{XmppUser, fresh_muc};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -32,15 +32,14 @@ fn shared_xmpp() -> &'static Config {
 #[tokio::test]
 async fn test_muc_by_alias_and_text_both_ways() {
     let config = shared_xmpp();
-    let room = format!("mxb{}", rand::random::<u32>());
-    let muc = format!("{room}@conference.localhost");
+    let (room, muc) = fresh_muc("mxb");
     let mut alice = XmppUser::new_random("alice").await;
     alice.join(&muc, "alice").await;
 
     // The alias names the MUC; joining it puts the Matrix user in the MUC.
     let mut user = TestUser::register("xmppuser").await;
     let portal = user.join(&format!("#_xmpp_{room}=40conference.localhost:{}", config.domain)).await;
-    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    let nick = user.localpart();
     alice.wait_for("the Matrix user's presence in the MUC", |e| e.event == "presence" && e.from == format!("{muc}/{nick}")).await;
 
     // Matrix → XMPP, from the user's own JID on the component.
@@ -194,8 +193,7 @@ async fn test_an_alias_exists_only_for_a_muc_that_exists() {
     assert_eq!(status.as_u16(), 404, "{body}");
 
     // A room that exists gets its portal, named as the MUC names itself.
-    let room = format!("mxbn{}", rand::random::<u32>());
-    let muc = format!("{room}@conference.localhost");
+    let (room, muc) = fresh_muc("mxbn");
     let mut alice = XmppUser::new_random("alice").await;
     alice.join(&muc, "alice").await;
     let portal = user.join(&format!("#_xmpp_{room}=40conference.localhost:{}", config.domain)).await;
@@ -205,10 +203,9 @@ async fn test_an_alias_exists_only_for_a_muc_that_exists() {
 #[tokio::test]
 async fn test_a_taken_nick_gets_a_marker_and_a_kick_removes_the_matrix_user() {
     let config = shared_xmpp();
-    let room = format!("mxbk{}", rand::random::<u32>());
-    let muc = format!("{room}@conference.localhost");
+    let (room, muc) = fresh_muc("mxbk");
     let mut user = TestUser::register("xmppkick").await;
-    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    let nick = user.localpart();
     // An XMPP user already has the Matrix user's display name as nick (and owns the room).
     let mut owner = XmppUser::new_random("owner").await;
     owner.join(&muc, &nick).await;
@@ -242,8 +239,7 @@ async fn test_a_taken_nick_gets_a_marker_and_a_kick_removes_the_matrix_user() {
 #[tokio::test]
 async fn test_a_new_portal_shows_the_mucs_last_messages_from_its_archive() {
     let config = shared_xmpp();
-    let room = format!("mxbh{}", rand::random::<u32>());
-    let muc = format!("{room}@conference.localhost");
+    let (room, muc) = fresh_muc("mxbh");
     let mut alice = XmppUser::new_random("alice").await;
     alice.join(&muc, "alice").await;
     alice.send(&muc, "groupchat", "said before the bridge came, 1").await;
@@ -268,8 +264,7 @@ async fn test_a_new_portal_shows_the_mucs_last_messages_from_its_archive() {
 #[tokio::test]
 async fn test_formatting_and_actions_both_ways() {
     let config = shared_xmpp();
-    let room = format!("mxbf{}", rand::random::<u32>());
-    let muc = format!("{room}@conference.localhost");
+    let (room, muc) = fresh_muc("mxbf");
     let mut alice = XmppUser::new_random("alice").await;
     alice.join(&muc, "alice").await;
     let mut user = TestUser::register("xmppfmt").await;
@@ -310,8 +305,7 @@ async fn test_formatting_and_actions_both_ways() {
 #[tokio::test]
 async fn test_read_receipts_and_displayed_markers_both_ways() {
     let config = shared_xmpp();
-    let room = format!("mxbr{}", rand::random::<u32>());
-    let muc = format!("{room}@conference.localhost");
+    let (room, muc) = fresh_muc("mxbr");
     let mut alice = XmppUser::new_random("alice").await;
     alice.join(&muc, "alice").await;
     let mut user = TestUser::register("xmppread").await;
@@ -344,7 +338,7 @@ async fn test_an_xmpp_user_speaks_only_as_themselves_and_oversized_messages_are_
     let config = shared_xmpp();
     let mut mallory = XmppUser::new_random("mallory").await;
     let mut user = TestUser::register("xmppsafe").await;
-    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    let nick = user.localpart();
     let user_jid = format!("{nick}_localhost@matrix.localhost");
 
     // Claiming to be a MUC occupant: the server stamps the real sender, and the bridge
@@ -403,7 +397,7 @@ async fn test_xmpp_users_find_and_join_a_public_matrix_room_through_the_gateway(
     // Joining it as a MUC: the Matrix member is an occupant, the subject is the topic, and
     // the XMPP user's ghost joins the Matrix room.
     alice.join(&room_jid, "alice").await;
-    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    let nick = user.localpart();
     let seen =
         alice.wait_for("the Matrix member as an occupant", |e| e.event == "presence" && e.from == format!("{room_jid}/{nick}")).await;
     assert!(seen.xml.contains("muc#user"), "{}", seen.xml);
@@ -449,7 +443,7 @@ async fn test_a_matrix_user_starts_a_direct_chat_with_an_xmpp_user() {
     user.send_text(&dm, "hi bob").await;
     let got = bob.wait_for("the direct message", |e| e.is_live_message() && e.body.as_deref() == Some("hi bob")).await;
     assert_eq!(got.kind, "chat");
-    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    let nick = user.localpart();
     assert!(got.from.starts_with(&format!("{nick}_localhost@matrix.localhost")), "{}", got.from);
     // The component answers for the Matrix user's JID: ping, vCard, and errors for the rest.
     let user_jid = got.from.split('/').next().unwrap().to_owned();
@@ -470,7 +464,7 @@ async fn test_an_xmpp_user_writes_first_to_a_matrix_user_who_never_used_the_brid
     let config = shared_xmpp();
     let mut carol = XmppUser::new_random("carol").await;
     let mut user = TestUser::register("newcomer").await;
-    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    let nick = user.localpart();
     carol.send(&format!("{nick}_localhost@matrix.localhost"), "chat", "are you there?").await;
     let dm = user.wait_for_invite(WAIT, |_, _| true).await.expect("invited to a DM with the XMPP user");
     user.join(&dm).await;

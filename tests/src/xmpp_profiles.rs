@@ -12,7 +12,7 @@ use sha1::{Digest, Sha1};
 use crate::demo_bridge::{RunningBridge, config, network_section, run_forever, state_dir};
 use crate::harness::matrix_client::TestUser;
 use crate::harness::wait::wait_until;
-use crate::harness::xmpp_user::XmppUser;
+use crate::harness::xmpp_user::{XmppUser, fresh_muc};
 
 const WAIT: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(200);
@@ -63,8 +63,7 @@ async fn wait_for_avatar(user: &TestUser, whose: &str, bytes: &[u8]) {
 #[tokio::test]
 async fn test_occupants_get_their_vcard_name_and_photo_and_a_new_photo_follows() {
     let config = shared_bridge();
-    let room = format!("mxbp{}", rand::random::<u32>());
-    let muc = format!("{room}@conference.localhost");
+    let (room, muc) = fresh_muc("mxbp");
     let mut bob = XmppUser::new_random("bob").await;
     publish_vcard(&mut bob, "pv1", "Bobby Tables", FIRST_BASE64).await;
     bob.join(&muc, "bob").await;
@@ -134,13 +133,12 @@ async fn test_a_matrix_users_vcard_has_their_display_name_and_avatar() {
 #[tokio::test]
 async fn test_a_matrix_users_presence_is_their_presence_in_the_muc() {
     let config = shared_bridge();
-    let room = format!("mxbq{}", rand::random::<u32>());
-    let muc = format!("{room}@conference.localhost");
+    let (room, muc) = fresh_muc("mxbq");
     let mut alice = XmppUser::new_random("alice").await;
     alice.join(&muc, "alice").await;
     let mut user = TestUser::register("xmpppres").await;
     let portal = user.join(&format!("#_xmppx_{room}=40conference.localhost:{}", config.domain)).await;
-    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    let nick = user.localpart();
     let occupant = format!("{muc}/{nick}");
     alice.wait_for("the Matrix user in the MUC", |e| e.event == "presence" && e.from == occupant).await;
     user.send_text(&portal, "here").await;
@@ -161,13 +159,12 @@ async fn test_a_matrix_users_presence_is_their_presence_in_the_muc() {
 #[tokio::test]
 async fn test_a_matrix_users_presence_carries_caps_that_match_their_disco_info() {
     let config = shared_bridge();
-    let room = format!("mxbc{}", rand::random::<u32>());
-    let muc = format!("{room}@conference.localhost");
+    let (room, muc) = fresh_muc("mxbc");
     let mut alice = XmppUser::new_random("alice").await;
     alice.join(&muc, "alice").await;
     let user = TestUser::register("xmppcaps").await;
     user.join(&format!("#_xmppx_{room}=40conference.localhost:{}", config.domain)).await;
-    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    let nick = user.localpart();
     let presence = alice.wait_for("the Matrix user in the MUC", |e| e.event == "presence" && e.from == format!("{muc}/{nick}")).await;
     assert!(presence.xml.contains("http://jabber.org/protocol/caps") && presence.xml.contains("hash=\"sha-1\""), "{}", presence.xml);
     let attr = |name: &str| {
@@ -226,15 +223,14 @@ async fn test_xmpp_users_search_the_public_matrix_rooms_by_name() {
 #[tokio::test]
 async fn test_the_room_underscore_host_alias_names_the_muc_too() {
     let config = shared_bridge();
-    let room = format!("mxb_a{}", rand::random::<u32>());
-    let muc = format!("{room}@conference.localhost");
+    let (room, muc) = fresh_muc("mxb_a");
     let mut alice = XmppUser::new_random("alice").await;
     alice.join(&muc, "alice").await;
 
     // The form: the room, `_`, the MUC host (the room's own `_` stays in the room).
     let mut user = TestUser::register("xmppalias").await;
     let portal = user.join(&format!("#_xmppx_{room}_conference.localhost:{}", config.domain)).await;
-    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    let nick = user.localpart();
     alice.wait_for("the Matrix user in the MUC", |e| e.event == "presence" && e.from == format!("{muc}/{nick}")).await;
     user.send_text(&portal, "via the other alias").await;
     alice.wait_for("the message", |e| e.is_live_message() && e.body.as_deref() == Some("via the other alias")).await;
@@ -247,8 +243,7 @@ async fn test_the_room_underscore_host_alias_names_the_muc_too() {
 #[tokio::test]
 async fn test_xmpp_replies_to_matrix_messages_are_matrix_replies() {
     let config = shared_bridge();
-    let room = format!("mxbr{}", rand::random::<u32>());
-    let muc = format!("{room}@conference.localhost");
+    let (room, muc) = fresh_muc("mxbr");
     let mut alice = XmppUser::new_random("alice").await;
     alice.join(&muc, "alice").await;
     let mut user = TestUser::register("xmppreply").await;
@@ -343,7 +338,7 @@ async fn test_someone_writing_directly_gets_their_vcard_name_and_photo() {
     let mut carol = XmppUser::new_random("carol").await;
     publish_vcard(&mut carol, "pv1", "Carol Direct", SECOND_BASE64).await;
     let mut user = TestUser::register("xmppdmcard").await;
-    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    let nick = user.localpart();
     carol.send(&format!("{nick}_localhost@matrix3.localhost"), "chat", "hello you").await;
     let dm = user.wait_for_invite(WAIT, |_, _| true).await.expect("invited to a DM with the XMPP user");
     user.join(&dm).await;

@@ -86,7 +86,7 @@ async fn test_muc_members_come_back_after_a_server_restart_and_a_bridge_restart_
 
     let mut user = TestUser::register("xmppr").await;
     let portal = user.join(&format!("#_xmppr_{room}=40conference.localhost:{}", bridge.config.domain)).await;
-    let nick = user.user_id.trim_start_matches('@').split(':').next().unwrap().to_owned();
+    let nick = user.localpart();
     let occupant = format!("{muc}/{nick}");
     alice.wait_for("the Matrix user in the MUC", |e| e.event == "presence" && e.from == occupant).await;
     let before_restarts = alice.send(&muc, "groupchat", "said before the restarts").await;

@@ -98,7 +98,7 @@ pub(crate) struct Shared {
     /// Recent channel lines, to quote in replies.
     pub(crate) recent: Mutex<RecentLines>,
     /// Which Matrix user's puppet speaks for each channel (casefolded).
-    pub(crate) readers: Mutex<HashMap<String, String>>,
+    pub(crate) readers: mxbridge_core::network::ChatReaders,
     /// Matrix users who turned the `mentions` feature off.
     pub(crate) no_mentions: Mutex<HashSet<String>>,
 }
@@ -116,7 +116,7 @@ impl Shared {
             connect_slots: Semaphore::new(slots),
             clients: Mutex::new(HashMap::new()),
             recent: Mutex::new(RecentLines::new(2_000)),
-            readers: Mutex::new(HashMap::new()),
+            readers: Default::default(),
             no_mentions: Mutex::new(HashSet::new()),
         })
     }

@@ -72,21 +72,12 @@ impl Inner {
     /// Whether this puppet speaks for the channel. The first puppet in a channel does,
     /// until it leaves or loses its connection; then the next one to look takes over.
     pub(crate) fn is_reader(&self, channel: &str) -> bool {
-        let channel = casefold(channel);
-        let current = self.shared.readers.lock().expect("lock").get(&channel).cloned();
-        if current.as_deref() == Some(self.user.as_str()) {
-            return true;
-        }
         // A puppet's channel view is emptied when its connection ends, so this also hands
         // the channel over when the reader is disconnected.
-        let still_there = current
-            .and_then(|user| self.shared.client_of(&user))
-            .is_some_and(|other| other.inner.members.lock().expect("lock").contains_key(&channel));
-        if still_there {
-            return false;
-        }
-        self.shared.readers.lock().expect("lock").insert(channel, self.user.clone());
-        true
+        let channel = casefold(channel);
+        self.shared.readers.is_reader(&channel, self.user.as_str(), |reader| {
+            self.shared.client_of(reader).is_some_and(|other| other.inner.members.lock().expect("lock").contains_key(&channel))
+        })
     }
 
     fn joined(&self, channel: &str, nick: &str, modes: u8) {

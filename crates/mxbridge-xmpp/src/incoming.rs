@@ -99,20 +99,10 @@ impl Shared {
 
     /// Whether `client` reports for `muc`: the first to look does, until it leaves.
     fn is_reader(&self, client: &XmppClient, muc: &str) -> bool {
-        let mut readers = self.readers.lock().expect("lock");
-        let current = readers.get(muc).cloned();
-        if current.as_deref() == Some(client.jid()) {
-            return true;
-        }
-        let still_there = current.is_some_and(|jid| {
-            let node = jid.split('@').next().unwrap_or("").to_owned();
-            self.clients.lock().expect("lock").get(&node).is_some_and(|c| c.nick_in(muc).is_some())
-        });
-        if still_there {
-            return false;
-        }
-        readers.insert(muc.to_owned(), client.jid().to_owned());
-        true
+        self.readers.is_reader(muc, client.jid(), |reader| {
+            let node = reader.split('@').next().unwrap_or("");
+            self.clients.lock().expect("lock").get(node).is_some_and(|c| c.nick_in(muc).is_some())
+        })
     }
 
     /// Whether an occupant nick in a MUC is one of our Matrix users (their doings are

@@ -38,7 +38,7 @@ pub(crate) struct Shared {
     /// Each Matrix user's client, by the node of their JID.
     pub(crate) clients: Mutex<HashMap<String, XmppClient>>,
     /// Which Matrix user's client speaks for each MUC (a MUC sends every occupant a copy).
-    pub(crate) readers: Mutex<HashMap<String, String>>,
+    pub(crate) readers: mxbridge_core::network::ChatReaders,
     /// Each remote user's last set of reactions per message (chat, sender, message).
     pub(crate) reactions: Mutex<HashMap<(String, String, String), std::collections::BTreeSet<String>>>,
     /// Fetches files XMPP users share; made on first use, after the core set up TLS.

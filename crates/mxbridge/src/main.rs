@@ -1,4 +1,4 @@
-//! The mxbridge binary: `run` (default), `generate-registration`, `check-config`.
+//! The mxbridge binary: `run` (default), `generate-registration`, `check-config`, `healthcheck`.
 
 mod logging;
 mod networks;
@@ -33,6 +33,9 @@ enum Cmd {
     },
     /// Validate the config and say what to fix.
     CheckConfig,
+    /// Ask the bridge running with this config whether it is healthy (exit 0) or not (exit 1),
+    /// for container healthchecks.
+    Healthcheck,
 }
 
 fn main() -> Result<()> {
@@ -52,8 +55,18 @@ fn main() -> Result<()> {
             eprintln!("{} is valid.", cli.config.display());
             Ok(())
         }
+        Cmd::Healthcheck => healthcheck(&cli.config),
         Cmd::Run => run(&cli.config),
     }
+}
+
+fn healthcheck(path: &std::path::Path) -> Result<()> {
+    let config = Config::load(path)?;
+    let (host, port) = config.listen.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
+    let uptime = runtime.block_on(mxbridge_core::appservice::probe_health(&host, port))?;
+    eprintln!("healthy (up {uptime} s)");
+    Ok(())
 }
 
 fn run(path: &std::path::Path) -> Result<()> {

@@ -106,3 +106,19 @@ fn test_real_telegram_backend_without_api_credentials_is_refused_by_name() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("network.api_id") && stderr.contains("my.telegram.org"), "{stderr}");
 }
+
+#[test]
+fn test_healthcheck_fails_and_says_what_to_check_when_no_bridge_runs() {
+    let dir = temp_dir("health");
+    let config = dir.join("config.yaml");
+    let free_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let text = example_config()
+        .replace("as_token: generate", "as_token: aaaaaaaaaaaaaaaaaaaaaaaa")
+        .replace("hs_token: generate", "hs_token: bbbbbbbbbbbbbbbbbbbbbbbbb")
+        .replace("port: 29340", &format!("port: {free_port}"));
+    std::fs::write(&config, text).unwrap();
+    let out = mxbridge(&["-c", config.to_str().unwrap(), "healthcheck"]);
+    assert_eq!(out.status.code(), Some(1), "a container healthcheck needs exit 1");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("127.0.0.1:{free_port}")) && stderr.contains("appservice.port"), "{stderr}");
+}

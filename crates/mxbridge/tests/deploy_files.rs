@@ -413,6 +413,21 @@ fn check_compose_stack(host: &Host) {
 
         let check = host.run(&image, &compose, &bridge, &["check-config".to_owned()]);
         assert!(check.status.success(), "{bridge} check-config: {}", stderr(&check));
+
+        // The healthcheck runs the image's binary with the bridge's config; with no bridge
+        // running it must fail on the bridge's own port, not on a config error.
+        let test: Vec<String> = service["healthcheck"]["test"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{bridge} has a healthcheck test"))
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect();
+        let expected: Vec<String> =
+            ["CMD"].iter().map(|s| s.to_string()).chain(image.entrypoint.iter().cloned()).chain(["healthcheck".to_owned()]).collect();
+        assert_eq!(test, expected, "{bridge}'s healthcheck runs `mxbridge -c <config> healthcheck`");
+        let probe = host.run(&image, &compose, &bridge, &["healthcheck".to_owned()]);
+        assert_eq!(probe.status.code(), Some(1), "{bridge} healthcheck: {}", stderr(&probe));
+        assert!(stderr(&probe).contains(&format!("no bridge answers on 127.0.0.1:{port}")), "{bridge} healthcheck: {}", stderr(&probe));
     }
 
     // Synapse reads exactly the registrations the bridges wrote.

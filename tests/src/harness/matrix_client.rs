@@ -106,6 +106,12 @@ fn describe(ev: &Value) -> String {
 }
 
 impl TestUser {
+    /// The user's localpart (`alice_1a2b3c4d` of `@alice_1a2b3c4d:localhost`), which the
+    /// bridges use as the user's nick.
+    pub(crate) fn localpart(&self) -> String {
+        self.user_id.trim_start_matches('@').split(':').next().unwrap_or_default().to_owned()
+    }
+
     /// Registers a new user `<prefix>_<random>` (the prefix is lowercased) with a password
     /// and an access token.
     pub(crate) async fn register(prefix: &str) -> Self {

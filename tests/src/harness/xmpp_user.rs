@@ -302,6 +302,14 @@ impl XmppUser {
 }
 
 /// The id the MUC gave a message (its XEP-0359 stanza-id `by` the MUC), from its XML.
+/// A MUC no test used before: its room name (`<prefix><random>`) and its JID on the test
+/// server's MUC service.
+pub(crate) fn fresh_muc(prefix: &str) -> (String, String) {
+    let room = format!("{prefix}{}", rand::random::<u32>());
+    let muc = format!("{room}@{MUC_DOMAIN}");
+    (room, muc)
+}
+
 pub(crate) fn muc_stanza_id(xml: &str, muc: &str) -> String {
     let marker = format!("by=\"{muc}\"");
     let at = xml.find(&marker).unwrap_or_else(|| panic!("the MUC gives its id: {xml}"));

@@ -8,6 +8,7 @@
 mod auth;
 pub mod error;
 mod health;
+mod health_probe;
 mod media;
 mod queries;
 mod thirdparty;
@@ -54,6 +55,7 @@ pub trait AppserviceHandler: Send + Sync + 'static {
 }
 
 pub use health::Health;
+pub use health_probe::{HealthProbeError, probe_health};
 pub use thirdparty::LookupKind;
 pub(crate) use transactions::{Container as TxnContainer, parse_inbox_payload};
 

@@ -11,8 +11,10 @@ mod context;
 pub mod event;
 pub mod gateway;
 pub mod login;
+mod readers;
 
 pub use context::{AutoLogins, GhostIds, NetworkContext, SessionStore, SessionStoreError, StoredLogin};
+pub use readers::ChatReaders;
 
 use std::sync::Arc;
 
