@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mxbridge_core::config::Config;
 use mxbridge_telegram::backend::{FormattedText, Peer, TgMediaKind};
-use mxbridge_telegram::entities::EntityKind;
+use mxbridge_telegram::entities::{Entity, EntityKind};
 use mxbridge_telegram::sim::directory::{
     ALICE, BOB, CAROL, CHANNEL, ECHO, ECHO_LOCATION, GREETER, GROUP, LATE_CHANNEL, LATE_OWN_CHANNEL, OWN_CHANNEL, avatar_png,
 };
@@ -276,6 +276,21 @@ async fn test_login_opens_recent_chats_and_a_first_message_creates_its_portal_si
     user.wait_for_event(&group, WAIT, |ev| ev["sender"] == ghost(ALICE).as_str() && ev["content"]["body"] == "hi from Alice")
         .await
         .expect("Alice's message");
+
+    // An @username mention (Telegram's usual kind) becomes a pill of the user's ghost; a
+    // username nobody has stays text.
+    let mention = |offset, length| Entity { kind: EntityKind::Mention, offset, length };
+    let text = FormattedText { text: "@sim_bob and @sim_nobody, look".into(), entities: vec![mention(0, 8), mention(13, 11)] };
+    b.sim.say(account, ALICE, GROUP, text).expect("delivered");
+    let pill = user
+        .wait_for_event(&group, WAIT, |ev| {
+            ev["sender"] == ghost(ALICE).as_str() && ev["content"]["body"] == "@sim_bob and @sim_nobody, look"
+        })
+        .await
+        .expect("Alice's mention");
+    let html = pill["content"]["formatted_body"].as_str().unwrap_or_default();
+    assert!(html.contains(&format!("<a href=\"https://matrix.to/#/{}\">@sim_bob</a>", ghost(BOB))), "a pill of Bob's ghost: {pill}");
+    assert!(!html.contains("sim_nobody</a>"), "no pill for an unknown username: {html}");
     b.bridge.stop().await;
 }
 

@@ -1,7 +1,7 @@
 //! One logged-in Telegram account as the core sees it: Matrix actions become backend calls
 //! (through the flood gate), and backend updates become [`RemoteEvent`]s.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -23,7 +23,7 @@ use crate::config::ValidConfig;
 use crate::convert::{MentionMap, to_content, to_outgoing};
 use crate::flood::FloodGate;
 use crate::session::{AccountStore, INITIAL_SYNC_DONE};
-use crate::{ids, login};
+use crate::{entities, ids, login};
 
 /// A logged-in account.
 pub struct TelegramClient {
@@ -46,6 +46,9 @@ pub(crate) struct Inner {
     calls_told: Mutex<HashSet<i64>>,
     /// Profile pictures given to ghosts.
     avatars: Avatars,
+    /// Telegram user ids by lowercased `@username`, learnt from contacts, members and
+    /// senders, so that `@username` mentions become pills.
+    usernames: Mutex<HashMap<String, i64>>,
     pump: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -103,6 +106,7 @@ impl TelegramClient {
                 sent: Mutex::default(),
                 calls_told: Mutex::default(),
                 avatars: Avatars::default(),
+                usernames: Mutex::default(),
                 pump: Mutex::default(),
             }),
         }
@@ -165,6 +169,34 @@ impl Inner {
         (chat.kind == TgChatKind::Channel && admin).then_some(Role::Admin)
     }
 
+    /// Remembers a user's `@username`, for mentions.
+    fn learn(&self, user: &TgUser) {
+        if let Some(name) = &user.username {
+            self.usernames.lock().expect("lock").insert(name.to_lowercase(), user.id);
+        }
+    }
+
+    /// Turns the `@username` mentions of a message into mentions by id, asking Telegram for
+    /// usernames not seen yet.
+    async fn resolve_mentions(&self, text: &mut crate::backend::FormattedText) {
+        for name in entities::mentioned_usernames(text) {
+            if self.usernames.lock().expect("lock").contains_key(&name) {
+                continue;
+            }
+            match self.flood.run("resolve username", || self.account.resolve_username(&name)).await {
+                Ok(Some(user)) => {
+                    // Remembered under the name mentioned, in case Telegram spells it otherwise.
+                    self.usernames.lock().expect("lock").insert(name.clone(), user.id);
+                    self.learn(&user);
+                }
+                Ok(None) => {}
+                Err(e) => warn!(login = %self.login, error = %e, "could not resolve a mentioned username"),
+            }
+        }
+        let known = self.usernames.lock().expect("lock").clone();
+        entities::resolve_mentions(text, &|name| known.get(name).copied());
+    }
+
     /// Gives the user's ghost their current profile picture, unless this login already did:
     /// fetched in the background, so that a download never holds up a chat's messages.
     fn refresh_avatar(self: &Arc<Self>, user: &TgUser) {
@@ -194,6 +226,7 @@ impl Inner {
     pub(crate) async fn sync_contacts(self: &Arc<Self>) -> Result<usize, BackendError> {
         let contacts = self.flood.run("contacts", || self.account.contacts()).await?;
         for contact in &contacts {
+            self.learn(contact);
             self.events.send(RemoteEvent::Profile { sender: sender(contact, false), avatar: None });
             self.refresh_avatar(contact);
         }
@@ -222,6 +255,7 @@ impl Inner {
             };
             let info = self.chat_info(&chat);
             for member in &chat.members {
+                self.learn(&member.user);
                 self.refresh_avatar(&member.user);
             }
             self.events.send(RemoteEvent::ChatChanged { chat: self.portal(peer), sender: None, info });
@@ -233,7 +267,11 @@ impl Inner {
         Ok(opened)
     }
 
-    async fn handle(self: &Arc<Self>, update: TgUpdate) {
+    async fn handle(self: &Arc<Self>, mut update: TgUpdate) {
+        if let TgUpdate::NewMessage(m) | TgUpdate::Edited(m) = &mut update {
+            self.learn(&m.sender);
+            self.resolve_mentions(&mut m.text).await;
+        }
         let mentions_to_matrix = |id: i64| self.matrix_id_of(id);
         let mentions_to_telegram = |u: &str| self.telegram_id_of(u);
         let mentions = MentionMap { to_matrix: &mentions_to_matrix, to_telegram: &mentions_to_telegram };
@@ -379,6 +417,7 @@ impl NetworkClient for TelegramClient {
         let peer = peer_of(chat)?;
         let info = self.inner.flood.run("chat", || self.inner.account.chat(peer)).await.map_err(to_network_error)?;
         for member in &info.members {
+            self.inner.learn(&member.user);
             self.inner.refresh_avatar(&member.user);
         }
         // The core asks when it creates a portal, also for a chat whose first message just

@@ -155,6 +155,7 @@ pub(crate) fn entities_from_tl(entities: &[tl::enums::MessageEntity]) -> Vec<Ent
                 E::TextUrl(x) => (EntityKind::TextUrl(x.url.clone()), x.offset, x.length),
                 E::Url(x) => (EntityKind::Url, x.offset, x.length),
                 E::MentionName(x) => (EntityKind::MentionName(x.user_id), x.offset, x.length),
+                E::Mention(x) => (EntityKind::Mention, x.offset, x.length),
                 E::Blockquote(x) => (EntityKind::Blockquote, x.offset, x.length),
                 _ => return None,
             };
@@ -183,6 +184,7 @@ pub(crate) fn entities_to_tl(entities: &[Entity]) -> Vec<tl::enums::MessageEntit
                 EntityKind::TextUrl(url) => E::TextUrl(t::MessageEntityTextUrl { offset, length, url: url.clone() }),
                 EntityKind::Url => E::Url(t::MessageEntityUrl { offset, length }),
                 EntityKind::MentionName(user_id) => E::MentionName(t::MessageEntityMentionName { offset, length, user_id: *user_id }),
+                EntityKind::Mention => E::Mention(t::MessageEntityMention { offset, length }),
                 EntityKind::Blockquote => E::Blockquote(t::MessageEntityBlockquote { collapsed: false, offset, length }),
             }
         })
@@ -207,6 +209,7 @@ mod tests {
             Entity { kind: EntityKind::MentionName(1002), offset: 12, length: 5 },
             Entity { kind: EntityKind::Blockquote, offset: 18, length: 1 },
             Entity { kind: EntityKind::Spoiler, offset: 19, length: 1 },
+            Entity { kind: EntityKind::Mention, offset: 21, length: 8 },
         ];
         assert_eq!(entities_from_tl(&entities_to_tl(&ours)), ours);
         let hashtag = tl::enums::MessageEntity::Hashtag(tl::types::MessageEntityHashtag { offset: 0, length: 3 });
