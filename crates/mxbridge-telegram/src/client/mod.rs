@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use mxbridge_core::ids::{LoginId, PortalKey, RemoteMessageId, RemoteUserId};
-use mxbridge_core::network::content::{Content, Media, MediaKind};
+use mxbridge_core::network::content::Content;
 use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent, Sender};
 use mxbridge_core::network::{
     ChatInfo, ChatKind, ChatMember, Edits, GhostIds, Location, Locations, NetworkClient, NetworkError, OutgoingMessage, Reactions,
@@ -22,8 +22,10 @@ use crate::backend::{BackendError, Connection, Peer, TelegramAccount, TgChat, Tg
 use crate::config::ValidConfig;
 use crate::convert::{MentionMap, to_content, to_outgoing};
 use crate::flood::FloodGate;
+use crate::ids;
 use crate::session::{AccountStore, INITIAL_SYNC_DONE};
-use crate::{entities, ids, login};
+
+mod people;
 
 /// A logged-in account.
 pub struct TelegramClient {
@@ -167,70 +169,6 @@ impl Inner {
         let me = self.account.me().id;
         let admin = chat.members.iter().any(|m| m.user.id == me && m.admin);
         (chat.kind == TgChatKind::Channel && admin).then_some(Role::Admin)
-    }
-
-    /// Remembers a user's `@username`, for mentions.
-    fn learn(&self, user: &TgUser) {
-        if let Some(name) = &user.username {
-            self.usernames.lock().expect("lock").insert(name.to_lowercase(), user.id);
-        }
-    }
-
-    /// Turns the `@username` mentions of a message into mentions by id, asking Telegram for
-    /// usernames not seen yet.
-    async fn resolve_mentions(&self, text: &mut crate::backend::FormattedText) {
-        for name in entities::mentioned_usernames(text) {
-            if self.usernames.lock().expect("lock").contains_key(&name) {
-                continue;
-            }
-            match self.flood.run("resolve username", || self.account.resolve_username(&name)).await {
-                Ok(Some(user)) => {
-                    // Remembered under the name mentioned, in case Telegram spells it otherwise.
-                    self.usernames.lock().expect("lock").insert(name.clone(), user.id);
-                    self.learn(&user);
-                }
-                Ok(None) => {}
-                Err(e) => warn!(login = %self.login, error = %e, "could not resolve a mentioned username"),
-            }
-        }
-        let known = self.usernames.lock().expect("lock").clone();
-        entities::resolve_mentions(text, &|name| known.get(name).copied());
-    }
-
-    /// Gives the user's ghost their current profile picture, unless this login already did:
-    /// fetched in the background, so that a download never holds up a chat's messages.
-    fn refresh_avatar(self: &Arc<Self>, user: &TgUser) {
-        let Some(photo) = user.photo.filter(|_| user.id != self.account.me().id) else { return };
-        let (inner, user) = (self.clone(), user.clone());
-        tokio::spawn(async move {
-            if !inner.avatars.claim(&inner.store, &user).await {
-                return;
-            }
-            match inner.flood.run("profile photo", || inner.account.profile_photo(&user)).await {
-                Ok(Some(file)) => {
-                    let avatar = Media { kind: MediaKind::Image, name: file.name, mime: Some(file.mime), data: file.data, url: None };
-                    inner.events.send(RemoteEvent::Profile { sender: sender(&user, false), avatar: Some(avatar) });
-                    inner.avatars.done(&inner.store, user.id, photo).await;
-                }
-                Ok(None) => inner.avatars.done(&inner.store, user.id, photo).await,
-                Err(e) => {
-                    warn!(login = %inner.login, user = user.id, error = %e, "could not download a Telegram profile picture");
-                    inner.avatars.failed(user.id, photo);
-                }
-            }
-        });
-    }
-
-    /// Refreshes the ghosts of the account's contacts: their names now, their pictures as
-    /// they download. Returns how many contacts there are.
-    pub(crate) async fn sync_contacts(self: &Arc<Self>) -> Result<usize, BackendError> {
-        let contacts = self.flood.run("contacts", || self.account.contacts()).await?;
-        for contact in &contacts {
-            self.learn(contact);
-            self.events.send(RemoteEvent::Profile { sender: sender(contact, false), avatar: None });
-            self.refresh_avatar(contact);
-        }
-        Ok(contacts.len())
     }
 
     /// Opens portals for the recent chats (newest first, within the configured age).
@@ -541,34 +479,6 @@ impl ReadReceipts for TelegramClient {
     async fn mark_read(&self, portal: &PortalKey, up_to: &RemoteMessageId) -> Result<(), NetworkError> {
         let (peer, id) = (peer_of(portal)?, message_of(up_to)?);
         self.inner.flood.run("mark read", || self.inner.account.mark_read(peer, id)).await.map_err(to_network_error)
-    }
-}
-
-#[async_trait]
-impl ResolveIdentifier for TelegramClient {
-    async fn resolve(&self, identifier: &str) -> Result<(PortalKey, ChatInfo), NetworkError> {
-        let identifier = identifier.trim();
-        let found = if identifier.starts_with('+') {
-            let phone = login::normalise_phone(identifier).ok_or_else(|| {
-                NetworkError::NotFound(format!("`{identifier}` is not a phone number in international format (like +4412345678)"))
-            })?;
-            let user =
-                self.inner.flood.run("resolve phone", || self.inner.account.resolve_phone(&phone)).await.map_err(to_network_error)?;
-            user.ok_or_else(|| NetworkError::NotFound(format!("`{phone}` is not on Telegram (or hides its number)")))?
-        } else {
-            let name = identifier.trim_start_matches('@');
-            let valid = (4..=32).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
-                return Err(NetworkError::NotFound(format!(
-                    "`{identifier}` is neither a phone number (+4412345678) nor a Telegram username (@name)"
-                )));
-            }
-            let user =
-                self.inner.flood.run("resolve username", || self.inner.account.resolve_username(name)).await.map_err(to_network_error)?;
-            user.ok_or_else(|| NetworkError::NotFound(format!("there is no Telegram user `@{name}`")))?
-        };
-        let key = self.inner.portal(Peer::User(found.id));
-        Ok((key, ChatInfo::direct(ids::user_id(found.id), Some(user_info(&found)))))
     }
 }
 
