@@ -18,8 +18,8 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::convert::{
-    ProfilePicture, ReadHistory, attributes_of, entities_to_tl, geo_media, peer_id, peer_of, peer_of_tl, read_history, text_of, tl_user,
-    user_of, venue_description,
+    ProfilePicture, ReadHistory, attributes_of, entities_to_tl, geo_media, peer_id, peer_info_of, peer_of, peer_of_tl, read_history,
+    text_of, tl_user, user_of, venue_description,
 };
 use super::reactions::{ReactionMemory, peer_reactions};
 use super::session::{PersistedSession, StoredSession};
@@ -263,6 +263,15 @@ async fn download(client: &Client, media: Media) -> Option<TgFile> {
     }
 }
 
+/// Remembers the access hashes of users from a raw answer.
+async fn cache_users(session: &StoredSession, users: &[tl::enums::User]) {
+    for info in users.iter().filter_map(peer_info_of) {
+        if let Err(e) = session.cache_peer(info).await {
+            warn!(error = %e, "could not cache a Telegram user");
+        }
+    }
+}
+
 /// The whole file, up to [`MAX_DOWNLOAD`] bytes.
 async fn download_all<D: Downloadable>(client: &Client, file: &D) -> Result<Vec<u8>, BackendError> {
     let mut chunks = client.iter_download(file);
@@ -386,10 +395,13 @@ impl TelegramAccount for RealAccount {
     }
 
     async fn contacts(&self) -> Result<Vec<TgUser>, BackendError> {
-        let (client, _) = self.live()?;
+        let (client, session) = self.live()?;
         let result = client.invoke(&tl::functions::contacts::GetContacts { hash: 0 }).await.map_err(backend_error)?;
         Ok(match result {
-            tl::enums::contacts::Contacts::Contacts(c) => c.users.iter().filter_map(tl_user).collect(),
+            tl::enums::contacts::Contacts::Contacts(c) => {
+                cache_users(&session, &c.users).await;
+                c.users.iter().filter_map(tl_user).collect()
+            }
             tl::enums::contacts::Contacts::NotModified => Vec::new(),
         })
     }
@@ -403,10 +415,14 @@ impl TelegramAccount for RealAccount {
     }
 
     async fn resolve_phone(&self, phone: &str) -> Result<Option<TgUser>, BackendError> {
-        let (client, _) = self.live()?;
+        let (client, session) = self.live()?;
         let digits = phone.trim_start_matches('+').to_owned();
         match client.invoke(&tl::functions::contacts::ResolvePhone { phone: digits }).await {
-            Ok(tl::enums::contacts::ResolvedPeer::Peer(r)) => Ok(r.users.iter().find_map(tl_user)),
+            Ok(tl::enums::contacts::ResolvedPeer::Peer(r)) => {
+                // `pm` then opens a chat with them: the session must know how to address them.
+                cache_users(&session, &r.users).await;
+                Ok(r.users.iter().find_map(tl_user))
+            }
             Err(e) if matches!(rpc_name(&e), Some("PHONE_NOT_OCCUPIED" | "PHONE_NUMBER_INVALID")) => Ok(None),
             Err(e) => Err(backend_error(e)),
         }

@@ -4,7 +4,7 @@ use grammers_client::media::{Attribute, Downloadable};
 use grammers_client::message::Message;
 use grammers_client::peer::Peer as GrammersPeer;
 use grammers_client::tl;
-use grammers_session::types::{PeerId, PeerKind, PeerRef};
+use grammers_session::types::{PeerAuth, PeerId, PeerInfo, PeerKind, PeerRef};
 
 use crate::backend::{FormattedText, Peer, TgFile, TgMediaKind, TgUser};
 use crate::entities::{Entity, EntityKind};
@@ -136,6 +136,15 @@ pub(crate) fn tl_user(user: &tl::enums::User) -> Option<TgUser> {
         phone: u.phone.as_ref().map(|p| format!("+{p}")),
         photo: photo_id_of(u.photo.as_ref()),
     })
+}
+
+/// What the session must remember of a user from a raw answer to address them later (raw
+/// calls, unlike grammers' own methods, do not fill its cache). `None` for users without a
+/// usable access hash ("min" users seen only in big chats).
+pub(crate) fn peer_info_of(user: &tl::enums::User) -> Option<PeerInfo> {
+    let tl::enums::User::User(u) = user else { return None };
+    let hash = u.access_hash.filter(|_| !u.min)?;
+    Some(PeerInfo::User { id: u.id, auth: Some(PeerAuth::from_hash(hash)), bot: Some(u.bot), is_self: Some(u.is_self) })
 }
 
 /// Telegram's entities as ours; kinds the bridge does not convert are dropped.
@@ -278,6 +287,76 @@ mod tests {
         assert_eq!(photo_id_of(Some(&photo.into())), Some(555));
         assert_eq!(photo_id_of(Some(&tl::enums::UserProfilePhoto::Empty)), None, "a removed picture");
         assert_eq!(photo_id_of(None), None);
+    }
+
+    /// A raw user with nothing but an id and an access hash.
+    fn raw_user(id: i64) -> tl::types::User {
+        tl::types::User {
+            is_self: false,
+            contact: false,
+            mutual_contact: false,
+            deleted: false,
+            bot: false,
+            bot_chat_history: false,
+            bot_nochats: false,
+            verified: false,
+            restricted: false,
+            min: false,
+            bot_inline_geo: false,
+            support: false,
+            scam: false,
+            apply_min_photo: false,
+            fake: false,
+            bot_attach_menu: false,
+            premium: false,
+            attach_menu_enabled: false,
+            bot_can_edit: false,
+            close_friend: false,
+            stories_hidden: false,
+            stories_unavailable: false,
+            contact_require_premium: false,
+            bot_business: false,
+            bot_has_main_app: false,
+            bot_forum_view: false,
+            bot_forum_can_manage_topics: false,
+            bot_can_manage_bots: false,
+            bot_guestchat: false,
+            bot_guard: false,
+            id,
+            access_hash: Some(777),
+            first_name: None,
+            last_name: None,
+            username: None,
+            phone: None,
+            photo: None,
+            status: None,
+            bot_info_version: None,
+            restriction_reason: None,
+            bot_inline_placeholder: None,
+            lang_code: None,
+            emoji_status: None,
+            usernames: None,
+            stories_max_id: None,
+            color: None,
+            profile_color: None,
+            bot_active_users: None,
+            bot_verification_icon: None,
+            send_paid_messages_stars: None,
+            linked_community_id: None,
+        }
+    }
+
+    #[test]
+    fn test_only_users_with_a_usable_access_hash_are_cached() {
+        let info = peer_info_of(&raw_user(5).into()).expect("a user with an access hash");
+        assert_eq!((info.id().bare_id_unchecked(), info.auth().map(PeerAuth::hash)), (5, Some(777)));
+        let min = tl::types::User { min: true, ..raw_user(6) };
+        assert_eq!(peer_info_of(&min.into()), None, "a min user's hash cannot address them");
+        let no_hash = tl::types::User { access_hash: None, ..raw_user(7) };
+        assert_eq!(peer_info_of(&no_hash.into()), None);
+        assert_eq!(peer_info_of(&tl::enums::User::Empty(tl::types::UserEmpty { id: 8 })), None);
+        let named = tl::types::User { first_name: Some("Alice".into()), last_name: Some("Sim".into()), ..raw_user(9) };
+        assert_eq!(tl_user(&named.into()).map(|u| u.name), Some("Alice Sim".into()));
     }
 
     #[test]
