@@ -71,6 +71,12 @@ async fn test_login_opens_recent_chats_and_a_first_message_creates_its_portal_si
         |a| matches!(a, SimAction::Sent { peer, message, .. } if *peer == OWN_CHANNEL && message.text.text == "my own post"),
     )
     .await;
+    // No longer an admin there: after `sync` the portal is read-only for the user too.
+    b.sim.demote(account, OWN_CHANNEL);
+    command(&mut user, &room, &bot, "sync", "Synced 4 recent chats").await;
+    user.wait_power_level(&notes, &user.user_id, 0).await;
+    let (status, _) = user.try_send_text(&notes, "still mine?").await;
+    assert_eq!(status, 403, "a former admin cannot post");
     b.sim.say(account, CAROL, CHANNEL, FormattedText::plain("news of the day")).expect("delivered");
     user.wait_for_event(&news, WAIT, |ev| ev["sender"] == ghost(CAROL).as_str() && ev["content"]["body"] == "news of the day")
         .await

@@ -163,12 +163,12 @@ impl Inner {
         }
     }
 
-    /// The account's own role in a chat when it is above an ordinary member's and matters:
-    /// an admin of a broadcast channel may post in its otherwise read-only portal.
+    /// The account's own role where it matters: an admin of a broadcast channel may post in
+    /// its otherwise read-only portal, and loses that when no longer an admin.
     fn own_role(&self, chat: &TgChat) -> Option<Role> {
         let me = self.account.me().id;
         let admin = chat.members.iter().any(|m| m.user.id == me && m.admin);
-        (chat.kind == TgChatKind::Channel && admin).then_some(Role::Admin)
+        (chat.kind == TgChatKind::Channel).then_some(if admin { Role::Admin } else { Role::Member })
     }
 
     /// Opens portals for the recent chats (newest first, within the configured age).

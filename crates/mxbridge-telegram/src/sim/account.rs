@@ -46,6 +46,15 @@ impl SimAccount {
         self.sim.take_flood(self.me.id)
     }
 
+    /// A chat as this account sees it now (without the admin rights it lost).
+    fn chat_as_seen(&self, peer: Peer) -> Option<TgChat> {
+        let mut chat = directory::chat(&self.me, peer)?;
+        if self.sim.world.lock().expect("lock").demoted.contains(&(self.me.id, peer)) {
+            chat.members.iter_mut().filter(|m| m.user.id == self.me.id).for_each(|m| m.admin = false);
+        }
+        Some(chat)
+    }
+
     /// Echo's and Bob's answers, a moment after the message, as real people would.
     fn answer(&self, peer: Peer, id: i64, message: &TgOutgoing) {
         let (sim, account) = (self.sim.clone(), self.me.id);
@@ -174,14 +183,14 @@ impl TelegramAccount for SimAccount {
         };
         Ok(chats
             .into_iter()
-            .filter_map(|(peer, at)| directory::chat(&self.me, peer).map(|chat| TgDialog { chat: listed(chat), last_message_at: at }))
+            .filter_map(|(peer, at)| self.chat_as_seen(peer).map(|chat| TgDialog { chat: listed(chat), last_message_at: at }))
             .take(limit)
             .collect())
     }
 
     async fn chat(&self, peer: Peer) -> Result<TgChat, BackendError> {
         self.check()?;
-        directory::chat(&self.me, peer).ok_or_else(|| BackendError::NotFound(format!("no chat {peer:?} on the simulated Telegram")))
+        self.chat_as_seen(peer).ok_or_else(|| BackendError::NotFound(format!("no chat {peer:?} on the simulated Telegram")))
     }
 
     async fn user(&self, id: i64) -> Result<TgUser, BackendError> {
@@ -212,7 +221,8 @@ impl TelegramAccount for SimAccount {
 
     async fn send(&self, peer: Peer, message: TgOutgoing) -> Result<i64, BackendError> {
         self.check()?;
-        if peer == CHANNEL || peer == LATE_CHANNEL {
+        let demoted = self.sim.world.lock().expect("lock").demoted.contains(&(self.me.id, peer));
+        if peer == CHANNEL || peer == LATE_CHANNEL || demoted {
             return Err(BackendError::Refused("only the channel's admins can post in it".into()));
         }
         if directory::chat(&self.me, peer).is_none() {

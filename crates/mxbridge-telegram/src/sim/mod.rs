@@ -36,7 +36,8 @@
 //!   chat that is not in the list above, so its portal is created by the message.
 //! - **Faults** for tests: [`SimHandle::drop_connection`] (a disconnect, reconnected after a
 //!   delay), [`SimHandle::revoke`] (the session is terminated from another device),
-//!   [`SimHandle::flood_next`] (the next call gets FLOOD_WAIT), [`SimHandle::call`] (an
+//!   [`SimHandle::flood_next`] (the next call gets FLOOD_WAIT), [`SimHandle::demote`] (the
+//!   account loses its admin rights in a channel), [`SimHandle::call`] (an
 //!   incoming call). Sessions are self-describing, so a restarted bridge restores them.
 
 mod account;
@@ -142,6 +143,8 @@ pub(crate) struct World {
     pub(crate) floods: HashMap<i64, u64>,
     /// QR logins waiting to be scanned, by Matrix user.
     pub(crate) qr_scans: HashMap<String, oneshot::Sender<String>>,
+    /// Channels whose admin rights an account lost.
+    pub(crate) demoted: HashSet<(i64, Peer)>,
 }
 
 /// The shared state of one simulated Telegram.
@@ -286,6 +289,11 @@ impl SimHandle {
         let Some(tx) = tx else { return false };
         account::revoke_all(&self.sim, account);
         tx.send(TgUpdate::Connection(Connection::Revoked("the session was terminated from another device".into()))).is_ok()
+    }
+
+    /// The account is no longer an admin of a channel it administers (it may not post there).
+    pub fn demote(&self, account: i64, channel: Peer) {
+        self.sim.world.lock().expect("lock").demoted.insert((account, channel));
     }
 
     /// The account's next call gets a FLOOD_WAIT of `seconds`.
