@@ -49,8 +49,8 @@ pub(crate) struct Inner {
     /// Profile pictures given to ghosts.
     avatars: Avatars,
     /// Telegram user ids by lowercased `@username`, learnt from contacts, members and
-    /// senders, so that `@username` mentions become pills.
-    usernames: Mutex<HashMap<String, i64>>,
+    /// senders, so that `@username` mentions become pills (`None`: no such user).
+    usernames: Mutex<HashMap<String, Option<i64>>>,
     pump: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 

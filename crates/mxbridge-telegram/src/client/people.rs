@@ -19,29 +19,36 @@ impl Inner {
     /// Remembers a user's `@username`, for mentions.
     pub(super) fn learn(&self, user: &TgUser) {
         if let Some(name) = &user.username {
-            self.usernames.lock().expect("lock").insert(name.to_lowercase(), user.id);
+            self.usernames.lock().expect("lock").insert(name.to_lowercase(), Some(user.id));
         }
     }
 
     /// Turns the `@username` mentions of a message into mentions by id, asking Telegram for
     /// usernames not seen yet.
     pub(super) async fn resolve_mentions(&self, text: &mut FormattedText) {
-        for name in entities::mentioned_usernames(text) {
+        let names = entities::mentioned_usernames(text);
+        if names.is_empty() {
+            return;
+        }
+        for name in names {
             if self.usernames.lock().expect("lock").contains_key(&name) {
                 continue;
             }
             match self.flood.run("resolve username", || self.account.resolve_username(&name)).await {
                 Ok(Some(user)) => {
                     // Remembered under the name mentioned, in case Telegram spells it otherwise.
-                    self.usernames.lock().expect("lock").insert(name.clone(), user.id);
+                    self.usernames.lock().expect("lock").insert(name.clone(), Some(user.id));
                     self.learn(&user);
                 }
-                Ok(None) => {}
+                // No such user (or a channel's name): not asked again.
+                Ok(None) => {
+                    self.usernames.lock().expect("lock").insert(name.clone(), None);
+                }
                 Err(e) => warn!(login = %self.login, error = %e, "could not resolve a mentioned username"),
             }
         }
-        let known = self.usernames.lock().expect("lock").clone();
-        entities::resolve_mentions(text, &|name| known.get(name).copied());
+        let known = self.usernames.lock().expect("lock");
+        entities::resolve_mentions(text, &|name| known.get(name).copied().flatten());
     }
 
     /// Gives the user's ghost their current profile picture, unless this login already did:
