@@ -54,10 +54,30 @@ impl Inner {
     /// Gives the user's ghost their current profile picture, unless this login already did:
     /// fetched in the background, so that a download never holds up a chat's messages.
     pub(super) fn refresh_avatar(self: &Arc<Self>, user: &TgUser) {
-        let Some(photo) = user.photo.filter(|_| user.id != self.account.me().id) else { return };
+        self.refresh_profile(user, false);
+    }
+
+    /// Gives the ghost the user's picture when it is new, with their name; with
+    /// `name_anyway`, reports the name alone when there is no new picture. One profile
+    /// event per user: the homeserver rewrites a ghost's membership in every room it is in
+    /// for each profile change, and concurrent changes of one user can fail there.
+    fn refresh_profile(self: &Arc<Self>, user: &TgUser, name_anyway: bool) {
+        if user.id == self.account.me().id {
+            return;
+        }
         let (inner, user) = (self.clone(), user.clone());
         tokio::spawn(async move {
+            let name_only = RemoteEvent::Profile { sender: sender(&user, false), avatar: None };
+            let Some(photo) = user.photo else {
+                if name_anyway {
+                    inner.events.send(name_only);
+                }
+                return;
+            };
             if !inner.avatars.claim(&inner.store, &user).await {
+                if name_anyway {
+                    inner.events.send(name_only);
+                }
                 return;
             }
             match inner.flood.run("profile photo", || inner.account.profile_photo(&user)).await {
@@ -66,23 +86,28 @@ impl Inner {
                     inner.events.send(RemoteEvent::Profile { sender: sender(&user, false), avatar: Some(avatar) });
                     inner.avatars.done(&inner.store, user.id, photo).await;
                 }
-                Ok(None) => inner.avatars.done(&inner.store, user.id, photo).await,
-                Err(e) => {
-                    warn!(login = %inner.login, user = user.id, error = %e, "could not download a Telegram profile picture");
-                    inner.avatars.failed(user.id, photo);
+                outcome => {
+                    if let Err(e) = outcome {
+                        warn!(login = %inner.login, user = user.id, error = %e, "could not download a Telegram profile picture");
+                        inner.avatars.failed(user.id, photo);
+                    } else {
+                        inner.avatars.done(&inner.store, user.id, photo).await;
+                    }
+                    if name_anyway {
+                        inner.events.send(name_only);
+                    }
                 }
             }
         });
     }
 
-    /// Refreshes the ghosts of the account's contacts: their names now, their pictures as
-    /// they download. Returns how many contacts there are.
+    /// Refreshes the ghosts of the account's contacts: their names, and their pictures
+    /// as they download. Returns how many contacts there are.
     pub(crate) async fn sync_contacts(self: &Arc<Self>) -> Result<usize, BackendError> {
         let contacts = self.flood.run("contacts", || self.account.contacts()).await?;
         for contact in &contacts {
             self.learn(contact);
-            self.events.send(RemoteEvent::Profile { sender: sender(contact, false), avatar: None });
-            self.refresh_avatar(contact);
+            self.refresh_profile(contact, true);
         }
         Ok(contacts.len())
     }
