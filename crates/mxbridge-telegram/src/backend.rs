@@ -24,14 +24,16 @@ pub enum Peer {
 pub struct TgUser {
     /// Stable user id.
     pub id: i64,
-    /// First and last name as shown in Telegram.
+    /// First and last name as shown in Telegram; empty when an update names the user only
+    /// by id (the ghost then keeps its name).
     pub name: String,
     /// `@username`, without the `@`.
     pub username: Option<String>,
     /// International phone number, when visible.
     pub phone: Option<String>,
-    /// Avatar picture, when the user has one and the backend fetched it.
-    pub avatar: Option<TgFile>,
+    /// The id of the user's current profile picture (`None`: no picture). Known without a
+    /// download, so the bridge fetches a picture only when it changed.
+    pub photo: Option<i64>,
 }
 
 /// What sort of chat.
@@ -72,7 +74,8 @@ pub struct TgMember {
 /// A chat in the account's chat list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TgDialog {
-    /// The chat.
+    /// The chat. As in Telegram's chat list, a group's members are not listed (ask
+    /// [`TelegramAccount::chat`] for them); a channel lists the account itself.
     pub chat: TgChat,
     /// Unix seconds of its last message.
     pub last_message_at: i64,
@@ -357,6 +360,8 @@ pub trait TelegramAccount: Send + Sync {
     async fn user(&self, id: i64) -> Result<TgUser, BackendError>;
     /// The account's contacts.
     async fn contacts(&self) -> Result<Vec<TgUser>, BackendError>;
+    /// Downloads the user's current profile picture; `None` when they have none.
+    async fn profile_photo(&self, user: &TgUser) -> Result<Option<TgFile>, BackendError>;
     /// The user with this phone number (international format); `None` when not on Telegram.
     async fn resolve_phone(&self, phone: &str) -> Result<Option<TgUser>, BackendError>;
     /// The user with this `@username`; `None` when there is none.

@@ -1,5 +1,6 @@
 //! Telegram messages ⇄ the core's [`Content`]: text with entities, media and locations.
 
+use mxbridge_core::network::Location;
 use mxbridge_core::network::content::{Content, Media, MediaKind, MessageKind, Node, RichText};
 
 use crate::backend::{FormattedText, TgFile, TgMediaKind, TgMessage, TgOutgoing};
@@ -15,13 +16,11 @@ pub(crate) struct MentionMap<'a> {
 
 /// A Telegram message as content for Matrix.
 pub(crate) fn to_content(msg: &TgMessage, mentions: &MentionMap<'_>) -> Content {
-    let mut body = entities::to_rich(&msg.text, mentions.to_matrix);
-    if let Some((lat, lon)) = msg.location {
-        let url = format!("https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=16/{lat}/{lon}");
-        body = RichText(vec![
-            Node::Text("📍 Location: ".into()),
-            Node::Link { url, children: vec![Node::Text(format!("{lat:.5}, {lon:.5}"))] },
-        ]);
+    let body = entities::to_rich(&msg.text, mentions.to_matrix);
+    if let Some((latitude, longitude)) = msg.location {
+        // A map pin carries no text; a venue's name and address come as its text.
+        let description = Some(body.to_plain()).filter(|t| !t.trim().is_empty());
+        return Content::location(Location { latitude, longitude, description });
     }
     let media = msg.media.as_ref().map(|f| Media {
         kind: match f.kind {
@@ -35,7 +34,10 @@ pub(crate) fn to_content(msg: &TgMessage, mentions: &MentionMap<'_>) -> Content 
         data: f.data.clone(),
         url: None,
     });
-    Content { kind: MessageKind::Text, body, media, location: None }
+    match media {
+        Some(media) => Content::file(media, body),
+        None => Content::rich(MessageKind::Text, body),
+    }
 }
 
 /// Content from Matrix as a Telegram message. Emotes are sent as `* text` in italics,
@@ -92,7 +94,7 @@ mod tests {
         TgMessage {
             peer: Peer::User(1),
             id: 5,
-            sender: TgUser { id: 1, name: "A".into(), username: None, phone: None, avatar: None },
+            sender: TgUser { id: 1, name: "A".into(), username: None, phone: None, photo: None },
             outgoing: false,
             date: 0,
             text,
@@ -117,7 +119,11 @@ mod tests {
         let mut m = message(FormattedText::default());
         m.location = Some((51.5, -0.12));
         let c = to_content(&m, &mentions);
-        assert!(c.body.to_plain().contains("51.50000, -0.12000"), "{:?}", c.body);
+        assert_eq!(c.location, Some(Location { latitude: 51.5, longitude: -0.12, description: None }), "a real location");
+        assert_eq!(c.body.to_plain(), "Location: 51.5, -0.12", "the text for networks without maps");
+        m.text = FormattedText::plain("Trafalgar Square, London");
+        let venue = to_content(&m, &mentions).location.expect("a location");
+        assert_eq!(venue.description.as_deref(), Some("Trafalgar Square, London"), "a venue's name describes it");
 
         let emote = Content::emote("waves");
         let out = to_outgoing(&emote, Some("Bob"), &mentions);

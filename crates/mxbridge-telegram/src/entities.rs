@@ -4,7 +4,8 @@
 //! UTF-16 code units (so an emoji outside the BMP counts 2). The core uses a tree. Going to
 //! the tree, entities nest by their ranges; one that crosses its parent's end is cut there.
 //! Mentions by id (`MentionName`) become pills of the user's ghost and back; a pill of
-//! anyone without a Telegram id stays as its shown text.
+//! anyone without a Telegram id stays as its shown text. `@username` mentions become pills
+//! once [`resolve_mentions`] knows the user.
 
 use mxbridge_core::network::content::{Node, RichText, Style};
 
@@ -44,6 +45,9 @@ pub enum EntityKind {
     Url,
     /// A mention of a user by id (shown as their name).
     MentionName(i64),
+    /// A mention by `@username` (the entity's text); [`resolve_mentions`] turns it into a
+    /// [`EntityKind::MentionName`] when the user is known, else it stays text.
+    Mention,
     /// A block quote.
     Blockquote,
 }
@@ -113,6 +117,7 @@ fn build(units: &[u16], start: u32, end: u32, entities: &[Entity], ghost_of: &dy
                 Some(user) => Node::Mention { user, display: inner_text },
                 None => Node::Text(inner_text),
             },
+            EntityKind::Mention => Node::Text(inner_text),
             EntityKind::Blockquote => Node::Quote(children()),
         });
         pos = e_end;
@@ -122,6 +127,29 @@ fn build(units: &[u16], start: u32, end: u32, entities: &[Entity], ghost_of: &dy
         out.push(Node::Text(slice(units, pos, end)));
     }
     out
+}
+
+/// The usernames (without `@`, lowercased) of the `@username` mentions in a text.
+pub fn mentioned_usernames(text: &FormattedText) -> Vec<String> {
+    let units: Vec<u16> = text.text.encode_utf16().collect();
+    text.entities
+        .iter()
+        .filter(|e| e.kind == EntityKind::Mention)
+        .filter_map(|e| units.get(e.offset as usize..(e.offset + e.length) as usize))
+        .map(|u| String::from_utf16_lossy(u).trim_start_matches('@').to_lowercase())
+        .collect()
+}
+
+/// Turns `@username` mentions into mentions by id where `id_of` knows the (lowercased)
+/// username, so that they become pills.
+pub fn resolve_mentions(text: &mut FormattedText, id_of: &dyn Fn(&str) -> Option<i64>) {
+    let units: Vec<u16> = text.text.encode_utf16().collect();
+    for e in text.entities.iter_mut().filter(|e| e.kind == EntityKind::Mention) {
+        let Some(shown) = units.get(e.offset as usize..(e.offset + e.length) as usize) else { continue };
+        if let Some(id) = id_of(&String::from_utf16_lossy(shown).trim_start_matches('@').to_lowercase()) {
+            e.kind = EntityKind::MentionName(id);
+        }
+    }
 }
 
 /// Converts rich text to text with entities. `telegram_id_of` gives the Telegram user id
@@ -337,5 +365,20 @@ mod tests {
         // A mention of someone the bridge has no ghost for becomes text.
         let back = to_rich(&FormattedText { text: "x".into(), entities: vec![e(EntityKind::MentionName(-1), 0, 1)] }, &ghost);
         assert_eq!(back.0, vec![Node::Text("x".into())]);
+    }
+
+    #[test]
+    fn test_username_mentions_become_pills_when_the_user_is_known() {
+        let mut text = FormattedText {
+            text: "😀 hi @Sim_Bob and @nobody".into(),
+            entities: vec![e(EntityKind::Mention, 6, 8), e(EntityKind::Mention, 19, 7)],
+        };
+        assert_eq!(mentioned_usernames(&text), vec!["sim_bob", "nobody"]);
+        resolve_mentions(&mut text, &|name| (name == "sim_bob").then_some(1003));
+        assert_eq!(text.entities, vec![e(EntityKind::MentionName(1003), 6, 8), e(EntityKind::Mention, 19, 7)]);
+        let ghost = |id: i64| Some(format!("@telegram_{id}:hs"));
+        let rich = to_rich(&text, &ghost);
+        assert!(rich.0.contains(&Node::Mention { user: "@telegram_1003:hs".into(), display: "@Sim_Bob".into() }), "{rich:?}");
+        assert!(rich.to_plain().ends_with("and @nobody"), "an unknown one stays text: {rich:?}");
     }
 }

@@ -13,6 +13,7 @@
 //! - `simulated` ([`sim`]): an in-process, deterministic Telegram for tests and demos;
 //! - `real` (`real`): Telegram's servers over MTProto through grammers.
 
+mod avatars;
 pub mod backend;
 mod client;
 pub mod config;
@@ -98,7 +99,15 @@ impl Network for TelegramNetwork {
     }
 
     fn commands(&self) -> Vec<CommandSpec> {
-        vec![CommandSpec::new("sync", "", "Open portals for your recent Telegram chats and refresh them", HelpSection::Network).login()]
+        vec![
+            CommandSpec::new(
+                "sync",
+                "",
+                "Open portals for your recent Telegram chats, and refresh them and your contacts",
+                HelpSection::Network,
+            )
+            .login(),
+        ]
     }
 
     async fn start(&self, ctx: NetworkContext) -> Result<(), NetworkError> {
@@ -138,8 +147,12 @@ impl Network for TelegramNetwork {
         match call.name {
             "sync" => {
                 let client = self.client_of(call.user).ok_or_else(|| CommandError::Failed("you are not logged in: send `login`".into()))?;
-                let n = client.inner.sync_chats().await.map_err(|e| CommandError::Failed(format!("{e}; try again in a moment")))?;
-                Ok(format!("Synced {n} recent chats: you are invited to the ones you were not in yet."))
+                let failed = |e: backend::BackendError| CommandError::Failed(format!("{e}; try again in a moment"));
+                let chats = client.inner.sync_chats().await.map_err(failed)?;
+                let contacts = client.inner.sync_contacts().await.map_err(failed)?;
+                Ok(format!(
+                    "Synced {chats} recent chats: you are invited to the ones you were not in yet. Refreshed the names and pictures of {contacts} contacts."
+                ))
             }
             _ => Err(CommandError::Unknown),
         }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use grammers_client::media::Media;
+use grammers_client::media::{Downloadable, Media};
 use grammers_client::message::{InputMessage, InputReactions, Message};
 use grammers_client::peer::Peer as GrammersPeer;
 use grammers_client::sender::UpdatesConfiguration;
@@ -17,8 +17,13 @@ use grammers_session::types::{ChannelKind, PeerRef};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::convert::{ReadHistory, attributes_of, entities_to_tl, geo_media, peer_id, peer_of, read_history, text_of, tl_user, user_of};
+use super::convert::{
+    ProfilePicture, ReadHistory, attributes_of, entities_to_tl, geo_media, peer_id, peer_info_of, peer_of, peer_of_tl, read_history,
+    text_of, tl_user, user_of, venue_description,
+};
+use super::reactions::{ReactionMemory, peer_reactions};
 use super::session::{PersistedSession, StoredSession};
+use super::updates::{placeholder_user, raw_update};
 use super::{backend_error, connection_params, reconnect_delay, rpc_name};
 use crate::backend::{
     BackendError, Connection, FormattedText, Peer, TelegramAccount, TgChat, TgChatKind, TgDialog, TgFile, TgMediaKind, TgMember, TgMessage,
@@ -47,10 +52,12 @@ pub(crate) struct RealAccount {
     recent: Arc<Mutex<RecentMessages>>,
 }
 
+/// What the bridge remembers of recent messages: their chats, and their reactions.
 #[derive(Default)]
 struct RecentMessages {
     order: VecDeque<i64>,
     peers: HashMap<i64, Peer>,
+    reactions: ReactionMemory,
 }
 
 impl RecentMessages {
@@ -186,45 +193,34 @@ async fn map_update(client: &Client, update: Update, recent: &Mutex<RecentMessag
             by_peer.into_iter().map(|(peer, ids)| TgUpdate::Deleted { peer, ids }).collect()
         }
         Update::Raw(raw) => match raw.raw {
-            tl::enums::Update::UserTyping(t) => {
-                let typing = !matches!(t.action, tl::enums::SendMessageAction::SendMessageCancelAction);
-                vec![TgUpdate::Typing { peer: Peer::User(t.user_id), user: placeholder_user(t.user_id), typing }]
+            tl::enums::Update::MessageReactions(r) => {
+                let Some(now) = peer_reactions(&r.reactions) else { return Vec::new() };
+                let (peer, id) = (peer_of_tl(&r.peer), i64::from(r.msg_id));
+                let changes = recent.lock().expect("lock").reactions.update(peer, id, now);
+                changes
+                    .into_iter()
+                    .map(|c| TgUpdate::Reaction { peer, id, user: placeholder_user(c.user), emoji: c.emoji, previous: c.previous })
+                    .collect()
             }
-            tl::enums::Update::ChatUserTyping(t) => {
-                let tl::enums::Peer::User(from) = t.from_id else { return Vec::new() };
-                let typing = !matches!(t.action, tl::enums::SendMessageAction::SendMessageCancelAction);
-                vec![TgUpdate::Typing { peer: Peer::Group(t.chat_id), user: placeholder_user(from.user_id), typing }]
-            }
-            tl::enums::Update::ReadHistoryOutbox(r) => match r.peer {
-                // In a private chat the other person read our messages.
-                tl::enums::Peer::User(u) => {
-                    vec![TgUpdate::Read { peer: Peer::User(u.user_id), user: placeholder_user(u.user_id), up_to: i64::from(r.max_id) }]
-                }
-                _ => Vec::new(),
-            },
-            tl::enums::Update::PhoneCall(call) => match call.phone_call {
-                tl::enums::PhoneCall::Requested(c) => {
-                    vec![TgUpdate::IncomingCall { call_id: c.id, from: placeholder_user(c.admin_id), video: c.video }]
-                }
-                _ => Vec::new(),
-            },
-            _ => Vec::new(),
+            other => raw_update(other),
         },
         _ => Vec::new(),
     }
-}
-
-/// A user known only by id; the bridge keeps the name it already has for the ghost.
-fn placeholder_user(id: i64) -> TgUser {
-    TgUser { id, name: id.to_string(), username: None, phone: None, avatar: None }
 }
 
 async fn message(client: &Client, m: &Message) -> TgMessage {
     let sender = m.sender().map(user_of).unwrap_or_else(|| placeholder_user(m.sender_id().map(|p| p.bare_id_unchecked()).unwrap_or(0)));
     let mut location = None;
     let mut media = None;
+    let mut text = text_of(m);
     match m.media() {
         Some(Media::Geo(geo)) => location = Some((geo.latitue(), geo.longitude())),
+        Some(Media::GeoLive(live)) => location = live.geo.map(|geo| (geo.latitue(), geo.longitude())),
+        Some(Media::Venue(venue)) => {
+            location = venue.geo.map(|geo| (geo.latitue(), geo.longitude()));
+            // A venue has no text of its own: its name and address describe the point.
+            text = FormattedText::plain(venue_description(&venue.raw_venue.title, &venue.raw_venue.address));
+        }
         Some(other @ (Media::Photo(_) | Media::Document(_) | Media::Sticker(_))) => media = download(client, other).await,
         _ => {}
     }
@@ -234,7 +230,7 @@ async fn message(client: &Client, m: &Message) -> TgMessage {
         sender,
         outgoing: m.outgoing(),
         date: m.date().as_second(),
-        text: text_of(m),
+        text,
         reply_to: m.reply_to_message_id().map(i64::from),
         media,
         location,
@@ -258,25 +254,35 @@ async fn download(client: &Client, media: Media) -> Option<TgFile> {
         }
         _ => return None,
     };
-    let mut chunks = client.iter_download(&media);
-    let mut data = Vec::new();
-    loop {
-        match chunks.next().await {
-            Ok(Some(chunk)) => {
-                data.extend_from_slice(&chunk);
-                if data.len() > MAX_DOWNLOAD {
-                    warn!("a Telegram file is larger than the bridge forwards; skipped");
-                    return None;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                warn!(error = %e, "could not download a Telegram file");
-                return None;
-            }
+    match download_all(client, &media).await {
+        Ok(data) => Some(TgFile { kind, name, mime, data }),
+        Err(e) => {
+            warn!(error = %e, "could not download a Telegram file; skipped");
+            None
         }
     }
-    Some(TgFile { kind, name, mime, data })
+}
+
+/// Remembers the access hashes of users from a raw answer.
+async fn cache_users(session: &StoredSession, users: &[tl::enums::User]) {
+    for info in users.iter().filter_map(peer_info_of) {
+        if let Err(e) = session.cache_peer(info).await {
+            warn!(error = %e, "could not cache a Telegram user");
+        }
+    }
+}
+
+/// The whole file, up to [`MAX_DOWNLOAD`] bytes.
+async fn download_all<D: Downloadable>(client: &Client, file: &D) -> Result<Vec<u8>, BackendError> {
+    let mut chunks = client.iter_download(file);
+    let mut data = Vec::new();
+    while let Some(chunk) = chunks.next().await.map_err(backend_error)? {
+        data.extend_from_slice(&chunk);
+        if data.len() > MAX_DOWNLOAD {
+            return Err(BackendError::Refused(format!("the file is larger than the {MAX_DOWNLOAD} bytes the bridge forwards")));
+        }
+    }
+    Ok(data)
 }
 
 fn members_of(peer: &GrammersPeer) -> (String, TgChatKind) {
@@ -389,19 +395,34 @@ impl TelegramAccount for RealAccount {
     }
 
     async fn contacts(&self) -> Result<Vec<TgUser>, BackendError> {
-        let (client, _) = self.live()?;
+        let (client, session) = self.live()?;
         let result = client.invoke(&tl::functions::contacts::GetContacts { hash: 0 }).await.map_err(backend_error)?;
         Ok(match result {
-            tl::enums::contacts::Contacts::Contacts(c) => c.users.iter().filter_map(tl_user).collect(),
+            tl::enums::contacts::Contacts::Contacts(c) => {
+                cache_users(&session, &c.users).await;
+                c.users.iter().filter_map(tl_user).collect()
+            }
             tl::enums::contacts::Contacts::NotModified => Vec::new(),
         })
     }
 
+    async fn profile_photo(&self, user: &TgUser) -> Result<Option<TgFile>, BackendError> {
+        let Some(photo_id) = user.photo else { return Ok(None) };
+        let (client, peer_ref) = self.peer_ref(Peer::User(user.id)).await?;
+        let data = download_all(&client, &ProfilePicture { peer: peer_ref, photo_id }).await?;
+        // Telegram serves profile pictures as JPEG.
+        Ok(Some(TgFile { kind: TgMediaKind::Photo, name: format!("telegram-{}.jpg", user.id), mime: "image/jpeg".into(), data }))
+    }
+
     async fn resolve_phone(&self, phone: &str) -> Result<Option<TgUser>, BackendError> {
-        let (client, _) = self.live()?;
+        let (client, session) = self.live()?;
         let digits = phone.trim_start_matches('+').to_owned();
         match client.invoke(&tl::functions::contacts::ResolvePhone { phone: digits }).await {
-            Ok(tl::enums::contacts::ResolvedPeer::Peer(r)) => Ok(r.users.iter().find_map(tl_user)),
+            Ok(tl::enums::contacts::ResolvedPeer::Peer(r)) => {
+                // `pm` then opens a chat with them: the session must know how to address them.
+                cache_users(&session, &r.users).await;
+                Ok(r.users.iter().find_map(tl_user))
+            }
             Err(e) if matches!(rpc_name(&e), Some("PHONE_NOT_OCCUPIED" | "PHONE_NUMBER_INVALID")) => Ok(None),
             Err(e) => Err(backend_error(e)),
         }

@@ -1,10 +1,10 @@
 //! grammers types ⇄ the backend's plain types.
 
-use grammers_client::media::Attribute;
+use grammers_client::media::{Attribute, Downloadable};
 use grammers_client::message::Message;
 use grammers_client::peer::Peer as GrammersPeer;
 use grammers_client::tl;
-use grammers_session::types::{PeerId, PeerKind, PeerRef};
+use grammers_session::types::{PeerAuth, PeerId, PeerInfo, PeerKind, PeerRef};
 
 use crate::backend::{FormattedText, Peer, TgFile, TgMediaKind, TgUser};
 use crate::entities::{Entity, EntityKind};
@@ -16,6 +16,15 @@ pub(crate) fn peer_of(id: PeerId) -> Peer {
         PeerKind::User => Peer::User(bare),
         PeerKind::Chat => Peer::Group(bare),
         PeerKind::Channel => Peer::Channel(bare),
+    }
+}
+
+/// Our peer of a raw TL peer.
+pub(crate) fn peer_of_tl(peer: &tl::enums::Peer) -> Peer {
+    match peer {
+        tl::enums::Peer::User(u) => Peer::User(u.user_id),
+        tl::enums::Peer::Chat(c) => Peer::Group(c.chat_id),
+        tl::enums::Peer::Channel(c) => Peer::Channel(c.channel_id),
     }
 }
 
@@ -62,6 +71,26 @@ pub(crate) fn attributes_of(file: &TgFile) -> Vec<Attribute> {
     }
 }
 
+/// A user's current profile picture (the small size, which is what Matrix clients show
+/// for a member), downloadable by grammers with the user's access hash.
+pub(crate) struct ProfilePicture {
+    /// The user.
+    pub(crate) peer: PeerRef,
+    /// The picture's id, from the user's `photo`.
+    pub(crate) photo_id: i64,
+}
+
+impl Downloadable for ProfilePicture {
+    fn to_raw_input_location(&self) -> Option<tl::enums::InputFileLocation> {
+        Some(tl::types::InputPeerPhotoFileLocation { big: false, peer: self.peer.into(), photo_id: self.photo_id }.into())
+    }
+}
+
+/// What describes a shared venue: its name and address, as far as Telegram has them.
+pub(crate) fn venue_description(title: &str, address: &str) -> String {
+    [title.trim(), address.trim()].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(", ")
+}
+
 /// A map pin to send.
 pub(crate) fn geo_media(latitude: f64, longitude: f64) -> tl::enums::InputMedia {
     let point = tl::types::InputGeoPoint { lat: latitude, long: longitude, accuracy_radius: None };
@@ -76,15 +105,23 @@ pub(crate) fn user_of(peer: &GrammersPeer) -> TgUser {
             name: u.full_name(),
             username: u.username().map(str::to_owned),
             phone: u.phone().map(|p| format!("+{}", p.trim_start_matches('+'))),
-            avatar: None,
+            photo: u.photo().map(|p| p.photo_id),
         },
         other => TgUser {
             id: other.id().bare_id_unchecked(),
             name: other.name().unwrap_or("Telegram").to_owned(),
             username: other.username().map(str::to_owned),
             phone: None,
-            avatar: None,
+            photo: None,
         },
+    }
+}
+
+/// The id of a user's current profile picture.
+pub(crate) fn photo_id_of(photo: Option<&tl::enums::UserProfilePhoto>) -> Option<i64> {
+    match photo? {
+        tl::enums::UserProfilePhoto::Photo(p) => Some(p.photo_id),
+        tl::enums::UserProfilePhoto::Empty => None,
     }
 }
 
@@ -97,8 +134,17 @@ pub(crate) fn tl_user(user: &tl::enums::User) -> Option<TgUser> {
         name: if name.is_empty() { u.id.to_string() } else { name },
         username: u.username.clone(),
         phone: u.phone.as_ref().map(|p| format!("+{p}")),
-        avatar: None,
+        photo: photo_id_of(u.photo.as_ref()),
     })
+}
+
+/// What the session must remember of a user from a raw answer to address them later (raw
+/// calls, unlike grammers' own methods, do not fill its cache). `None` for users without a
+/// usable access hash ("min" users seen only in big chats).
+pub(crate) fn peer_info_of(user: &tl::enums::User) -> Option<PeerInfo> {
+    let tl::enums::User::User(u) = user else { return None };
+    let hash = u.access_hash.filter(|_| !u.min)?;
+    Some(PeerInfo::User { id: u.id, auth: Some(PeerAuth::from_hash(hash)), bot: Some(u.bot), is_self: Some(u.is_self) })
 }
 
 /// Telegram's entities as ours; kinds the bridge does not convert are dropped.
@@ -118,6 +164,7 @@ pub(crate) fn entities_from_tl(entities: &[tl::enums::MessageEntity]) -> Vec<Ent
                 E::TextUrl(x) => (EntityKind::TextUrl(x.url.clone()), x.offset, x.length),
                 E::Url(x) => (EntityKind::Url, x.offset, x.length),
                 E::MentionName(x) => (EntityKind::MentionName(x.user_id), x.offset, x.length),
+                E::Mention(x) => (EntityKind::Mention, x.offset, x.length),
                 E::Blockquote(x) => (EntityKind::Blockquote, x.offset, x.length),
                 _ => return None,
             };
@@ -146,6 +193,7 @@ pub(crate) fn entities_to_tl(entities: &[Entity]) -> Vec<tl::enums::MessageEntit
                 EntityKind::TextUrl(url) => E::TextUrl(t::MessageEntityTextUrl { offset, length, url: url.clone() }),
                 EntityKind::Url => E::Url(t::MessageEntityUrl { offset, length }),
                 EntityKind::MentionName(user_id) => E::MentionName(t::MessageEntityMentionName { offset, length, user_id: *user_id }),
+                EntityKind::Mention => E::Mention(t::MessageEntityMention { offset, length }),
                 EntityKind::Blockquote => E::Blockquote(t::MessageEntityBlockquote { collapsed: false, offset, length }),
             }
         })
@@ -170,6 +218,7 @@ mod tests {
             Entity { kind: EntityKind::MentionName(1002), offset: 12, length: 5 },
             Entity { kind: EntityKind::Blockquote, offset: 18, length: 1 },
             Entity { kind: EntityKind::Spoiler, offset: 19, length: 1 },
+            Entity { kind: EntityKind::Mention, offset: 21, length: 8 },
         ];
         assert_eq!(entities_from_tl(&entities_to_tl(&ours)), ours);
         let hashtag = tl::enums::MessageEntity::Hashtag(tl::types::MessageEntityHashtag { offset: 0, length: 3 });
@@ -223,9 +272,107 @@ mod tests {
     }
 
     #[test]
+    fn test_a_profile_picture_is_downloaded_by_its_user_and_photo_id() {
+        use grammers_session::types::PeerAuth;
+        let peer = PeerRef { id: PeerId::user_unchecked(1002), auth: PeerAuth::from_hash(77) };
+        let location = ProfilePicture { peer, photo_id: 555 }.to_raw_input_location();
+        let Some(tl::enums::InputFileLocation::InputPeerPhotoFileLocation(l)) = location else { panic!("{location:?}") };
+        assert_eq!((l.big, l.photo_id), (false, 555));
+        assert!(matches!(&l.peer, tl::enums::InputPeer::User(u) if u.user_id == 1002 && u.access_hash == 77), "{:?}", l.peer);
+    }
+
+    #[test]
+    fn test_users_carry_the_id_of_their_current_picture() {
+        let photo = tl::types::UserProfilePhoto { has_video: false, personal: false, photo_id: 555, stripped_thumb: None, dc_id: 4 };
+        assert_eq!(photo_id_of(Some(&photo.into())), Some(555));
+        assert_eq!(photo_id_of(Some(&tl::enums::UserProfilePhoto::Empty)), None, "a removed picture");
+        assert_eq!(photo_id_of(None), None);
+    }
+
+    /// A raw user with nothing but an id and an access hash.
+    fn raw_user(id: i64) -> tl::types::User {
+        tl::types::User {
+            is_self: false,
+            contact: false,
+            mutual_contact: false,
+            deleted: false,
+            bot: false,
+            bot_chat_history: false,
+            bot_nochats: false,
+            verified: false,
+            restricted: false,
+            min: false,
+            bot_inline_geo: false,
+            support: false,
+            scam: false,
+            apply_min_photo: false,
+            fake: false,
+            bot_attach_menu: false,
+            premium: false,
+            attach_menu_enabled: false,
+            bot_can_edit: false,
+            close_friend: false,
+            stories_hidden: false,
+            stories_unavailable: false,
+            contact_require_premium: false,
+            bot_business: false,
+            bot_has_main_app: false,
+            bot_forum_view: false,
+            bot_forum_can_manage_topics: false,
+            bot_can_manage_bots: false,
+            bot_guestchat: false,
+            bot_guard: false,
+            id,
+            access_hash: Some(777),
+            first_name: None,
+            last_name: None,
+            username: None,
+            phone: None,
+            photo: None,
+            status: None,
+            bot_info_version: None,
+            restriction_reason: None,
+            bot_inline_placeholder: None,
+            lang_code: None,
+            emoji_status: None,
+            usernames: None,
+            stories_max_id: None,
+            color: None,
+            profile_color: None,
+            bot_active_users: None,
+            bot_verification_icon: None,
+            send_paid_messages_stars: None,
+            linked_community_id: None,
+        }
+    }
+
+    #[test]
+    fn test_only_users_with_a_usable_access_hash_are_cached() {
+        let info = peer_info_of(&raw_user(5).into()).expect("a user with an access hash");
+        assert_eq!((info.id().bare_id_unchecked(), info.auth().map(PeerAuth::hash)), (5, Some(777)));
+        let min = tl::types::User { min: true, ..raw_user(6) };
+        assert_eq!(peer_info_of(&min.into()), None, "a min user's hash cannot address them");
+        let no_hash = tl::types::User { access_hash: None, ..raw_user(7) };
+        assert_eq!(peer_info_of(&no_hash.into()), None);
+        assert_eq!(peer_info_of(&tl::enums::User::Empty(tl::types::UserEmpty { id: 8 })), None);
+        let named = tl::types::User { first_name: Some("Alice".into()), last_name: Some("Sim".into()), ..raw_user(9) };
+        assert_eq!(tl_user(&named.into()).map(|u| u.name), Some("Alice Sim".into()));
+    }
+
+    #[test]
+    fn test_a_venue_is_described_by_its_name_and_address() {
+        assert_eq!(venue_description("Trafalgar Square", "London WC2N 5DN"), "Trafalgar Square, London WC2N 5DN");
+        assert_eq!(venue_description(" ", "London"), "London");
+        assert_eq!(venue_description("", ""), "", "nothing: the coordinates describe it");
+    }
+
+    #[test]
     fn test_peer_ids_map_both_ways() {
         for peer in [Peer::User(5), Peer::Group(6), Peer::Channel(7)] {
             assert_eq!(peer_of(peer_id(peer)), peer);
         }
+        assert_eq!(peer_of_tl(&tl::types::PeerUser { user_id: 5 }.into()), Peer::User(5));
+        assert_eq!(peer_of_tl(&tl::types::PeerChat { chat_id: 6 }.into()), Peer::Group(6));
+        assert_eq!(peer_of_tl(&tl::types::PeerChannel { channel_id: 7 }.into()), Peer::Channel(7));
     }
 }

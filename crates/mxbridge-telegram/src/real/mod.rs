@@ -8,7 +8,10 @@
 mod account;
 mod convert;
 mod login;
+mod qr;
+mod reactions;
 mod session;
+mod updates;
 
 use std::num::NonZeroUsize;
 use std::ops::ControlFlow;
@@ -41,8 +44,7 @@ impl TelegramBackend for RealBackend {
     }
 
     fn qr_login(&self, _matrix_user: &str) -> Option<Box<dyn QrAttempt>> {
-        // grammers has no QR helper (ExportLoginToken by hand, with DC migration): not built yet.
-        None
+        Some(Box::new(qr::RealQrLogin::new(self.api.clone(), self.device_model.clone())))
     }
 
     fn restore(&self, session: &[u8], store: AccountStore) -> Result<Arc<dyn TelegramAccount>, BackendError> {

@@ -30,7 +30,7 @@ pub(crate) struct PersistedUser {
 
 impl PersistedUser {
     pub(crate) fn to_user(&self) -> TgUser {
-        TgUser { id: self.id, name: self.name.clone(), username: self.username.clone(), phone: self.phone.clone(), avatar: None }
+        TgUser { id: self.id, name: self.name.clone(), username: self.username.clone(), phone: self.phone.clone(), photo: None }
     }
 }
 
@@ -250,6 +250,41 @@ mod tests {
         assert_eq!(PersistedSession::from_bytes(&bytes).unwrap().me, me());
         assert_eq!(restored.peer_count(), 0, "the peer cache is not in the secret: it lives in the session store");
         assert!(matches!(PersistedSession::from_bytes(b"{not json"), Err(BackendError::Revoked(_))));
+    }
+
+    #[tokio::test]
+    async fn test_the_access_hash_cache_survives_a_restart_encrypted_in_the_core_store() {
+        use grammers_session::types::PeerAuth;
+        use mxbridge_core::network::SessionStore;
+        use mxbridge_core::store::Store;
+
+        let path = std::env::temp_dir().join(format!("mxbridge-tg-cache-{}.db", rand::random::<u64>()));
+        let url = format!("sqlite://{}", path.display());
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let store = Store::connect(&url, SecretCipher::from_base64_key(key).unwrap()).await.unwrap();
+        let account = AccountStore::new(Some(SessionStore::for_tools(store)), LoginId::new("telegram:42"));
+        let session = StoredSession::fresh(account.clone());
+        session
+            .cache_peer(PeerInfo::User { id: 1002, auth: Some(PeerAuth::from_hash(777)), bot: Some(false), is_self: None })
+            .await
+            .unwrap();
+        session.flush().await.unwrap();
+
+        // A restart: the secret restores the authorisation, the store the access hashes.
+        let persisted = session.export(me()).unwrap();
+        let restored = StoredSession::restored(&persisted, account);
+        assert_eq!(restored.peer_count(), 0);
+        restored.load_cache().await.unwrap();
+        let peer = restored.peer(PeerId::user_unchecked(1002)).await.unwrap().expect("the cached user");
+        assert_eq!(peer.auth().map(PeerAuth::hash), Some(777));
+
+        // At rest the values are sealed with the bridge's key: another key reads nothing.
+        let other =
+            Store::connect(&url, SecretCipher::from_base64_key("HxwdHh8AAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRo=").unwrap()).await.unwrap();
+        assert!(other.kv_get("telegram:42", PEERS_KEY).await.is_err(), "the cache is encrypted");
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 
     #[test]

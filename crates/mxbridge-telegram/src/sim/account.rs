@@ -6,10 +6,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use super::directory::{self, BOB, CAROL, CHANNEL, ECHO, ECHO_LOCATION, GREETER, GREETING_ID, GROUP, OWN_CHANNEL};
+use super::directory::{self, BOB, CAROL, CHANNEL, ECHO, ECHO_LOCATION, GREETER, GREETING_ID, GROUP, LATE_CHANNEL, OWN_CHANNEL};
 use super::{Sim, SimAction, SimSession, now_secs};
 use crate::backend::{
-    BackendError, Connection, FormattedText, Peer, TelegramAccount, TgChat, TgDialog, TgMessage, TgOutgoing, TgUpdate, TgUser,
+    BackendError, Connection, FormattedText, Peer, TelegramAccount, TgChat, TgChatKind, TgDialog, TgFile, TgMediaKind, TgMessage,
+    TgOutgoing, TgUpdate, TgUser,
 };
 use crate::entities;
 
@@ -45,6 +46,15 @@ impl SimAccount {
         self.sim.take_flood(self.me.id)
     }
 
+    /// A chat as this account sees it now (without the admin rights it lost).
+    fn chat_as_seen(&self, peer: Peer) -> Option<TgChat> {
+        let mut chat = directory::chat(&self.me, peer)?;
+        if self.sim.world.lock().expect("lock").demoted.contains(&(self.me.id, peer)) {
+            chat.members.iter_mut().filter(|m| m.user.id == self.me.id).for_each(|m| m.admin = false);
+        }
+        Some(chat)
+    }
+
     /// Echo's and Bob's answers, a moment after the message, as real people would.
     fn answer(&self, peer: Peer, id: i64, message: &TgOutgoing) {
         let (sim, account) = (self.sim.clone(), self.me.id);
@@ -58,9 +68,13 @@ impl SimAccount {
                 sim.deliver(account, TgUpdate::Typing { peer, user: echo.clone(), typing: true });
                 tokio::time::sleep(pause).await;
                 let prefix = "echo: ";
-                let text = FormattedText {
-                    text: format!("{prefix}{}", message.text.text),
-                    entities: entities::shifted(&message.text.entities, prefix.encode_utf16().count() as u32),
+                let text = if message.location.is_some() {
+                    FormattedText::default() // a map pin has no text on Telegram
+                } else {
+                    FormattedText {
+                        text: format!("{prefix}{}", message.text.text),
+                        entities: entities::shifted(&message.text.entities, prefix.encode_utf16().count() as u32),
+                    }
                 };
                 let mut reply = sim.message(peer, echo.clone(), text, Some(id));
                 reply.media = message.media.clone();
@@ -160,16 +174,23 @@ impl TelegramAccount for SimAccount {
             (OWN_CHANNEL, now - 7200),
             (Peer::User(CAROL), now - 90 * 86_400),
         ];
+        // Telegram's chat list names no group members: the bridge asks for them.
+        let listed = |mut chat: TgChat| {
+            if chat.kind == TgChatKind::Group {
+                chat.members.clear();
+            }
+            chat
+        };
         Ok(chats
             .into_iter()
-            .filter_map(|(peer, at)| directory::chat(&self.me, peer).map(|chat| TgDialog { chat, last_message_at: at }))
+            .filter_map(|(peer, at)| self.chat_as_seen(peer).map(|chat| TgDialog { chat: listed(chat), last_message_at: at }))
             .take(limit)
             .collect())
     }
 
     async fn chat(&self, peer: Peer) -> Result<TgChat, BackendError> {
         self.check()?;
-        directory::chat(&self.me, peer).ok_or_else(|| BackendError::NotFound(format!("no chat {peer:?} on the simulated Telegram")))
+        self.chat_as_seen(peer).ok_or_else(|| BackendError::NotFound(format!("no chat {peer:?} on the simulated Telegram")))
     }
 
     async fn user(&self, id: i64) -> Result<TgUser, BackendError> {
@@ -180,6 +201,12 @@ impl TelegramAccount for SimAccount {
     async fn contacts(&self) -> Result<Vec<TgUser>, BackendError> {
         self.check()?;
         Ok(directory::PEOPLE.iter().filter_map(|p| directory::person(p.0)).collect())
+    }
+
+    async fn profile_photo(&self, user: &TgUser) -> Result<Option<TgFile>, BackendError> {
+        self.check()?;
+        let data = user.photo.and_then(|_| directory::avatar_png(user.id));
+        Ok(data.map(|data| TgFile { kind: TgMediaKind::Photo, name: format!("sim-{}.png", user.id), mime: "image/png".into(), data }))
     }
 
     async fn resolve_phone(&self, phone: &str) -> Result<Option<TgUser>, BackendError> {
@@ -194,8 +221,9 @@ impl TelegramAccount for SimAccount {
 
     async fn send(&self, peer: Peer, message: TgOutgoing) -> Result<i64, BackendError> {
         self.check()?;
-        if peer == CHANNEL {
-            return Err(BackendError::Refused("only the admins of Sim News can post in it".into()));
+        let demoted = self.sim.world.lock().expect("lock").demoted.contains(&(self.me.id, peer));
+        if peer == CHANNEL || peer == LATE_CHANNEL || demoted {
+            return Err(BackendError::Refused("only the channel's admins can post in it".into()));
         }
         if directory::chat(&self.me, peer).is_none() {
             return Err(BackendError::NotFound(format!("no chat {peer:?} on the simulated Telegram")));

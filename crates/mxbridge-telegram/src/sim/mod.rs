@@ -18,16 +18,26 @@
 //!   message; `please delete` makes Echo delete its answer; `please share location` makes Echo
 //!   share [`directory::ECHO_LOCATION`]. Files come back as the kind they went (a voice note
 //!   as a voice note, a `image/webp` picture as a sticker), and a shared location comes
-//!   back as the same location.
+//!   back as the same location (a map pin, without text).
 //! - **Chats at login**: Echo's DM, "Sim Group" (Alice admin, Bob, Carol: Bob answers every
 //!   message there with `Bob got: <text>`), the read-only channel "Sim News" (posting is
-//!   refused), the channel "Sim Notes" that the account owns (so it may post there), and a DM with Carol whose last message is 90 days old (left out by the
-//!   default 30-day age limit).
+//!   refused), the channel "Sim Notes" that the account owns (so it may post there), and a
+//!   DM with Carol whose last message is 90 days old (left out by the default 30-day age
+//!   limit). As on Telegram, the chat list names no group members: the bridge asks for the
+//!   group (`chat`) to get them.
+//! - **Channels not in the chat list**, whose portals their first post creates (send one
+//!   with [`SimHandle::say`]): "Sim Alerts" ([`directory::LATE_CHANNEL`], read-only, Carol
+//!   is its admin) and "Sim Drafts" ([`directory::LATE_OWN_CHANNEL`], the account and Alice
+//!   are its admins, so the account may post).
+//! - **Profile pictures**: every person has one, [`directory::avatar_png`] (a 32×32 PNG in
+//!   a colour of their own with a white square in the middle); its picture id is the
+//!   person's user id. Accounts have none.
 //! - **Greeter** writes right after an account's first connection (message id 1), from a
 //!   chat that is not in the list above, so its portal is created by the message.
 //! - **Faults** for tests: [`SimHandle::drop_connection`] (a disconnect, reconnected after a
 //!   delay), [`SimHandle::revoke`] (the session is terminated from another device),
-//!   [`SimHandle::flood_next`] (the next call gets FLOOD_WAIT), [`SimHandle::call`] (an
+//!   [`SimHandle::flood_next`] (the next call gets FLOOD_WAIT), [`SimHandle::demote`] (the
+//!   account loses its admin rights in a channel), [`SimHandle::call`] (an
 //!   incoming call). Sessions are self-describing, so a restarted bridge restores them.
 
 mod account;
@@ -133,6 +143,8 @@ pub(crate) struct World {
     pub(crate) floods: HashMap<i64, u64>,
     /// QR logins waiting to be scanned, by Matrix user.
     pub(crate) qr_scans: HashMap<String, oneshot::Sender<String>>,
+    /// Channels whose admin rights an account lost.
+    pub(crate) demoted: HashSet<(i64, Peer)>,
 }
 
 /// The shared state of one simulated Telegram.
@@ -277,6 +289,11 @@ impl SimHandle {
         let Some(tx) = tx else { return false };
         account::revoke_all(&self.sim, account);
         tx.send(TgUpdate::Connection(Connection::Revoked("the session was terminated from another device".into()))).is_ok()
+    }
+
+    /// The account is no longer an admin of a channel it administers (it may not post there).
+    pub fn demote(&self, account: i64, channel: Peer) {
+        self.sim.world.lock().expect("lock").demoted.insert((account, channel));
     }
 
     /// The account's next call gets a FLOOD_WAIT of `seconds`.

@@ -1,7 +1,7 @@
 //! One logged-in Telegram account as the core sees it: Matrix actions become backend calls
 //! (through the flood gate), and backend updates become [`RemoteEvent`]s.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -17,12 +17,15 @@ use ruma::OwnedUserId;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use crate::avatars::Avatars;
 use crate::backend::{BackendError, Connection, Peer, TelegramAccount, TgChat, TgChatKind, TgUpdate, TgUser};
 use crate::config::ValidConfig;
 use crate::convert::{MentionMap, to_content, to_outgoing};
 use crate::flood::FloodGate;
+use crate::ids;
 use crate::session::{AccountStore, INITIAL_SYNC_DONE};
-use crate::{ids, login};
+
+mod people;
 
 /// A logged-in account.
 pub struct TelegramClient {
@@ -43,6 +46,11 @@ pub(crate) struct Inner {
     sent: Mutex<HashSet<(Peer, i64)>>,
     /// Calls the user was already told about.
     calls_told: Mutex<HashSet<i64>>,
+    /// Profile pictures given to ghosts.
+    avatars: Avatars,
+    /// Telegram user ids by lowercased `@username`, learnt from contacts, members and
+    /// senders, so that `@username` mentions become pills (`None`: no such user).
+    usernames: Mutex<HashMap<String, Option<i64>>>,
     pump: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -70,7 +78,9 @@ fn user_info(user: &TgUser) -> UserInfo {
 }
 
 fn sender(user: &TgUser, is_self: bool) -> Sender {
-    Sender { id: ids::user_id(user.id), info: Some(user_info(user)), is_self }
+    // Some updates name a user only by id (an empty name): the ghost keeps the name it has.
+    let info = (!user.name.is_empty()).then(|| user_info(user));
+    Sender { id: ids::user_id(user.id), info, is_self }
 }
 
 impl TelegramClient {
@@ -97,6 +107,8 @@ impl TelegramClient {
                 connected: AtomicBool::new(false),
                 sent: Mutex::default(),
                 calls_told: Mutex::default(),
+                avatars: Avatars::default(),
+                usernames: Mutex::default(),
                 pump: Mutex::default(),
             }),
         }
@@ -151,16 +163,16 @@ impl Inner {
         }
     }
 
-    /// The account's own role in a chat when it is above an ordinary member's and matters:
-    /// an admin of a broadcast channel may post in its otherwise read-only portal.
+    /// The account's own role where it matters: an admin of a broadcast channel may post in
+    /// its otherwise read-only portal, and loses that when no longer an admin.
     fn own_role(&self, chat: &TgChat) -> Option<Role> {
         let me = self.account.me().id;
         let admin = chat.members.iter().any(|m| m.user.id == me && m.admin);
-        (chat.kind == TgChatKind::Channel && admin).then_some(Role::Admin)
+        (chat.kind == TgChatKind::Channel).then_some(if admin { Role::Admin } else { Role::Member })
     }
 
     /// Opens portals for the recent chats (newest first, within the configured age).
-    pub(crate) async fn sync_chats(&self) -> Result<usize, BackendError> {
+    pub(crate) async fn sync_chats(self: &Arc<Self>) -> Result<usize, BackendError> {
         let dialogs = self.flood.run("dialogs", || self.account.dialogs(self.config.recent_chats)).await?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
         let oldest = self.config.max_chat_age.map(|age| now - age.as_secs() as i64);
@@ -169,17 +181,35 @@ impl Inner {
             if oldest.is_some_and(|o| dialog.last_message_at < o) {
                 continue;
             }
-            let info = self.chat_info(&dialog.chat);
-            self.events.send(RemoteEvent::ChatChanged { chat: self.portal(dialog.chat.peer), sender: None, info });
-            if let Some(role) = self.own_role(&dialog.chat) {
-                self.events.send(RemoteEvent::RoleChanged { chat: self.portal(dialog.chat.peer), sender: None, role });
+            // Telegram's chat list does not carry a group's members: they are asked for, so
+            // that the group's portal opens with them as ghosts.
+            let peer = dialog.chat.peer;
+            let chat = match dialog.chat.kind {
+                TgChatKind::Group => self.flood.run("chat", || self.account.chat(peer)).await.unwrap_or_else(|e| {
+                    warn!(login = %self.login, chat = ?peer, error = %e, "could not list a group's members");
+                    dialog.chat
+                }),
+                TgChatKind::Private | TgChatKind::Channel => dialog.chat,
+            };
+            let info = self.chat_info(&chat);
+            for member in &chat.members {
+                self.learn(&member.user);
+                self.refresh_avatar(&member.user);
+            }
+            self.events.send(RemoteEvent::ChatChanged { chat: self.portal(peer), sender: None, info });
+            if let Some(role) = self.own_role(&chat) {
+                self.events.send(RemoteEvent::RoleChanged { chat: self.portal(peer), sender: None, role });
             }
             opened += 1;
         }
         Ok(opened)
     }
 
-    async fn handle(&self, update: TgUpdate) {
+    async fn handle(self: &Arc<Self>, mut update: TgUpdate) {
+        if let TgUpdate::NewMessage(m) | TgUpdate::Edited(m) = &mut update {
+            self.learn(&m.sender);
+            self.resolve_mentions(&mut m.text).await;
+        }
         let mentions_to_matrix = |id: i64| self.matrix_id_of(id);
         let mentions_to_telegram = |u: &str| self.telegram_id_of(u);
         let mentions = MentionMap { to_matrix: &mentions_to_matrix, to_telegram: &mentions_to_telegram };
@@ -194,6 +224,9 @@ impl Inner {
                             let _ = self.store.set(INITIAL_SYNC_DONE, b"1").await;
                         }
                         Err(e) => warn!(login = %self.login, error = %e, "could not list the recent chats"),
+                    }
+                    if let Err(e) = self.sync_contacts().await {
+                        warn!(login = %self.login, error = %e, "could not list the contacts");
                     }
                 }
                 return;
@@ -210,6 +243,7 @@ impl Inner {
                 if m.outgoing && self.sent.lock().expect("lock").remove(&(m.peer, m.id)) {
                     return; // the echo of what the bridge sent
                 }
+                self.refresh_avatar(&m.sender);
                 RemoteEvent::Message {
                     chat: self.portal(m.peer),
                     sender: sender(&m.sender, m.outgoing),
@@ -260,14 +294,14 @@ impl Inner {
                     return;
                 }
                 let kind = if video { "video" } else { "voice" };
+                let who = if from.name.is_empty() { "Someone" } else { from.name.as_str() };
                 RemoteEvent::Message {
                     chat: self.portal(Peer::User(from.id)),
                     sender: sender(&from, false),
                     id: RemoteMessageId::new(format!("call-{call_id}")),
                     timestamp_ms: None,
                     content: Content::notice(format!(
-                        "📞 {} is calling you ({kind} call). Calls are not bridged: answer in the Telegram app.",
-                        from.name
+                        "📞 {who} is calling you ({kind} call). Calls are not bridged: answer in the Telegram app."
                     )),
                     reply_to: None,
                 }
@@ -320,6 +354,16 @@ impl NetworkClient for TelegramClient {
     async fn chat_info(&self, chat: &PortalKey) -> Result<ChatInfo, NetworkError> {
         let peer = peer_of(chat)?;
         let info = self.inner.flood.run("chat", || self.inner.account.chat(peer)).await.map_err(to_network_error)?;
+        for member in &info.members {
+            self.inner.learn(&member.user);
+            self.inner.refresh_avatar(&member.user);
+        }
+        // The core asks when it creates a portal, also for a chat whose first message just
+        // arrived: the user's own rights follow on the chat's queue, right after the room
+        // exists, as for the portals opened at login (an admin may post in a channel).
+        if let Some(role) = self.inner.own_role(&info) {
+            self.inner.events.send(RemoteEvent::RoleChanged { chat: chat.clone(), sender: None, role });
+        }
         Ok(self.inner.chat_info(&info))
     }
 
@@ -438,30 +482,16 @@ impl ReadReceipts for TelegramClient {
     }
 }
 
-#[async_trait]
-impl ResolveIdentifier for TelegramClient {
-    async fn resolve(&self, identifier: &str) -> Result<(PortalKey, ChatInfo), NetworkError> {
-        let identifier = identifier.trim();
-        let found = if identifier.starts_with('+') {
-            let phone = login::normalise_phone(identifier).ok_or_else(|| {
-                NetworkError::NotFound(format!("`{identifier}` is not a phone number in international format (like +4412345678)"))
-            })?;
-            let user =
-                self.inner.flood.run("resolve phone", || self.inner.account.resolve_phone(&phone)).await.map_err(to_network_error)?;
-            user.ok_or_else(|| NetworkError::NotFound(format!("`{phone}` is not on Telegram (or hides its number)")))?
-        } else {
-            let name = identifier.trim_start_matches('@');
-            let valid = (4..=32).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
-                return Err(NetworkError::NotFound(format!(
-                    "`{identifier}` is neither a phone number (+4412345678) nor a Telegram username (@name)"
-                )));
-            }
-            let user =
-                self.inner.flood.run("resolve username", || self.inner.account.resolve_username(name)).await.map_err(to_network_error)?;
-            user.ok_or_else(|| NetworkError::NotFound(format!("there is no Telegram user `@{name}`")))?
-        };
-        let key = self.inner.portal(Peer::User(found.id));
-        Ok((key, ChatInfo::direct(ids::user_id(found.id), Some(user_info(&found)))))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_a_user_named_only_by_id_keeps_the_ghosts_name() {
+        let named = TgUser { id: 5, name: "Alice".into(), username: None, phone: None, photo: None };
+        assert_eq!(sender(&named, false).info.and_then(|i| i.display_name).as_deref(), Some("Alice"));
+        let by_id = TgUser { name: String::new(), ..named };
+        let s = sender(&by_id, false);
+        assert_eq!((s.id, s.info), (ids::user_id(5), None), "no name to give the ghost");
     }
 }
