@@ -48,6 +48,17 @@ impl Avatars {
         }
     }
 
+    /// `user` has no picture now: whether this login had given their ghost one, which the
+    /// caller then takes away. Forgets it, so a new picture is fetched again.
+    pub(crate) async fn forget(&self, store: &AccountStore, user: i64) -> bool {
+        let in_memory = self.given.lock().expect("lock").remove(&user).is_some();
+        let stored = matches!(store.get(&key(user)).await, Ok(Some(_)));
+        if stored && let Err(e) = store.delete(&key(user)).await {
+            tracing::warn!(user, error = %e, "could not forget a Telegram profile picture");
+        }
+        in_memory || stored
+    }
+
     /// The download failed: the next sighting of the user tries again.
     pub(crate) fn failed(&self, user: i64, photo: i64) {
         let mut given = self.given.lock().expect("lock");
@@ -80,5 +91,17 @@ mod tests {
         assert!(!avatars.claim(&store, &user(5, Some(10))).await);
         assert!(avatars.claim(&store, &user(5, Some(11))).await, "a new picture is fetched");
         assert!(avatars.claim(&store, &user(6, Some(11))).await, "per user");
+    }
+
+    #[tokio::test]
+    async fn test_a_picture_taken_away_is_forgotten_once_and_a_new_one_is_fetched() {
+        let store = AccountStore::new(None, LoginId::new("telegram:1"));
+        let avatars = Avatars::default();
+        assert!(!avatars.forget(&store, 5).await, "never given: nothing to take away");
+        assert!(avatars.claim(&store, &user(5, Some(10))).await);
+        avatars.done(&store, 5, 10).await;
+        assert!(avatars.forget(&store, 5).await, "given: taken away");
+        assert!(!avatars.forget(&store, 5).await, "only once");
+        assert!(avatars.claim(&store, &user(5, Some(10))).await, "the same picture back is fetched again");
     }
 }

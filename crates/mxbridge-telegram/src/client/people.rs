@@ -69,6 +69,9 @@ impl Inner {
         tokio::spawn(async move {
             let name_only = RemoteEvent::Profile { sender: sender(&user, false), avatar: None };
             let Some(photo) = user.photo else {
+                if inner.avatars.forget(&inner.store, user.id).await {
+                    inner.events.send(RemoteEvent::AvatarRemoved { sender: sender(&user, false) });
+                }
                 if name_anyway {
                     inner.events.send(name_only);
                 }
