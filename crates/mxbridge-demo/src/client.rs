@@ -109,25 +109,7 @@ impl NetworkClient for DemoClient {
         Ok(SentMessage::new(id))
     }
 
-    fn edits(&self) -> Option<&dyn Edits> {
-        Some(self)
-    }
-
-    fn reactions(&self) -> Option<&dyn Reactions> {
-        Some(self)
-    }
-
-    fn redactions(&self) -> Option<&dyn Redactions> {
-        Some(self)
-    }
-
-    fn typing(&self) -> Option<&dyn Typing> {
-        Some(self)
-    }
-
-    fn start_dm(&self) -> Option<&dyn ResolveIdentifier> {
-        Some(self)
-    }
+    mxbridge_core::supports!(edits: Edits, reactions: Reactions, redactions: Redactions, typing: Typing, start_dm: ResolveIdentifier);
 }
 
 #[async_trait]

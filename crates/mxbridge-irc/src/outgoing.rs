@@ -141,21 +141,7 @@ impl NetworkClient for IrcClient {
         Ok(UserInfo { display_name: Some(self.inner.shared.ids.nick(user).to_owned()), avatar: None })
     }
 
-    fn chat_membership(&self) -> Option<&dyn ChatMembership> {
-        Some(self)
-    }
-
-    fn edits(&self) -> Option<&dyn Edits> {
-        Some(self)
-    }
-
-    fn reactions(&self) -> Option<&dyn Reactions> {
-        Some(self)
-    }
-
-    fn moderation(&self) -> Option<&dyn Moderation> {
-        Some(self)
-    }
+    mxbridge_core::supports!(chat_membership: ChatMembership, edits: Edits, reactions: Reactions, moderation: Moderation);
 
     fn remote_name(&self) -> Option<String> {
         Some(self.nick())

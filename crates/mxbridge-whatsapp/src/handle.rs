@@ -108,41 +108,7 @@ impl NetworkClient for ClientHandle {
         Ok(SentMessage { id: RemoteMessageId::new(sent.id), timestamp_ms: Some(sent.timestamp_ms), note: None })
     }
 
-    fn edits(&self) -> Option<&dyn Edits> {
-        Some(self)
-    }
-
-    fn reactions(&self) -> Option<&dyn Reactions> {
-        Some(self)
-    }
-
-    fn redactions(&self) -> Option<&dyn Redactions> {
-        Some(self)
-    }
-
-    fn typing(&self) -> Option<&dyn Typing> {
-        Some(self)
-    }
-
-    fn read_receipts(&self) -> Option<&dyn ReadReceipts> {
-        Some(self)
-    }
-
-    fn locations(&self) -> Option<&dyn Locations> {
-        Some(self)
-    }
-
-    fn start_dm(&self) -> Option<&dyn ResolveIdentifier> {
-        Some(self)
-    }
-
-    fn chat_names(&self) -> Option<&dyn ChatNames> {
-        Some(self)
-    }
-
-    fn moderation(&self) -> Option<&dyn Moderation> {
-        Some(self)
-    }
+    mxbridge_core::supports!(edits: Edits, reactions: Reactions, redactions: Redactions, typing: Typing, read_receipts: ReadReceipts, locations: Locations, start_dm: ResolveIdentifier, chat_names: ChatNames, moderation: Moderation);
 
     fn remote_name(&self) -> Option<String> {
         Some(format!("+{} ({})", self.0.account.number, self.0.account.push_name))

@@ -287,9 +287,7 @@ impl NetworkClient for XmppClient {
         Ok(UserInfo { display_name: Some(user.as_str().to_owned()), avatar: None })
     }
 
-    fn chat_membership(&self) -> Option<&dyn ChatMembership> {
-        Some(self)
-    }
+    mxbridge_core::supports!(chat_membership: ChatMembership, edits: Edits, typing: Typing, redactions: Redactions, reactions: Reactions, read_receipts: ReadReceipts);
 
     async fn send(&self, msg: OutgoingMessage) -> Result<SentMessage, NetworkError> {
         let target = msg.portal.chat.as_str();
@@ -327,26 +325,6 @@ impl NetworkClient for XmppClient {
         message.payloads.push(crate::xep::markable());
         self.inner.link.send(message);
         Ok(SentMessage::new(RemoteMessageId::new(id)))
-    }
-
-    fn edits(&self) -> Option<&dyn Edits> {
-        Some(self)
-    }
-
-    fn typing(&self) -> Option<&dyn Typing> {
-        Some(self)
-    }
-
-    fn redactions(&self) -> Option<&dyn Redactions> {
-        Some(self)
-    }
-
-    fn reactions(&self) -> Option<&dyn MatrixReactions> {
-        Some(self)
-    }
-
-    fn read_receipts(&self) -> Option<&dyn ReadReceipts> {
-        Some(self)
     }
 
     fn presence(&self) -> Option<&dyn mxbridge_core::network::PresenceUpdates> {

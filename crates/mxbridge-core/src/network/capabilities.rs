@@ -164,6 +164,27 @@ pub trait ResolveIdentifier: Send + Sync {
     async fn resolve(&self, identifier: &str) -> Result<(PortalKey, ChatInfo), NetworkError>;
 }
 
+/// Inside an `impl NetworkClient`: the optional capabilities the client implements itself,
+/// as `method: Capability` pairs, each answered with `Some(self)`. A client then lists what
+/// it can do in one line instead of a getter per capability.
+///
+/// ```ignore
+/// impl NetworkClient for MyClient {
+///     // the required methods …
+///     mxbridge_core::supports!(edits: Edits, reactions: Reactions, typing: Typing);
+/// }
+/// ```
+#[macro_export]
+macro_rules! supports {
+    ($($method:ident: $capability:ident),* $(,)?) => {
+        $(
+            fn $method(&self) -> ::std::option::Option<&dyn $crate::network::$capability> {
+                ::std::option::Option::Some(self)
+            }
+        )*
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

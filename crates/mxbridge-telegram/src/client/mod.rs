@@ -11,7 +11,7 @@ use mxbridge_core::network::content::Content;
 use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent, Sender};
 use mxbridge_core::network::{
     ChatInfo, ChatKind, ChatMember, Edits, GhostIds, Location, Locations, NetworkClient, NetworkError, OutgoingMessage, Reactions,
-    ReadReceipts, Redactions, ResolveIdentifier, Role, SentMessage, Typing, UserInfo,
+    ReadReceipts, Redactions, Role, SentMessage, Typing, UserInfo,
 };
 use ruma::OwnedUserId;
 use tokio::sync::mpsc;
@@ -382,33 +382,7 @@ impl NetworkClient for TelegramClient {
         Ok(SentMessage::new(ids::message_id(id)))
     }
 
-    fn edits(&self) -> Option<&dyn Edits> {
-        Some(self)
-    }
-
-    fn reactions(&self) -> Option<&dyn Reactions> {
-        Some(self)
-    }
-
-    fn redactions(&self) -> Option<&dyn Redactions> {
-        Some(self)
-    }
-
-    fn typing(&self) -> Option<&dyn Typing> {
-        Some(self)
-    }
-
-    fn read_receipts(&self) -> Option<&dyn ReadReceipts> {
-        Some(self)
-    }
-
-    fn locations(&self) -> Option<&dyn Locations> {
-        Some(self)
-    }
-
-    fn start_dm(&self) -> Option<&dyn ResolveIdentifier> {
-        Some(self)
-    }
+    mxbridge_core::supports!(edits: Edits, reactions: Reactions, redactions: Redactions, typing: Typing, read_receipts: ReadReceipts, locations: Locations, start_dm: ResolveIdentifier);
 }
 
 #[async_trait]
