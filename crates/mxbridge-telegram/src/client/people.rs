@@ -57,11 +57,13 @@ impl Inner {
         self.refresh_profile(user, false);
     }
 
-    /// Gives the ghost the user's picture when it is new, with their name; with
-    /// `name_anyway`, reports the name alone when there is no new picture. One profile
+    /// Gives the ghost the user's picture when it is new, with their name. From the contact
+    /// list (`from_contact_list`, full users), it also reports the name alone when there is
+    /// no new picture, and takes a picture away that the contact removed: elsewhere a user
+    /// may come without their picture. One profile
     /// event per user: the homeserver rewrites a ghost's membership in every room it is in
     /// for each profile change, and concurrent changes of one user can fail there.
-    fn refresh_profile(self: &Arc<Self>, user: &TgUser, name_anyway: bool) {
+    fn refresh_profile(self: &Arc<Self>, user: &TgUser, from_contact_list: bool) {
         if user.id == self.account.me().id {
             return;
         }
@@ -69,16 +71,16 @@ impl Inner {
         tokio::spawn(async move {
             let name_only = RemoteEvent::Profile { sender: sender(&user, false), avatar: None };
             let Some(photo) = user.photo else {
-                if inner.avatars.forget(&inner.store, user.id).await {
+                if from_contact_list && inner.avatars.forget(&inner.store, user.id).await {
                     inner.events.send(RemoteEvent::AvatarRemoved { sender: sender(&user, false) });
                 }
-                if name_anyway {
+                if from_contact_list {
                     inner.events.send(name_only);
                 }
                 return;
             };
             if !inner.avatars.claim(&inner.store, &user).await {
-                if name_anyway {
+                if from_contact_list {
                     inner.events.send(name_only);
                 }
                 return;
@@ -96,7 +98,7 @@ impl Inner {
                     } else {
                         inner.avatars.done(&inner.store, user.id, photo).await;
                     }
-                    if name_anyway {
+                    if from_contact_list {
                         inner.events.send(name_only);
                     }
                 }
