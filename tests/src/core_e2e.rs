@@ -86,7 +86,14 @@ async fn test_login_wrong_code_retry_cancel_and_list() {
     command(&mut user, &room, "login", "user name").await;
     command(&mut user, &room, &name, "code").await;
     command(&mut user, &room, "000000", "wrong").await;
-    command(&mut user, &room, LOGIN_CODE, "Logged in as").await;
+    let code_event = user.send_text(&room, LOGIN_CODE).await;
+    user.wait_for_event(&room, WAIT, |ev| ev["content"]["body"].as_str().is_some_and(|b| b.contains("Logged in as"))).await.unwrap();
+    // The code is a secret answer: the bot redacts the user's message with it.
+    user.wait_for_event(&room, WAIT, |ev| {
+        ev["type"] == "m.room.redaction" && (ev["redacts"] == code_event.as_str() || ev["content"]["redacts"] == code_event.as_str())
+    })
+    .await
+    .expect("the message with the login code is redacted");
     let list = command(&mut user, &room, "list-logins", "Your logins").await;
     assert!(list["content"]["body"].as_str().unwrap().contains(&name));
     let help = command(&mut user, &room, "help", "pm").await;

@@ -105,10 +105,17 @@ impl Bridge {
             Command::Plumb { room: target, network, chat } => self.plumb(room, sender, target.as_deref(), network.as_deref(), &chat).await,
             Command::Unlink { room: target } => self.unlink(room, sender, target.as_deref()).await,
             Command::DeletePortal => {
-                if let Some(row) = self.portal_row(portal.as_ref()).await {
-                    self.notice(room, "Deleting this portal.").await;
-                    self.delete_portal(&row, true).await;
+                let Some(row) = self.portal_row(portal.as_ref()).await else { return };
+                // A portal of one login (a DM, a group seen through that account) is its
+                // owner's to delete; one shared by everybody (an IRC channel) only an admin's.
+                let owns = !row.receiver.is_empty() && self.logins_of(sender).iter().any(|(id, _)| id.as_str() == row.receiver);
+                if permission < Permission::Admin && !owns {
+                    return self
+                        .notice(room, "Only a bridge admin can delete this portal, as it is shared with others: leave the room instead.")
+                        .await;
                 }
+                self.notice(room, "Deleting this portal.").await;
+                self.delete_portal(&row, true).await;
             }
             Command::DeleteAllPortals => {
                 let mut rows = self.store.portals().await.unwrap_or_default();

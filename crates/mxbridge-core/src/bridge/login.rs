@@ -262,8 +262,12 @@ impl Bridge {
         let LoginSession::AwaitingInput { mut process, step_id, fields, mut answers } = session else { return false };
         let field = &fields[answers.len()];
         if field.secret {
-            // Answers such as passwords should not stay in the room; works where the bot may redact.
-            let _ = self.matrix.redact(room, &self.config.bot_user_id, event, Some("login secret")).await;
+            // Answers such as passwords should not stay in the room; where the bot may not
+            // redact, the user is asked to remove it.
+            if let Err(e) = self.matrix.redact(room, &self.config.bot_user_id, event, Some("login secret")).await {
+                warn!(error = %e, "could not redact a login secret");
+                self.notice(room, "I could not remove your last message, which holds a secret: please delete it yourself.").await;
+            }
         }
         answers.push((field.id.clone(), text.trim().to_owned()));
         if answers.len() < fields.len() {

@@ -114,7 +114,7 @@ pub enum Command {
         /// The room to unlink, when not the room the command was sent in.
         room: Option<String>,
     },
-    /// `delete-portal` (admin): remove this portal and its room.
+    /// `delete-portal`: remove this portal and its room (the owner's own portals; admins: any).
     DeletePortal,
     /// `delete-all-portals`: the portals of the user's logins; an admin's removes every portal.
     DeleteAllPortals,
@@ -155,7 +155,13 @@ pub fn core_specs() -> Vec<CommandSpec> {
             "Unlink a room from its remote chat (admins and the room's moderators)",
             HelpSection::Chats,
         ),
-        CommandSpec::new("delete-portal", "", "Remove this portal: kick everyone and forget the room", HelpSection::Admin).admin().portal(),
+        CommandSpec::new(
+            "delete-portal",
+            "",
+            "Remove this portal: kick everyone and forget the room (shared ones: admins)",
+            HelpSection::Chats,
+        )
+        .portal(),
         CommandSpec::new("delete-all-portals", "", "Remove the portals of your logins (admins: every portal)", HelpSection::Chats).login(),
     ]
 }
