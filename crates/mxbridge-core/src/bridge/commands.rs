@@ -168,6 +168,7 @@ impl Bridge {
         let Some((id, login)) = target else {
             return self.notice(room, "No such login. Send `list-logins` to see yours.").await;
         };
+        self.logged_out.lock().expect("lock").insert(id.clone(), user.to_owned());
         login.client.logout().await;
         self.logins.lock().expect("lock").remove(&id);
         self.metrics.login_gone(&id);

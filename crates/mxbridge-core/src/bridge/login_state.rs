@@ -88,7 +88,8 @@ impl Bridge {
     /// Sends a notice to the login's owner in their management room, opening one (a DM
     /// named by the network) when they have none yet.
     async fn tell_owner(&self, login: &LoginId, text: &str) {
-        let Some(owner) = self.login(login).map(|l| l.user).filter(|u| *u != self.config.bot_user_id) else { return };
+        let owner = self.login(login).map(|l| l.user).or_else(|| self.logged_out.lock().expect("lock").get(login).cloned());
+        let Some(owner) = owner.filter(|u| *u != self.config.bot_user_id) else { return };
         let room = match self.store.management_room(&owner).await {
             Ok(Some(room)) => room,
             Ok(None) => {

@@ -100,6 +100,9 @@ pub(crate) struct Bridge {
     pub(crate) info: NetworkInfo,
     pub(crate) specs: Vec<CommandSpec>,
     pub(crate) logins: Mutex<HashMap<LoginId, LoadedLogin>>,
+    /// The owners of logins logged out by command in this run: what a network reports while
+    /// logging out (that the remote session may still be alive) still reaches them.
+    pub(crate) logged_out: Mutex<HashMap<LoginId, OwnedUserId>>,
     pub(crate) logins_in_progress: Mutex<HashMap<OwnedUserId, LoginSession>>,
     remote_tx: mpsc::UnboundedSender<(LoginId, RemoteEvent)>,
     portal_queues: Mutex<HashMap<PortalKey, mpsc::UnboundedSender<(LoginId, RemoteEvent)>>>,
@@ -167,6 +170,7 @@ pub async fn run(
         info,
         specs,
         logins: Mutex::new(HashMap::new()),
+        logged_out: Mutex::new(HashMap::new()),
         logins_in_progress: Mutex::new(HashMap::new()),
         remote_tx,
         portal_queues: Mutex::new(HashMap::new()),
