@@ -36,9 +36,12 @@ pub struct TelegramConfig {
     /// Chats whose last message is older than this many days get no portal at login (0: no limit).
     #[serde(default = "default_max_chat_age_days")]
     pub max_chat_age_days: u64,
-    /// Longest flood wait the bridge sits out before failing the message, in seconds.
-    #[serde(default = "default_flood_max_wait")]
-    pub flood_max_wait_seconds: u64,
+    /// Flood waits (Telegram asking the bridge to slow down) are always sat out and the
+    /// messages sent after them, in order; a wait at least this long, in seconds, is also
+    /// told to the user. (A call that meets more than a handful of waits in a row fails,
+    /// as a guard against an endless loop.)
+    #[serde(default = "default_flood_notice_after", alias = "flood_max_wait_seconds")]
+    pub flood_notice_after_seconds: u64,
     /// Device model shown in Telegram's "Active sessions".
     #[serde(default = "default_device_model")]
     pub device_model: String,
@@ -52,8 +55,8 @@ fn default_max_chat_age_days() -> u64 {
     30
 }
 
-fn default_flood_max_wait() -> u64 {
-    300
+fn default_flood_notice_after() -> u64 {
+    60
 }
 
 fn default_device_model() -> String {
@@ -68,7 +71,7 @@ impl Default for TelegramConfig {
             api_hash: None,
             recent_chats: default_recent_chats(),
             max_chat_age_days: default_max_chat_age_days(),
-            flood_max_wait_seconds: default_flood_max_wait(),
+            flood_notice_after_seconds: default_flood_notice_after(),
             device_model: default_device_model(),
         }
     }
@@ -166,7 +169,7 @@ impl TelegramConfig {
             api,
             recent_chats: self.recent_chats,
             max_chat_age: (self.max_chat_age_days > 0).then(|| Duration::from_secs(self.max_chat_age_days * 86_400)),
-            flood: FloodPolicy { max_wait: Duration::from_secs(self.flood_max_wait_seconds), ..FloodPolicy::default() },
+            flood: FloodPolicy { notice_after: Duration::from_secs(self.flood_notice_after_seconds), ..FloodPolicy::default() },
             device_model: self.device_model,
         })
     }
