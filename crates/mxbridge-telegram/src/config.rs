@@ -200,6 +200,17 @@ mod tests {
     }
 
     #[test]
+    fn test_flood_notice_threshold_and_its_old_name() {
+        let ok = parse(serde_json::json!({"backend": "simulated"})).unwrap();
+        assert_eq!(ok.flood.notice_after, Duration::from_secs(60));
+        let ok = parse(serde_json::json!({"backend": "simulated", "flood_notice_after_seconds": 10})).unwrap();
+        assert_eq!(ok.flood.notice_after, Duration::from_secs(10));
+        // Configs written for the old key keep working; its value is now only the notice threshold.
+        let ok = parse(serde_json::json!({"backend": "simulated", "flood_max_wait_seconds": 300})).unwrap();
+        assert_eq!(ok.flood.notice_after, Duration::from_secs(300));
+    }
+
+    #[test]
     fn test_simulated_backend_needs_nothing_and_limits_are_checked() {
         let ok = parse(serde_json::json!({"backend": "simulated"})).unwrap();
         assert_eq!(ok.backend, BackendKind::Simulated);
