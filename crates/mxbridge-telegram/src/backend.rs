@@ -350,8 +350,9 @@ pub trait TelegramAccount: Send + Sync {
     async fn connect(&self, updates: mpsc::UnboundedSender<TgUpdate>);
     /// Disconnects, keeping the session.
     async fn disconnect(&self);
-    /// Ends the session on Telegram's side.
-    async fn log_out(&self);
+    /// Ends the session on Telegram's side (connecting once if needed) and disconnects; an
+    /// error when Telegram did not confirm, so the user can end it in the Telegram app.
+    async fn log_out(&self) -> Result<(), BackendError>;
     /// The most recent chats, newest first.
     async fn dialogs(&self, limit: usize) -> Result<Vec<TgDialog>, BackendError>;
     /// One chat with its members.

@@ -36,9 +36,12 @@ pub struct TelegramConfig {
     /// Chats whose last message is older than this many days get no portal at login (0: no limit).
     #[serde(default = "default_max_chat_age_days")]
     pub max_chat_age_days: u64,
-    /// Longest flood wait the bridge sits out before failing the message, in seconds.
-    #[serde(default = "default_flood_max_wait")]
-    pub flood_max_wait_seconds: u64,
+    /// Flood waits (Telegram asking the bridge to slow down) are always sat out and the
+    /// messages sent after them, in order; a wait at least this long, in seconds, is also
+    /// told to the user. (A call that meets more than a handful of waits in a row fails,
+    /// as a guard against an endless loop.)
+    #[serde(default = "default_flood_notice_after", alias = "flood_max_wait_seconds")]
+    pub flood_notice_after_seconds: u64,
     /// Device model shown in Telegram's "Active sessions".
     #[serde(default = "default_device_model")]
     pub device_model: String,
@@ -52,8 +55,8 @@ fn default_max_chat_age_days() -> u64 {
     30
 }
 
-fn default_flood_max_wait() -> u64 {
-    300
+fn default_flood_notice_after() -> u64 {
+    60
 }
 
 fn default_device_model() -> String {
@@ -68,7 +71,7 @@ impl Default for TelegramConfig {
             api_hash: None,
             recent_chats: default_recent_chats(),
             max_chat_age_days: default_max_chat_age_days(),
-            flood_max_wait_seconds: default_flood_max_wait(),
+            flood_notice_after_seconds: default_flood_notice_after(),
             device_model: default_device_model(),
         }
     }
@@ -166,7 +169,7 @@ impl TelegramConfig {
             api,
             recent_chats: self.recent_chats,
             max_chat_age: (self.max_chat_age_days > 0).then(|| Duration::from_secs(self.max_chat_age_days * 86_400)),
-            flood: FloodPolicy { max_wait: Duration::from_secs(self.flood_max_wait_seconds), ..FloodPolicy::default() },
+            flood: FloodPolicy { notice_after: Duration::from_secs(self.flood_notice_after_seconds), ..FloodPolicy::default() },
             device_model: self.device_model,
         })
     }
@@ -194,6 +197,17 @@ mod tests {
         let ok = parse(serde_json::json!({"api_id": 123, "api_hash": "0123456789abcdef0123456789abcdef"})).unwrap();
         assert_eq!(ok.api.as_ref().map(|a| a.api_id), Some(123));
         assert!(!format!("{ok:?}").contains("0123456789abcdef"), "the hash never prints");
+    }
+
+    #[test]
+    fn test_flood_notice_threshold_and_its_old_name() {
+        let ok = parse(serde_json::json!({"backend": "simulated"})).unwrap();
+        assert_eq!(ok.flood.notice_after, Duration::from_secs(60));
+        let ok = parse(serde_json::json!({"backend": "simulated", "flood_notice_after_seconds": 10})).unwrap();
+        assert_eq!(ok.flood.notice_after, Duration::from_secs(10));
+        // Configs written for the old key keep working; its value is now only the notice threshold.
+        let ok = parse(serde_json::json!({"backend": "simulated", "flood_max_wait_seconds": 300})).unwrap();
+        assert_eq!(ok.flood.notice_after, Duration::from_secs(300));
     }
 
     #[test]

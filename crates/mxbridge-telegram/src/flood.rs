@@ -1,7 +1,8 @@
 //! Flood control: when Telegram answers FLOOD_WAIT_X, the call waits X seconds and is
 //! made again, instead of being dropped (mautrix-telegram#1079 dropped them). Calls of one
 //! account queue behind a wait: a gate holds them until the wait is over, so the bridge
-//! does not hammer Telegram while it is limited.
+//! does not hammer Telegram while it is limited. However long Telegram asks to wait, the
+//! call waits; a wait long enough to be noticed is told to the user, once per wait.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,18 +16,22 @@ use crate::backend::BackendError;
 /// How flood waits are honoured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FloodPolicy {
-    /// Waits longer than this are not waited out: the call fails and the user is told
-    /// (Telegram sometimes asks for hours).
-    pub max_wait: Duration,
-    /// How many waits one call may go through before it fails.
+    /// Waits at least this long are told to the user (the call still waits them out:
+    /// Telegram sometimes asks for hours, and the messages go out after).
+    pub notice_after: Duration,
+    /// How many waits one call may go through before it fails: only a guard against an
+    /// endless loop of waits, which Telegram does not normally ask for.
     pub max_attempts: u32,
 }
 
 impl Default for FloodPolicy {
     fn default() -> Self {
-        Self { max_wait: Duration::from_secs(300), max_attempts: 5 }
+        Self { notice_after: Duration::from_secs(60), max_attempts: 10 }
     }
 }
+
+/// Told about a flood wait the user should know of (its seconds).
+pub type FloodNotice = Arc<dyn Fn(u64) + Send + Sync>;
 
 /// One account's flood gate: calls go one at a time through a wait.
 #[derive(Clone)]
@@ -35,12 +40,18 @@ pub struct FloodGate {
     waiting: Arc<Mutex<()>>,
     /// What one second of flood wait lasts: a second, except in tests.
     second: Duration,
+    notice: Option<FloodNotice>,
 }
 
 impl FloodGate {
     /// A gate with this policy.
     pub fn new(policy: FloodPolicy) -> Self {
-        Self { policy, waiting: Arc::default(), second: Duration::from_secs(1) }
+        Self { policy, waiting: Arc::default(), second: Duration::from_secs(1), notice: None }
+    }
+
+    /// Calls `notice` at the start of each wait of at least [`FloodPolicy::notice_after`].
+    pub fn with_notice(self, notice: FloodNotice) -> Self {
+        Self { notice: Some(notice), ..self }
     }
 
     /// A gate whose waits are scaled (a "second" lasts `second`), so tests run quickly.
@@ -62,11 +73,14 @@ impl FloodGate {
             match call().await {
                 Err(BackendError::FloodWait(seconds)) => {
                     attempt += 1;
-                    if Duration::from_secs(seconds) > self.policy.max_wait || attempt >= self.policy.max_attempts {
+                    if attempt >= self.policy.max_attempts {
                         return Err(BackendError::FloodWait(seconds));
                     }
                     warn!(call = what, seconds, attempt, "Telegram flood wait: retrying after the wait");
                     let _held = self.waiting.lock().await;
+                    if let Some(notice) = self.notice.as_ref().filter(|_| Duration::from_secs(seconds) >= self.policy.notice_after) {
+                        notice(seconds);
+                    }
                     tokio::time::sleep(self.second * seconds as u32).await;
                 }
                 other => return other,
@@ -100,10 +114,36 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn test_too_long_waits_and_other_errors_are_returned() {
-        let gate = FloodGate::scaled(FloodPolicy { max_wait: Duration::from_secs(60), max_attempts: 3 }, MS);
-        let out: Result<(), _> = gate.run("send", || async { Err(BackendError::FloodWait(3600)) }).await;
-        assert_eq!(out, Err(BackendError::FloodWait(3600)));
+    async fn test_a_long_wait_is_waited_out_and_told_once() {
+        let told = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let notice: FloodNotice = {
+            let told = told.clone();
+            Arc::new(move |s| told.lock().unwrap().push(s))
+        };
+        let gate = FloodGate::scaled(FloodPolicy { notice_after: Duration::from_secs(60), max_attempts: 3 }, Duration::from_micros(50))
+            .with_notice(notice);
+        let calls = AtomicU32::new(0);
+        let started = std::time::Instant::now();
+        let out = gate
+            .run("send", || {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                async move { if n == 0 { Err(BackendError::FloodWait(3600)) } else { Ok(n) } }
+            })
+            .await;
+        assert_eq!(out, Ok(1), "an hour's wait is sat out, not failed");
+        assert!(started.elapsed() >= 180 * MS, "waited 3600 scaled seconds: {:?}", started.elapsed());
+        assert_eq!(*told.lock().unwrap(), vec![3600], "told once, for the long wait");
+        let out = gate.run("send", || {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            async move { if n == 2 { Err(BackendError::FloodWait(5)) } else { Ok(n) } }
+        });
+        assert_eq!(out.await, Ok(3));
+        assert_eq!(*told.lock().unwrap(), vec![3600], "a short wait is not told");
+    }
+
+    #[tokio::test]
+    async fn test_other_errors_are_returned_and_endless_waits_stop() {
+        let gate = FloodGate::scaled(FloodPolicy { notice_after: Duration::from_secs(60), max_attempts: 3 }, MS);
         let calls = AtomicU32::new(0);
         let out: Result<(), _> = gate
             .run("send", || {

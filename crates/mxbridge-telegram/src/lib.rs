@@ -147,7 +147,7 @@ impl Network for TelegramNetwork {
         match call.name {
             "sync" => {
                 let client = self.client_of(call.user).ok_or_else(|| CommandError::Failed("you are not logged in: send `login`".into()))?;
-                let failed = |e: backend::BackendError| CommandError::Failed(format!("{e}; try again in a moment"));
+                let failed = |e: backend::BackendError| CommandError::Failed(sync_failure(&e));
                 let chats = client.inner.sync_chats().await.map_err(failed)?;
                 let contacts = client.inner.sync_contacts().await.map_err(failed)?;
                 Ok(format!(
@@ -168,5 +168,35 @@ impl Network for TelegramNetwork {
 
     fn status_room_name(&self) -> String {
         "Telegram bridge status".into()
+    }
+}
+
+/// What `sync` says when Telegram fails: "try again" only where waiting helps.
+fn sync_failure(e: &backend::BackendError) -> String {
+    use backend::BackendError as E;
+    match e {
+        E::Unreachable(_) => format!("Sync failed ({e}); the bridge reconnects by itself: try again in a moment."),
+        E::FloodWait(seconds) => format!("Sync failed: Telegram asks the bridge to wait {seconds} s; send `sync` again after that."),
+        E::Revoked(_) => format!("Sync failed ({e}): send `login` to log in again."),
+        E::NotFound(_) | E::Refused(_) | E::Other(_) => {
+            format!("Sync failed ({e}). Trying again will not help; check the account in the Telegram app, and report this if it persists.")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use backend::BackendError;
+
+    #[test]
+    fn test_only_transient_sync_failures_say_try_again() {
+        assert!(sync_failure(&BackendError::Unreachable("down".into())).contains("try again in a moment"));
+        assert!(sync_failure(&BackendError::FloodWait(30)).contains("wait 30 s"));
+        for lasting in [BackendError::Refused("no".into()), BackendError::Revoked("gone".into()), BackendError::Other("x".into())] {
+            let said = sync_failure(&lasting);
+            assert!(!said.contains("try again in a moment"), "{said}");
+        }
+        assert!(sync_failure(&BackendError::Revoked("gone".into())).contains("`login`"));
     }
 }

@@ -14,22 +14,33 @@ async fn test_login_opens_recent_chats_and_a_first_message_creates_its_portal_si
     // Five portals: Echo, the group and the two channels from the chat list, and the
     // Greeter's chat, which is not in the list: its first message creates the portal.
     let mut rooms = Vec::new();
+    let mut direct = Vec::new();
     for _ in 0..5 {
         let name = std::cell::RefCell::new(Value::Null);
+        let is_direct = std::cell::Cell::new(false);
         let room = user
             .wait_for_invite(WAIT, |_, state| {
                 *name.borrow_mut() = invite_name(state);
+                is_direct.set(invite_is_direct(state));
                 true
             })
             .await
             .expect("an invite to a portal");
         user.join(&room).await;
+        if is_direct.get() {
+            direct.push(room.clone());
+        }
         rooms.push((room, name.into_inner()));
     }
     let named = |n: &str| rooms.iter().find(|(_, name)| name == n).map(|(r, _)| r.clone()).unwrap_or_else(|| panic!("no {n}: {rooms:?}"));
     let (group, news, notes) = (named("Sim Group"), named("Sim News"), named("Sim Notes"));
     let dms: Vec<String> = rooms.iter().filter(|(_, name)| name.is_null()).map(|(r, _)| r.clone()).collect();
     assert_eq!(dms.len(), 2, "{rooms:?}");
+    // Private chats are DMs in Matrix clients: their invites say so; groups' and channels' do not.
+    let mut sorted_dms = dms.clone();
+    sorted_dms.sort();
+    direct.sort();
+    assert_eq!(direct, sorted_dms, "exactly the private chats are invited as direct: {rooms:?}");
     crate::harness::wait::wait_until(WAIT, Duration::from_millis(100), || {
         let members = user.joined_members(&group);
         async move {

@@ -35,6 +35,35 @@ async fn test_login_reasks_wrong_number_and_code_then_2fa_cancel_and_fresh_login
 }
 
 #[tokio::test]
+async fn test_cancel_at_the_code_and_at_the_password_then_a_fresh_login_works_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let b = start(&state_dir("tg-cancel")).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tgcancel").await;
+
+    command(&mut user, &room, &bot, "login", "phone number").await;
+    command(&mut user, &room, &bot, TWO_FA_PHONE, "login code").await;
+    command(&mut user, &room, &bot, "cancel", "Login cancelled").await;
+    // After the cancel a code is no longer taken as one.
+    user.send_text(&room, LOGIN_CODE).await;
+    command(&mut user, &room, &bot, "list-logins", "You have no logins").await;
+
+    command(&mut user, &room, &bot, "login", "phone number").await;
+    command(&mut user, &room, &bot, TWO_FA_PHONE, "login code").await;
+    command(&mut user, &room, &bot, LOGIN_CODE, "two-step verification").await;
+    command(&mut user, &room, &bot, "cancel", "Login cancelled").await;
+    user.send_text(&room, TWO_FA_PASSWORD).await;
+    command(&mut user, &room, &bot, "list-logins", "You have no logins").await;
+
+    command(&mut user, &room, &bot, "login", "phone number").await;
+    command(&mut user, &room, &bot, TWO_FA_PHONE, "login code").await;
+    command(&mut user, &room, &bot, LOGIN_CODE, "two-step verification").await;
+    command(&mut user, &room, &bot, TWO_FA_PASSWORD, "Logged in as").await;
+    command(&mut user, &room, &bot, "list-logins", "telegram:15550002222").await;
+    b.bridge.stop().await;
+}
+
+#[tokio::test]
 async fn test_qr_login_completes_when_scanned_sim() {
     let _one = ONE_AT_A_TIME.lock().await;
     let b = start(&state_dir("tg-qr")).await;
@@ -87,6 +116,27 @@ async fn test_logout_ends_the_session_and_a_new_login_works_sim() {
     command(&mut user, &room, &bot, "sync", "needs you to be logged in").await;
     login(&mut user, &room, &bot, &phone).await;
     command(&mut user, &room, &bot, "sync", "Synced 4 recent chats").await;
+    b.bridge.stop().await;
+}
+
+#[tokio::test]
+async fn test_an_unconfirmed_logout_tells_the_user_to_end_the_session_in_telegram_sim() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let b = start(&state_dir("tg-logout-fails")).await;
+    let bot = bot(&b);
+    let (mut user, room) = management_room(&b, "tglogoutfail").await;
+    let phone = random_phone();
+    let account = login(&mut user, &room, &bot, &phone).await;
+    b.sim.fail_next_logout(account);
+    user.send_text(&room, "logout").await;
+    let told = user
+        .wait_for_event(&room, WAIT, |ev| is_notice(ev, &bot, "Settings → Devices"))
+        .await
+        .expect("the user is told to end the session in the Telegram app");
+    assert!(told["content"]["body"].as_str().unwrap().contains("did not confirm the logout"), "{told}");
+    user.wait_for_event(&room, WAIT, |ev| is_notice(ev, &bot, "Logged out")).await.expect("the login is gone from the bridge");
+    assert!(!b.sim.actions().contains(&SimAction::LoggedOut { account }), "Telegram never confirmed");
+    command(&mut user, &room, &bot, "list-logins", "You have no logins").await;
     b.bridge.stop().await;
 }
 

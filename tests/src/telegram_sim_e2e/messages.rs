@@ -259,5 +259,13 @@ async fn test_a_flood_wait_holds_messages_and_sends_them_in_order_after_it_sim()
         .collect();
     assert_eq!(sent, vec!["first after the flood wait", "second after the flood wait"], "both sent once, in order");
     user.wait_for_event(&echo, WAIT, |ev| ev["content"]["body"] == "echo: first after the flood wait").await.expect("Echo answers");
+    // The user is told once, in the management room, that the messages wait and go out.
+    let told = user
+        .wait_for_event(&room, WAIT, |ev| is_notice(ev, &bot, "asked the bridge to wait 3 seconds"))
+        .await
+        .expect("the wait is told to the user");
+    assert!(told["content"]["body"].as_str().unwrap().contains("no need to send them again"), "{told}");
+    let again = user.wait_for_event(&room, Duration::from_secs(2), |ev| is_notice(ev, &bot, "asked the bridge to wait")).await;
+    assert!(again.is_err(), "told once per wait: {again:?}");
     b.bridge.stop().await;
 }

@@ -35,7 +35,9 @@ pub(super) struct TgBridge {
 
 pub(super) async fn start(dir: &std::path::Path) -> TgBridge {
     let config: Config = config("telegram", dir);
-    let raw: TelegramConfig = serde_json::from_value(network_section(&config)).expect("telegram network section");
+    let mut raw: TelegramConfig = serde_json::from_value(network_section(&config)).expect("telegram network section");
+    // The flood test's short wait is told to the user, as a long one would be.
+    raw.flood_notice_after_seconds = 2;
     let (network, sim) = TelegramNetwork::from_config(raw).expect("a valid telegram section");
     let demo_handle = mxbridge_demo::DemoNetwork::new(Default::default()).1;
     let bridge = RunningBridge::start_with(config, network, demo_handle).await;
@@ -87,6 +89,11 @@ pub(super) fn invite_name(state: &Value) -> Value {
         .and_then(|evs| evs.iter().find(|ev| ev["type"] == "m.room.name"))
         .map(|ev| ev["content"]["name"].clone())
         .unwrap_or(Value::Null)
+}
+
+/// Whether an invite marks its room as a DM (`is_direct` in the invited member's event).
+pub(super) fn invite_is_direct(state: &Value) -> bool {
+    state.as_array().is_some_and(|evs| evs.iter().any(|ev| ev["type"] == "m.room.member" && ev["content"]["is_direct"] == true))
 }
 
 /// Joins invites as they come until one room whose members and name satisfy `pred` is found.

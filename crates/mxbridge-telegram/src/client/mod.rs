@@ -65,6 +65,22 @@ pub(crate) fn to_network_error(e: BackendError) -> NetworkError {
     }
 }
 
+/// What the user is told when Telegram did not confirm a logout: the bridge's session may
+/// still be active, and only the user can end it now.
+fn unconfirmed_logout_notice(e: &BackendError, device_model: &str) -> String {
+    format!(
+        "Telegram did not confirm the logout ({e}), so the bridge's session may still be active on your account. End it in the Telegram app: Settings → Devices, then the session named \"{device_model}\" → Terminate."
+    )
+}
+
+/// What the user is told when Telegram makes the bridge wait.
+fn flood_wait_notice(seconds: u64) -> String {
+    let how_long = if seconds < 120 { format!("{seconds} seconds") } else { format!("{} minutes", seconds.div_ceil(60)) };
+    format!(
+        "Telegram asked the bridge to wait {how_long} before sending more (flood control). Your messages are queued and go out, in order, after the wait: no need to send them again."
+    )
+}
+
 fn peer_of(portal: &PortalKey) -> Result<Peer, NetworkError> {
     ids::peer_of(&portal.chat).ok_or_else(|| NetworkError::NotFound(format!("`{}` is not a Telegram chat", portal.chat)))
 }
@@ -93,7 +109,12 @@ impl TelegramClient {
         store: AccountStore,
         config: ValidConfig,
     ) -> Self {
-        let flood = FloodGate::new(config.flood);
+        let flood = FloodGate::new(config.flood).with_notice({
+            let events = events.clone();
+            Arc::new(move |seconds| {
+                events.send(RemoteEvent::Notice { text: flood_wait_notice(seconds) });
+            })
+        });
         Self {
             inner: Arc::new(Inner {
                 login,
@@ -344,7 +365,10 @@ impl NetworkClient for TelegramClient {
 
     async fn logout(&self) {
         self.inner.connected.store(false, Ordering::SeqCst);
-        self.inner.account.log_out().await;
+        if let Err(e) = self.inner.account.log_out().await {
+            // Sent before the core forgets the login, so it reaches the owner's management room.
+            self.inner.events.send(RemoteEvent::Notice { text: unconfirmed_logout_notice(&e, &self.inner.config.device_model) });
+        }
         let _ = self.inner.store.delete(INITIAL_SYNC_DONE).await;
         if let Some(pump) = self.inner.pump.lock().expect("lock").take() {
             pump.abort();
@@ -459,6 +483,14 @@ impl ReadReceipts for TelegramClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_the_flood_wait_notice_says_how_long_in_minutes() {
+        assert!(flood_wait_notice(3600).contains("wait 60 minutes"), "{}", flood_wait_notice(3600));
+        assert!(flood_wait_notice(301).contains("wait 6 minutes"));
+        assert!(flood_wait_notice(90).contains("wait 90 seconds"));
+        assert!(flood_wait_notice(90).contains("no need to send them again"));
+    }
 
     #[test]
     fn test_a_user_named_only_by_id_keeps_the_ghosts_name() {

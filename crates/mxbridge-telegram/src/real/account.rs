@@ -23,6 +23,7 @@ use super::convert::{
 };
 use super::reactions::{ReactionMemory, peer_reactions};
 use super::session::{PersistedSession, StoredSession};
+use super::unbridged::{Unbridged, with_note};
 use super::updates::{placeholder_user, raw_update};
 use super::{backend_error, connection_params, reconnect_delay, rpc_name};
 use crate::backend::{
@@ -221,8 +222,16 @@ async fn message(client: &Client, m: &Message) -> TgMessage {
             // A venue has no text of its own: its name and address describe the point.
             text = FormattedText::plain(venue_description(&venue.raw_venue.title, &venue.raw_venue.address));
         }
-        Some(other @ (Media::Photo(_) | Media::Document(_) | Media::Sticker(_))) => media = download(client, other).await,
-        _ => {}
+        Some(other @ (Media::Photo(_) | Media::Document(_) | Media::Sticker(_))) => match download(client, other).await {
+            Ok(file) => media = Some(file),
+            Err((what, why)) => text = with_note(text, what, &why),
+        },
+        Some(Media::Poll(_)) => text = with_note(text, "poll", &Unbridged::Unsupported),
+        Some(Media::Contact(_)) => text = with_note(text, "contact", &Unbridged::Unsupported),
+        Some(Media::Dice(_)) => text = with_note(text, "dice", &Unbridged::Unsupported),
+        // A link preview repeats a link the text already has.
+        Some(Media::WebPage(_)) | None => {}
+        Some(_) => text = with_note(text, "media", &Unbridged::Unsupported),
     }
     TgMessage {
         peer: peer_of(m.peer_id()),
@@ -237,10 +246,13 @@ async fn message(client: &Client, m: &Message) -> TgMessage {
     }
 }
 
-async fn download(client: &Client, media: Media) -> Option<TgFile> {
-    let (kind, name, mime) = match &media {
-        Media::Photo(_) => (TgMediaKind::Photo, "photo.jpg".to_owned(), "image/jpeg".to_owned()),
-        Media::Sticker(s) => (TgMediaKind::Sticker, "sticker.webp".to_owned(), s.document.mime_type().unwrap_or("image/webp").to_owned()),
+/// The file of a message, or what it is and why it is not bridged.
+async fn download(client: &Client, media: Media) -> Result<TgFile, (&'static str, Unbridged)> {
+    let (kind, name, mime, size) = match &media {
+        Media::Photo(p) => (TgMediaKind::Photo, "photo.jpg".to_owned(), "image/jpeg".to_owned(), p.size()),
+        Media::Sticker(s) => {
+            (TgMediaKind::Sticker, "sticker.webp".to_owned(), s.document.mime_type().unwrap_or("image/webp").to_owned(), s.document.size())
+        }
         Media::Document(d) => {
             let mime = d.mime_type().unwrap_or("application/octet-stream").to_owned();
             let kind = if mime.starts_with("video/") {
@@ -250,15 +262,27 @@ async fn download(client: &Client, media: Media) -> Option<TgFile> {
             } else {
                 TgMediaKind::Document
             };
-            (kind, d.name().filter(|n| !n.is_empty()).unwrap_or("file").to_owned(), mime)
+            (kind, d.name().filter(|n| !n.is_empty()).unwrap_or("file").to_owned(), mime, d.size())
         }
-        _ => return None,
+        _ => return Err(("media", Unbridged::Unsupported)),
     };
+    let what = match kind {
+        TgMediaKind::Photo => "photo",
+        TgMediaKind::Video => "video",
+        TgMediaKind::Voice => "audio",
+        TgMediaKind::Sticker => "sticker",
+        TgMediaKind::Document => "file",
+    };
+    // Telegram says how large a file is: a too large one is not downloaded at all.
+    if let Some(size) = size.filter(|&s| s > MAX_DOWNLOAD) {
+        return Err((what, Unbridged::TooLarge(size)));
+    }
     match download_all(client, &media).await {
-        Ok(data) => Some(TgFile { kind, name, mime, data }),
-        Err(e) => {
-            warn!(error = %e, "could not download a Telegram file; skipped");
-            None
+        Ok(data) => Ok(TgFile { kind, name, mime, data }),
+        Err(DownloadError::TooLarge(size)) => Err((what, Unbridged::TooLarge(size))),
+        Err(DownloadError::Backend(e)) => {
+            warn!(error = %e, media = what, "could not download a Telegram file; the message says so");
+            Err((what, Unbridged::DownloadFailed))
         }
     }
 }
@@ -272,17 +296,51 @@ async fn cache_users(session: &StoredSession, users: &[tl::enums::User]) {
     }
 }
 
+/// Why a download stopped.
+enum DownloadError {
+    /// Past [`MAX_DOWNLOAD`] (the bytes read so far).
+    TooLarge(usize),
+    /// Telegram failed.
+    Backend(BackendError),
+}
+
+impl From<DownloadError> for BackendError {
+    fn from(e: DownloadError) -> Self {
+        match e {
+            DownloadError::TooLarge(_) => {
+                BackendError::Refused(format!("the file is larger than the {MAX_DOWNLOAD} bytes the bridge forwards"))
+            }
+            DownloadError::Backend(e) => e,
+        }
+    }
+}
+
 /// The whole file, up to [`MAX_DOWNLOAD`] bytes.
-async fn download_all<D: Downloadable>(client: &Client, file: &D) -> Result<Vec<u8>, BackendError> {
+async fn download_all<D: Downloadable>(client: &Client, file: &D) -> Result<Vec<u8>, DownloadError> {
     let mut chunks = client.iter_download(file);
     let mut data = Vec::new();
-    while let Some(chunk) = chunks.next().await.map_err(backend_error)? {
+    while let Some(chunk) = chunks.next().await.map_err(|e| DownloadError::Backend(backend_error(e)))? {
         data.extend_from_slice(&chunk);
         if data.len() > MAX_DOWNLOAD {
-            return Err(BackendError::Refused(format!("the file is larger than the {MAX_DOWNLOAD} bytes the bridge forwards")));
+            return Err(DownloadError::TooLarge(data.len()));
         }
     }
     Ok(data)
+}
+
+/// How long a logout waits for Telegram before telling the user to end the session there.
+const SIGN_OUT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Ends the session on Telegram's side; one already revoked counts as ended.
+async fn sign_out(client: &Client) -> Result<(), BackendError> {
+    match tokio::time::timeout(SIGN_OUT_TIMEOUT, client.sign_out()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => match backend_error(e) {
+            BackendError::Revoked(_) => Ok(()),
+            other => Err(other),
+        },
+        Err(_) => Err(BackendError::Unreachable(format!("Telegram did not answer within {} s", SIGN_OUT_TIMEOUT.as_secs()))),
+    }
 }
 
 fn members_of(peer: &GrammersPeer) -> (String, TgChatKind) {
@@ -341,14 +399,32 @@ impl TelegramAccount for RealAccount {
         }
     }
 
-    async fn log_out(&self) {
-        if let Ok((client, session)) = self.live() {
-            if let Err(e) = client.sign_out().await {
-                warn!(error = %e, "Telegram did not confirm the logout");
+    async fn log_out(&self) -> Result<(), BackendError> {
+        let signed_out = match self.live() {
+            Ok((client, session)) => {
+                let out = sign_out(&client).await;
+                session.forget().await;
+                out
             }
-            session.forget().await;
-        }
+            // Disconnected (or reconnecting): connect once, only to end the session.
+            Err(_) => {
+                self.disconnect().await;
+                let session = Arc::new(StoredSession::restored(&self.persisted, self.store.clone()));
+                let pool = SenderPool::with_configuration(session.clone(), self.api_id, connection_params(&self.device_model));
+                let client = Client::new(pool.handle);
+                let runner = tokio::spawn(pool.runner.run());
+                let out = sign_out(&client).await;
+                session.forget().await;
+                client.disconnect();
+                runner.abort();
+                out
+            }
+        };
         self.disconnect().await;
+        if let Err(e) = &signed_out {
+            warn!(error = %e, "Telegram did not confirm the logout");
+        }
+        signed_out
     }
 
     async fn dialogs(&self, limit: usize) -> Result<Vec<TgDialog>, BackendError> {

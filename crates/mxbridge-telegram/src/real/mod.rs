@@ -11,6 +11,7 @@ mod login;
 mod qr;
 mod reactions;
 mod session;
+mod unbridged;
 mod updates;
 
 use std::num::NonZeroUsize;

@@ -35,11 +35,24 @@ impl PersistedUser {
 }
 
 /// What the login's secret holds.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) struct PersistedSession {
     pub(crate) home_dc: i32,
     pub(crate) dc_options: Vec<DcOption>,
     pub(crate) me: PersistedUser,
+}
+
+/// The DC options hold the authorisation keys: a debug print (a log line, a panic message)
+/// names the DCs and whether each has a key, never the key.
+impl std::fmt::Debug for PersistedSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let dcs: Vec<String> = self
+            .dc_options
+            .iter()
+            .map(|dc| format!("dc {}{}", dc.id, if dc.auth_key.is_some() { " (auth key redacted)" } else { "" }))
+            .collect();
+        f.debug_struct("PersistedSession").field("home_dc", &self.home_dc).field("dc_options", &dcs).field("me", &self.me).finish()
+    }
 }
 
 impl PersistedSession {
@@ -285,6 +298,20 @@ mod tests {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
+    }
+
+    #[test]
+    fn test_the_debug_output_does_not_show_the_auth_key() {
+        let session = StoredSession::fresh(AccountStore::new(None, LoginId::new("telegram:42")));
+        session.data.lock().unwrap().dc_options.get_mut(&2).unwrap().auth_key = Some([0xAB; 256]);
+        let persisted = session.export(me()).unwrap();
+        let shown = format!("{persisted:?}");
+        assert!(shown.contains("dc 2 (auth key redacted)"), "{shown}");
+        // The key's bytes in every form Debug could print them: decimal (derived Debug of
+        // an array) and hex.
+        assert!(!shown.contains("171, 171"), "{shown}");
+        assert!(!shown.to_lowercase().contains("abab"), "{shown}");
+        assert!(format!("{:?}", persisted.dc_options).contains("171, 171"), "the raw options do hold the key");
     }
 
     #[test]

@@ -155,13 +155,17 @@ impl TelegramAccount for SimAccount {
         self.sim.world.lock().expect("lock").connections.remove(&self.me.id);
     }
 
-    async fn log_out(&self) {
+    async fn log_out(&self) -> Result<(), BackendError> {
         {
             let mut world = self.sim.world.lock().expect("lock");
             world.connections.remove(&self.me.id);
+            if world.failing_logouts.remove(&self.me.id) {
+                return Err(BackendError::Unreachable("Telegram did not answer the logout".into()));
+            }
             world.revoked.insert(self.session.key.clone());
         }
         self.sim.record(SimAction::LoggedOut { account: self.me.id });
+        Ok(())
     }
 
     async fn dialogs(&self, limit: usize) -> Result<Vec<TgDialog>, BackendError> {

@@ -145,6 +145,8 @@ pub(crate) struct World {
     pub(crate) qr_scans: HashMap<String, oneshot::Sender<String>>,
     /// Channels whose admin rights an account lost.
     pub(crate) demoted: HashSet<(i64, Peer)>,
+    /// Accounts whose next logout Telegram does not confirm.
+    pub(crate) failing_logouts: HashSet<i64>,
 }
 
 /// The shared state of one simulated Telegram.
@@ -294,6 +296,11 @@ impl SimHandle {
     /// The account is no longer an admin of a channel it administers (it may not post there).
     pub fn demote(&self, account: i64, channel: Peer) {
         self.sim.world.lock().expect("lock").demoted.insert((account, channel));
+    }
+
+    /// The account's next logout is not confirmed (Telegram unreachable): its session stays.
+    pub fn fail_next_logout(&self, account: i64) {
+        self.sim.world.lock().expect("lock").failing_logouts.insert(account);
     }
 
     /// The account's next call gets a FLOOD_WAIT of `seconds`.
