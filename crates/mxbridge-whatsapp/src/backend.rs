@@ -373,8 +373,10 @@ pub trait WhatsAppSession: Send + Sync {
     async fn connect(&self, events: mpsc::UnboundedSender<BackendEvent>);
     /// Disconnects, keeping the session (bridge shutdown).
     async fn disconnect(&self);
-    /// Unlinks the device from WhatsApp and deletes the local session.
-    async fn logout(&self);
+    /// Unlinks the device from WhatsApp and deletes the local session. The local session is
+    /// deleted either way; `Err` says WhatsApp could not be told, so the phone still lists
+    /// the device.
+    async fn logout(&self) -> Result<(), BackendError>;
     /// Deletes the local session without telling WhatsApp.
     async fn delete_session(&self);
     /// Sends a message.

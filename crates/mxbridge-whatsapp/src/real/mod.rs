@@ -26,6 +26,7 @@ use whatsapp_rust::bot::{Bot, BotHandle};
 use whatsapp_rust::pair_code::PairCodeOptions;
 use whatsapp_rust::store::SqliteStore;
 use whatsapp_rust::types::events::{Event, EventHandler};
+use whatsapp_rust::wacore::iq::devices::RemoveCompanionDeviceSpec;
 use whatsapp_rust::wacore::store::DevicePropsOverride;
 use whatsapp_rust::waproto::whatsapp as wa;
 use whatsapp_rust::{Client, GroupDescription, GroupSubject, PreviousDescription, RevokeType, UploadOptions};
@@ -41,6 +42,9 @@ use media::MEDIA_ATTEMPTS;
 use names::KnownNames;
 use outgoing::{media_message, media_type, text_message, wa_jid};
 use store::StoreFile;
+
+/// How long a logout while disconnected waits to connect, to unlink the device.
+const UNLINK_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Longest wait between two attempts to start a stopped client.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -164,6 +168,7 @@ impl WhatsAppBackend for RealBackend {
             runner: Mutex::default(),
             keys: Mutex::default(),
             names: Mutex::new(names),
+            unlink_timeout: UNLINK_TIMEOUT,
         })))
     }
 }
@@ -186,6 +191,8 @@ struct RealSession {
     keys: Mutex<HashMap<String, KeyInfo>>,
     /// People's names by number: the phone's address book and the push names they set.
     names: Mutex<KnownNames>,
+    /// How long a logout waits for a connection to unlink the device.
+    unlink_timeout: Duration,
 }
 
 impl RealSession {
@@ -201,6 +208,28 @@ impl RealSession {
         if let Some(handle) = self.handle.lock().await.take() {
             handle.shutdown().await;
         }
+    }
+
+    /// Tells WhatsApp to remove this linked device, connecting once when the session is not
+    /// connected right now (whatsapp-rust's own logout only sends the request when connected,
+    /// and does not say whether it went through).
+    async fn unlink(&self) -> Result<(), BackendError> {
+        // The reconnect loop must not start a second client on the same store meanwhile.
+        if let Some(runner) = self.runner.lock().expect("lock").take() {
+            runner.abort();
+        }
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(_) => {
+                let (handle, _events) = start_bot(&self.store, &self.device_name, None).await?;
+                let client = handle.client();
+                *self.handle.lock().await = Some(handle);
+                client.wait_for_connected(self.unlink_timeout).await.map_err(|e| BackendError::Other(format!("could not connect: {e}")))?;
+                client
+            }
+        };
+        let own = client.pn().ok_or(BackendError::NotConnected)?;
+        client.execute(RemoveCompanionDeviceSpec::new(&own)).await.map_err(other)
     }
 
     /// Runs the client until it is logged out, starting it again with backoff when it stops.
@@ -333,14 +362,16 @@ impl WhatsAppSession for Arc<RealSession> {
         self.stop().await;
     }
 
-    async fn logout(&self) {
-        if let Ok(client) = self.client() {
-            client.logout().await;
+    async fn logout(&self) -> Result<(), BackendError> {
+        let unlinked = self.unlink().await;
+        if let Err(e) = &unlinked {
+            warn!(error = %e, "could not unlink the device from WhatsApp");
         }
         self.stop().await;
         if let Err(e) = self.store.delete() {
             warn!(error = %e, "could not delete a WhatsApp session store");
         }
+        unlinked
     }
 
     async fn delete_session(&self) {
@@ -462,5 +493,33 @@ impl WhatsAppSession for Arc<RealSession> {
         let registered = found.iter().any(|r| r.is_registered);
         let name = self.names.lock().expect("lock").best(number).unwrap_or_else(|| format!("+{number}"));
         Ok(registered.then(|| Contact { number: number.to_owned(), name }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn test_logout_while_disconnected_tries_to_unlink_and_says_when_it_could_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StoreFile::create(dir.path()).unwrap();
+        let account = Account { number: "4412345678".into(), push_name: "Me".into() };
+        let session = RealSession {
+            store: store.clone(),
+            device_name: "Bridge".into(),
+            account,
+            client: Mutex::default(),
+            handle: tokio::sync::Mutex::default(),
+            runner: Mutex::default(),
+            keys: Mutex::default(),
+            names: Mutex::default(),
+            unlink_timeout: Duration::from_secs(2),
+        };
+        // Never connected, and WhatsApp's servers cannot be reached here: the logout must
+        // try, fail and say so rather than claim the device was unlinked.
+        let outcome = Arc::new(session).logout().await;
+        assert!(outcome.is_err(), "a logout that could not reach WhatsApp reported success");
+        assert!(!store.path.exists(), "the local session is deleted all the same");
     }
 }

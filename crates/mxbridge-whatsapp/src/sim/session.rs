@@ -194,10 +194,11 @@ impl WhatsAppSession for SimSession {
         self.state.connections.lock().expect("lock").remove(&self.account.number);
     }
 
-    async fn logout(&self) {
+    async fn logout(&self) -> Result<(), BackendError> {
         self.state.connections.lock().expect("lock").remove(&self.account.number);
         self.state.linked_devices.lock().expect("lock").remove(&self.account.number);
         self.state.record(SimAction::LoggedOut { account: self.account.number.clone() });
+        Ok(())
     }
 
     async fn delete_session(&self) {
