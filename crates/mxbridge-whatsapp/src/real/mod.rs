@@ -12,6 +12,7 @@ mod events;
 mod media;
 mod names;
 mod outgoing;
+mod reasons;
 mod store;
 
 use std::collections::HashMap;
