@@ -3,7 +3,7 @@
 //! Media arrive without their bytes: the session downloads them (with retries) before it
 //! reports the message, so a slow download never reorders the events of one chat.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use mxbridge_core::network::content::MediaKind;
@@ -156,6 +156,51 @@ pub(crate) fn translate(event: &Event) -> Vec<Translated> {
 /// runs on.
 fn from_primary_phone(info: &MessageInfo) -> bool {
     info.source.is_from_me && info.source.sender.device == 0
+}
+
+/// How many call ids are remembered to tell each call once.
+const REMEMBERED_CALLS: usize = 64;
+
+/// The calls already told about: WhatsApp may deliver a call's offer more than once (again
+/// after a reconnect, or as an offer notice), and a missed-call report for an offer seen live.
+#[derive(Default)]
+pub(crate) struct SeenCalls {
+    ids: VecDeque<String>,
+}
+
+impl SeenCalls {
+    /// Translates an event like [`translate`], leaving out calls already told about.
+    pub(crate) fn translate(&mut self, event: &Event) -> Vec<Translated> {
+        let translated = translate(event);
+        let told = translated.iter().any(|t| matches!(t, Translated::Event(BackendEvent::Call { .. })));
+        match call_id(event) {
+            Some(id) if told && !self.first_time(id) => Vec::new(),
+            _ => translated,
+        }
+    }
+
+    fn first_time(&mut self, id: &str) -> bool {
+        if self.ids.iter().any(|seen| seen == id) {
+            return false;
+        }
+        if self.ids.len() == REMEMBERED_CALLS {
+            self.ids.pop_front();
+        }
+        self.ids.push_back(id.to_owned());
+        true
+    }
+}
+
+/// The id of the call an event is about, for the events that can tell a call.
+fn call_id(event: &Event) -> Option<&str> {
+    match event {
+        Event::IncomingCall(call) => match &call.action {
+            CallAction::Offer { call_id, .. } | CallAction::OfferNotice { call_id, .. } => Some(call_id),
+            _ => None,
+        },
+        Event::MissedCall(call) => Some(&call.call_id),
+        _ => None,
+    }
 }
 
 /// A call being offered (one notice per call): the other stanzas of a call (accept,

@@ -38,7 +38,7 @@ use crate::backend::{
 };
 use crate::jid::{Jid, LID_SERVER};
 use crate::markup::WaText;
-use events::{Translated, translate};
+use events::{SeenCalls, Translated, translate};
 use media::MEDIA_ATTEMPTS;
 use names::KnownNames;
 use outgoing::{media_message, media_type, text_message, wa_jid};
@@ -47,8 +47,15 @@ use store::StoreFile;
 /// How long a logout while disconnected waits to connect, to unlink the device.
 const UNLINK_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// First wait before starting a stopped client again.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// Longest wait between two attempts to start a stopped client.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// The wait after `current` when the next attempt fails too: doubled, up to [`MAX_BACKOFF`].
+fn next_backoff(current: Duration) -> Duration {
+    (current * 2).min(MAX_BACKOFF)
+}
 
 fn other(e: impl std::fmt::Display) -> BackendError {
     BackendError::Other(e.to_string())
@@ -170,6 +177,7 @@ impl WhatsAppBackend for RealBackend {
             keys: Mutex::default(),
             names: Mutex::new(names),
             unlink_timeout: UNLINK_TIMEOUT,
+            seen_calls: Mutex::default(),
         })))
     }
 }
@@ -194,6 +202,8 @@ struct RealSession {
     names: Mutex<KnownNames>,
     /// How long a logout waits for a connection to unlink the device.
     unlink_timeout: Duration,
+    /// Calls already told about, across reconnects.
+    seen_calls: Mutex<SeenCalls>,
 }
 
 impl RealSession {
@@ -235,13 +245,13 @@ impl RealSession {
 
     /// Runs the client until it is logged out, starting it again with backoff when it stops.
     async fn run(self: Arc<Self>, events: mpsc::UnboundedSender<BackendEvent>) {
-        let mut backoff = Duration::from_secs(1);
+        let mut backoff = FIRST_BACKOFF;
         loop {
             match start_bot(&self.store, &self.device_name, None).await {
                 Ok((handle, rx)) => {
                     *self.client.lock().expect("lock") = Some(handle.client());
                     *self.handle.lock().await = Some(handle);
-                    backoff = Duration::from_secs(1);
+                    backoff = FIRST_BACKOFF;
                     if self.pump(&rx, &events).await {
                         return; // logged out
                     }
@@ -254,14 +264,15 @@ impl RealSession {
                 }
             }
             tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            backoff = next_backoff(backoff);
         }
     }
 
     /// Translates events until the client's channel ends; true when it ended by a logout.
     async fn pump(&self, rx: &whatsapp_rust::async_channel::Receiver<Arc<Event>>, events: &mpsc::UnboundedSender<BackendEvent>) -> bool {
         while let Ok(event) = rx.recv().await {
-            for t in translate(&event) {
+            let translated = self.seen_calls.lock().expect("lock").translate(&event);
+            for t in translated {
                 match t {
                     Translated::Event(e @ BackendEvent::LoggedOut(_)) => {
                         let _ = events.send(e);
@@ -501,6 +512,16 @@ impl WhatsAppSession for Arc<RealSession> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn test_reconnect_waits_double_up_to_five_minutes() {
+        let mut waits = vec![FIRST_BACKOFF];
+        while waits.len() < 12 {
+            waits.push(next_backoff(*waits.last().unwrap()));
+        }
+        let secs: Vec<u64> = waits.iter().map(Duration::as_secs).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]);
+    }
+
     #[tokio::test]
     async fn test_logout_while_disconnected_tries_to_unlink_and_says_when_it_could_not() {
         let dir = tempfile::tempdir().unwrap();
@@ -516,6 +537,7 @@ mod tests {
             keys: Mutex::default(),
             names: Mutex::default(),
             unlink_timeout: Duration::from_secs(2),
+            seen_calls: Mutex::default(),
         };
         // Never connected, and WhatsApp's servers cannot be reached here: the logout must
         // try, fail and say so rather than claim the device was unlinked.
