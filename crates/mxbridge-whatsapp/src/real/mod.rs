@@ -5,8 +5,10 @@
 //! in order ([`events`]); outgoing messages are built in [`outgoing`]; files are downloaded
 //! with retries and, once expired, uploaded again by the phone ([`media`]). whatsapp-rust
 //! reconnects a dropped socket by itself; when its client stops altogether, the session
-//! starts it again with backoff. None of this can be exercised without WhatsApp's servers:
-//! the unit tests cover the store files, the translation and the message building.
+//! starts it again with backoff. A logout while disconnected connects once to unlink the
+//! device, and says when it could not. None of this can be exercised without WhatsApp's
+//! servers: the unit tests cover the store files, the translation (and the user-facing
+//! reasons, [`reasons`]), the message building, the backoff and a logout that cannot connect.
 
 mod events;
 mod media;

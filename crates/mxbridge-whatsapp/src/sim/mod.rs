@@ -42,7 +42,9 @@
 //!   show in `list groups` and in the portals' members.
 //! - **Phone and connection**: [`SimHandle::phone_offline_for_days`] reports the phone last
 //!   seen that many days ago, [`SimHandle::unlink`] is WhatsApp unlinking the device,
-//!   [`SimHandle::drop_connection`] loses the connection for a while.
+//!   [`SimHandle::drop_connection`] loses the connection for a while,
+//!   [`SimHandle::cut_off`] for good (a logout then cannot unlink the device, and says so).
+//!   The phone is seen online on every connection.
 
 mod session;
 pub mod world;
