@@ -8,7 +8,7 @@
 //! starts it again with backoff. A logout while disconnected connects once to unlink the
 //! device, and says when it could not. None of this can be exercised without WhatsApp's
 //! servers: the unit tests cover the store files, the translation (and the user-facing
-//! reasons, [`reasons`]), the message building, the backoff and a logout that cannot connect.
+//! reasons, in `reasons`), the message building, the backoff and a logout that cannot connect.
 
 mod events;
 mod media;
