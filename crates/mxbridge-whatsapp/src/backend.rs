@@ -105,8 +105,8 @@ pub struct PairRequest {
     pub requester: String,
 }
 
-/// Progress of a device link.
-#[derive(Clone, Debug)]
+/// Progress of a device link. Its `Debug` leaves the session's bytes out.
+#[derive(Clone)]
 pub enum PairingUpdate {
     /// A (new) QR code to show.
     Qr(String),
@@ -123,6 +123,21 @@ pub enum PairingUpdate {
     Expired,
     /// WhatsApp refused the link.
     Failed(String),
+}
+
+impl std::fmt::Debug for PairingUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Qr(code) => f.debug_tuple("Qr").field(code).finish(),
+            Self::Code(code) => f.debug_tuple("Code").field(code).finish(),
+            // The session opens the account: it must never reach a log.
+            Self::Paired { account, session } => {
+                f.debug_struct("Paired").field("account", account).field("session", &format_args!("<{} bytes>", session.len())).finish()
+            }
+            Self::Expired => f.write_str("Expired"),
+            Self::Failed(why) => f.debug_tuple("Failed").field(why).finish(),
+        }
+    }
 }
 
 /// A file in a message.
@@ -373,8 +388,10 @@ pub trait WhatsAppSession: Send + Sync {
     async fn connect(&self, events: mpsc::UnboundedSender<BackendEvent>);
     /// Disconnects, keeping the session (bridge shutdown).
     async fn disconnect(&self);
-    /// Unlinks the device from WhatsApp and deletes the local session.
-    async fn logout(&self);
+    /// Unlinks the device from WhatsApp and deletes the local session. The local session is
+    /// deleted either way; `Err` says WhatsApp could not be told, so the phone still lists
+    /// the device.
+    async fn logout(&self) -> Result<(), BackendError>;
     /// Deletes the local session without telling WhatsApp.
     async fn delete_session(&self);
     /// Sends a message.
@@ -404,4 +421,19 @@ pub trait WhatsAppSession: Send + Sync {
     async fn group(&self, jid: &Jid) -> Result<Group, BackendError>;
     /// Whether a number is on WhatsApp, with its name when known.
     async fn lookup(&self, number: &str) -> Result<Option<Contact>, BackendError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_pairing_debug_leaves_the_session_out() {
+        let session = br#"{"path":"/data/wa/device-secret.db"}"#.to_vec();
+        let paired = PairingUpdate::Paired { account: Account { number: "447700900123".into(), push_name: "Ally".into() }, session };
+        let shown = format!("{paired:?}");
+        assert!(!shown.contains("device-secret") && !shown.contains("112, 97, 116, 104"), "session bytes in {shown}");
+        assert!(shown.contains("447700900123") && shown.contains("36 bytes"), "{shown}");
+        assert_eq!(format!("{:?}", PairingUpdate::Expired), "Expired");
+    }
 }

@@ -156,10 +156,9 @@ impl WhatsAppClient {
                 if m.chat.is_group() && !m.from_me {
                     self.group_senders.lock().expect("lock").remember(&m.id, &m.sender);
                 }
-                if m.from_me {
-                    // The phone sent something, so it is online.
-                    self.phone_seen_ms.fetch_max(m.timestamp_ms, Ordering::SeqCst);
-                }
+                // A message of the account's own (from_me) says nothing about the phone: it may
+                // come from another linked device, or be the bridge's own echo. Only the backend's
+                // PhoneSeen (the primary device's own activity) moves the 14-day clock.
                 let key = (m.chat.to_string(), m.sender.clone());
                 let reaction = match &m.kind {
                     InboundKind::Reaction { target, emoji } => Some((target.clone(), emoji.clone())),
@@ -372,6 +371,43 @@ impl WhatsAppClient {
         self.emit(RemoteEvent::LoginState(LoginState::LoggedOut(
             "you deleted the session; remove the device from WhatsApp → Linked devices on your phone too".into(),
         )));
+    }
+}
+
+#[cfg(test)]
+mod phone_clock_tests {
+    use mxbridge_core::ids::LoginId;
+
+    use super::*;
+    use crate::backend::{InboundMessage, WhatsAppBackend};
+    use crate::config::{SimConfig, WhatsAppConfig};
+    use crate::sim::SimBackend;
+
+    #[tokio::test]
+    async fn test_only_the_phone_itself_moves_the_offline_clock() {
+        let (backend, _world) = SimBackend::new(SimConfig::default());
+        let account = Account { number: "447700900001".into(), push_name: "Me".into() };
+        let session = backend.open(&account, &serde_json::to_vec(&account).unwrap()).unwrap();
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared { config: WhatsAppConfig::default(), ghosts: Default::default(), sessions: Default::default() });
+        let login = LoginId::new("wa-login");
+        let client = Arc::new(WhatsAppClient::new(login.clone(), account.clone(), session, EventSink::new(login, tx), shared));
+
+        // Sent by the account from another linked device (or echoed back to the bridge).
+        let own = InboundMessage {
+            chat: Jid::user("447700900002"),
+            sender: account.number.clone(),
+            push_name: None,
+            id: "3EB0OWN".into(),
+            timestamp_ms: 1_700_000_000_000,
+            from_me: true,
+            kind: InboundKind::Text { text: WaText { text: "hi".into(), mentions: Vec::new() }, reply_to: None },
+        };
+        client.handle(BackendEvent::Message(own)).await;
+        assert_eq!(client.phone_seen_ms.load(Ordering::SeqCst), 0, "a message of the account's own is not proof the phone is online");
+
+        client.handle(BackendEvent::PhoneSeen(1_700_000_500_000)).await;
+        assert_eq!(client.phone_seen_ms.load(Ordering::SeqCst), 1_700_000_500_000);
     }
 }
 

@@ -19,6 +19,19 @@ use crate::jid::{self, Jid};
 use crate::markup::WaText;
 use crate::vcard;
 
+/// How long a logout waits for its notice to reach the user before the core forgets the login.
+const NOTICE_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// What the user must do when WhatsApp could not be told about a logout: the phone still
+/// lists the bridge as a linked device.
+fn unlink_failed_notice(unlinked: &Result<(), BackendError>) -> Option<String> {
+    let e = unlinked.as_ref().err()?;
+    Some(format!(
+        "The bridge forgot your WhatsApp session, but could not tell WhatsApp ({e}), so your phone still lists the bridge: \
+         remove it in WhatsApp → ⋮ → Linked devices."
+    ))
+}
+
 /// A Matrix file as WhatsApp sends it: a WebP picture goes as a sticker (what Matrix
 /// stickers are) and OGG/Opus audio as a voice note (what WhatsApp records).
 fn outgoing_media(m: &mxbridge_core::network::content::Media) -> WaMedia {
@@ -82,8 +95,14 @@ impl NetworkClient for ClientHandle {
 
     async fn logout(&self) {
         self.0.logged_in.store(false, Ordering::SeqCst);
-        self.0.session.logout().await;
+        let unlinked = self.0.session.logout().await;
         self.0.stop_tasks();
+        if let Some(text) = unlink_failed_notice(&unlinked) {
+            self.0.events.send(mxbridge_core::network::event::RemoteEvent::Notice { text });
+            // The core forgets the login as soon as this returns, and tells its owner only
+            // while it knows it: the notice gets a moment to be handled first.
+            tokio::time::sleep(NOTICE_GRACE).await;
+        }
     }
 
     async fn chat_info(&self, chat: &PortalKey) -> Result<ChatInfo, NetworkError> {
@@ -229,6 +248,13 @@ mod tests {
     use mxbridge_core::network::content::{Media, MediaKind};
 
     use super::*;
+
+    #[test]
+    fn test_a_failed_unlink_tells_the_user_to_remove_the_device_on_the_phone() {
+        assert_eq!(unlink_failed_notice(&Ok(())), None, "a confirmed unlink needs no extra word");
+        let text = unlink_failed_notice(&Err(BackendError::NotConnected)).expect("a failed unlink is reported");
+        assert!(text.contains("Linked devices") && text.contains("not connected to WhatsApp"), "{text}");
+    }
 
     #[test]
     fn test_webp_pictures_go_as_stickers_and_ogg_audio_as_voice_notes() {

@@ -293,6 +293,21 @@ async fn test_restart_restores_the_login_then_logout_unlinks_sim() {
 }
 
 #[tokio::test]
+async fn test_logout_that_cannot_reach_whatsapp_says_to_remove_the_device_on_the_phone_sim() {
+    let wa = WaBridge::start().await;
+    let (mut user, room) = user_with_dm(&wa, "wanounlink").await;
+    let account = qr_login(&wa, &mut user, &room).await;
+    assert!(wa.sim.cut_off(&account), "the login was connected");
+
+    command(&wa, &mut user, &room, "logout", &format!("Logged out of `+{account} (Sim User)`")).await;
+    bot_says(&wa, &mut user, &room, "remove it in WhatsApp → ⋮ → Linked devices").await;
+    assert!(!wa.sim.linked_devices(&account).is_empty(), "WhatsApp was not told, so the phone still lists the device");
+    assert!(!wa.sim.actions().iter().any(|a| matches!(a, SimAction::LoggedOut { account: a } if *a == account)));
+    command(&wa, &mut user, &room, "list-logins", "You have no logins").await;
+    wa.bridge.stop().await;
+}
+
+#[tokio::test]
 async fn test_delete_all_portals_and_delete_session_sim() {
     let wa = WaBridge::start().await;
     let (mut user, room) = user_with_dm(&wa, "wadelete").await;

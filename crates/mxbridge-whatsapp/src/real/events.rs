@@ -3,7 +3,7 @@
 //! Media arrive without their bytes: the session downloads them (with retries) before it
 //! reports the message, so a slow download never reorders the events of one chat.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use mxbridge_core::network::content::MediaKind;
@@ -18,6 +18,7 @@ use whatsapp_rust::waproto::whatsapp as wa;
 use crate::backend::{BackendEvent, Contact, InboundKind, InboundMessage, PairingUpdate, RecentChat, WaMedia};
 use crate::jid::{GROUP_SERVER, Jid, LID_SERVER, USER_SERVER};
 use crate::markup::WaText;
+use crate::real::reasons;
 
 /// What one whatsapp-rust event means to the bridge.
 #[derive(Debug)]
@@ -79,14 +80,20 @@ pub(crate) fn translate(event: &Event) -> Vec<Translated> {
         Event::PairingQrCode(qr) => vec![Translated::Pairing(PairingUpdate::Qr(qr.code.clone()))],
         Event::PairingCode(code) => vec![Translated::Pairing(PairingUpdate::Code(code.code.clone()))],
         Event::PairingQrCodesExhausted(_) => vec![Translated::Pairing(PairingUpdate::Expired)],
-        Event::PairError(e) => vec![Translated::Pairing(PairingUpdate::Failed(e.error.clone()))],
-        Event::PairingCodeError(e) => vec![Translated::Pairing(PairingUpdate::Failed(format!("{e:?}")))],
+        Event::PairError(e) => {
+            tracing::warn!(error = %e.error, "WhatsApp refused the device link");
+            vec![Translated::Pairing(PairingUpdate::Failed(
+                "WhatsApp refused to link the bridge: send `login` to try again with a new code".into(),
+            ))]
+        }
+        Event::PairingCodeError(e) => {
+            tracing::warn!(error = %e.error, "no pairing code");
+            vec![Translated::Pairing(PairingUpdate::Failed(reasons::pairing_code_refused(e.rejection.as_ref())))]
+        }
         Event::PairSuccess(ok) => vec![Translated::Paired { number: ok.id.user.to_string() }],
         Event::Connected(_) => vec![Translated::Event(BackendEvent::Connected)],
-        Event::Disconnected(d) => vec![Translated::Event(BackendEvent::Disconnected(format!("{:?}", d.reason)))],
-        Event::LoggedOut(out) => {
-            vec![Translated::Event(BackendEvent::LoggedOut(format!("WhatsApp unlinked this device ({:?})", out.reason)))]
-        }
+        Event::Disconnected(d) => vec![Translated::Event(BackendEvent::Disconnected(reasons::connection_lost(&d.reason)))],
+        Event::LoggedOut(out) => vec![Translated::Event(BackendEvent::LoggedOut(reasons::unlinked(&out.reason)))],
         Event::Messages(batch) => {
             let phone_seen =
                 batch.messages.iter().filter(|m| from_primary_phone(&m.info)).map(|m| m.info.timestamp.timestamp_millis()).max();
@@ -123,8 +130,8 @@ pub(crate) fn translate(event: &Event) -> Vec<Translated> {
             "WhatsApp refused this bridge's client version as outdated: update the bridge".into(),
         ))],
         Event::ConnectFailure(failure) => {
-            let detail = failure.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
-            vec![Translated::Event(BackendEvent::Disconnected(format!("WhatsApp refused the connection ({:?}{detail})", failure.reason)))]
+            tracing::warn!(reason = ?failure.reason, message = ?failure.message, "WhatsApp refused the connection");
+            vec![Translated::Event(BackendEvent::Disconnected(reasons::connect_refused(&failure.reason)))]
         }
         Event::GroupUpdate(update) => group_update(update).into_iter().map(Translated::Event).collect(),
         // Decoding inflates the blob (up to a few MB, once per chunk after a link).
@@ -149,6 +156,51 @@ pub(crate) fn translate(event: &Event) -> Vec<Translated> {
 /// runs on.
 fn from_primary_phone(info: &MessageInfo) -> bool {
     info.source.is_from_me && info.source.sender.device == 0
+}
+
+/// How many call ids are remembered to tell each call once.
+const REMEMBERED_CALLS: usize = 64;
+
+/// The calls already told about: WhatsApp may deliver a call's offer more than once (again
+/// after a reconnect, or as an offer notice), and a missed-call report for an offer seen live.
+#[derive(Default)]
+pub(crate) struct SeenCalls {
+    ids: VecDeque<String>,
+}
+
+impl SeenCalls {
+    /// Translates an event like [`translate`], leaving out calls already told about.
+    pub(crate) fn translate(&mut self, event: &Event) -> Vec<Translated> {
+        let translated = translate(event);
+        let told = translated.iter().any(|t| matches!(t, Translated::Event(BackendEvent::Call { .. })));
+        match call_id(event) {
+            Some(id) if told && !self.first_time(id) => Vec::new(),
+            _ => translated,
+        }
+    }
+
+    fn first_time(&mut self, id: &str) -> bool {
+        if self.ids.iter().any(|seen| seen == id) {
+            return false;
+        }
+        if self.ids.len() == REMEMBERED_CALLS {
+            self.ids.pop_front();
+        }
+        self.ids.push_back(id.to_owned());
+        true
+    }
+}
+
+/// The id of the call an event is about, for the events that can tell a call.
+fn call_id(event: &Event) -> Option<&str> {
+    match event {
+        Event::IncomingCall(call) => match &call.action {
+            CallAction::Offer { call_id, .. } | CallAction::OfferNotice { call_id, .. } => Some(call_id),
+            _ => None,
+        },
+        Event::MissedCall(call) => Some(&call.call_id),
+        _ => None,
+    }
 }
 
 /// A call being offered (one notice per call): the other stanzas of a call (accept,

@@ -5,13 +5,16 @@
 //! in order ([`events`]); outgoing messages are built in [`outgoing`]; files are downloaded
 //! with retries and, once expired, uploaded again by the phone ([`media`]). whatsapp-rust
 //! reconnects a dropped socket by itself; when its client stops altogether, the session
-//! starts it again with backoff. None of this can be exercised without WhatsApp's servers:
-//! the unit tests cover the store files, the translation and the message building.
+//! starts it again with backoff. A logout while disconnected connects once to unlink the
+//! device, and says when it could not. None of this can be exercised without WhatsApp's
+//! servers: the unit tests cover the store files, the translation (and the user-facing
+//! reasons, in `reasons`), the message building, the backoff and a logout that cannot connect.
 
 mod events;
 mod media;
 mod names;
 mod outgoing;
+mod reasons;
 mod store;
 
 use std::collections::HashMap;
@@ -26,6 +29,7 @@ use whatsapp_rust::bot::{Bot, BotHandle};
 use whatsapp_rust::pair_code::PairCodeOptions;
 use whatsapp_rust::store::SqliteStore;
 use whatsapp_rust::types::events::{Event, EventHandler};
+use whatsapp_rust::wacore::iq::devices::RemoveCompanionDeviceSpec;
 use whatsapp_rust::wacore::store::DevicePropsOverride;
 use whatsapp_rust::waproto::whatsapp as wa;
 use whatsapp_rust::{Client, GroupDescription, GroupSubject, PreviousDescription, RevokeType, UploadOptions};
@@ -36,14 +40,24 @@ use crate::backend::{
 };
 use crate::jid::{Jid, LID_SERVER};
 use crate::markup::WaText;
-use events::{Translated, translate};
+use events::{SeenCalls, Translated, translate};
 use media::MEDIA_ATTEMPTS;
 use names::KnownNames;
 use outgoing::{media_message, media_type, text_message, wa_jid};
 use store::StoreFile;
 
+/// How long a logout while disconnected waits to connect, to unlink the device.
+const UNLINK_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// First wait before starting a stopped client again.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// Longest wait between two attempts to start a stopped client.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// The wait after `current` when the next attempt fails too: doubled, up to [`MAX_BACKOFF`].
+fn next_backoff(current: Duration) -> Duration {
+    (current * 2).min(MAX_BACKOFF)
+}
 
 fn other(e: impl std::fmt::Display) -> BackendError {
     BackendError::Other(e.to_string())
@@ -164,6 +178,8 @@ impl WhatsAppBackend for RealBackend {
             runner: Mutex::default(),
             keys: Mutex::default(),
             names: Mutex::new(names),
+            unlink_timeout: UNLINK_TIMEOUT,
+            seen_calls: Mutex::default(),
         })))
     }
 }
@@ -186,6 +202,10 @@ struct RealSession {
     keys: Mutex<HashMap<String, KeyInfo>>,
     /// People's names by number: the phone's address book and the push names they set.
     names: Mutex<KnownNames>,
+    /// How long a logout waits for a connection to unlink the device.
+    unlink_timeout: Duration,
+    /// Calls already told about, across reconnects.
+    seen_calls: Mutex<SeenCalls>,
 }
 
 impl RealSession {
@@ -203,15 +223,37 @@ impl RealSession {
         }
     }
 
+    /// Tells WhatsApp to remove this linked device, connecting once when the session is not
+    /// connected right now (whatsapp-rust's own logout only sends the request when connected,
+    /// and does not say whether it went through).
+    async fn unlink(&self) -> Result<(), BackendError> {
+        // The reconnect loop must not start a second client on the same store meanwhile.
+        if let Some(runner) = self.runner.lock().expect("lock").take() {
+            runner.abort();
+        }
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(_) => {
+                let (handle, _events) = start_bot(&self.store, &self.device_name, None).await?;
+                let client = handle.client();
+                *self.handle.lock().await = Some(handle);
+                client.wait_for_connected(self.unlink_timeout).await.map_err(|e| BackendError::Other(format!("could not connect: {e}")))?;
+                client
+            }
+        };
+        let own = client.pn().ok_or(BackendError::NotConnected)?;
+        client.execute(RemoveCompanionDeviceSpec::new(&own)).await.map_err(other)
+    }
+
     /// Runs the client until it is logged out, starting it again with backoff when it stops.
     async fn run(self: Arc<Self>, events: mpsc::UnboundedSender<BackendEvent>) {
-        let mut backoff = Duration::from_secs(1);
+        let mut backoff = FIRST_BACKOFF;
         loop {
             match start_bot(&self.store, &self.device_name, None).await {
                 Ok((handle, rx)) => {
                     *self.client.lock().expect("lock") = Some(handle.client());
                     *self.handle.lock().await = Some(handle);
-                    backoff = Duration::from_secs(1);
+                    backoff = FIRST_BACKOFF;
                     if self.pump(&rx, &events).await {
                         return; // logged out
                     }
@@ -224,14 +266,15 @@ impl RealSession {
                 }
             }
             tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            backoff = next_backoff(backoff);
         }
     }
 
     /// Translates events until the client's channel ends; true when it ended by a logout.
     async fn pump(&self, rx: &whatsapp_rust::async_channel::Receiver<Arc<Event>>, events: &mpsc::UnboundedSender<BackendEvent>) -> bool {
         while let Ok(event) = rx.recv().await {
-            for t in translate(&event) {
+            let translated = self.seen_calls.lock().expect("lock").translate(&event);
+            for t in translated {
                 match t {
                     Translated::Event(e @ BackendEvent::LoggedOut(_)) => {
                         let _ = events.send(e);
@@ -333,14 +376,16 @@ impl WhatsAppSession for Arc<RealSession> {
         self.stop().await;
     }
 
-    async fn logout(&self) {
-        if let Ok(client) = self.client() {
-            client.logout().await;
+    async fn logout(&self) -> Result<(), BackendError> {
+        let unlinked = self.unlink().await;
+        if let Err(e) = &unlinked {
+            warn!(error = %e, "could not unlink the device from WhatsApp");
         }
         self.stop().await;
         if let Err(e) = self.store.delete() {
             warn!(error = %e, "could not delete a WhatsApp session store");
         }
+        unlinked
     }
 
     async fn delete_session(&self) {
@@ -462,5 +507,44 @@ impl WhatsAppSession for Arc<RealSession> {
         let registered = found.iter().any(|r| r.is_registered);
         let name = self.names.lock().expect("lock").best(number).unwrap_or_else(|| format!("+{number}"));
         Ok(registered.then(|| Contact { number: number.to_owned(), name }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_reconnect_waits_double_up_to_five_minutes() {
+        let mut waits = vec![FIRST_BACKOFF];
+        while waits.len() < 12 {
+            waits.push(next_backoff(*waits.last().unwrap()));
+        }
+        let secs: Vec<u64> = waits.iter().map(Duration::as_secs).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]);
+    }
+
+    #[tokio::test]
+    async fn test_logout_while_disconnected_tries_to_unlink_and_says_when_it_could_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StoreFile::create(dir.path()).unwrap();
+        let account = Account { number: "4412345678".into(), push_name: "Me".into() };
+        let session = RealSession {
+            store: store.clone(),
+            device_name: "Bridge".into(),
+            account,
+            client: Mutex::default(),
+            handle: tokio::sync::Mutex::default(),
+            runner: Mutex::default(),
+            keys: Mutex::default(),
+            names: Mutex::default(),
+            unlink_timeout: Duration::from_secs(2),
+            seen_calls: Mutex::default(),
+        };
+        // Never connected, and WhatsApp's servers cannot be reached here: the logout must
+        // try, fail and say so rather than claim the device was unlinked.
+        let outcome = Arc::new(session).logout().await;
+        assert!(outcome.is_err(), "a logout that could not reach WhatsApp reported success");
+        assert!(!store.path.exists(), "the local session is deleted all the same");
     }
 }

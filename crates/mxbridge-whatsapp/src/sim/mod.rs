@@ -42,7 +42,9 @@
 //!   show in `list groups` and in the portals' members.
 //! - **Phone and connection**: [`SimHandle::phone_offline_for_days`] reports the phone last
 //!   seen that many days ago, [`SimHandle::unlink`] is WhatsApp unlinking the device,
-//!   [`SimHandle::drop_connection`] loses the connection for a while.
+//!   [`SimHandle::drop_connection`] loses the connection for a while,
+//!   [`SimHandle::cut_off`] for good (a logout then cannot unlink the device, and says so).
+//!   The phone is seen online on every connection.
 
 mod session;
 pub mod world;
@@ -160,6 +162,8 @@ pub(crate) struct SimState {
     pub(crate) fresh: Mutex<HashSet<String>>,
     /// Devices shown in each account's "Linked devices".
     pub(crate) linked_devices: Mutex<HashMap<String, Vec<String>>>,
+    /// Accounts for which WhatsApp cannot be reached (see [`SimHandle::cut_off`]).
+    pub(crate) unreachable: Mutex<HashSet<String>>,
     /// Per-Matrix-user overrides of `qr_scan_after_refreshes` (`None`: never scanned).
     qr_scan: Mutex<HashMap<String, Option<u32>>>,
     /// Each account's groups once something changed them (names, members); until then the
@@ -213,6 +217,7 @@ impl SimBackend {
             connections: Mutex::default(),
             fresh: Mutex::default(),
             linked_devices: Mutex::default(),
+            unreachable: Mutex::default(),
             qr_scan: Mutex::default(),
             groups: Mutex::default(),
         });
@@ -337,6 +342,14 @@ impl SimHandle {
         let sent = self.inject(account, BackendEvent::LoggedOut("WhatsApp unlinked this device: the phone was offline for 14 days".into()));
         self.state.connections.lock().expect("lock").remove(account);
         sent
+    }
+
+    /// WhatsApp cannot be reached for this account any more: the connection drops and does
+    /// not come back, and a logout cannot unlink the device (the phone keeps listing it).
+    pub fn cut_off(&self, account: &str) -> bool {
+        self.state.unreachable.lock().expect("lock").insert(account.to_owned());
+        let tx = self.state.connections.lock().expect("lock").remove(account);
+        tx.is_some_and(|tx| tx.send(BackendEvent::Disconnected("the simulated network cannot be reached".into())).is_ok())
     }
 
     /// Loses the connection, and gets it back after `down_for`.

@@ -194,10 +194,14 @@ impl WhatsAppSession for SimSession {
         self.state.connections.lock().expect("lock").remove(&self.account.number);
     }
 
-    async fn logout(&self) {
+    async fn logout(&self) -> Result<(), BackendError> {
         self.state.connections.lock().expect("lock").remove(&self.account.number);
+        if self.state.unreachable.lock().expect("lock").contains(&self.account.number) {
+            return Err(BackendError::Other("WhatsApp could not be reached".into()));
+        }
         self.state.linked_devices.lock().expect("lock").remove(&self.account.number);
         self.state.record(SimAction::LoggedOut { account: self.account.number.clone() });
+        Ok(())
     }
 
     async fn delete_session(&self) {

@@ -45,7 +45,9 @@ fn test_pairing_and_connection_events() {
     assert!(matches!(translate(&ok).as_slice(), [Translated::Paired { number }] if number == "447700900123"));
     assert!(matches!(translate(&Event::Connected(Connected::builder().build())).as_slice(), [Translated::Event(BackendEvent::Connected)]));
     let down = Event::Disconnected(Disconnected::builder().reason(DisconnectReason::StreamEnded).build());
-    assert!(matches!(translate(&down).as_slice(), [Translated::Event(BackendEvent::Disconnected(why))] if why.contains("StreamEnded")));
+    assert!(
+        matches!(translate(&down).as_slice(), [Translated::Event(BackendEvent::Disconnected(why))] if why.contains("reconnects by itself") && !why.contains("StreamEnded"))
+    );
 }
 
 #[test]
@@ -453,4 +455,50 @@ fn test_messages_from_the_primary_phone_say_it_is_online() {
     assert_eq!(out.iter().filter(|t| matches!(t, Translated::Message { .. })).count(), 2);
     let out = translate(&batch(vec![from_laptop, from_alice]));
     assert!(out.iter().all(|t| matches!(t, Translated::Message { .. })), "another linked device is not the phone: {out:?}");
+}
+
+#[test]
+fn test_a_call_is_told_once_and_a_new_call_again() {
+    let event = |id: &str, action: fn(String) -> CallAction| {
+        Event::IncomingCall(
+            IncomingCall::builder()
+                .from(whatsapp_rust::Jid::pn("447700900001"))
+                .stanza_id(format!("S-{id}"))
+                .timestamp(Utc.timestamp_opt(1_700_000_000, 0).unwrap())
+                .offline(false)
+                .action(action(id.to_owned()))
+                .build(),
+        )
+    };
+    let offer = |call_id| CallAction::Offer {
+        call_id,
+        call_creator: whatsapp_rust::Jid::pn("447700900001"),
+        caller_pn: None,
+        caller_country_code: None,
+        device_class: None,
+        joinable: false,
+        is_video: false,
+        audio: vec![],
+        group_jid: None,
+    };
+    let end = |call_id| CallAction::Terminate {
+        call_id,
+        call_creator: whatsapp_rust::Jid::pn("447700900001"),
+        reason: None,
+        duration: None,
+        audio_duration: None,
+    };
+    let calls = |t: Vec<Translated>| t.iter().filter(|t| matches!(t, Translated::Event(BackendEvent::Call { .. }))).count();
+    let mut seen = SeenCalls::default();
+    assert_eq!(calls(seen.translate(&event("C1", offer))), 1, "a new call is told");
+    assert_eq!(calls(seen.translate(&event("C1", offer))), 0, "the same offer again is not");
+    assert_eq!(calls(seen.translate(&event("C1", end))), 0, "nor its end");
+    let at = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+    let replayed = MissedCall::new(whatsapp_rust::Jid::pn("447700900001"), "C1".into(), at, MissedReason::Offline);
+    assert_eq!(calls(seen.translate(&Event::MissedCall(replayed))), 0, "nor a missed-call report of it");
+    assert_eq!(calls(seen.translate(&event("C2", offer))), 1, "a second call is told again");
+    for i in 0..REMEMBERED_CALLS {
+        seen.translate(&event(&format!("X{i}"), offer));
+    }
+    assert_eq!(seen.ids.len(), REMEMBERED_CALLS, "the memory of calls is bounded");
 }
