@@ -19,9 +19,6 @@ use crate::jid::{self, Jid};
 use crate::markup::WaText;
 use crate::vcard;
 
-/// How long a logout waits for its notice to reach the user before the core forgets the login.
-const NOTICE_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
-
 /// What the user must do when WhatsApp could not be told about a logout: the phone still
 /// lists the bridge as a linked device.
 fn unlink_failed_notice(unlinked: &Result<(), BackendError>) -> Option<String> {
@@ -98,10 +95,8 @@ impl NetworkClient for ClientHandle {
         let unlinked = self.0.session.logout().await;
         self.0.stop_tasks();
         if let Some(text) = unlink_failed_notice(&unlinked) {
+            // The core still tells the owner after it forgot a login it logged out.
             self.0.events.send(mxbridge_core::network::event::RemoteEvent::Notice { text });
-            // The core forgets the login as soon as this returns, and tells its owner only
-            // while it knows it: the notice gets a moment to be handled first.
-            tokio::time::sleep(NOTICE_GRACE).await;
         }
     }
 
