@@ -108,8 +108,7 @@ impl Bridge {
                 let Some(row) = self.portal_row(portal.as_ref()).await else { return };
                 // A portal of one login (a DM, a group seen through that account) is its
                 // owner's to delete; one shared by everybody (an IRC channel) only an admin's.
-                let owns = !row.receiver.is_empty() && self.logins_of(sender).iter().any(|(id, _)| id.as_str() == row.receiver);
-                if permission < Permission::Admin && !owns {
+                if permission < Permission::Admin && !self.login_ids_of(sender).contains(&row.receiver) {
                     return self
                         .notice(room, "Only a bridge admin can delete this portal, as it is shared with others: leave the room instead.")
                         .await;
@@ -120,7 +119,7 @@ impl Bridge {
             Command::DeleteAllPortals => {
                 let mut rows = self.store.portals().await.unwrap_or_default();
                 if permission < Permission::Admin {
-                    let mine: Vec<String> = self.logins_of(sender).into_iter().map(|(id, _)| id.as_str().to_owned()).collect();
+                    let mine = self.login_ids_of(sender);
                     rows.retain(|row| mine.contains(&row.receiver));
                 }
                 let n = rows.len();
@@ -149,6 +148,12 @@ impl Bridge {
 
     fn help_text(&self, caller: &Caller, prefix: Option<&str>) -> String {
         render_help(&self.specs, caller, &self.info.display_name, prefix)
+    }
+
+    /// The ids of a user's logins, as portals name their receiver (a shared portal's empty
+    /// receiver is none of them).
+    fn login_ids_of(&self, user: &UserId) -> Vec<String> {
+        self.logins_of(user).into_iter().map(|(id, _)| id.as_str().to_owned()).collect()
     }
 
     async fn portal_row(&self, key: Option<&PortalKey>) -> Option<PortalRow> {

@@ -83,14 +83,8 @@ impl Bridge {
             Ok(mxc) => mxc.to_string(),
             Err(e) => return warn!(ghost = %ghost, error = %e, "could not upload a ghost's avatar"),
         };
-        if let Err(e) = self.matrix.set_avatar_url(ghost, &mxc).await {
-            return warn!(ghost = %ghost, error = %e, "could not set a ghost's avatar");
-        }
-        if let Ok(Some(mut row)) = self.store.ghost(remote.as_str()).await {
-            row.avatar_url = Some(mxc);
-            if let Err(e) = self.store.upsert_ghost(&row).await {
-                warn!(error = %e, "could not store a ghost");
-            }
+        if !self.put_ghost_avatar(remote, ghost, Some(mxc)).await {
+            return;
         }
         if let Err(e) = self.store.kv_set(GHOST_AVATAR_NAMESPACE, remote.as_str(), digest.as_bytes()).await {
             warn!(ghost = %ghost, error = %e, "could not remember a ghost's avatar");
@@ -103,18 +97,28 @@ impl Bridge {
         if !matches!(self.store.kv_get(GHOST_AVATAR_NAMESPACE, remote.as_str()).await, Ok(Some(_))) {
             return;
         }
-        if let Err(e) = self.matrix.set_avatar_url(ghost, "").await {
-            return warn!(ghost = %ghost, error = %e, "could not remove a ghost's avatar");
-        }
-        if let Ok(Some(mut row)) = self.store.ghost(remote.as_str()).await {
-            row.avatar_url = None;
-            if let Err(e) = self.store.upsert_ghost(&row).await {
-                warn!(error = %e, "could not store a ghost");
-            }
+        if !self.put_ghost_avatar(remote, ghost, None).await {
+            return;
         }
         if let Err(e) = self.store.kv_delete(GHOST_AVATAR_NAMESPACE, remote.as_str()).await {
             warn!(ghost = %ghost, error = %e, "could not forget a ghost's avatar");
         }
+    }
+
+    /// Sets a ghost's avatar (`None` clears it) on the homeserver and in its stored row;
+    /// false when the homeserver refused, and nothing was stored.
+    async fn put_ghost_avatar(&self, remote: &RemoteUserId, ghost: &UserId, mxc: Option<String>) -> bool {
+        if let Err(e) = self.matrix.set_avatar_url(ghost, mxc.as_deref().unwrap_or("")).await {
+            warn!(ghost = %ghost, error = %e, "could not set a ghost's avatar");
+            return false;
+        }
+        if let Ok(Some(mut row)) = self.store.ghost(remote.as_str()).await {
+            row.avatar_url = mxc;
+            if let Err(e) = self.store.upsert_ghost(&row).await {
+                warn!(error = %e, "could not store a ghost");
+            }
+        }
+        true
     }
 
     /// Makes sure a ghost is in a room: the bot invites it, then it joins.
