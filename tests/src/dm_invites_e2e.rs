@@ -129,7 +129,12 @@ async fn test_a_demo_contacts_message_and_pm_invite_from_the_contacts_ghost_sim(
     assert!(sent, "the login takes the event");
     let ghost = format!("@_demo_{writer}:{}", config.domain);
     let invite = user.wait_for_invite_info(WAIT, |_, _| true).await.expect("invited to the contact's DM");
-    accept_dm_from(&mut user, invite, &ghost, &bot).await;
+    let dm = accept_dm_from(&mut user, invite, &ghost, &bot).await;
+    // The ghost's invite of the bot is not a user asking the bot for a management room:
+    // the bot says nothing there.
+    let greeted =
+        user.wait_for_event(&dm, Duration::from_secs(3), |ev| ev["sender"] == bot.as_str() && ev["type"] == "m.room.message").await;
+    assert!(greeted.is_err(), "the bot stays quiet in a DM portal: {greeted:?}");
 
     // `pm <name>` opens one from the contact too.
     let other = format!("pmed{}", rand::random::<u32>());
