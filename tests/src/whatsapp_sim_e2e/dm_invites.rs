@@ -46,6 +46,15 @@ async fn test_private_chats_and_pm_by_number_invite_from_the_contacts_ghost_sim(
 
     command(&wa, &mut user, &room, "pm +4412345678", "Created a chat").await;
     let invite = user.wait_for_invite_info(WAIT, |_, _| true).await.expect("an invite to the chat `pm` made");
-    accept_dm_from(&mut user, invite, &wa.ghost("4412345678"), &bot).await;
+    let number = wa.ghost("4412345678");
+    let dm = accept_dm_from(&mut user, invite, &number, &bot).await;
+
+    // Starting a new DM with that ghost from Matrix while the chat has a room sends the
+    // user back there, invited by the ghost, as a DM (the path a Matrix user starts).
+    user.leave(&dm).await;
+    let fresh = user.create_dm(&number).await;
+    user.wait_for_event(&fresh, WAIT, |ev| from_with(ev, &number, "We already have a chat")).await.expect("the ghost points to the chat");
+    let back = user.wait_for_invite_info(WAIT, |r, _| r == dm).await.expect("invited back to the existing DM");
+    assert_eq!((back.sender.as_str(), back.is_direct), (number.as_str(), true), "from the ghost, direct: {}", back.state);
     wa.bridge.stop().await;
 }
