@@ -4,6 +4,7 @@
 mod admin_media_e2e;
 mod core_e2e;
 mod demo_bridge;
+mod dm_invites_e2e;
 mod harness;
 mod irc_connection;
 mod irc_e2e;

@@ -14,7 +14,7 @@ use crate::harness::xmpp_user::{XmppUser, fresh_muc};
 const WAIT: Duration = Duration::from_secs(20);
 
 /// One XMPP bridge for all tests here (its port is fixed by the registration).
-fn shared_xmpp() -> &'static Config {
+pub(crate) fn shared_xmpp() -> &'static Config {
     static SHARED: OnceLock<Config> = OnceLock::new();
     SHARED.get_or_init(|| {
         run_forever(|| async {

@@ -2,6 +2,7 @@
 //! waiting.
 
 pub(crate) mod env;
+pub(crate) mod invites;
 pub(crate) mod matrix_client;
 pub(crate) mod wait;
 pub(crate) mod xmpp_user;

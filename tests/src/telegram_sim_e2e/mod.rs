@@ -4,6 +4,7 @@
 //! time, each with its own bridge and database.
 
 mod chats;
+mod dm_invites;
 mod login;
 mod messages;
 

@@ -16,6 +16,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use crate::demo_bridge::{RunningBridge, config, network_section, state_dir};
 use crate::harness::matrix_client::TestUser;
 
+mod dm_invites;
 mod messages;
 
 const WAIT: Duration = Duration::from_secs(20);

@@ -99,7 +99,8 @@ impl Bridge {
         if membership == "invite" && target != self.config.bot_user_id.as_str() {
             return self.ghost_invited(ev, target).await;
         }
-        if target != self.config.bot_user_id.as_str() || membership != "invite" {
+        // A ghost invites the bot into the DM portal it made; the bridge joins it itself.
+        if target != self.config.bot_user_id.as_str() || membership != "invite" || self.is_bridge_user(&ev.sender) {
             return;
         }
         if self.permission(&ev.sender) < Permission::User {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ruma::{OwnedUserId, UserId};
+use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
 use tracing::{info, warn};
 
 use super::Bridge;
@@ -62,14 +62,10 @@ impl Bridge {
             && let Some(room) = &row.room_id
         {
             if let Some(user) = invitee {
-                let is_dm = matches!(info.kind, ChatKind::Direct(_));
-                if let Err(e) = self.matrix.invite(room, &self.config.bot_user_id, user, is_dm).await {
-                    warn!(room = %room, error = %e, "could not re-invite a user to their portal");
-                }
+                self.reinvite(room, info, user).await;
             }
             return Ok((row, false));
         }
-        let is_dm = matches!(info.kind, ChatKind::Direct(_));
         let mut member_ghosts: Vec<(OwnedUserId, i64)> = Vec::new();
         for m in &info.members {
             match self.ensure_ghost(&m.id, m.info.as_ref()).await {
@@ -77,22 +73,7 @@ impl Bridge {
                 Err(e) => warn!(member = %m.id, error = %e, "could not create a ghost for a member"),
             }
         }
-        let mut invite: Vec<OwnedUserId> = invitee.map(|u| vec![u.to_owned()]).unwrap_or_default();
-        invite.extend(member_ghosts.iter().map(|(u, _)| u.clone()));
-        let opts = CreateRoom {
-            name: info.name.clone(),
-            topic: info.topic.clone(),
-            invite,
-            is_direct: is_dm,
-            alias_localpart: if with_alias { self.alias_localpart(key.chat.as_str()) } else { None },
-            power_users: member_ghosts.iter().filter(|(_, pl)| *pl > 0).cloned().collect(),
-            avatar: info.avatar.as_deref().filter(|a| a.starts_with("mxc://")).map(Into::into),
-            public: invitee.is_none(),
-            events_default: matches!(info.kind, ChatKind::Broadcast).then(|| power_level(Role::Moderator)),
-        };
-        let room = self.matrix.create_room(&opts).await?;
-        info!(portal = %key, room = %room, "created a portal room");
-        let row = PortalRow {
+        let row = |room: &OwnedRoomId| PortalRow {
             remote_id: key.chat.as_str().to_owned(),
             receiver: key.receiver.clone(),
             room_id: Some(room.clone()),
@@ -104,6 +85,41 @@ impl Bridge {
             relay_login: None,
             created_ms: now_ms(),
         };
+        if let ChatKind::Direct(other) = &info.kind {
+            let person = match self.ghost_user_id(other) {
+                ghost if member_ghosts.iter().any(|(g, _)| *g == ghost) => ghost,
+                _ => self.ensure_ghost(other, None).await?,
+            };
+            let room = self.create_dm_room(&person, info).await?;
+            info!(portal = %key, room = %room, ghost = %person, "created a DM portal room");
+            let row = row(&room);
+            self.store.upsert_portal(&row).await?;
+            for (ghost, _) in member_ghosts.iter().filter(|(g, _)| *g != person) {
+                if let Err(e) = self.ensure_joined(&room, ghost).await {
+                    warn!(ghost = %ghost, error = %e, "a ghost could not join its portal");
+                }
+            }
+            if let Some(user) = invitee {
+                self.invite_to_dm(&room, &person, user).await;
+            }
+            return Ok((row, true));
+        }
+        let mut invite: Vec<OwnedUserId> = invitee.map(|u| vec![u.to_owned()]).unwrap_or_default();
+        invite.extend(member_ghosts.iter().map(|(u, _)| u.clone()));
+        let opts = CreateRoom {
+            name: info.name.clone(),
+            topic: info.topic.clone(),
+            invite,
+            alias_localpart: if with_alias { self.alias_localpart(key.chat.as_str()) } else { None },
+            power_users: member_ghosts.iter().filter(|(_, pl)| *pl > 0).cloned().collect(),
+            avatar: info.avatar.as_deref().filter(|a| a.starts_with("mxc://")).map(Into::into),
+            public: invitee.is_none(),
+            events_default: matches!(info.kind, ChatKind::Broadcast).then(|| power_level(Role::Moderator)),
+            ..CreateRoom::default()
+        };
+        let room = self.matrix.create_room(&opts).await?;
+        info!(portal = %key, room = %room, "created a portal room");
+        let row = row(&room);
         self.store.upsert_portal(&row).await?;
         for (ghost, _) in &member_ghosts {
             if let Err(e) = self.matrix.join(&room, ghost).await {
@@ -113,6 +129,55 @@ impl Bridge {
             }
         }
         Ok((row, true))
+    }
+
+    /// The room of a DM portal, made by the other person's ghost so that the DM comes from
+    /// them: a client records a DM with whoever sent the `is_direct` invite, and an
+    /// appservice cannot write the user's `m.direct` itself. The bot is invited with the
+    /// creator's power (it sends notices and manages the room, as in every portal) and is
+    /// named a service member, so clients still see a 1:1 chat with the person and name
+    /// the room after them; the room itself has no name.
+    async fn create_dm_room(&self, person: &UserId, info: &ChatInfo) -> Result<OwnedRoomId, PortalError> {
+        let bot = &self.config.bot_user_id;
+        let opts = CreateRoom {
+            topic: info.topic.clone(),
+            invite: vec![bot.clone()],
+            invitees_have_ops: true,
+            service_members: vec![bot.clone()],
+            avatar: info.avatar.as_deref().filter(|a| a.starts_with("mxc://")).map(Into::into),
+            ..CreateRoom::default()
+        };
+        let room = self.matrix.create_room_as(person, &opts).await?;
+        self.joined.lock().expect("lock").insert((room.clone(), person.to_owned()));
+        if let Err(e) = self.matrix.join(&room, bot).await {
+            warn!(room = %room, error = %e, "the bot could not join a DM portal its ghost made");
+        }
+        Ok(room)
+    }
+
+    /// Invites the user to a DM portal as the person they chat with, marked direct; as the
+    /// bot only when the ghost cannot (it left the room, say), so the user is never left out.
+    async fn invite_to_dm(&self, room: &RoomId, person: &UserId, user: &UserId) {
+        let by_person = match self.ensure_joined(room, person).await {
+            Ok(()) => self.matrix.invite(room, person, user, true).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = by_person {
+            warn!(room = %room, ghost = %person, error = %e, "the ghost could not invite the user to their DM; the bot does");
+            if let Err(e) = self.matrix.invite(room, &self.config.bot_user_id, user, true).await {
+                warn!(room = %room, error = %e, "could not invite a user to their DM portal");
+            }
+        }
+    }
+
+    /// Invites the user again to their existing portal: to a DM as the other person.
+    async fn reinvite(&self, room: &RoomId, info: &ChatInfo, user: &UserId) {
+        if let ChatKind::Direct(other) = &info.kind {
+            return self.invite_to_dm(room, &self.ghost_user_id(other), user).await;
+        }
+        if let Err(e) = self.matrix.invite(room, &self.config.bot_user_id, user, false).await {
+            warn!(room = %room, error = %e, "could not re-invite a user to their portal");
+        }
     }
 
     /// Chat info from the given login, or a minimal description when it cannot tell.

@@ -12,13 +12,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
-use ruma::{OwnedEventId, OwnedMxcUri, OwnedRoomId, OwnedUserId, RoomAliasId, RoomId, UserId};
+use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomAliasId, RoomId, UserId};
 use serde_json::{Value, json};
 use tracing::{debug, warn};
 
 use crate::secret::Secret;
 
 pub use super::media::Downloaded;
+pub use super::rooms::CreateRoom;
 
 /// How many times a call is tried before giving up.
 const MAX_ATTEMPTS: u32 = 6;
@@ -81,48 +82,6 @@ pub(super) struct Inner {
     txn_counter: AtomicU64,
 }
 
-/// How to create a room.
-#[derive(Clone, Debug, Default)]
-pub struct CreateRoom {
-    /// Room name.
-    pub name: Option<String>,
-    /// Room topic.
-    pub topic: Option<String>,
-    /// Users to invite.
-    pub invite: Vec<OwnedUserId>,
-    /// Mark as a DM for the invitees.
-    pub is_direct: bool,
-    /// Alias localpart to publish.
-    pub alias_localpart: Option<String>,
-    /// Users with raised power levels.
-    pub power_users: Vec<(OwnedUserId, i64)>,
-    /// Room avatar.
-    pub avatar: Option<OwnedMxcUri>,
-    /// Anyone may join (portals created by alias queries).
-    pub public: bool,
-    /// The level needed to send messages, when ordinary members may not (a broadcast
-    /// channel's portal is read-only for them); `None` keeps the homeserver's default (0).
-    pub events_default: Option<i64>,
-}
-
-impl CreateRoom {
-    /// The `power_level_content_override` of the room: raised users, and who may post.
-    fn power_levels(&self) -> serde_json::Value {
-        // The bot creates the room. Since room version 12 its creator power is implicit and
-        // listing it in `users` is an error; older versions give the creator 100 anyway.
-        let mut levels = serde_json::Map::new();
-        if !self.power_users.is_empty() {
-            let users: serde_json::Map<String, serde_json::Value> =
-                self.power_users.iter().map(|(u, level)| (u.to_string(), json!(level))).collect();
-            levels.insert("users".into(), users.into());
-        }
-        if let Some(level) = self.events_default {
-            levels.insert("events_default".into(), json!(level));
-        }
-        levels.into()
-    }
-}
-
 impl Matrix {
     /// A client for the homeserver at `base` (no trailing slash), acting as `bot` by default.
     pub fn new(base: &str, as_token: Secret<String>, bot: OwnedUserId) -> Self {
@@ -153,14 +112,14 @@ impl Matrix {
         &self.inner.bot
     }
 
-    fn next_txn_id(&self) -> String {
+    pub(super) fn next_txn_id(&self) -> String {
         let n = self.inner.txn_counter.fetch_add(1, Ordering::Relaxed);
         format!("{}.{n}", self.inner.txn_prefix)
     }
 
     /// One call, retried on rate limits and server errors. `path` starts with `/_matrix`;
     /// `query` must already be encoded.
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -285,32 +244,6 @@ impl Matrix {
         self.call(Method::PUT, &path, Some(user), &[], Some(&json!({"avatar_url": url}))).await.map(drop)
     }
 
-    /// Creates a room as the bot.
-    pub async fn create_room(&self, opts: &CreateRoom) -> MatrixResult<OwnedRoomId> {
-        let mut initial_state = Vec::new();
-        if let Some(avatar) = &opts.avatar {
-            initial_state.push(json!({"type": "m.room.avatar", "state_key": "", "content": {"url": avatar}}));
-        }
-        let mut body = json!({
-            "preset": if opts.public { "public_chat" } else { "private_chat" },
-            "invite": opts.invite,
-            "is_direct": opts.is_direct,
-            "power_level_content_override": opts.power_levels(),
-            "initial_state": initial_state,
-        });
-        if let Some(n) = &opts.name {
-            body["name"] = json!(n);
-        }
-        if let Some(t) = &opts.topic {
-            body["topic"] = json!(t);
-        }
-        if let Some(a) = &opts.alias_localpart {
-            body["room_alias_name"] = json!(a);
-        }
-        let v = self.call(Method::POST, "/_matrix/client/v3/createRoom", None, &[], Some(&body)).await?;
-        parse_id(&v["room_id"])
-    }
-
     /// Joins a room as a user.
     pub async fn join(&self, room: &RoomId, user: &UserId) -> MatrixResult<()> {
         let path = format!("/_matrix/client/v3/rooms/{}/join", enc(room.as_str()));
@@ -318,10 +251,18 @@ impl Matrix {
     }
 
     /// Invites `user` as `by`. Already joined or invited counts as success.
+    ///
+    /// A direct invite is the member event itself with `is_direct` (the `/invite` endpoint
+    /// takes no such field, and clients record a DM only from it); homeservers treat a
+    /// membership sent as state like the same `/invite`.
     pub async fn invite(&self, room: &RoomId, by: &UserId, user: &UserId, is_direct: bool) -> MatrixResult<()> {
-        let path = format!("/_matrix/client/v3/rooms/{}/invite", enc(room.as_str()));
-        let body = json!({"user_id": user, "is_direct": is_direct});
-        match self.call(Method::POST, &path, Some(by), &[], Some(&body)).await {
+        let (method, path, body) = if is_direct {
+            let path = format!("/_matrix/client/v3/rooms/{}/state/m.room.member/{}", enc(room.as_str()), enc(user.as_str()));
+            (Method::PUT, path, json!({"membership": "invite", "is_direct": true}))
+        } else {
+            (Method::POST, format!("/_matrix/client/v3/rooms/{}/invite", enc(room.as_str())), json!({"user_id": user}))
+        };
+        match self.call(method, &path, Some(by), &[], Some(&body)).await {
             Ok(_) => Ok(()),
             Err(MatrixError::Http { status: 403, message, .. }) if message.contains("already in the room") => Ok(()),
             Err(e) => Err(e),
@@ -472,7 +413,7 @@ impl Matrix {
     }
 }
 
-fn parse_id<T: for<'a> TryFrom<&'a str>>(v: &Value) -> MatrixResult<T> {
+pub(super) fn parse_id<T: for<'a> TryFrom<&'a str>>(v: &Value) -> MatrixResult<T> {
     let s = v.as_str().ok_or_else(|| MatrixError::Decode("an id is missing".into()))?;
     T::try_from(s).map_err(|_| MatrixError::Decode(format!("`{s}` is not a valid id")))
 }

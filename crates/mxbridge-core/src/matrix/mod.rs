@@ -3,3 +3,4 @@
 pub mod ghost_id;
 pub mod intent;
 mod media;
+mod rooms;

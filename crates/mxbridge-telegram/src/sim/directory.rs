@@ -42,7 +42,7 @@ pub const GREETING_ID: i64 = 1;
 pub(crate) const PEOPLE: &[(i64, &str, &str, &str)] = &[
     (ECHO, "Echo", "sim_echo", "+15550001001"),
     (ALICE, "Alice Sim", "sim_alice", "+15550001002"),
-    (BOB, "Bob Sim", "sim_bob", "+15550001003"),
+    (BOB, "Bob Sim", "sim_bob", "+4412345678"),
     (CAROL, "Carol Sim", "sim_carol", "+15550001004"),
     (GREETER, "Greeter", "sim_greeter", "+15550001005"),
 ];

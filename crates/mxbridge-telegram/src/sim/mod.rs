@@ -9,7 +9,7 @@
 //!   user id is its phone number's digits. QR login works too: [`SimHandle::scan_qr`] plays
 //!   the phone that scans.
 //! - **People** ([`directory`]): Echo `+15550001001` (`@sim_echo`), Alice `+15550001002`,
-//!   Bob `+15550001003`, Carol `+15550001004`, Greeter `+15550001005`. Any other number is
+//!   Bob `+4412345678` (the number the guides use), Carol `+15550001004`, Greeter `+15550001005`. Any other number is
 //!   "not on Telegram" for `pm`.
 //! - **Echo** answers every message with `echo: <text>` (same formatting, same file) as a
 //!   reply, after marking it read and typing. While the account types in Echo's chat, Echo
