@@ -203,3 +203,26 @@ impl Bridge {
         self.save_and_activate(&bot, new_login).await.then_some(id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_failures_name_the_mapping_and_what_to_do() {
+        let refused = MatrixError::Http { status: 403, errcode: "M_FORBIDDEN".into(), message: "You are not invited to this room.".into() };
+        let e = MappingError::CannotJoin {
+            key: "bridge.mappings[2]".into(),
+            room: "#closed:example.org".into(),
+            bot: "@ircbot:example.org".into(),
+            why: refused,
+        };
+        let text = e.to_string();
+        assert!(text.contains("`bridge.mappings[2].room`") && text.contains("#closed:example.org"), "{text}");
+        assert!(text.contains("M_FORBIDDEN") && text.contains("make the room public or invite @ircbot:example.org"), "{text}");
+        let e = MappingError::NotAChat { key: "bridge.mappings[0]".into(), chat: "welcome".into() };
+        assert!(e.to_string().contains("`bridge.mappings[0].chat`: `welcome` is not a chat"), "{e}");
+        let e = MappingError::ForeignAlias { key: "bridge.mappings[1]".into(), alias: "#w:other.org".into(), domain: "example.org".into() };
+        assert!(e.to_string().contains("use an alias on example.org"), "{e}");
+    }
+}
