@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::demo_bridge::{RunningBridge, config, network_section};
 use crate::harness::matrix_client::TestUser;
 use crate::harness::xmpp_user::{XmppUser, fresh_muc};
-use crate::irc_mappings_e2e::{FIXTURE, bot_rooms, mapping, wait_alias};
+use crate::irc_mappings_e2e::{FIXTURE, bot_rooms, fresh_mapped_alias, mapping, wait_alias};
 
 const WAIT: Duration = Duration::from_secs(20);
 const COMPONENT: &str = "matrix4.localhost";
@@ -28,7 +28,6 @@ async fn test_mapped_muc_is_linked_at_start_and_the_muc_nick_is_the_display_name
     let _turn = FIXTURE.lock().await;
     let n = rand::random::<u32>() % 100_000;
     let (room_name, muc) = fresh_muc("mapx");
-    let alias = format!("#mapped-{room_name}:localhost");
 
     // An XMPP user in the MUC (its first occupant, so its owner, who sees real JIDs).
     let mut alice = XmppUser::new_random("alice").await;
@@ -36,6 +35,7 @@ async fn test_mapped_muc_is_linked_at_start_and_the_muc_nick_is_the_display_name
 
     let dir = crate::demo_bridge::state_dir("mappings-xmpp");
     let mut config = config("mappings", &dir);
+    let alias = fresh_mapped_alias(&config, 1).await;
     config.network = json!({
         "type": "xmpp", "component": COMPONENT,
         "server": crate::harness::env::xmpp_component(), "secret": crate::harness::env::xmpp_component_secret(),

@@ -41,6 +41,10 @@ pub(crate) enum MappingError {
         "config key `{key}.room`: no room has the alias {alias}, and the bridge creates aliases only on its own server (fix: create the room yourself, or use an alias on {domain})"
     )]
     ForeignAlias { key: String, alias: String, domain: String },
+    #[error(
+        "config key `{key}.room`: the homeserver does not let the bridge create {alias} (fix: run generate-registration again, which claims the aliases of mappings, give the homeserver the new registration and restart it)"
+    )]
+    AliasNotClaimed { key: String, alias: String },
     #[error("config key `{key}`: the homeserver failed ({error}); the bridge tries again at its next start")]
     Matrix { key: String, error: MatrixError },
     #[error("config key `{key}`: the database failed ({error}); the bridge tries again at its next start")]
@@ -153,7 +157,11 @@ impl Bridge {
         let name = info.as_ref().and_then(|i| i.name.clone()).unwrap_or_else(|| m.chat.clone());
         let kind = info.map(|i| i.kind).unwrap_or(ChatKind::Channel);
         let opts = CreateRoom { name: Some(name), alias_localpart: Some(alias.alias().to_owned()), public: true, ..CreateRoom::default() };
-        let room = self.matrix.create_room(&opts).await.map_err(|e| MappingError::Matrix { key: m.key.clone(), error: e })?;
+        let room = self.matrix.create_room(&opts).await.map_err(|error| match error.errcode() {
+            // Synapse: "This application service has not reserved this kind of alias."
+            Some("M_EXCLUSIVE") => MappingError::AliasNotClaimed { key: m.key.clone(), alias: alias.to_string() },
+            _ => MappingError::Matrix { key: m.key.clone(), error },
+        })?;
         self.store_mapped_portal(m, chat, &room, false, kind).await?;
         Ok(room)
     }
