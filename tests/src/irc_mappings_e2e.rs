@@ -47,12 +47,9 @@ pub(crate) async fn bot_rooms(config: &Config) -> Vec<String> {
 pub(crate) async fn fresh_mapped_alias(config: &Config, index: usize) -> String {
     let MappedRoom::Alias(alias) = &config.mappings[index].room else { panic!("the fixture maps an alias") };
     let alias = alias.as_str().to_owned();
-    let bot = config.bot_user_id.as_str().replace('@', "%40").replace(':', "%3A");
-    let url = format!(
-        "{}/_matrix/client/v3/directory/room/{}?user_id={bot}",
-        crate::harness::env::homeserver(),
-        alias.replace('#', "%23").replace(':', "%3A")
-    );
+    // As the appservice's own user, the bot, who made the room and its alias.
+    let url =
+        format!("{}/_matrix/client/v3/directory/room/{}", crate::harness::env::homeserver(), alias.replace('#', "%23").replace(':', "%3A"));
     let resp = reqwest::Client::new().delete(&url).bearer_auth(config.as_token.expose()).send().await.expect("the homeserver answers");
     assert!(resp.status().is_success() || resp.status() == reqwest::StatusCode::NOT_FOUND, "{alias} could not be freed: {}", resp.status());
     alias
