@@ -47,6 +47,7 @@ pub(crate) async fn bot_rooms(config: &Config) -> Vec<String> {
 pub(crate) async fn fresh_mapped_alias(config: &Config, index: usize) -> String {
     let MappedRoom::Alias(alias) = &config.mappings[index].room else { panic!("the fixture maps an alias") };
     let alias = alias.as_str().to_owned();
+    crate::harness::init();
     // As the appservice's own user, the bot, who made the room and its alias.
     let url =
         format!("{}/_matrix/client/v3/directory/room/{}", crate::harness::env::homeserver(), alias.replace('#', "%23").replace(':', "%3A"));
