@@ -38,7 +38,8 @@ async fn test_nick_is_the_display_name_with_m_and_follows_it_until_the_user_pick
     let expected = format!("AliceSmith{n}[m]");
     let dm = user.create_dm(&bot).await;
     user.wait_for_event(&dm, WAIT, notice_from(&bot, "management room")).await.expect("welcome");
-    user.send_text(&dm, &format!("join {channel}")).await;
+    // Typed as the guide writes it, with the `!`.
+    user.send_text(&dm, &format!("!join {channel}")).await;
     let joining = user.wait_for_event(&dm, WAIT, notice_from(&bot, "Joining")).await.expect("the bot answers");
     let joining = joining["content"]["body"].as_str().unwrap();
     assert!(joining.contains(&format!("as {expected}")), "the bot names the nick made from the display name: {joining}");
@@ -59,7 +60,7 @@ async fn test_nick_is_the_display_name_with_m_and_follows_it_until_the_user_pick
 
     // A nick the user picks wins over later display names.
     let chosen = format!("Picked{n}");
-    user.send_text(&dm, &format!("nick {chosen}")).await;
+    user.send_text(&dm, &format!("!nick {chosen}")).await;
     user.wait_for_event(&dm, WAIT, notice_from(&bot, "Asked")).await.expect("the nick command answers");
     assert_eq!(next_nick_change(&mut pal.incoming, &renamed).await, chosen);
     user.set_profile("displayname", &format!("Carol {n}")).await;
@@ -68,7 +69,7 @@ async fn test_nick_is_the_display_name_with_m_and_follows_it_until_the_user_pick
     user.send_text(&portal, "still picked").await;
     let (from, _) = next_privmsg(&mut pal.incoming, |_, t| t == "still picked").await;
     assert_eq!(from, chosen, "the chosen nick stays");
-    user.send_text(&dm, "nick").await;
+    user.send_text(&dm, "!nick").await;
     let shown = user.wait_for_event(&dm, WAIT, notice_from(&bot, "Your nick on testnet is")).await.expect("nick shows the nick");
     assert!(shown["content"]["body"].as_str().unwrap().contains(&chosen), "{shown}");
 }
