@@ -17,7 +17,7 @@ XMPP_COMPONENT_PORT="${MXBRIDGE_XMPP_COMPONENT_PORT:-15347}" # Prosody, XEP-0114
 XMPP_COMPONENT_SECRET="mxbridge-test-stack-component"       # of every component below
 # XEP-0114 components Prosody accepts: the bridge's, two more for tests that run several
 # bridges at once, and one each for the stack smoke tests that connect a component themselves.
-XMPP_COMPONENTS=(matrix.localhost matrix2.localhost matrix3.localhost smoke1.localhost smoke2.localhost)
+XMPP_COMPONENTS=(matrix.localhost matrix2.localhost matrix3.localhost matrix4.localhost smoke1.localhost smoke2.localhost)
 mkdir -p "$STACK_DIR"
 STACK_DIR="$(cd "$STACK_DIR" && pwd)"
 

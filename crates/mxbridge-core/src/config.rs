@@ -13,9 +13,11 @@ use crate::matrix::ghost_id::{self, Template};
 use crate::secret::Secret;
 
 mod logging;
+mod mappings;
 mod metrics;
 
 pub use logging::{LogFormat, RawLogging};
+pub use mappings::{MappedRoom, Mapping, RawMapping};
 pub use metrics::RawMetrics;
 
 /// A config problem, naming the key.
@@ -170,6 +172,10 @@ pub struct RawBridge {
     /// short drops that heal by themselves are not worth a message.
     #[serde(default = "default_disconnect_notice")]
     pub disconnect_notice_seconds: u64,
+    /// Remote chats bridged to given Matrix rooms from the start (`{chat: "#welcome",
+    /// room: "#welcome:example.org"}`).
+    #[serde(default)]
+    pub mappings: Vec<RawMapping>,
 }
 
 fn default_disconnect_notice() -> u64 {
@@ -187,6 +193,7 @@ impl Default for RawBridge {
             permissions: BTreeMap::new(),
             public_url: None,
             disconnect_notice_seconds: default_disconnect_notice(),
+            mappings: Vec::new(),
         }
     }
 }
@@ -286,6 +293,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// How long a lost connection lasts before its user is told.
     pub disconnect_notice: std::time::Duration,
+    /// Chats linked to given rooms at start.
+    pub mappings: Vec<Mapping>,
     /// The network's section.
     pub network: serde_json::Value,
     /// Tracing filter: `logging.level` with `logging.filters` added.
@@ -397,6 +406,7 @@ impl Config {
             permissions.insert(who, p);
         }
         let public_url = raw.bridge.public_url.as_deref().map(check_public_url).transpose()?;
+        let mappings = mappings::validate(raw.bridge.mappings)?;
         let (log_level, log_format) = raw.logging.validate()?;
         let metrics_listen = raw.metrics.validate(&asv.hostname, asv.port)?;
 
@@ -420,6 +430,7 @@ impl Config {
             permissions,
             public_url,
             disconnect_notice: std::time::Duration::from_secs(raw.bridge.disconnect_notice_seconds),
+            mappings,
             network: raw.network,
             log_level,
             log_format,

@@ -9,7 +9,7 @@ use std::path::Path;
 use rand::Rng;
 use serde::Serialize;
 
-use crate::config::{Config, ConfigError, is_token_placeholder};
+use crate::config::{Config, ConfigError, MappedRoom, is_token_placeholder};
 
 /// Writing the registration failed.
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +85,11 @@ impl Registration {
         let bot = config.bot_user_id.localpart();
         let mut users = vec![Namespace { exclusive: true, regex: format!("^@{}:{}$", regex::escape(bot), regex::escape(domain)) }];
         users.push(Namespace { exclusive: true, regex: config.username_template.namespace_regex('@', domain) });
-        let aliases = config.alias_template.iter().map(|t| Namespace { exclusive: true, regex: t.namespace_regex('#', domain) }).collect();
+        let mut aliases: Vec<Namespace> =
+            config.alias_template.iter().map(|t| Namespace { exclusive: true, regex: t.namespace_regex('#', domain) }).collect();
+        // Homeservers let an appservice create only aliases it claims: the rooms it makes for
+        // `bridge.mappings` get theirs through these claims, which leave them to anyone else too.
+        aliases.extend(mapped_aliases(config).map(|alias| Namespace { exclusive: false, regex: format!("^{}$", regex::escape(alias)) }));
         Self {
             id: config.registration_id.clone(),
             url: config.appservice_url.clone(),
@@ -104,6 +108,15 @@ impl Registration {
     pub fn to_yaml(&self) -> String {
         serde_saphyr::to_string(self).expect("a registration always serializes")
     }
+}
+
+/// The aliases of `bridge.mappings` on the bridge's own server, which the bridge creates
+/// when no room has them.
+fn mapped_aliases(config: &Config) -> impl Iterator<Item = &str> {
+    config.mappings.iter().filter_map(|m| match &m.room {
+        MappedRoom::Alias(alias) if alias.server_name() == config.domain => Some(alias.as_str()),
+        _ => None,
+    })
 }
 
 /// The two token keys of the `appservice` section.
@@ -234,6 +247,15 @@ mod tests {
         let (again, changed_again) = fill_in_tokens(&out).unwrap();
         assert!(!changed_again);
         assert_eq!(again, out);
+    }
+
+    #[test]
+    fn test_mapped_aliases_on_our_server_are_claimed_but_not_exclusively() {
+        let text = "homeserver: {address: 'http://hs:8008', domain: example.org}\nappservice: {address: 'http://br:1', hostname: 0.0.0.0, port: 1, id: net, bot: {username: netbot}, as_token: aaaaaaaaaaaaaaaaaaaa, hs_token: bbbbbbbbbbbbbbbbbbbb, username_template: '_net_{{.}}'}\ndatabase: {type: sqlite3, uri: x.db}\nbridge: {mappings: [{chat: '#a', room: '#welcome:example.org'}, {chat: '#b', room: '#far:other.org'}, {chat: '#c', room: '!r:example.org'}]}\n";
+        let config = Config::from_raw(RawConfig::parse(text, Path::new("x")).unwrap(), Path::new(".")).unwrap();
+        let aliases = Registration::from_config(&config, "net").namespaces.aliases;
+        assert_eq!(aliases.len(), 1, "only an alias the bridge may have to create on its own server");
+        assert_eq!((aliases[0].exclusive, aliases[0].regex.as_str()), (false, "^\\#welcome:example\\.org$"));
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub(crate) mod keys {
     pub(crate) const ALWAYS_ACTIVE: &str = "always_active";
     /// Present when the user's nick should not become a pill.
     pub(crate) const NO_MENTIONS: &str = "no_mentions";
+    /// Present when the user picked their nick with `nick`: it then no longer follows their
+    /// display name.
+    pub(crate) const NICK_CHOSEN: &str = "nick_chosen";
 }
 
 /// The nicks of every puppet of this bridge (casefolded) and whose they are. Their lines
@@ -380,7 +383,7 @@ impl IrcClient {
 }
 
 impl Inner {
-    async fn read(&self, key: &str) -> Option<String> {
+    pub(crate) async fn read(&self, key: &str) -> Option<String> {
         let sessions = self.shared.sessions.get()?;
         sessions.get(self.events.login(), key).await.ok().flatten().and_then(|v| String::from_utf8(v).ok())
     }

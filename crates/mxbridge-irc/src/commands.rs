@@ -73,7 +73,7 @@ pub(crate) async fn run(network: &IrcNetwork, call: CommandCall<'_>) -> Result<S
                     "`{wanted}` is not a valid IRC nick: use letters, digits and []\\`_^{{|}}-, not starting with a digit"
                 )));
             };
-            irc.change_nick(&valid).map_err(|e| CommandError::Failed(e.user_message()))?;
+            irc.choose_nick(&valid).await.map_err(|e| CommandError::Failed(e.user_message()))?;
             Ok(format!("Asked {} for the nick {valid}.", config.name))
         }
         ("nick", _) => Err(CommandError::Usage("nick [net] [new nick]".into())),

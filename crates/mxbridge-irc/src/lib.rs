@@ -17,6 +17,7 @@ pub mod client;
 mod commands;
 pub mod config;
 pub mod connection;
+mod display_name;
 pub mod format;
 mod ids;
 mod incoming;

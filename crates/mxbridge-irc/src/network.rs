@@ -98,8 +98,8 @@ impl Network for IrcNetwork {
         Err(LoginError::UnknownFlow(format!("{flow} (IRC connects you automatically when you join a channel)")))
     }
 
-    fn auto_login(&self, user: &UserId, _chat: Option<&RemoteChatId>) -> Option<NewLogin> {
-        let wanted = nick::from_template(&self.config().nick_template, None, user.localpart(), nick::DEFAULT_NICKLEN);
+    fn auto_login(&self, user: &UserId, _chat: Option<&RemoteChatId>, display_name: Option<&str>) -> Option<NewLogin> {
+        let wanted = nick::from_template(&self.config().nick_template, display_name, user.localpart(), nick::DEFAULT_NICKLEN);
         Some(NewLogin {
             id: crate::ids::login_id(&self.config().name, user),
             remote_name: wanted.clone(),
@@ -169,6 +169,17 @@ mod tests {
         assert!(n.chat_id("#staff").is_none() && n.chat_for_alias("#STAFF").is_none(), "excluded, in any case");
         assert!(n.chat_id("rust").is_none(), "not a channel");
         assert_eq!(n.chat_for_alias("#rust").unwrap().as_str(), "#rust");
+    }
+
+    #[test]
+    fn test_the_first_nick_is_the_display_name_with_the_marker() {
+        let n = network(serde_json::json!({}));
+        let user = UserId::parse("@alice:example.org").unwrap();
+        let named = n.auto_login(&user, None, Some("Alice Smith")).unwrap();
+        assert_eq!((named.remote_name.as_str(), &named.metadata["nick"]), ("AliceSmith[m]", &serde_json::json!("AliceSmith[m]")));
+        assert_eq!(n.auto_login(&user, None, None).unwrap().remote_name, "alice[m]", "without a display name, the localpart");
+        let by_localpart = network(serde_json::json!({"nick_template": "{localpart}-m"}));
+        assert_eq!(by_localpart.auto_login(&user, None, Some("Alice Smith")).unwrap().remote_name, "alice-m");
     }
 
     #[test]

@@ -115,12 +115,12 @@ impl Network for IrcNetworks {
         self.default_network().create_login(user, flow)
     }
 
-    fn auto_login(&self, user: &UserId, chat: Option<&RemoteChatId>) -> Option<NewLogin> {
+    fn auto_login(&self, user: &UserId, chat: Option<&RemoteChatId>, display_name: Option<&str>) -> Option<NewLogin> {
         let network = match chat {
             Some(chat) => self.of_chat(chat)?,
             None => self.default_network(),
         };
-        network.auto_login(user, chat)
+        network.auto_login(user, chat, display_name)
     }
 
     fn relay_login(&self, bot: &UserId, chat: &RemoteChatId) -> Option<NewLogin> {
@@ -239,8 +239,8 @@ mod tests {
     fn test_each_user_gets_one_login_per_network_and_a_login_serves_only_its_network() {
         let n = networks();
         let oftc_chat = RemoteChatId::new("oftc.#debian");
-        let on_oftc = n.auto_login(&user(), Some(&oftc_chat)).unwrap();
-        let default = n.auto_login(&user(), None).unwrap();
+        let on_oftc = n.auto_login(&user(), Some(&oftc_chat), None).unwrap();
+        let default = n.auto_login(&user(), None, None).unwrap();
         assert_eq!(on_oftc.id.as_str(), "oftc:@alice:hs");
         assert_eq!(default.id.as_str(), "libera:@alice:hs");
         assert!(n.login_serves(&on_oftc.id, &oftc_chat));

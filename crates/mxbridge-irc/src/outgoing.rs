@@ -141,7 +141,7 @@ impl NetworkClient for IrcClient {
         Ok(UserInfo { display_name: Some(self.inner.shared.ids.nick(user).to_owned()), avatar: None })
     }
 
-    mxbridge_core::supports!(chat_membership: ChatMembership, edits: Edits, reactions: Reactions, moderation: Moderation);
+    mxbridge_core::supports!(chat_membership: ChatMembership, edits: Edits, reactions: Reactions, moderation: Moderation, display_names: DisplayNames);
 
     fn remote_name(&self) -> Option<String> {
         Some(self.nick())

@@ -31,7 +31,7 @@ fn occupant(muc: &str, nick: &str) -> Result<Jid, NetworkError> {
 
 /// A MUC nick from a Matrix display name: one line, no control characters, within the
 /// resource length limit; `None` when nothing usable is left.
-fn muc_nick(display_name: Option<&str>) -> Option<String> {
+pub(crate) fn muc_nick(display_name: Option<&str>) -> Option<String> {
     let cleaned: String = display_name?.chars().filter(|c| !c.is_control()).collect();
     let mut nick = cleaned.trim().to_owned();
     while nick.len() > 64 {
@@ -61,8 +61,8 @@ pub struct XmppClient {
 pub(crate) struct Inner {
     /// The user's bare JID on the component.
     pub(crate) jid: String,
-    /// The nick used in MUCs.
-    pub(crate) nick: String,
+    /// The nick used in MUCs: the display name (it follows changes), else the localpart.
+    pub(crate) nick: Mutex<String>,
     pub(crate) events: EventSink,
     pub(crate) link: Arc<ComponentLink>,
     /// MUCs joined (bare JID → our nick there).
@@ -92,7 +92,7 @@ impl XmppClient {
     ) -> Self {
         let inner = Inner {
             jid,
-            nick,
+            nick: Mutex::new(nick),
             events,
             link,
             mucs: Mutex::new(HashMap::new()),
@@ -119,7 +119,7 @@ impl XmppClient {
             // Already in (or joining): a second presence would only change the nick.
             return Ok(());
         }
-        let nick = muc_nick(display_name).unwrap_or_else(|| self.inner.nick.clone());
+        let nick = muc_nick(display_name).unwrap_or_else(|| self.inner.nick.lock().expect("lock").clone());
         let presence = self.join_presence(muc, &nick)?;
         self.inner.mucs.lock().expect("lock").insert(muc.to_owned(), nick);
         self.inner.link.send(presence);
@@ -203,7 +203,7 @@ impl XmppClient {
 
     /// Stores the MUCs the user is in; a failure is only logged (the user stays in the
     /// MUCs until the bridge restarts).
-    async fn remember_mucs(&self) {
+    pub(crate) async fn remember_mucs(&self) {
         let Some(sessions) = &self.inner.sessions else { return };
         let json = serde_json::to_vec(&*self.inner.mucs.lock().expect("lock")).expect("a map of strings serialises");
         if let Err(e) = sessions.set(self.inner.events.login(), MUCS_KEY, &json).await {
@@ -287,7 +287,7 @@ impl NetworkClient for XmppClient {
         Ok(UserInfo { display_name: Some(user.as_str().to_owned()), avatar: None })
     }
 
-    mxbridge_core::supports!(chat_membership: ChatMembership, edits: Edits, typing: Typing, redactions: Redactions, reactions: Reactions, read_receipts: ReadReceipts);
+    mxbridge_core::supports!(chat_membership: ChatMembership, edits: Edits, typing: Typing, redactions: Redactions, reactions: Reactions, read_receipts: ReadReceipts, display_names: DisplayNames);
 
     async fn send(&self, msg: OutgoingMessage) -> Result<SentMessage, NetworkError> {
         let target = msg.portal.chat.as_str();

@@ -318,6 +318,9 @@ fn presence(shared: &Arc<Shared>, client: &XmppClient, p: Presence) {
     let muc_user = crate::xep::muc_user(&p.payloads);
     let events = &client.inner.events;
     let chat = PortalKey::shared(RemoteChatId::new(muc.clone()));
+    if is_our_nick_change(shared, &p, &muc, muc_user.as_ref()) {
+        return; // one of our users took another nick: nobody left
+    }
     if nick == own_nick {
         return own_presence(shared, client, &p, muc, chat, muc_user);
     }
@@ -343,6 +346,13 @@ fn presence(shared: &Arc<Shared>, client: &XmppClient, p: Presence) {
             events.send(RemoteEvent::RoleChanged { chat, sender: Some(sender), role });
         }
     }
+}
+
+/// XEP-0045 §7.6: the old nick's unavailable presence (status 303) of a nick change to a
+/// nick one of our Matrix users now has in the MUC.
+fn is_our_nick_change(shared: &Shared, p: &Presence, muc: &str, muc_user: Option<&MucUserInfo>) -> bool {
+    let Some(muc_user) = muc_user.filter(|m| p.type_ == PresenceType::Unavailable && m.statuses.contains(&303)) else { return false };
+    muc_user.new_nick.as_deref().is_some_and(|new| shared.is_ours(muc, new))
 }
 
 /// The Matrix user's own presence in a MUC: joined, removed, or a join that failed.

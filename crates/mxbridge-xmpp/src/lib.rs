@@ -22,6 +22,7 @@ pub mod jid;
 pub mod link;
 mod mam;
 pub mod network;
+mod nick_change;
 mod presence;
 mod replies;
 mod rsm;

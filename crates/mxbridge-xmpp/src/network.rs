@@ -133,12 +133,15 @@ impl Network for XmppNetwork {
         Err(LoginError::UnknownFlow(format!("{flow} (XMPP needs no login: join a room or start a chat)")))
     }
 
-    fn auto_login(&self, user: &UserId, _chat: Option<&RemoteChatId>) -> Option<NewLogin> {
+    /// The JID is made from the user ID (`alice_example.org@component`); the MUC nick is the
+    /// display name, else the localpart.
+    fn auto_login(&self, user: &UserId, _chat: Option<&RemoteChatId>, display_name: Option<&str>) -> Option<NewLogin> {
         let node = crate::jid::node_for_matrix_user(user).ok()?;
+        let nick = crate::client::muc_nick(display_name).unwrap_or_else(|| user.localpart().to_owned());
         Some(NewLogin {
             id: LoginId::new(format!("xmpp:{user}")),
             remote_name: format!("{node}@{}", self.config.component),
-            metadata: serde_json::json!({"nick": user.localpart()}),
+            metadata: serde_json::json!({"nick": nick}),
             secret: Secret::new(Vec::new()),
         })
     }

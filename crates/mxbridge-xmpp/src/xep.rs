@@ -58,6 +58,8 @@ pub struct MucUserInfo {
     pub actor: Option<String>,
     /// The room was destroyed (`<destroy>`).
     pub destroyed: bool,
+    /// The occupant's new nick, in the unavailable presence of a nick change (status 303).
+    pub new_nick: Option<String>,
 }
 
 /// XEP-0045 occupant information.
@@ -76,6 +78,7 @@ pub fn muc_user(payloads: &[Element]) -> Option<MucUserInfo> {
         reason: item.and_then(|i| i.get_child("reason", NS_MUC_USER)).map(|r| r.text()).filter(|r| !r.is_empty()),
         actor: item.and_then(|i| i.get_child("actor", NS_MUC_USER)).and_then(|a| a.attr("nick")).map(str::to_owned),
         destroyed: x.get_child("destroy", NS_MUC_USER).is_some(),
+        new_nick: attr("nick"),
     })
 }
 
@@ -121,6 +124,9 @@ mod tests {
         assert_eq!(info.statuses, vec![307, 110]);
         assert_eq!((info.actor.as_deref(), info.reason.as_deref(), info.role.as_deref()), (Some("boss"), Some("bye"), Some("none")));
         assert_eq!(muc_user(&[origin_id("a")]), None);
+        let renamed: Element = "<x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='participant' nick='Alicia'/><status code='303'/><status code='110'/></x>".parse().unwrap();
+        let info = muc_user(&[renamed]).expect("found");
+        assert_eq!((info.statuses, info.new_nick.as_deref()), (vec![303, 110], Some("Alicia")), "a nick change names the new nick");
         assert!(xml.contains("urn:xmpp:message-retract:1") && xml.contains("m2"), "{xml}");
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! The server also takes XEP-0114 components (at [`env::xmpp_component`], secret
 //! [`env::xmpp_component_secret`]): `matrix.localhost` for the bridge, `matrix2.localhost`
-//! and `matrix3.localhost` for tests that run more bridges at once (one connection per
+//! and `matrix3.localhost` for tests that run more bridges at once, `matrix4.localhost` for the mappings test (one connection per
 //! domain: Prosody refuses a second), `smoke1/2.localhost` for the stack smoke tests.
 //!
 //! Everything the user receives is kept in order until a test waits for it, so an event that

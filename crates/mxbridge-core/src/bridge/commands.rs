@@ -55,7 +55,7 @@ impl Bridge {
         };
         // Networks that connect every user on demand (IRC) do it for the first command that
         // needs a login, not for `help`: asking what the bridge can do connects nobody.
-        let can_auto_login = self.network.auto_login(sender, None).is_some();
+        let can_auto_login = self.network.auto_login(sender, None, None).is_some();
         if can_auto_login && spec.as_ref().is_some_and(|s| s.requires_login) {
             let _ = self.ensure_auto_login(sender, None).await;
         }

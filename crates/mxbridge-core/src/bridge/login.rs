@@ -224,7 +224,9 @@ impl Bridge {
         if self.permission(user) < crate::config::Permission::User {
             return false;
         }
-        let Some(new_login) = self.network.auto_login(user, chat) else { return false };
+        // Networks that name the account after the user (IRC's `{displayname}[m]`) get the name.
+        let display_name = self.display_name_of(user).await;
+        let Some(new_login) = self.network.auto_login(user, chat, display_name.as_deref()) else { return false };
         self.save_and_activate(user, new_login).await
     }
 

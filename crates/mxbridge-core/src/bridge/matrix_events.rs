@@ -65,6 +65,7 @@ impl Bridge {
         if let Some(state_key) = ev.state_key.clone() {
             match ev.kind.as_str() {
                 "m.room.member" => {
+                    self.follow_display_name(&ev, &state_key).await;
                     self.handle_member(&ev, &state_key).await;
                     self.moderate_member(&ev, &state_key).await;
                 }

@@ -15,11 +15,13 @@ mod ghosts;
 mod homeserver_check;
 mod login;
 mod login_state;
+mod mappings;
 mod matrix_events;
 mod metrics_sample;
 mod moderation;
 mod plumbing;
 mod portals;
+mod profiles;
 mod queries;
 mod remote_events;
 
@@ -127,6 +129,8 @@ pub(crate) struct Bridge {
     pub(crate) connection_notices: Mutex<connection_notices::ConnectionNotices>,
     /// Counters served at `/metrics`.
     pub(crate) metrics: Metrics,
+    /// Matrix users' display names, for networks that name accounts after them.
+    pub(crate) display_names: profiles::DisplayNameCache,
 }
 
 /// Runs a bridge until `shutdown` completes. The listener is bound by the caller (tests
@@ -185,6 +189,7 @@ pub async fn run(
         inbox_notify: inbox_notify.clone(),
         connection_notices: Mutex::new(connection_notices::ConnectionNotices::new(notice_grace, connection_notices::NOTICE_INTERVAL)),
         metrics: metrics.clone(),
+        display_names: Default::default(),
     });
 
     let state = AppState::new(bridge.config.hs_token.clone(), store.clone(), Arc::new(queries::Queries(bridge.clone())), inbox_notify)
@@ -226,6 +231,7 @@ pub async fn run(
         error!(error = %e, "the network failed to start; logins will not connect");
     }
     bridge.load_logins().await;
+    bridge.link_mappings().await;
     let worker = tokio::spawn(bridge.clone().inbox_worker(stop_rx.clone()));
     // A successful ping makes Synapse retry queued transactions now instead of after backoff.
     match bridge.matrix.ping_appservice(&bridge.config.registration_id).await {

@@ -117,3 +117,21 @@ fn test_unknown_key_is_refused() {
     let err = load(&text).unwrap_err().to_string();
     assert!(err.contains("databse_typo"), "{err}");
 }
+
+#[test]
+fn test_mappings_are_read_and_an_unquoted_channel_is_explained() {
+    assert!(load(EXAMPLE).unwrap().mappings.is_empty(), "none by default");
+    let with = |mappings: &str| EXAMPLE.replace("bridge:\n", &format!("bridge:\n  mappings:\n{mappings}"));
+    let c = load(&with(
+        "    - {chat: \"#welcome\", room: \"#welcome:example.org\"}\n    - {network: libera, chat: \"#b\", room: \"!r:example.org\"}\n",
+    ))
+    .unwrap();
+    assert_eq!(c.mappings.len(), 2);
+    assert_eq!((c.mappings[0].chat.as_str(), c.mappings[0].room.to_string()), ("#welcome", "#welcome:example.org".to_owned()));
+    assert_eq!(c.mappings[1].network.as_deref(), Some("libera"));
+    // Unquoted, `#welcome` is a YAML comment and the key reads as empty.
+    let err = load(&with("    - chat: #welcome\n      room: \"#welcome:example.org\"\n")).unwrap_err().to_string();
+    assert!(err.contains("`bridge.mappings[0].chat`") && err.contains("quote it"), "{err}");
+    let err = load(&with("    - {chat: \"#welcome\", rooom: \"#welcome:example.org\"}\n")).unwrap_err().to_string();
+    assert!(err.contains("rooom"), "a misspelt key is refused: {err}");
+}

@@ -157,6 +157,15 @@ pub trait PresenceUpdates: Send + Sync {
     async fn set_presence(&self, presence: MatrixPresence, status: Option<&str>) -> Result<(), NetworkError>;
 }
 
+/// Following the Matrix user's display name where the remote account's name comes from it
+/// (an IRC nick made from `{displayname}[m]`, an XMPP MUC nick). The core tells each of the
+/// user's logins once per change, however many rooms the change shows up in.
+#[async_trait]
+pub trait DisplayNames: Send + Sync {
+    /// The user's Matrix display name is now `name` (`None`: they removed it).
+    async fn display_name_changed(&self, name: Option<&str>) -> Result<(), NetworkError>;
+}
+
 /// Starting a DM from an identifier (`pm +4412345678`, `pm alice@example.org`).
 #[async_trait]
 pub trait ResolveIdentifier: Send + Sync {

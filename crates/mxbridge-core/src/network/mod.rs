@@ -15,8 +15,8 @@ pub mod login;
 mod readers;
 
 pub use capabilities::{
-    ChatMembership, ChatNames, Edits, Location, Locations, MatrixPresence, Moderation, PresenceUpdates, Reactions, ReadReceipts,
-    Redactions, ResolveIdentifier, Typing,
+    ChatMembership, ChatNames, DisplayNames, Edits, Location, Locations, MatrixPresence, Moderation, PresenceUpdates, Reactions,
+    ReadReceipts, Redactions, ResolveIdentifier, Typing,
 };
 pub use context::{AutoLogins, GhostIds, NetworkContext, SessionStore, SessionStoreError, StoredLogin};
 pub use readers::ChatReaders;
@@ -270,8 +270,10 @@ pub trait Network: Send + Sync + 'static {
 
     /// For networks where every Matrix user simply gets a connection (IRC): the login to
     /// create, without any login step, the first time a user needs one for `chat` (or for
-    /// the bridge in general when `None`). No I/O here.
-    fn auto_login(&self, _user: &UserId, _chat: Option<&RemoteChatId>) -> Option<login::NewLogin> {
+    /// the bridge in general when `None`). `display_name` is the user's Matrix display name,
+    /// when they have one, for networks that name the account after it (an IRC nick from
+    /// `{displayname}[m]`). No I/O here.
+    fn auto_login(&self, _user: &UserId, _chat: Option<&RemoteChatId>, _display_name: Option<&str>) -> Option<login::NewLogin> {
         None
     }
 
@@ -423,6 +425,12 @@ pub trait NetworkClient: Send + Sync {
     /// Sharing locations (Matrix `m.location`), if the network has them; without it a
     /// location is refused with a notice to the sender.
     fn locations(&self) -> Option<&dyn Locations> {
+        None
+    }
+
+    /// Following the user's Matrix display name on the network, if the remote name comes
+    /// from it.
+    fn display_names(&self) -> Option<&dyn DisplayNames> {
         None
     }
 
