@@ -8,6 +8,7 @@ mod harness;
 mod irc_connection;
 mod irc_e2e;
 mod irc_flows_e2e;
+mod irc_guide_e2e;
 mod irc_networks_e2e;
 mod irc_server_restart;
 mod irc_stack_smoke;

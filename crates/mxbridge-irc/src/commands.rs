@@ -66,7 +66,8 @@ pub(crate) async fn run(network: &IrcNetwork, call: CommandCall<'_>) -> Result<S
     match (call.name, args) {
         ("join", [channel] | [channel, _]) => join(network, &irc, channel, args.get(1)),
         ("join", _) => Err(CommandError::Usage("join [net] <#channel> [key]".into())),
-        ("nick", []) => Ok(format!("Your nick on {} is {}.", config.name, irc.nick())),
+        // The nick comes last: people and tests read it from the end of the line.
+        ("nick", []) => Ok(format!("To change it, send `nick <new nick>`. Your nick on {} is {}.", config.name, irc.nick())),
         ("nick", [wanted]) => {
             let Some(valid) = nick::sanitize(wanted, nick::DEFAULT_NICKLEN).filter(|n| n == wanted) else {
                 return Err(CommandError::Failed(format!(
@@ -183,14 +184,9 @@ fn join(network: &IrcNetwork, irc: &IrcClient, channel: &str, key: Option<&Strin
             "this bridge only bridges channels its admin linked; ask them to plumb the channel into a room".into(),
         ));
     }
-    match key {
-        Some(key) => {
-            let link = irc.live_link().map_err(|e| CommandError::Failed(e.user_message()))?;
-            let _ = link.sender.send(Command::JOIN(sanitize::word(channel), Some(sanitize::word(key)), None));
-            irc.join(channel);
-        }
-        None => irc.join(channel),
-    }
+    // With a key the JOIN waits for the connection like any other: the guide's first
+    // command may well be `join irc.example.com #locked password`.
+    irc.join_with_key(channel, key.map(String::as_str));
     let on = if network.shared.network_names.len() > 1 { format!(" on {}", config.name) } else { String::new() };
     Ok(format!("Joining {channel}{on} as {}; you will be invited to its room.", irc.nick()))
 }
@@ -275,6 +271,15 @@ fn raw(irc: &IrcClient, verb: &str, params: &[String]) -> Result<String, Command
     if REFUSED_RAW.contains(&verb) {
         return Err(CommandError::Failed(format!("{verb} would break your bridged connection; use the bridge's own commands instead")));
     }
+    // `cmd PRIVMSG nick some words` (the guide's `!cmd PRIVMSG USERNAME MESSAGE`): the whole
+    // message after the target is the text, as a user means it, not just its first word.
+    let joined;
+    let params = if matches!(verb, "PRIVMSG" | "NOTICE") && params.len() > 2 {
+        joined = [params[0].clone(), params[1..].join(" ")];
+        &joined[..]
+    } else {
+        params
+    };
     // Every parameter is one line; only the last may hold spaces (it is sent as trailing).
     let mut clean: Vec<String> = params.iter().map(|p| sanitize::one_line(p)).collect();
     let last = clean.pop();

@@ -288,7 +288,8 @@ mod tests {
         ]}))
         .unwrap_err();
         assert!(shared.to_string().contains("network.networks[0].addresses") && shared.to_string().contains("`b`"), "{shared}");
-        let named = section(serde_json::json!({"networks": [{"name": "a", "server": "x", "addresses": ["b"]}, {"name": "b", "server": "y"}]}));
+        let named =
+            section(serde_json::json!({"networks": [{"name": "a", "server": "x", "addresses": ["b"]}, {"name": "b", "server": "y"}]}));
         assert!(named.is_err(), "an address may not be another network's name");
         let same_server = section(serde_json::json!({"networks": [{"name": "a", "server": "x"}, {"name": "b", "server": "x"}]}));
         assert!(same_server.is_ok(), "two networks may share a server (then naming it is ambiguous)");

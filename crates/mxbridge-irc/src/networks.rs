@@ -269,7 +269,10 @@ mod tests {
         assert_eq!(n.chat_for_alias("libera.#Rust").unwrap().as_str(), "libera.#rust", "the literal form, as written");
         let shared = IrcNetworks::new(vec![
             ("a".into(), serde_json::from_value(serde_json::json!({"name": "a", "server": "127.0.0.1"})).unwrap()),
-            ("b".into(), serde_json::from_value(serde_json::json!({"name": "b", "server": "127.0.0.1", "addresses": ["irc.b.example"]})).unwrap()),
+            (
+                "b".into(),
+                serde_json::from_value(serde_json::json!({"name": "b", "server": "127.0.0.1", "addresses": ["irc.b.example"]})).unwrap(),
+            ),
         ]);
         assert!(shared.called("127.0.0.1").err().unwrap().contains("a, b"), "a shared server names no one network");
         assert!(!shared.is_network_name("127.0.0.1"));

@@ -299,12 +299,13 @@ mod tests {
         assert_eq!(parse("plumb #rust", &specs).unwrap().0, Command::Plumb { room: None, network: None, chat: "#rust".into() });
         assert_eq!(
             parse("unlink !room:example.com irc.example.net #foobar", &specs).unwrap().0,
-            Command::Unlink { room: Some("!room:example.com".into()), network: Some("irc.example.net".into()), chat: Some("#foobar".into()) }
+            Command::Unlink {
+                room: Some("!room:example.com".into()),
+                network: Some("irc.example.net".into()),
+                chat: Some("#foobar".into())
+            }
         );
-        assert_eq!(
-            parse("unlink #foobar", &specs).unwrap().0,
-            Command::Unlink { room: None, network: None, chat: Some("#foobar".into()) }
-        );
+        assert_eq!(parse("unlink #foobar", &specs).unwrap().0, Command::Unlink { room: None, network: None, chat: Some("#foobar".into()) });
         assert_eq!(parse("unlink", &specs).unwrap().0, Command::Unlink { room: None, network: None, chat: None });
         assert!(parse("unlink !r:hs a b c", &specs).is_err());
         assert_eq!(

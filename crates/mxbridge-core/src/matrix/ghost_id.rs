@@ -305,10 +305,17 @@ mod tests {
         assert_eq!(t.literal_localpart(&format!("#{}", "x".repeat(250)), "example.org", &starts), None, "too long for an alias");
 
         let re = regex::Regex::new(&t.namespace_regex_with_literals('#', "example.org", &starts)).unwrap();
-        for ours in ["#_irc_=23rust:example.org", "#_irc_#rust:example.org", "#_irc_#Rust[m]:example.org", "#_irc_oftc.#debian:example.org"] {
+        for ours in ["#_irc_=23rust:example.org", "#_irc_#rust:example.org", "#_irc_#Rust[m]:example.org", "#_irc_oftc.#debian:example.org"]
+        {
             assert!(re.is_match(ours), "{ours}");
         }
-        for foreign in ["#_irc_Rust:example.org", "#_irc_#a b:example.org", "#_irc_#x:example.org.evil", "#other_#x:example.org", "#_irc_efnet.#x:example.org"] {
+        for foreign in [
+            "#_irc_Rust:example.org",
+            "#_irc_#a b:example.org",
+            "#_irc_#x:example.org.evil",
+            "#other_#x:example.org",
+            "#_irc_efnet.#x:example.org",
+        ] {
             assert!(!re.is_match(foreign), "{foreign}");
         }
         assert_eq!(t.namespace_regex_with_literals('#', "example.org", &[]), t.namespace_regex('#', "example.org"));
