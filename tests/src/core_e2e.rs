@@ -75,6 +75,36 @@ async fn test_management_room_help_and_unknown_command() {
     assert!(unknown["content"]["body"].as_str().unwrap().contains("`login"), "unknown commands answer with help");
 }
 
+/// The guides prefix every command with `!`, also in the DM with the bot; there the prefix
+/// is optional, and answers name commands the way the user typed them.
+#[tokio::test]
+async fn test_management_room_takes_commands_with_and_without_the_prefix() {
+    let (mut user, room) = user_with_management_room("prefixuser").await;
+    let help = command(&mut user, &room, "!help", "login").await;
+    let body = help["content"]["body"].as_str().unwrap();
+    assert!(body.contains("`!help`") && body.contains("`!login"), "help typed with `!` lists `!` commands: {body}");
+    let help = command(&mut user, &room, "help", "login").await;
+    let body = help["content"]["body"].as_str().unwrap();
+    assert!(body.contains("`help`") && !body.contains("`!help`"), "help typed without `!` lists bare commands: {body}");
+    let unknown = command(&mut user, &room, "!frobnicate", "Unknown command").await;
+    assert!(unknown["content"]["body"].as_str().unwrap().contains("Unknown command `!frobnicate`"), "{unknown}");
+    let usage = command(&mut user, &room, "!cancel now", "usage").await;
+    assert!(usage["content"]["body"].as_str().unwrap().contains("usage: `!cancel`"), "{usage}");
+
+    // A whole login typed the guides' way, `!cancel` included.
+    command(&mut user, &room, "!login", "user name").await;
+    command(&mut user, &room, "!cancel", "Login cancelled").await;
+    let name = random_name("bang");
+    command(&mut user, &room, "!login", "user name").await;
+    command(&mut user, &room, &name, "code").await;
+    command(&mut user, &room, LOGIN_CODE, "Logged in as").await;
+    let list = command(&mut user, &room, "!list-logins", "Your logins").await;
+    assert!(list["content"]["body"].as_str().unwrap().contains(&name));
+    command(&mut user, &room, "!list-contacts", "echo").await;
+    command(&mut user, &room, "!logout", "Logged out").await;
+    command(&mut user, &room, "list-logins", "no logins").await;
+}
+
 #[tokio::test]
 async fn test_login_wrong_code_retry_cancel_and_list() {
     let (mut user, room) = user_with_management_room("loginuser").await;

@@ -101,9 +101,11 @@ pub struct RawAppservice {
     pub id: String,
     /// The bridge bot.
     pub bot: RawBot,
-    /// Token the bridge uses towards the homeserver (`generate` to create one).
+    /// Token the bridge uses towards the homeserver (`generate`, or left out, to create one).
+    #[serde(default = "token_placeholder")]
     pub as_token: Secret<String>,
-    /// Token the homeserver uses towards the bridge (`generate` to create one).
+    /// Token the homeserver uses towards the bridge (`generate`, or left out, to create one).
+    #[serde(default = "token_placeholder")]
     pub hs_token: Secret<String>,
     /// Localpart template of ghost users; `{{.}}` stands for the escaped remote id.
     pub username_template: String,
@@ -481,6 +483,12 @@ fn check_token(key: &str, token: &Secret<String>) -> Result<(), ConfigError> {
 /// Whether a raw token value still asks to be generated.
 pub fn is_token_placeholder(value: &str) -> bool {
     value == TOKEN_PLACEHOLDER
+}
+
+/// A token left out of the config is one still to be generated, so that
+/// `generate-registration` can read the config before it has filled the tokens in.
+fn token_placeholder() -> Secret<String> {
+    Secret::new(TOKEN_PLACEHOLDER.to_owned())
 }
 
 #[cfg(test)]

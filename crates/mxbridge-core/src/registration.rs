@@ -29,7 +29,9 @@ pub enum RegistrationError {
     #[error("{0}")]
     Network(String),
     /// The config has no line to put a generated token on.
-    #[error("config key `appservice.{0}` is missing (fix: add `{0}: generate` under `appservice:`)")]
+    #[error(
+        "config key `appservice.{0}` is missing and there is no block-style `appservice:` section to add it to (fix: add `{0}: generate` to the `appservice` section)"
+    )]
     MissingToken(&'static str),
 }
 
@@ -113,37 +115,93 @@ impl Registration {
     }
 }
 
+/// The two token keys of the `appservice` section.
+const TOKEN_KEYS: [&str; 2] = ["as_token", "hs_token"];
+
 /// Replaces `as_token: generate` / `hs_token: generate` in the config text with fresh
-/// random tokens. Returns the new text and whether anything changed.
+/// random tokens, in block (`as_token: generate`) and flow style
+/// (`appservice: {…, as_token: generate}`), and adds a token that is left out under the
+/// `appservice:` line. Returns the new text and whether anything changed.
 pub fn fill_in_tokens(config_text: &str) -> Result<(String, bool), RegistrationError> {
     let mut changed = false;
     let mut seen = [false, false];
-    let mut out = String::with_capacity(config_text.len() + 128);
+    let mut out = String::with_capacity(config_text.len() + 160);
     for line in config_text.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        let indent = &line[..line.len() - trimmed.len()];
-        let mut replaced = false;
-        for (i, key) in ["as_token", "hs_token"].into_iter().enumerate() {
-            let Some(rest) = trimmed.strip_prefix(key).and_then(|r| r.strip_prefix(':')) else { continue };
+        let (code, comment) = split_comment(line);
+        let mut code = code.to_owned();
+        for (i, key) in TOKEN_KEYS.into_iter().enumerate() {
+            let Some((value_start, value_end)) = find_value(&code, key) else { continue };
             seen[i] = true;
-            let value = rest.split('#').next().unwrap_or("").trim().trim_matches(['"', '\'']);
+            let value = code[value_start..value_end].trim().trim_matches(['"', '\'']);
             if is_token_placeholder(value) {
-                out.push_str(&format!("{indent}{key}: \"{}\"\n", random_token()));
+                code.replace_range(value_start..value_end, &format!(" \"{}\"", random_token()));
                 changed = true;
-                replaced = true;
             }
         }
-        if !replaced {
-            out.push_str(line);
+        out.push_str(&code);
+        out.push_str(comment);
+    }
+    for (i, key) in TOKEN_KEYS.into_iter().enumerate() {
+        if !seen[i] {
+            out = add_under_appservice(&out, key).ok_or(RegistrationError::MissingToken(key))?;
+            changed = true;
         }
     }
-    if !seen[0] {
-        return Err(RegistrationError::MissingToken("as_token"));
-    }
-    if !seen[1] {
-        return Err(RegistrationError::MissingToken("hs_token"));
-    }
     Ok((out, changed))
+}
+
+/// A line split before its comment (a `#` at the start or after a space, outside quotes).
+fn split_comment(line: &str) -> (&str, &str) {
+    let mut quote = None;
+    let mut prev = ' ';
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '#') if prev.is_whitespace() => return line.split_at(i),
+            _ => {}
+        }
+        prev = c;
+    }
+    match line.strip_suffix('\n') {
+        Some(code) => (code, "\n"),
+        None => (line, ""),
+    }
+}
+
+/// Where the value of `key:` lies in a line's code: after the colon, up to the next `,` or
+/// `}` (flow style) or the end. `None` when the line has no such key.
+fn find_value(code: &str, key: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(found) = code[from..].find(key) {
+        let at = from + found;
+        from = at + key.len();
+        let before = code[..at].chars().next_back();
+        if !before.is_none_or(|c| c.is_whitespace() || c == '{' || c == ',') {
+            continue;
+        }
+        let Some(after) = code[from..].strip_prefix(':') else { continue };
+        let start = code.len() - after.len();
+        let len = after.find([',', '}']).unwrap_or(after.len());
+        return Some((start, start + len));
+    }
+    None
+}
+
+/// The text with `key: "<new token>"` added as the first entry of a block-style
+/// `appservice:` section, indented like the section's next entry.
+fn add_under_appservice(text: &str, key: &str) -> Option<String> {
+    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let at = lines.iter().position(|l| split_comment(l).0.trim_end() == "appservice:")?;
+    let indent: String = lines[at + 1..]
+        .iter()
+        .find(|l| !split_comment(l).0.trim().is_empty())
+        .map(|l| l.chars().take_while(|c| *c == ' ').collect())
+        .filter(|i: &String| !i.is_empty())
+        .unwrap_or_else(|| "    ".to_owned());
+    let added = format!("{indent}{key}: \"{}\"\n", random_token());
+    lines.insert(at + 1, &added);
+    Some(lines.concat())
 }
 
 fn random_token() -> String {
@@ -195,9 +253,33 @@ mod tests {
     }
 
     #[test]
-    fn test_missing_token_key_is_named() {
-        let err = fill_in_tokens("appservice:\n  as_token: generate\n").unwrap_err();
-        assert!(err.to_string().contains("appservice.hs_token"));
+    fn test_missing_token_key_is_added_under_appservice() {
+        let (out, changed) = fill_in_tokens("homeserver: {}\nappservice:  # the section\n  id: x\n  as_token: generate\n").unwrap();
+        assert!(changed);
+        let raw: serde_json::Value = serde_saphyr::from_str(&out).unwrap();
+        for key in TOKEN_KEYS {
+            let token = raw["appservice"][key].as_str().unwrap_or_else(|| panic!("{key} in {out}"));
+            assert_eq!(token.len(), 64, "{out}");
+        }
+        assert_eq!(raw["appservice"]["id"], "x", "{out}");
+        let err = fill_in_tokens("appservice: {id: x, as_token: generate}\n").unwrap_err();
+        assert!(err.to_string().contains("appservice.hs_token"), "{err}");
+        assert!(fill_in_tokens("id: x\n").unwrap_err().to_string().contains("appservice.as_token"));
+    }
+
+    #[test]
+    fn test_flow_style_tokens_are_filled_in() {
+        let text = "appservice: {id: x, as_token: generate, hs_token: 'generate'}  # as_token: generate\n";
+        let (out, changed) = fill_in_tokens(text).unwrap();
+        assert!(changed);
+        let (code, comment) = out.split_once("  #").unwrap();
+        assert!(!code.contains("generate"), "{out}");
+        assert_eq!(comment, " as_token: generate\n", "comments are kept as written");
+        let raw: serde_json::Value = serde_saphyr::from_str(&out).unwrap();
+        assert_eq!(raw["appservice"]["hs_token"].as_str().map(str::len), Some(64), "{out}");
+        let quoted = "appservice:\n  as_token: \"a#b-not-a-comment-token\"\n  hs_token: generate\n";
+        let (out, _) = fill_in_tokens(quoted).unwrap();
+        assert!(out.contains("\"a#b-not-a-comment-token\""), "{out}");
     }
 
     #[test]

@@ -97,6 +97,13 @@ impl ComponentLink {
     }
 }
 
+/// The first address a `host:port` resolves to, as `ip:port`.
+async fn resolve(addr: &str) -> std::io::Result<String> {
+    let mut found = tokio::net::lookup_host(addr).await?;
+    let first = found.next().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, format!("{addr} resolves to no address")))?;
+    Ok(first.to_string())
+}
+
 async fn run(
     opts: LinkOptions,
     mut queue: mpsc::UnboundedReceiver<Outgoing>,
@@ -109,7 +116,12 @@ async fn run(
     let mut unsent: Option<Element> = None;
     loop {
         state.send_replace(LinkState::Connecting);
-        let connected = Component::new_plaintext(&opts.jid, opts.secret.expose(), DnsConfig::addr(&opts.addr), Timeouts::tight()).await;
+        // tokio-xmpp takes only an IP address and port: a host name (`prosody:5347` under
+        // docker-compose) is resolved here, again on every attempt.
+        let connected = match resolve(&opts.addr).await {
+            Ok(addr) => Component::new_plaintext(&opts.jid, opts.secret.expose(), DnsConfig::addr(&addr), Timeouts::tight()).await,
+            Err(why) => Err(tokio_xmpp::Error::Io(why)),
+        };
         let why = match connected {
             Ok(component) => {
                 attempt = 0;

@@ -38,7 +38,27 @@ enum Cmd {
     Healthcheck,
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run_cli() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{}", report(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error as its message and causes. Returning it from `main` would print anyhow's
+/// Debug form, with a backtrace whenever RUST_BACKTRACE is set: noise for a bad config.
+fn report(e: &anyhow::Error) -> String {
+    let mut out = format!("Error: {e}");
+    for cause in e.chain().skip(1) {
+        out.push_str(&format!("\n  caused by: {cause}"));
+    }
+    out
+}
+
+fn run_cli() -> Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Cmd::Run) {
         Cmd::GenerateRegistration { output } => {

@@ -54,6 +54,7 @@ pub(crate) fn build(config: &Config) -> Result<Arc<dyn Network>> {
         "xmpp" => {
             let xmpp: mxbridge_xmpp::XmppConfig =
                 serde_json::from_value(section).context("config section `network` (xmpp) is not valid")?;
+            xmpp.validate()?;
             Ok(mxbridge_xmpp::XmppNetwork::new(xmpp))
         }
         "whatsapp" => {

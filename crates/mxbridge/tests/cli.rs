@@ -122,3 +122,68 @@ fn test_healthcheck_fails_and_says_what_to_check_when_no_bridge_runs() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("127.0.0.1:{free_port}")) && stderr.contains("appservice.port"), "{stderr}");
 }
+
+/// A newcomer's config: the example with the token lines left out, or written in flow style.
+#[test]
+fn test_generate_registration_adds_left_out_tokens() {
+    let dir = temp_dir("notokens");
+    let config = dir.join("config.yaml");
+    let text: String = example_config().lines().filter(|l| !l.contains("_token: generate")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&config, text).unwrap();
+    let out = dir.join("registration.yaml");
+    let generated = mxbridge(&["-c", config.to_str().unwrap(), "generate-registration", "-o", out.to_str().unwrap()]);
+    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+    let check = mxbridge(&["-c", config.to_str().unwrap(), "check-config"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+
+    let flow = dir.join("flow.yaml");
+    let flow_text = "homeserver: {address: \"http://127.0.0.1:8008\", domain: example.org}\n\
+        appservice: {address: \"http://127.0.0.1:29999\", hostname: 127.0.0.1, port: 29999, id: flow, bot: {username: flowbot}, \
+        as_token: generate, hs_token: generate, username_template: \"_flow_{{.}}\"}\n\
+        database: {type: sqlite3, uri: flow.db}\nnetwork: {type: demo}\n";
+    std::fs::write(&flow, flow_text).unwrap();
+    let generated = mxbridge(&["-c", flow.to_str().unwrap(), "generate-registration", "-o", out.to_str().unwrap()]);
+    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+    assert!(!std::fs::read_to_string(&flow).unwrap().contains("generate"));
+}
+
+/// An XMPP server address without its port is named by check-config, not retried forever.
+#[test]
+fn test_check_config_refuses_an_xmpp_server_without_port() {
+    let dir = temp_dir("xmppport");
+    let config = dir.join("config.yaml");
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/example-xmpp.yaml")).unwrap();
+    let text = example
+        .replace("as_token: generate", "as_token: aaaaaaaaaaaaaaaaaaaaaaaa")
+        .replace("hs_token: generate", "hs_token: bbbbbbbbbbbbbbbbbbbbbbbbb");
+    assert!(text.contains("server: 127.0.0.1:5347"), "the example's server line changed");
+    std::fs::write(&config, &text).unwrap();
+    let check = mxbridge(&["-c", config.to_str().unwrap(), "check-config"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    std::fs::write(&config, text.replace("server: 127.0.0.1:5347", "server: 127.0.0.1")).unwrap();
+    let check = mxbridge(&["-c", config.to_str().unwrap(), "check-config"]);
+    assert!(!check.status.success());
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert!(stderr.contains("`network.server`") && stderr.contains("127.0.0.1:5347"), "{stderr}");
+}
+
+/// A user error prints its message and causes, never a backtrace, even with
+/// RUST_BACKTRACE set (as it is on many admins' machines).
+#[test]
+fn test_a_bad_config_prints_no_backtrace() {
+    let dir = temp_dir("backtrace");
+    let config = dir.join("config.yaml");
+    std::fs::write(&config, "homeserver: [not, a, map]\n").unwrap();
+    for setting in ["1", "full"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_mxbridge"))
+            .args(["-c", config.to_str().unwrap(), "check-config"])
+            .env("RUST_BACKTRACE", setting)
+            .env("RUST_LIB_BACKTRACE", setting)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("Error: ") && stderr.contains("config.yaml"), "{stderr}");
+        assert!(!stderr.contains("Stack backtrace") && !stderr.contains("stack backtrace") && !stderr.contains("main.rs"), "{stderr}");
+    }
+}

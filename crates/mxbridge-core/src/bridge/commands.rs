@@ -24,12 +24,23 @@ impl Bridge {
         portal: Option<PortalKey>,
     ) {
         let is_management = matches!(self.store.management_room_owner(room).await, Ok(Some(ref o)) if o == sender);
-        if is_management && portal.is_none() {
-            let word = line.trim().to_ascii_lowercase();
+        // In the management room the prefix is optional (the guides type `!join #channel`,
+        // our README `join #channel`); elsewhere the caller has already stripped it.
+        let in_dm = is_management && portal.is_none();
+        let typed = match line.trim_start().strip_prefix(self.config.command_prefix.as_str()) {
+            Some(rest) if in_dm => Typed { line: rest, prefix: &self.config.command_prefix },
+            _ if in_dm => Typed { line, prefix: "" },
+            _ => Typed { line, prefix: &self.config.command_prefix },
+        };
+        if in_dm {
+            // A login waiting for an answer takes the line as typed (a password may start
+            // with the prefix); only `cancel` stops it.
+            let word = typed.line.trim().to_ascii_lowercase();
             if word != "cancel" && self.login_input(room, sender, event, line).await {
                 return;
             }
         }
+        let line = typed.line;
         let permission = self.permission(sender);
         if permission < Permission::User {
             self.notice(room, "You do not have permission to use this bridge. Ask the bridge admin to add you to bridge.permissions.")
@@ -38,7 +49,9 @@ impl Bridge {
         }
         let (command, spec) = match parse(line, &self.specs) {
             Ok(c) => c,
-            Err(e) => return self.notice(room, &format!("{e}. Send `help` for the list of commands.")).await,
+            Err(e) => {
+                return self.notice(room, &format!("{}. Send {} for the list of commands.", typed.error(&e), typed.cmd("help"))).await;
+            }
         };
         // Networks that connect every user on demand (IRC) do it for the first command that
         // needs a login, not for `help`: asking what the bridge can do connects nobody.
@@ -66,12 +79,16 @@ impl Bridge {
         if let Some(reason) = spec.as_ref().and_then(|s| s.refusal(&caller)) {
             return self.notice(room, &reason).await;
         }
-        let prefix = if is_management { None } else { Some(self.config.command_prefix.as_str()) };
-        info!(sender = %sender, command = ?std::mem::discriminant(&command), "running a command");
+        let prefix = Some(typed.prefix).filter(|p| !p.is_empty());
+        info!(sender = %sender, command = command.name(), "running a command");
         match command {
             Command::Help => self.notice(room, &self.help_text(&caller, prefix)).await,
             Command::Unknown { word } => {
-                let text = format!("Unknown command `{word}`. These are the commands you can use:\n\n{}", self.help_text(&caller, prefix));
+                let text = format!(
+                    "Unknown command `{}{word}`. These are the commands you can use:\n\n{}",
+                    typed.prefix,
+                    self.help_text(&caller, prefix)
+                );
                 self.notice(room, &text).await
             }
             Command::Version => {
@@ -86,9 +103,12 @@ impl Bridge {
             Command::ListLogins => {
                 let logins = self.logins_of(sender);
                 let text = if logins.is_empty() && can_auto_login {
-                    "You are not connected yet: the first command that needs a connection connects you (see `help`).".to_owned()
+                    format!(
+                        "You are not connected yet: the first command that needs a connection connects you (see {}).",
+                        typed.cmd("help")
+                    )
                 } else if logins.is_empty() {
-                    "You have no logins. Send `login` to connect your account.".to_owned()
+                    format!("You have no logins. Send {} to connect your account.", typed.cmd("login"))
                 } else {
                     let lines: Vec<String> = logins
                         .iter()
@@ -100,8 +120,8 @@ impl Bridge {
                 };
                 self.notice(room, &text).await
             }
-            Command::Logout { login } => self.logout(room, sender, login).await,
-            Command::Pm { identifier } => self.pm(room, sender, &identifier).await,
+            Command::Logout { login } => self.logout(room, sender, login, &typed).await,
+            Command::Pm { identifier } => self.pm(room, sender, &identifier, &typed).await,
             Command::Plumb { room: target, network, chat } => self.plumb(room, sender, target.as_deref(), network.as_deref(), &chat).await,
             Command::Unlink { room: target, network, chat } => {
                 self.unlink(room, sender, target.as_deref(), network.as_deref(), chat.as_deref()).await
@@ -136,9 +156,11 @@ impl Bridge {
                 let call = CommandCall { user: sender, name, args: &args, client, portal: portal.as_ref(), portals: Some(&directory) };
                 let text = match self.network.run_command(call).await {
                     Ok(reply) => reply,
-                    Err(CommandError::Unknown) => format!("`{name}` is not available right now. Send `help` for the list of commands."),
-                    Err(e @ CommandError::Usage(_)) => format!("{e}"),
-                    Err(CommandError::Failed(why)) => format!("`{name}` failed: {why}"),
+                    Err(CommandError::Unknown) => {
+                        format!("{} is not available right now. Send {} for the list of commands.", typed.cmd(name), typed.cmd("help"))
+                    }
+                    Err(CommandError::Usage(usage)) => format!("usage: {}", typed.cmd(&usage)),
+                    Err(CommandError::Failed(why)) => format!("{} failed: {why}", typed.cmd(name)),
                 };
                 // Some commands answer only when they fail (IRC's raw `cmd`).
                 if !text.is_empty() {
@@ -163,17 +185,19 @@ impl Bridge {
         self.store.portal(key.chat.as_str(), &key.receiver).await.ok().flatten()
     }
 
-    async fn logout(&self, room: &RoomId, user: &UserId, which: Option<String>) {
+    async fn logout(&self, room: &RoomId, user: &UserId, which: Option<String>, typed: &Typed<'_>) {
         let logins = self.logins_of(user);
         let target = match which {
             Some(w) => logins.into_iter().find(|(id, l)| id.as_str() == w || l.remote_name == w),
             None if logins.len() == 1 => logins.into_iter().next(),
             None => {
-                return self.notice(room, "You have several logins: say which, e.g. `logout <login>` (see `list-logins`).").await;
+                let text =
+                    format!("You have several logins: say which, e.g. {} (see {}).", typed.cmd("logout <login>"), typed.cmd("list-logins"));
+                return self.notice(room, &text).await;
             }
         };
         let Some((id, login)) = target else {
-            return self.notice(room, "No such login. Send `list-logins` to see yours.").await;
+            return self.notice(room, &format!("No such login. Send {} to see yours.", typed.cmd("list-logins"))).await;
         };
         self.logged_out.lock().expect("lock").insert(id.clone(), user.to_owned());
         login.client.logout().await;
@@ -185,9 +209,9 @@ impl Bridge {
         self.notice(room, &format!("Logged out of `{}`.", login.remote_name)).await;
     }
 
-    async fn pm(self: &Arc<Self>, room: &RoomId, user: &UserId, identifier: &str) {
+    async fn pm(self: &Arc<Self>, room: &RoomId, user: &UserId, identifier: &str, typed: &Typed<'_>) {
         let Some((_, l)) = self.logins_of(user).into_iter().next() else {
-            return self.notice(room, "Send `login` first.").await;
+            return self.notice(room, &format!("Send {} first.", typed.cmd("login"))).await;
         };
         let Some(resolver) = l.client.start_dm() else {
             return self.notice(room, &format!("{} cannot start chats from an identifier.", self.info.display_name)).await;
@@ -200,6 +224,29 @@ impl Bridge {
             Ok((_, true)) => self.notice(room, &format!("Created a chat with `{identifier}`: accept the invite.")).await,
             Ok((_, false)) => self.notice(room, &format!("You already have a chat with `{identifier}`: I invited you again.")).await,
             Err(e) => self.notice(room, &format!("Could not create the chat: {e}. Try again later.")).await,
+        }
+    }
+}
+
+/// A command line as the user typed it: the words after the prefix, and the prefix they
+/// used (empty in the management room when they typed none), so that answers name
+/// commands the way the user writes them.
+struct Typed<'a> {
+    line: &'a str,
+    prefix: &'a str,
+}
+
+impl Typed<'_> {
+    /// A command (with its arguments) written as this user writes commands, in backticks.
+    fn cmd(&self, command: &str) -> String {
+        format!("`{}{command}`", self.prefix)
+    }
+
+    /// A grammar error, its usage line written with the user's prefix.
+    fn error(&self, e: &crate::commands::ParseError) -> String {
+        match e {
+            crate::commands::ParseError::Usage(usage) => format!("usage: {}", self.cmd(usage)),
+            other => other.to_string(),
         }
     }
 }

@@ -125,8 +125,9 @@ impl Bridge {
                 return;
             }
             let text = format!(
-                "Hello! I am the {} bridge bot. This room is your management room: send commands here without a prefix.\n{}Send `help` to see what you can do.",
+                "Hello! I am the {} bridge bot. This room is your management room: send commands here, with or without `{}` in front.\n{}Send `help` to see what you can do.",
                 self.info.display_name,
+                self.config.command_prefix,
                 if self.logins_of(&ev.sender).is_empty() && !self.network.login_flows().is_empty() {
                     "Send `login` to connect your account. "
                 } else {

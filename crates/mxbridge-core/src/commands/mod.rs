@@ -137,6 +137,27 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The command's name as written in help, for logs (`unknown` for words that are none).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Help => "help",
+            Self::Version => "version",
+            Self::Login { .. } => "login",
+            Self::Logout { .. } => "logout",
+            Self::Cancel => "cancel",
+            Self::ListLogins => "list-logins",
+            Self::Pm { .. } => "pm",
+            Self::Plumb { .. } => "plumb",
+            Self::Unlink { .. } => "unlink",
+            Self::DeletePortal => "delete-portal",
+            Self::DeleteAllPortals => "delete-all-portals",
+            Self::Network { name, .. } => name,
+            Self::Unknown { .. } => "unknown",
+        }
+    }
+}
+
 /// The core's commands.
 pub fn core_specs() -> Vec<CommandSpec> {
     vec![
@@ -284,6 +305,23 @@ mod tests {
         let (help, spec) = parse("help", &specs).unwrap();
         assert_eq!(help, Command::Help);
         assert_eq!(spec.unwrap().section, HelpSection::General, "the core's help wins");
+    }
+
+    /// Logs name the command (`command=join`), not its enum discriminant.
+    #[test]
+    fn test_command_names_are_the_words_of_help() {
+        let specs = with_network();
+        for (line, name) in [("help", "help"), ("logins", "list-logins"), ("j #rust", "join"), ("pm x", "pm"), ("nope", "unknown")] {
+            assert_eq!(parse(line, &specs).unwrap().0.name(), name, "{line}");
+        }
+        for spec in core_specs() {
+            let line = match spec.name {
+                "pm" => "pm x".to_owned(),
+                "plumb" => "plumb #x".to_owned(),
+                name => name.to_owned(),
+            };
+            assert_eq!(parse(&line, &specs).unwrap().0.name(), spec.name, "{line}");
+        }
     }
 
     #[test]
