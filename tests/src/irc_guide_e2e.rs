@@ -48,12 +48,26 @@ impl Guide {
         ev["content"]["body"].as_str().unwrap_or_default().to_owned()
     }
 
-    /// Fails if the bot answers anything within `quiet` (the guide: "These will not produce a reply").
+    /// Fails if the bot answers anything within `quiet` (the guide: "These will not produce a
+    /// reply"); the notice of the first connection is no answer.
     async fn no_answer(&mut self, quiet: Duration) {
         let bot = self.bot.clone();
-        let answer =
-            self.user.wait_for_event(&self.dm, quiet, move |ev| ev["sender"] == bot.as_str() && ev["type"] == "m.room.message").await;
+        let answer = self
+            .user
+            .wait_for_event(&self.dm, quiet, move |ev| {
+                ev["sender"] == bot.as_str()
+                    && ev["type"] == "m.room.message"
+                    && !ev["content"]["body"].as_str().is_some_and(|b| b.starts_with("Connected to IRC"))
+            })
+            .await;
         assert!(answer.is_err(), "the bot answered: {answer:?}");
+    }
+
+    /// Waits for the bot to say the first connection is up (the guide: "the bot will connect to
+    /// the IRC network, then inform you that you are connected").
+    async fn connected(&mut self) {
+        let bot = self.bot.clone();
+        self.user.wait_for_event(&self.dm, WAIT, bot_says(&bot, "Connected to IRC as")).await.expect("told of the connection");
     }
 
     /// Joins the room of the next invite.
@@ -147,11 +161,14 @@ async fn test_guide_help() {
         "bridgeversion",
         "cmd",
         "feature",
-        "plumb",
         "unlink",
     ] {
         assert!(help.contains(command), "`{command}` is listed: {help}");
     }
+    assert!(!help.contains("plumb"), "help lists only what the user may run, and plumbing is for admins: {help}");
+    let mut admin = Guide::start_as(TestUser::register_or_login("admin").await).await;
+    let help = admin.ask("!help", "join").await;
+    assert!(help.contains("plumb [!room:server] [network] <chat>"), "an admin sees plumb: {help}");
 }
 
 /// `!join [irc.example.net] #channel [key]` without the optional network: the puppet joins
@@ -425,6 +442,7 @@ async fn test_guide_whois() {
     let (_pal, pal_nick) = pal_in(&chan).await;
     let mut g = Guide::start("gwhois").await;
     g.ask(&format!("!join {chan}"), "Joining").await;
+    g.connected().await;
     let puppet = g.nick().await;
     let answer = g.ask(&format!("!whois irc.example.net {pal_nick}"), &pal_nick).await;
     assert!(answer.contains(&chan), "WHOIS shows the IRC user's channel: {answer}");

@@ -102,6 +102,20 @@ impl Bridge {
         self.save_and_activate(&bot, new_login).await.then_some(id)
     }
 
+    /// Whether `user` moderates `room`: power level 50 or more, or one of its creators in a
+    /// room version where creators outrank every level (12 on, where they are in no
+    /// `users` list).
+    async fn is_moderator(&self, room: &RoomId, user: &UserId) -> bool {
+        if self.power_level_of(room, user).await >= MODERATOR_LEVEL {
+            return true;
+        }
+        let Ok(Some(create)) = self.matrix.get_state_event(room, "m.room.create", "").await else { return false };
+        let creators_outrank = create["content"]["room_version"].as_str().and_then(|v| v.parse::<u32>().ok()).is_some_and(|v| v >= 12);
+        let is_creator = create["sender"] == user.as_str()
+            || create["content"]["additional_creators"].as_array().is_some_and(|c| c.iter().any(|u| u == user.as_str()));
+        creators_outrank && is_creator
+    }
+
     /// `unlink [!room] [network] [chat]`: a network or chat given must be what the room is
     /// linked to, so a typo never unlinks the wrong room.
     pub(crate) async fn unlink(&self, here: &RoomId, user: &UserId, named: Option<&str>, network: Option<&str>, chat: Option<&str>) {
@@ -109,7 +123,7 @@ impl Bridge {
             Ok(r) => r,
             Err(why) => return self.notice(here, &why).await,
         };
-        let allowed = self.permission(user) >= Permission::Admin || self.power_level_of(&room, user).await >= MODERATOR_LEVEL;
+        let allowed = self.permission(user) >= Permission::Admin || self.is_moderator(&room, user).await;
         if !allowed {
             return self.notice(here, "`unlink` is for bridge admins and the room's moderators.").await;
         }
