@@ -521,6 +521,13 @@ async fn test_guide_unlink() {
 
     moderator.ask(&format!("!unlink {room} irc.example.net {foobar}"), "no longer linked").await;
     next_matching(&mut pal.incoming, |m| matches!(&m.command, Command::PART(..)) && m.source_nickname() == Some(relay.as_str())).await;
+    moderator.ask(&format!("!unlink {room} irc.example.net {foobar}"), "not linked to anything").await;
+
+    // A bridge admin who is not even in the room may unlink it too.
+    admin.ask(&format!("!plumb {room} irc.network.net {foobar}"), "Linked").await;
+    next_join_of(&mut pal.incoming, "MatrixBridge").await;
+    admin.ask(&format!("!unlink {room} irc.example.net {foobar}"), "no longer linked").await;
+    next_matching(&mut pal.incoming, |m| matches!(&m.command, Command::PART(..)) && m.source_nickname() == Some(relay.as_str())).await;
 }
 
 // ---- Aliases ----
