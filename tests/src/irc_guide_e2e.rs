@@ -233,6 +233,9 @@ async fn test_guide_join_locked_channel_with_key() {
     assert!(joins_within(&mut pal.incoming, "gkey", WAIT).await.is_some(), "the key lets the puppet in");
     let room = g.accept_invite().await;
     assert_eq!(g.user.get_state(&room, "m.room.name", "").await["name"], locked.as_str());
+    // The key is kept for rejoins: after a reconnect the puppet is back in the channel.
+    g.ask("!reconnect", "Reconnected to testnet").await;
+    assert!(joins_within(&mut pal.incoming, "gkey", WAIT).await.is_some(), "rejoined with the key");
 }
 
 /// `!nick [irc.example.net] DesiredNick`, and `!nick` alone showing the nick and how to change it.
