@@ -157,3 +157,37 @@ async fn test_plumbing_names_the_network_and_relays_through_that_networks_bot() 
     let (_, text) = next_privmsg(&mut pal.incoming, |from, t| from == bot_nick && t.ends_with("relayed on beta")).await;
     assert!(text.starts_with("<relayonly"), "relayed by beta's bot connection, naming the sender: {text}");
 }
+
+/// Multi-network aliases in matrix-appservice-irc's literal style, `#_ircn_alpha.#chan`, and
+/// networks named by a server address (`irc.alpha.example` is alpha's configured address;
+/// `127.0.0.1` is both networks' server, so it names neither).
+#[tokio::test]
+async fn test_literal_aliases_and_server_addresses_name_their_network() {
+    let config = shared_bridge();
+    let bot = config.bot_user_id.to_string();
+    let domain = config.domain.to_string();
+    let channel = format!("#lit{}", rand::random::<u32>());
+    let (host, port) = irc_addr();
+    let pal_nick = format!("pal{}", rand::random::<u32>() % 1_000_000);
+    let mut pal = connect(&ConnectOptions::new(host, port, &pal_nick)).await.expect("the IRC user connects");
+    pal.sender.send_join(&channel).unwrap();
+
+    let mut user = TestUser::register("multilit").await;
+    let literal = format!("#_ircn_alpha.{channel}:{domain}");
+    let room = user.join(&literal).await;
+    let puppet = next_join_of(&mut pal.incoming, "multilit").await;
+    assert!(puppet.ends_with("[m]"), "alpha's puppet: {puppet}");
+    assert_eq!(user.get_state(&room, "m.room.canonical_alias", "").await["alias"], literal.as_str());
+    let escaped = format!("#_ircn_alpha.=23{}:{domain}", &channel[1..]);
+    assert_eq!(user.resolve_alias(&escaped).await.as_deref(), Some(room.as_str()), "the escaped form is the same room");
+    user.send_text(&room, "literal on alpha").await;
+    next_privmsg(&mut pal.incoming, |from, t| from == puppet && t == "literal on alpha").await;
+
+    let dm = user.create_dm(&bot).await;
+    user.wait_for_event(&dm, WAIT, notice_from(&bot, "management room")).await.expect("welcome");
+    let other = format!("#lat{}", rand::random::<u32>());
+    let joining = command(&mut user, &dm, &bot, &format!("join irc.alpha.example {other}"), "Joining").await;
+    assert!(joining.contains(" on alpha as "), "{joining}");
+    let ambiguous = command(&mut user, &dm, &bot, &format!("join 127.0.0.1 {other}"), "address of several networks").await;
+    assert!(ambiguous.contains("alpha, beta"), "{ambiguous}");
+}

@@ -9,6 +9,7 @@ mod harness;
 mod irc_connection;
 mod irc_e2e;
 mod irc_flows_e2e;
+mod irc_guide_e2e;
 mod irc_mappings_e2e;
 mod irc_networks_e2e;
 mod irc_nicks_e2e;

@@ -25,6 +25,9 @@ pub enum RegistrationError {
         /// Why.
         source: std::io::Error,
     },
+    /// The network section could not be read to learn its alias forms.
+    #[error("{0}")]
+    Network(String),
     /// The config has no line to put a generated token on.
     #[error(
         "config key `appservice.{0}` is missing and there is no block-style `appservice:` section to add it to (fix: add `{0}: generate` to the `appservice` section)"
@@ -80,13 +83,18 @@ pub struct Namespace {
 
 impl Registration {
     /// The registration for a validated config and a network's protocol id.
-    pub fn from_config(config: &Config, protocol: &str) -> Self {
+    /// `literal_alias_starts` is the network's [`crate::network::Network::literal_alias_starts`]:
+    /// the alias namespace then claims those literal aliases too.
+    pub fn from_config(config: &Config, protocol: &str, literal_alias_starts: &[String]) -> Self {
         let domain = config.domain.as_str();
         let bot = config.bot_user_id.localpart();
         let mut users = vec![Namespace { exclusive: true, regex: format!("^@{}:{}$", regex::escape(bot), regex::escape(domain)) }];
         users.push(Namespace { exclusive: true, regex: config.username_template.namespace_regex('@', domain) });
-        let mut aliases: Vec<Namespace> =
-            config.alias_template.iter().map(|t| Namespace { exclusive: true, regex: t.namespace_regex('#', domain) }).collect();
+        let mut aliases: Vec<Namespace> = config
+            .alias_template
+            .iter()
+            .map(|t| Namespace { exclusive: true, regex: t.namespace_regex_with_literals('#', domain, literal_alias_starts) })
+            .collect();
         // Homeservers let an appservice create only aliases it claims: the rooms it makes for
         // `bridge.mappings` get theirs through these claims, which leave them to anyone else too.
         aliases.extend(mapped_aliases(config).map(|alias| Namespace { exclusive: false, regex: format!("^{}$", regex::escape(alias)) }));
@@ -215,8 +223,14 @@ fn random_token() -> String {
 }
 
 /// The whole `generate-registration` command: fills in tokens in the config file, validates
-/// it, and writes the registration to `out`.
-pub fn generate(config_path: &Path, out: &Path, protocol: &str) -> Result<Registration, RegistrationError> {
+/// it, and writes the registration to `out`. `literal_alias_starts` asks the network built
+/// from the validated config for its literal alias forms (an error says what to fix).
+pub fn generate(
+    config_path: &Path,
+    out: &Path,
+    protocol: &str,
+    literal_alias_starts: impl FnOnce(&Config) -> Result<Vec<String>, String>,
+) -> Result<Registration, RegistrationError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
         move |source| RegistrationError::Io { path, source }
@@ -227,7 +241,8 @@ pub fn generate(config_path: &Path, out: &Path, protocol: &str) -> Result<Regist
         std::fs::write(config_path, &text).map_err(io(config_path))?;
     }
     let config = Config::load(config_path)?;
-    let registration = Registration::from_config(&config, protocol);
+    let starts = literal_alias_starts(&config).map_err(RegistrationError::Network)?;
+    let registration = Registration::from_config(&config, protocol, &starts);
     std::fs::write(out, registration.to_yaml()).map_err(io(out))?;
     Ok(registration)
 }
@@ -292,7 +307,7 @@ mod tests {
     fn test_registration_namespaces_are_exclusive_and_anchored() {
         let text = "homeserver: {address: 'http://hs:8008', domain: example.org}\nappservice: {address: 'http://br:1', hostname: 0.0.0.0, port: 1, id: net, bot: {username: netbot}, as_token: aaaaaaaaaaaaaaaaaaaa, hs_token: bbbbbbbbbbbbbbbbbbbb, username_template: '_net_{{.}}', alias_template: '_net_{{.}}'}\ndatabase: {type: sqlite3, uri: x.db}\n";
         let config = Config::from_raw(RawConfig::parse(text, Path::new("x")).unwrap(), Path::new(".")).unwrap();
-        let reg = Registration::from_config(&config, "net");
+        let reg = Registration::from_config(&config, "net", &["#".to_owned()]);
         assert!(!reg.rate_limited);
         assert!(reg.receive_ephemeral);
         assert_eq!(reg.sender_localpart, "netbot");
@@ -300,6 +315,8 @@ mod tests {
             assert!(ns.exclusive);
             assert!(ns.regex.starts_with('^') && ns.regex.ends_with('$'), "{}", ns.regex);
         }
+        let aliases = regex::Regex::new(&reg.namespaces.aliases[0].regex).unwrap();
+        assert!(aliases.is_match("#_net_=23x:example.org") && aliases.is_match("#_net_#x:example.org"), "both alias forms are claimed");
         let yaml = reg.to_yaml();
         assert!(yaml.contains("sender_localpart: netbot"), "{yaml}");
         assert!(yaml.contains("rate_limited: false"), "{yaml}");

@@ -186,6 +186,9 @@ pub(crate) struct Inner {
     pub(crate) link: watch::Sender<Option<Link>>,
     /// Channels to be in, rejoined after every reconnect and bridge restart.
     pub(crate) channels: Mutex<BTreeSet<String>>,
+    /// Keys (`+k`) of channels joined with one, by casefolded name, for every rejoin of this
+    /// connection's life (kept in memory only: a key is a password).
+    pub(crate) channel_keys: Mutex<HashMap<String, String>>,
     /// Who is in each channel (casefolded names), so a QUIT or NICK reaches every room.
     pub(crate) members: Mutex<HashMap<String, HashMap<String, u8>>>,
     running: AtomicBool,
@@ -203,6 +206,14 @@ pub(crate) struct Inner {
     pub(crate) pending_whois: Mutex<Vec<PendingWhois>>,
 }
 
+impl Inner {
+    /// `JOIN channel [key]`, with the key it was joined with.
+    fn join_command(&self, channel: &str) -> Command {
+        let key = self.channel_keys.lock().expect("lock").get(&casefold(channel)).cloned();
+        Command::JOIN(channel.to_owned(), key, None)
+    }
+}
+
 impl IrcClient {
     pub(crate) fn new(shared: Arc<Shared>, user: String, nick: String, events: EventSink) -> Self {
         let (link, _) = watch::channel(None);
@@ -214,6 +225,7 @@ impl IrcClient {
                 events,
                 link,
                 channels: Mutex::new(BTreeSet::new()),
+                channel_keys: Mutex::new(HashMap::new()),
                 members: Mutex::new(HashMap::new()),
                 running: AtomicBool::new(false),
                 generation: watch::channel(0).0,
@@ -254,13 +266,24 @@ impl IrcClient {
     /// Joins a channel now if connected, and after every (re)connect; starts the
     /// connection if it was idle.
     pub fn join(&self, channel: &str) {
+        self.join_with_key(channel, None);
+    }
+
+    /// Joins a channel with its key (`+k`), now or as soon as the connection is up, and
+    /// again on every reconnect.
+    pub fn join_with_key(&self, channel: &str, key: Option<&str>) {
         let channel = crate::sanitize::word(channel);
+        if let Some(key) = key {
+            self.inner.channel_keys.lock().expect("lock").insert(casefold(&channel), crate::sanitize::word(key));
+        }
         let added = {
             let mut channels = self.inner.channels.lock().expect("lock");
             if channels.iter().any(|c| casefold(c) == casefold(&channel)) { false } else { channels.insert(channel.clone()) }
         };
-        if let Some(link) = self.inner.link.borrow().as_ref() {
-            let _ = link.sender.send_join(&channel);
+        if let Some(link) = self.inner.link.borrow().as_ref()
+            && let Err(e) = link.sender.send(self.inner.join_command(&channel))
+        {
+            tracing::debug!(error = %e, "a JOIN waits for the next connection");
         }
         if added {
             self.inner.clone().persist();
@@ -473,7 +496,7 @@ impl Inner {
                     let previous = std::mem::replace(&mut *self.nick.lock().expect("lock"), conn.nick.clone());
                     self.shared.puppets.rename(&previous, &conn.nick, &self.user);
                     for channel in self.channels.lock().expect("lock").iter() {
-                        let _ = conn.sender.send_join(channel);
+                        let _ = conn.sender.send(self.join_command(channel));
                     }
                     let multiline = conn
                         .caps

@@ -56,7 +56,7 @@ pub(crate) fn specs(config: &IrcConfig) -> Vec<CommandSpec> {
 
 pub(crate) async fn run(network: &IrcNetwork, call: CommandCall<'_>) -> Result<String, CommandError> {
     let config = network.config();
-    let args = strip_network(&config.name, &network.shared.network_names, call.name, call.args)?;
+    let args = strip_network(config, &network.shared.network_names, call.name, call.args)?;
     if call.name == "bridgeversion" {
         return Ok(format!("mxbridge {} (IRC: {} at {})", env!("CARGO_PKG_VERSION"), config.name, config.server));
     }
@@ -66,7 +66,8 @@ pub(crate) async fn run(network: &IrcNetwork, call: CommandCall<'_>) -> Result<S
     match (call.name, args) {
         ("join", [channel] | [channel, _]) => join(network, &irc, channel, args.get(1)),
         ("join", _) => Err(CommandError::Usage("join [net] <#channel> [key]".into())),
-        ("nick", []) => Ok(format!("Your nick on {} is {}.", config.name, irc.nick())),
+        // The nick comes last: people and tests read it from the end of the line.
+        ("nick", []) => Ok(format!("To change it, send `nick <new nick>`. Your nick on {} is {}.", config.name, irc.nick())),
         ("nick", [wanted]) => {
             let Some(valid) = nick::sanitize(wanted, nick::DEFAULT_NICKLEN).filter(|n| n == wanted) else {
                 return Err(CommandError::Failed(format!(
@@ -144,12 +145,12 @@ pub(crate) async fn run(network: &IrcNetwork, call: CommandCall<'_>) -> Result<S
     }
 }
 
-/// Drops a leading network name; a name of another network is an error, not a channel.
-/// The arguments without a leading name of this network (`own`); a leading word that
-/// names another network (`known` lists all of this bridge's) is an error.
-fn strip_network<'a>(own: &str, known: &[String], command: &str, args: &'a [String]) -> Result<&'a [String], CommandError> {
+/// The arguments without a leading word naming this network (its name, server or other
+/// address: `join irc.example.net #rust`); a leading word that names another network
+/// (`known` lists all of this bridge's) is an error, not a channel.
+fn strip_network<'a>(own: &IrcConfig, known: &[String], command: &str, args: &'a [String]) -> Result<&'a [String], CommandError> {
     let Some(first) = args.first() else { return Ok(args) };
-    if first.eq_ignore_ascii_case(own) {
+    if own.is_called(first) {
         return Ok(&args[1..]);
     }
     // `join othernet #chan`, `nick othernet Name`: a word before the real arguments that is
@@ -162,8 +163,9 @@ fn strip_network<'a>(own: &str, known: &[String], command: &str, args: &'a [Stri
     };
     if names_a_network {
         return Err(CommandError::Failed(format!(
-            "this bridge has no network called `{first}`; name one of: {} (or none for {own})",
-            known.join(", ")
+            "this bridge has no network called `{first}`; name one of: {} (by name or server address), or none for {}",
+            known.join(", "),
+            own.name
         )));
     }
     Ok(args)
@@ -182,14 +184,9 @@ fn join(network: &IrcNetwork, irc: &IrcClient, channel: &str, key: Option<&Strin
             "this bridge only bridges channels its admin linked; ask them to plumb the channel into a room".into(),
         ));
     }
-    match key {
-        Some(key) => {
-            let link = irc.live_link().map_err(|e| CommandError::Failed(e.user_message()))?;
-            let _ = link.sender.send(Command::JOIN(sanitize::word(channel), Some(sanitize::word(key)), None));
-            irc.join(channel);
-        }
-        None => irc.join(channel),
-    }
+    // With a key the JOIN waits for the connection like any other: the guide's first
+    // command may well be `join irc.example.com #locked password`.
+    irc.join_with_key(channel, key.map(String::as_str));
     let on = if network.shared.network_names.len() > 1 { format!(" on {}", config.name) } else { String::new() };
     Ok(format!("Joining {channel}{on} as {}; you will be invited to its room.", irc.nick()))
 }
@@ -274,6 +271,15 @@ fn raw(irc: &IrcClient, verb: &str, params: &[String]) -> Result<String, Command
     if REFUSED_RAW.contains(&verb) {
         return Err(CommandError::Failed(format!("{verb} would break your bridged connection; use the bridge's own commands instead")));
     }
+    // `cmd PRIVMSG nick some words` (the guide's `!cmd PRIVMSG USERNAME MESSAGE`): the whole
+    // message after the target is the text, as a user means it, not just its first word.
+    let joined;
+    let params = if matches!(verb, "PRIVMSG" | "NOTICE") && params.len() > 2 {
+        joined = [params[0].clone(), params[1..].join(" ")];
+        &joined[..]
+    } else {
+        params
+    };
     // Every parameter is one line; only the last may hold spaces (it is sent as trailing).
     let mut clean: Vec<String> = params.iter().map(|p| sanitize::one_line(p)).collect();
     let last = clean.pop();
@@ -299,19 +305,20 @@ mod tests {
     }
 
     #[test]
-    fn test_a_leading_network_name_is_dropped_and_another_is_an_error() {
+    fn test_a_leading_network_name_or_address_is_dropped_and_another_is_an_error() {
         let c = config();
-        assert_eq!(
-            strip_network(&c.name, std::slice::from_ref(&c.name), "join", &args(&["LIBERA", "#rust"])).unwrap(),
-            &args(&["#rust"])[..]
-        );
-        assert_eq!(
-            strip_network(&c.name, std::slice::from_ref(&c.name), "join", &args(&["#rust", "key"])).unwrap(),
-            &args(&["#rust", "key"])[..]
-        );
-        assert!(strip_network(&c.name, std::slice::from_ref(&c.name), "join", &args(&["oftc", "#rust"])).is_err());
-        assert!(strip_network(&c.name, std::slice::from_ref(&c.name), "reconnect", &args(&["oftc"])).is_err());
-        assert_eq!(strip_network(&c.name, std::slice::from_ref(&c.name), "reconnect", &args(&["libera"])).unwrap().len(), 0);
-        assert_eq!(strip_network(&c.name, std::slice::from_ref(&c.name), "nick", &args(&["NewNick"])).unwrap(), &args(&["NewNick"])[..]);
+        let known = std::slice::from_ref(&c.name);
+        assert_eq!(strip_network(&c, known, "join", &args(&["LIBERA", "#rust"])).unwrap(), &args(&["#rust"])[..]);
+        assert_eq!(strip_network(&c, known, "join", &args(&["irc.example", "#rust", "key"])).unwrap(), &args(&["#rust", "key"])[..]);
+        assert_eq!(strip_network(&c, known, "join", &args(&["#rust", "key"])).unwrap(), &args(&["#rust", "key"])[..]);
+        assert!(strip_network(&c, known, "join", &args(&["oftc", "#rust"])).is_err());
+        assert!(strip_network(&c, known, "reconnect", &args(&["oftc"])).is_err());
+        assert_eq!(strip_network(&c, known, "reconnect", &args(&["libera"])).unwrap().len(), 0);
+        assert_eq!(strip_network(&c, known, "nick", &args(&["NewNick"])).unwrap(), &args(&["NewNick"])[..]);
+        for command in ["nick", "storepass", "removepass", "username", "reconnect", "listrooms", "whois", "cmd"] {
+            let words = args(&["irc.example", "x"]);
+            let rest = strip_network(&c, known, command, &words).unwrap();
+            assert_eq!(rest, &args(&["x"])[..], "{command} takes the server address first");
+        }
     }
 }

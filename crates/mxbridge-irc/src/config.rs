@@ -33,13 +33,26 @@ pub enum IrcConfigError {
     BadName { index: usize, name: String },
     #[error("config key `network.networks[{index}].name`: `{name}` is used twice (fix: give each network its own name)")]
     DuplicateName { index: usize, name: String },
+    #[error(
+        "config key `{key}`: `{address}` is not a server address (fix: a host name or IP address such as irc.example.net, \
+         letters, digits, `.`, `-` and `:` only)"
+    )]
+    BadAddress { key: String, address: String },
+    #[error(
+        "config key `{key}`: `{address}` already names the network `{other}` (fix: give each network addresses of its own, \
+         or commands naming it could not tell the networks apart)"
+    )]
+    SharedAddress { key: String, address: String, other: String },
 }
 
 impl IrcSection {
     /// The networks, checked.
     pub fn networks(self) -> Result<Vec<IrcConfig>, IrcConfigError> {
         let networks = match self {
-            Self::One(config) => return Ok(vec![config]),
+            Self::One(config) => {
+                check_addresses(std::slice::from_ref(&config), |_| "network.addresses".to_owned())?;
+                return Ok(vec![config]);
+            }
             Self::Several(SeveralNetworks { networks }) => networks,
         };
         if networks.is_empty() {
@@ -55,8 +68,30 @@ impl IrcSection {
                 return Err(IrcConfigError::DuplicateName { index, name: name.clone() });
             }
         }
+        check_addresses(&networks, |index| format!("network.networks[{index}].addresses"))?;
         Ok(networks)
     }
+}
+
+/// Every extra address looks like a host, and names no other network (by its name, server
+/// or addresses). Two networks may share a `server` (the tests do): naming that address
+/// is then refused as ambiguous when a command uses it.
+fn check_addresses(networks: &[IrcConfig], key: impl Fn(usize) -> String) -> Result<(), IrcConfigError> {
+    for (index, network) in networks.iter().enumerate() {
+        for address in &network.addresses {
+            let host_like = !address.is_empty() && address.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
+            if !host_like {
+                return Err(IrcConfigError::BadAddress { key: key(index), address: address.clone() });
+            }
+            let other = networks.iter().enumerate().find(|(i, n)| {
+                *i != index && (n.name.eq_ignore_ascii_case(address) || n.addresses.iter().any(|a| a.eq_ignore_ascii_case(address)))
+            });
+            if let Some((_, other)) = other {
+                return Err(IrcConfigError::SharedAddress { key: key(index), address: address.clone(), other: other.name.clone() });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One IRC network's settings.
@@ -69,6 +104,11 @@ pub struct IrcConfig {
     pub name: String,
     /// Server host name.
     pub server: String,
+    /// Other addresses of the network (its other servers, or the name users know it by,
+    /// like `irc.example.net`): commands accept them, like the name and `server`, as the
+    /// optional network argument (`join irc.example.net #rust`).
+    #[serde(default)]
+    pub addresses: Vec<String>,
     /// Server port.
     #[serde(default = "default_port")]
     pub port: u16,
@@ -182,6 +222,14 @@ fn default_displayname_template() -> String {
 }
 
 impl IrcConfig {
+    /// Whether a command's word names this network: its name, its server, or one of its
+    /// other addresses (case-insensitive, as host names are).
+    pub fn is_called(&self, word: &str) -> bool {
+        self.name.eq_ignore_ascii_case(word)
+            || self.server.eq_ignore_ascii_case(word)
+            || self.addresses.iter().any(|a| a.eq_ignore_ascii_case(word))
+    }
+
     /// The display name of an IRC user's ghost.
     pub fn display_name(&self, nick: &str) -> String {
         self.displayname_template.replace("{network}", &self.name).replace("{nick}", nick)
@@ -221,6 +269,30 @@ mod tests {
         let twice = twice.expect_err("refused");
         assert_eq!(twice, IrcConfigError::DuplicateName { index: 1, name: "a".into() });
         assert!(twice.to_string().contains("network.networks[1].name"), "the message names the key");
+    }
+
+    #[test]
+    fn test_networks_are_called_by_name_server_or_address_and_addresses_are_checked() {
+        let one = section(serde_json::json!({"name": "libera", "server": "irc.libera.chat", "addresses": ["irc.example.net"]})).unwrap();
+        for word in ["libera", "LIBERA", "irc.libera.chat", "IRC.Example.NET"] {
+            assert!(one[0].is_called(word), "{word}");
+        }
+        assert!(!one[0].is_called("#libera") && !one[0].is_called("irc.oftc.net"));
+
+        let bad = section(serde_json::json!({"name": "a", "server": "x", "addresses": ["irc example"]})).unwrap_err();
+        assert_eq!(bad, IrcConfigError::BadAddress { key: "network.addresses".into(), address: "irc example".into() });
+        assert!(section(serde_json::json!({"server": "x", "addresses": ["#chan"]})).is_err(), "a channel is no address");
+        let shared = section(serde_json::json!({"networks": [
+            {"name": "a", "server": "x", "addresses": ["irc.example.net"]},
+            {"name": "b", "server": "x", "addresses": ["IRC.example.net"]}
+        ]}))
+        .unwrap_err();
+        assert!(shared.to_string().contains("network.networks[0].addresses") && shared.to_string().contains("`b`"), "{shared}");
+        let named =
+            section(serde_json::json!({"networks": [{"name": "a", "server": "x", "addresses": ["b"]}, {"name": "b", "server": "y"}]}));
+        assert!(named.is_err(), "an address may not be another network's name");
+        let same_server = section(serde_json::json!({"networks": [{"name": "a", "server": "x"}, {"name": "b", "server": "x"}]}));
+        assert!(same_server.is_ok(), "two networks may share a server (then naming it is ambiguous)");
     }
 
     #[test]

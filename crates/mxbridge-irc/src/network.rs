@@ -119,7 +119,12 @@ impl Network for IrcNetwork {
     }
 
     fn is_network_name(&self, word: &str) -> bool {
-        word.eq_ignore_ascii_case(&self.config().name)
+        self.config().is_called(word)
+    }
+
+    fn literal_alias_starts(&self) -> Vec<String> {
+        // Channels as written, as matrix-appservice-irc's aliases have them (`#_irc_#rust`).
+        ["#", "&"].iter().map(|sigil| self.shared.ids.channel(sigil).as_str().to_owned()).collect()
     }
 
     fn ghost_display_name(&self, _remote: &RemoteUserId, name: &str) -> String {
@@ -187,7 +192,8 @@ mod tests {
         let n = network(serde_json::json!({"dynamic_channels": false}));
         assert!(n.chat_for_alias("#rust").is_none());
         assert!(n.chat_id("#rust").is_some(), "an admin may still plumb it");
-        assert!(n.is_network_name("LIBERA") && !n.is_network_name("oftc"));
+        assert!(n.is_network_name("LIBERA") && n.is_network_name("irc.example") && !n.is_network_name("oftc"));
+        assert_eq!(n.literal_alias_starts(), ["#", "&"], "a bridge of one network has its channels as written in aliases");
         assert_eq!(n.status_room_name(), "libera IRC Bridge status");
     }
 }

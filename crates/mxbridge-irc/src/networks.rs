@@ -55,6 +55,23 @@ impl IrcNetworks {
         self.networks.iter().find(|n| n.config().name.eq_ignore_ascii_case(name))
     }
 
+    /// The network a command's word names: its name, server or other address. A server
+    /// that several networks share names none of them (an error asking for the name).
+    fn called(&self, word: &str) -> Result<Option<&Arc<IrcNetwork>>, String> {
+        if let Some(network) = self.named(word) {
+            return Ok(Some(network));
+        }
+        let matching: Vec<&Arc<IrcNetwork>> = self.networks.iter().filter(|n| n.config().is_called(word)).collect();
+        match matching.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one)),
+            several => {
+                let names: Vec<&str> = several.iter().map(|n| n.config().name.as_str()).collect();
+                Err(format!("`{word}` is the address of several networks here ({}): name the one you mean", names.join(", ")))
+            }
+        }
+    }
+
     fn default_network(&self) -> &Arc<IrcNetwork> {
         &self.networks[0]
     }
@@ -135,7 +152,11 @@ impl Network for IrcNetworks {
     }
 
     fn is_network_name(&self, word: &str) -> bool {
-        self.named(word).is_some()
+        self.called(word).is_ok_and(|n| n.is_some())
+    }
+
+    fn literal_alias_starts(&self) -> Vec<String> {
+        self.networks.iter().flat_map(|n| n.literal_alias_starts()).collect()
     }
 
     fn status_room_name(&self) -> String {
@@ -153,7 +174,11 @@ impl Network for IrcNetworks {
     }
 
     async fn run_command(&self, call: CommandCall<'_>) -> Result<String, CommandError> {
-        if let Some(network) = call.args.first().and_then(|word| self.named(word)) {
+        let called = match call.args.first() {
+            Some(word) => self.called(word).map_err(CommandError::Failed)?,
+            None => None,
+        };
+        if let Some(network) = called {
             self.connect_for_command(call.user, network).await;
             return self.run_on(network, &call, &call.args[1..]).await;
         }
@@ -179,7 +204,7 @@ impl Network for IrcNetworks {
 
     fn chat_id_on(&self, network: Option<&str>, name: &str) -> Option<RemoteChatId> {
         match network {
-            Some(network) => self.named(network)?.chat_id(name),
+            Some(network) => self.called(network).ok()??.chat_id(name),
             None => self.chat_id(name),
         }
     }
@@ -233,6 +258,26 @@ mod tests {
         assert_eq!(n.dm_chat_for(&RemoteUserId::new("oftc.bob")).unwrap().as_str(), "oftc.bob");
         assert!(n.dm_chat_for(&RemoteUserId::new("bob")).is_none(), "a user of no configured network");
         assert!(n.is_network_name("Libera") && n.is_network_name("oftc") && !n.is_network_name("efnet"));
+    }
+
+    #[test]
+    fn test_networks_are_named_by_server_address_and_aliases_have_a_literal_form() {
+        let n = networks();
+        assert!(n.is_network_name("irc.oftc.example"), "by server");
+        assert_eq!(n.chat_id_on(Some("IRC.OFTC.example"), "#Debian").unwrap().as_str(), "oftc.#debian");
+        assert_eq!(n.literal_alias_starts(), ["libera.#", "libera.&", "oftc.#", "oftc.&"]);
+        assert_eq!(n.chat_for_alias("libera.#Rust").unwrap().as_str(), "libera.#rust", "the literal form, as written");
+        let shared = IrcNetworks::new(vec![
+            ("a".into(), serde_json::from_value(serde_json::json!({"name": "a", "server": "127.0.0.1"})).unwrap()),
+            (
+                "b".into(),
+                serde_json::from_value(serde_json::json!({"name": "b", "server": "127.0.0.1", "addresses": ["irc.b.example"]})).unwrap(),
+            ),
+        ]);
+        assert!(shared.called("127.0.0.1").err().unwrap().contains("a, b"), "a shared server names no one network");
+        assert!(!shared.is_network_name("127.0.0.1"));
+        let b = shared.called("irc.b.example").unwrap().map(|n| n.config().name.clone());
+        assert_eq!(b.as_deref(), Some("b"));
     }
 
     #[test]

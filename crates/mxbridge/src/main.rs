@@ -63,7 +63,9 @@ fn run_cli() -> Result<()> {
     match cli.command.unwrap_or(Cmd::Run) {
         Cmd::GenerateRegistration { output } => {
             let protocol = networks::protocol_of(&cli.config)?;
-            let reg = mxbridge_core::registration::generate(&cli.config, &output, &protocol)?;
+            // The network is built (no I/O) only to ask which literal alias forms it has.
+            let literal_starts = |config: &Config| networks::build(config).map(|n| n.literal_alias_starts()).map_err(|e| format!("{e:#}"));
+            let reg = mxbridge_core::registration::generate(&cli.config, &output, &protocol, literal_starts)?;
             eprintln!("Wrote {} for appservice `{}`.", output.display(), reg.id);
             eprintln!("Add its path to app_service_config_files in your homeserver's config and restart the homeserver.");
             Ok(())

@@ -123,7 +123,9 @@ impl Bridge {
             Command::Logout { login } => self.logout(room, sender, login, &typed).await,
             Command::Pm { identifier } => self.pm(room, sender, &identifier, &typed).await,
             Command::Plumb { room: target, network, chat } => self.plumb(room, sender, target.as_deref(), network.as_deref(), &chat).await,
-            Command::Unlink { room: target } => self.unlink(room, sender, target.as_deref()).await,
+            Command::Unlink { room: target, network, chat } => {
+                self.unlink(room, sender, target.as_deref(), network.as_deref(), chat.as_deref()).await
+            }
             Command::DeletePortal => {
                 let Some(row) = self.portal_row(portal.as_ref()).await else { return };
                 // A portal of one login (a DM, a group seen through that account) is its

@@ -37,7 +37,12 @@ impl Bridge {
             Err(why) => return self.notice(here, &why).await,
         };
         let bot = self.config.bot_user_id.clone();
-        if !self.matrix.joined_members(&room).await.is_ok_and(|m| m.contains(&bot)) {
+        // An invite the bot has not taken up yet (it was away, or the invite is older than
+        // the bridge) is enough: it joins now.
+        if !self.matrix.joined_members(&room).await.is_ok_and(|m| m.contains(&bot))
+            && let Err(e) = self.matrix.join(&room, &bot).await
+        {
+            tracing::info!(room = %room, error = %e, "the bot could not join a room to plumb");
             return self.notice(here, &format!("I am not in {room}: invite {bot} there first, then plumb again.")).await;
         }
         let Some(chat_id) = self.network.chat_id_on(network, chat) else {
@@ -97,22 +102,57 @@ impl Bridge {
         self.save_and_activate(&bot, new_login).await.then_some(id)
     }
 
-    pub(crate) async fn unlink(&self, here: &RoomId, user: &UserId, named: Option<&str>) {
+    /// Whether `user` moderates `room`: power level 50 or more, or one of its creators in a
+    /// room version where creators outrank every level (12 on, where they are in no
+    /// `users` list).
+    async fn is_moderator(&self, room: &RoomId, user: &UserId) -> bool {
+        if self.power_level_of(room, user).await >= MODERATOR_LEVEL {
+            return true;
+        }
+        let Ok(Some(create)) = self.matrix.get_state_event(room, "m.room.create", "").await else { return false };
+        let creators_outrank = create["content"]["room_version"].as_str().and_then(|v| v.parse::<u32>().ok()).is_some_and(|v| v >= 12);
+        let is_creator = create["sender"] == user.as_str()
+            || create["content"]["additional_creators"].as_array().is_some_and(|c| c.iter().any(|u| u == user.as_str()));
+        creators_outrank && is_creator
+    }
+
+    /// `unlink [!room] [network] [chat]`: a network or chat given must be what the room is
+    /// linked to, so a typo never unlinks the wrong room.
+    pub(crate) async fn unlink(&self, here: &RoomId, user: &UserId, named: Option<&str>, network: Option<&str>, chat: Option<&str>) {
         let room = match self.plumbing_target(here, named) {
             Ok(r) => r,
             Err(why) => return self.notice(here, &why).await,
         };
-        let allowed = self.permission(user) >= Permission::Admin || self.power_level_of(&room, user).await >= MODERATOR_LEVEL;
+        let allowed = self.permission(user) >= Permission::Admin || self.is_moderator(&room, user).await;
         if !allowed {
             return self.notice(here, "`unlink` is for bridge admins and the room's moderators.").await;
+        }
+        // One word alone may be the network rather than the chat (`unlink !room libera`).
+        let (network, chat) = match (network, chat) {
+            (None, Some(word)) if self.network.is_network_name(word) && self.network.chat_id_on(None, word).is_none() => (Some(word), None),
+            other => other,
+        };
+        if let Some(n) = network.filter(|n| !self.network.is_network_name(n)) {
+            return self.notice(here, &format!("This bridge does not serve a network called `{n}`: nothing was unlinked.")).await;
         }
         let Ok(Some(row)) = self.store.portal_by_room(&room).await else {
             return self.notice(here, "That room is not linked to anything.").await;
         };
+        if let Some(chat) = chat
+            && self.network.chat_id_on(network, chat).as_ref().map(RemoteChatId::as_str) != Some(row.remote_id.as_str())
+        {
+            let on = network.map(|n| format!(" on {n}")).unwrap_or_default();
+            let text = format!(
+                "That room is linked to `{}`, not to `{chat}`{on}: nothing was unlinked. Check the names, or send `unlink {room}` alone.",
+                row.remote_id
+            );
+            return self.notice(here, &text).await;
+        }
         if let Some(client) = row.relay_login.as_ref().and_then(|r| self.login(&LoginId::new(r.clone()))).map(|l| l.client)
             && let Some(membership) = client.chat_membership()
+            && let Err(e) = membership.leave(&row.key()).await
         {
-            let _ = membership.leave(&row.key()).await;
+            warn!(chat = %row.remote_id, error = %e, "the relay account could not leave an unlinked chat");
         }
         if let Err(e) = self.store.delete_portal(&row.remote_id, &row.receiver).await {
             return self.notice(here, &format!("Could not unlink: {e}. Try again later.")).await;

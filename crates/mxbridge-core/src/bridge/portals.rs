@@ -42,11 +42,6 @@ pub(crate) enum PortalError {
 }
 
 impl Bridge {
-    /// The alias localpart of a chat, if aliases are configured.
-    pub(crate) fn alias_localpart(&self, chat: &str) -> Option<String> {
-        self.config.alias_template.as_ref().map(|t| t.localpart(chat, self.config.domain.as_str()))
-    }
-
     /// Returns the portal's room, creating the room when there is none. `invitee` is the
     /// Matrix user who should be in it (the login's owner); `None` creates a public room
     /// that anyone can join (alias queries).

@@ -9,8 +9,26 @@ use serde_json::{Value, json};
 use super::Bridge;
 use crate::appservice::{AppserviceHandler, LookupKind, QueryError};
 use crate::ids::{PortalKey, RemoteUserId};
+use crate::matrix::ghost_id::Template;
 
 pub(crate) struct Queries(pub(crate) Arc<Bridge>);
+
+impl Bridge {
+    /// The canonical alias localpart of a chat's portal, if aliases are configured: the
+    /// network's literal form when it has one for this chat (IRC's `_irc_#rust`, the alias
+    /// matrix-appservice-irc gives its portals), else the escaped id.
+    pub(crate) fn alias_localpart(&self, chat: &str) -> Option<String> {
+        let template = self.config.alias_template.as_ref()?;
+        let domain = self.config.domain.as_str();
+        let literal = template.literal_localpart(chat, domain, &self.network.literal_alias_starts());
+        Some(literal.unwrap_or_else(|| template.localpart(chat, domain)))
+    }
+
+    /// The chat text an alias localpart names: written literally, or escaped.
+    fn alias_suffix(&self, template: &Template, localpart: &str) -> Option<String> {
+        template.literal_id(localpart, &self.network.literal_alias_starts()).or_else(|| template.remote_id(localpart))
+    }
+}
 
 #[async_trait]
 impl AppserviceHandler for Queries {
@@ -40,7 +58,7 @@ impl AppserviceHandler for Queries {
         if alias.server_name() != b.config.domain {
             return Ok(false);
         }
-        let Some(suffix) = template.remote_id(alias.alias()) else { return Ok(false) };
+        let Some(suffix) = b.alias_suffix(template, alias.alias()) else { return Ok(false) };
         let Some(chat) = b.network.chat_for_alias(&suffix) else { return Ok(false) };
         let looked_up = match b.network.lookup_chat(&chat).await {
             Ok(found) => found,
@@ -59,14 +77,20 @@ impl AppserviceHandler for Queries {
         };
         let canonical = b.alias_localpart(key.chat.as_str());
         let (row, created) = b.ensure_portal(&key, &info, None, true).await.map_err(|e| QueryError(e.to_string()))?;
-        if created
-            && canonical.as_deref() != Some(alias.alias())
-            && let Some(room) = &row.room_id
-        {
+        if created && let Some(room) = &row.room_id {
             // A network may accept more than one alias form for a chat (XMPP's `room_host`
-            // beside the escaped JID): the new portal has the canonical alias, and the one
-            // asked about must lead there too.
-            b.matrix.set_alias(alias, room).await.map_err(|e| QueryError(e.to_string()))?;
+            // beside the escaped JID, IRC's `#_irc_#rust` beside `#_irc_=23rust`): the new
+            // portal has the canonical alias, and the one asked about must lead there too,
+            // as must the escaped form when the canonical one is literal.
+            let escaped = template.localpart(key.chat.as_str(), b.config.domain.as_str());
+            let mut others = vec![alias.to_owned()];
+            if let Ok(escaped) = RoomAliasId::parse(format!("#{escaped}:{}", b.config.domain)) {
+                others.push(escaped);
+            }
+            others.dedup();
+            for other in others.iter().filter(|a| canonical.as_deref() != Some(a.alias())) {
+                b.matrix.set_alias(other, room).await.map_err(|e| QueryError(e.to_string()))?;
+            }
         }
         if !created && let Some(room) = &row.room_id {
             // A portal made another way (a command, a message) has no alias yet and is
@@ -121,7 +145,7 @@ impl AppserviceHandler for Queries {
                 let chat = match (field("chat"), field("alias")) {
                     (Some(c), _) => Some(c),
                     (None, Some(a)) => {
-                        RoomAliasId::parse(a.as_str()).ok().and_then(|a| b.config.alias_template.as_ref()?.remote_id(a.alias()))
+                        RoomAliasId::parse(a.as_str()).ok().and_then(|a| b.alias_suffix(b.config.alias_template.as_ref()?, a.alias()))
                     }
                     _ => None,
                 };

@@ -109,10 +109,15 @@ pub enum Command {
         chat: String,
     },
     /// `unlink [!room:server] [network] [chat]` (admin or the room's moderator): unlink a
-    /// room from its remote chat.
+    /// room from its remote chat. A network or chat given must be what the room is linked
+    /// to (`unlink !room:hs irc.example.net #foobar`, as matrix-appservice-irc has it).
     Unlink {
         /// The room to unlink, when not the room the command was sent in.
         room: Option<String>,
+        /// The network named before the chat (with two words), checked.
+        network: Option<String>,
+        /// The chat the room should be linked to (one word: a chat, or a network's name), checked.
+        chat: Option<String>,
     },
     /// `delete-portal`: remove this portal and its room (the owner's own portals; admins: any).
     DeletePortal,
@@ -239,10 +244,13 @@ pub fn parse(line: &str, specs: &[CommandSpec]) -> Result<(Command, Option<Comma
         }
         "unlink" => {
             let (room, rest) = room_first(words);
-            if rest.len() > 2 {
-                return Err(usage());
+            let mut rest = rest.into_iter();
+            match (rest.next(), rest.next(), rest.next()) {
+                (None, _, _) => Command::Unlink { room, network: None, chat: None },
+                (Some(chat), None, _) => Command::Unlink { room, network: None, chat: Some(chat) },
+                (Some(network), Some(chat), None) => Command::Unlink { room, network: Some(network), chat: Some(chat) },
+                _ => return Err(usage()),
             }
-            Command::Unlink { room }
         }
         "delete-portal" => none(&words).map(|_| Command::DeletePortal)?,
         "delete-all-portals" => none(&words).map(|_| Command::DeleteAllPortals)?,
@@ -327,7 +335,20 @@ mod tests {
             Command::Plumb { room: Some("!r:hs".into()), network: Some("libera".into()), chat: "#rust".into() }
         );
         assert_eq!(parse("plumb #rust", &specs).unwrap().0, Command::Plumb { room: None, network: None, chat: "#rust".into() });
-        assert_eq!(parse("unlink !r:hs libera #rust", &specs).unwrap().0, Command::Unlink { room: Some("!r:hs".into()) });
-        assert_eq!(parse("unlink", &specs).unwrap().0, Command::Unlink { room: None });
+        assert_eq!(
+            parse("unlink !room:example.com irc.example.net #foobar", &specs).unwrap().0,
+            Command::Unlink {
+                room: Some("!room:example.com".into()),
+                network: Some("irc.example.net".into()),
+                chat: Some("#foobar".into())
+            }
+        );
+        assert_eq!(parse("unlink #foobar", &specs).unwrap().0, Command::Unlink { room: None, network: None, chat: Some("#foobar".into()) });
+        assert_eq!(parse("unlink", &specs).unwrap().0, Command::Unlink { room: None, network: None, chat: None });
+        assert!(parse("unlink !r:hs a b c", &specs).is_err());
+        assert_eq!(
+            parse("plumb !room:example.com irc.network.net #channel", &specs).unwrap().0,
+            Command::Plumb { room: Some("!room:example.com".into()), network: Some("irc.network.net".into()), chat: "#channel".into() }
+        );
     }
 }

@@ -140,14 +140,55 @@ impl Template {
     /// (`@` or `#`). Anchored at both ends because Synapse anchors only the start and
     /// Dendrite neither.
     pub fn namespace_regex(&self, sigil: char, server_name: &str) -> String {
+        self.namespace_regex_with_literals(sigil, server_name, &[])
+    }
+
+    /// Like [`Template::namespace_regex`], also claiming the literal form of ids that begin
+    /// with one of `literal_starts` (see [`Template::literal_id`]): after the start, any
+    /// characters an alias may hold (no `:`, no whitespace). One regex, so a registration
+    /// keeps one namespace per kind.
+    pub fn namespace_regex_with_literals(&self, sigil: char, server_name: &str, literal_starts: &[String]) -> String {
+        let escaped = "[a-z0-9._=+-]+";
+        let body = if !literal_starts.iter().any(|s| is_literal_start(s)) {
+            escaped.to_owned()
+        } else {
+            let starts: Vec<String> = literal_starts.iter().filter(|s| is_literal_start(s)).map(|s| regex::escape(s)).collect();
+            format!("(?:{escaped}|(?:{})[^:\\s]*)", starts.join("|"))
+        };
         format!(
-            "^{}{}[a-z0-9._=+-]+{}:{}$",
+            "^{}{}{body}{}:{}$",
             regex::escape(&sigil.to_string()),
             regex::escape(&self.prefix),
             regex::escape(&self.suffix),
             regex::escape(server_name)
         )
     }
+
+    /// The id written literally in a localpart (`_irc_#rust` → `#rust`): the text between
+    /// prefix and suffix, unescaped, when it begins with one of `literal_starts`. A network
+    /// whose ids have characters the escaping never produces (IRC's `#`) can so accept the
+    /// form its users know beside the escaped one, without ambiguity.
+    pub fn literal_id(&self, localpart: &str, literal_starts: &[String]) -> Option<String> {
+        let inner = localpart.strip_prefix(&self.prefix)?.strip_suffix(&self.suffix)?;
+        let literal = literal_starts.iter().any(|s| is_literal_start(s) && inner.starts_with(s.as_str()));
+        let valid = !inner.contains(':') && !inner.chars().any(char::is_whitespace);
+        (literal && valid).then(|| inner.to_owned())
+    }
+
+    /// The literal localpart of a remote id (`#rust` → `_irc_#rust`) when the id begins with
+    /// one of `literal_starts` and fits an alias on `server_name`; else `None` (then the
+    /// escaped [`Template::localpart`] is the one to use).
+    pub fn literal_localpart(&self, remote: &str, server_name: &str, literal_starts: &[String]) -> Option<String> {
+        let localpart = format!("{}{remote}{}", self.prefix, self.suffix);
+        let fits = 2 + localpart.len() + server_name.len() <= MAX_ID_BYTES;
+        (fits && self.literal_id(&localpart, literal_starts).is_some()).then_some(localpart)
+    }
+}
+
+/// Whether a literal start cannot begin an escaped id (it has a character escaping never
+/// writes), so the two forms never overlap.
+fn is_literal_start(start: &str) -> bool {
+    start.bytes().any(|b| !matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'+'))
 }
 
 /// Cuts at most `max` bytes without splitting an `=xx` or `_x` escape.
@@ -247,6 +288,37 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(t.remote_id(&a), None, "truncated ids are not decodable");
         assert_eq!(a, t.localpart(&long_a, domain), "stable");
+    }
+
+    #[test]
+    fn test_literal_ids_beside_escaped_ones() {
+        let t = Template::parse("_irc_{{.}}").unwrap();
+        let starts = vec!["#".to_owned(), "oftc.#".to_owned()];
+        assert_eq!(t.literal_id("_irc_#My_Chan", &starts).as_deref(), Some("#My_Chan"), "taken as written, `_` too");
+        assert_eq!(t.literal_id("_irc_oftc.#debian", &starts).as_deref(), Some("oftc.#debian"));
+        assert_eq!(t.literal_id("_irc_=23rust", &starts), None, "the escaped form is not literal");
+        assert_eq!(t.literal_id("_irc_#a b", &starts), None, "no whitespace in aliases");
+        assert_eq!(t.literal_id("_irc_#rust", &[]), None, "only for networks that ask for it");
+        assert_eq!(t.literal_id("_irc_oftc.x", &["oftc.".to_owned()]), None, "a start an escaped id could begin with is ignored");
+        assert_eq!(t.literal_localpart("#rust{}", "example.org", &starts).as_deref(), Some("_irc_#rust{}"));
+        assert_eq!(t.literal_localpart("rust", "example.org", &starts), None);
+        assert_eq!(t.literal_localpart(&format!("#{}", "x".repeat(250)), "example.org", &starts), None, "too long for an alias");
+
+        let re = regex::Regex::new(&t.namespace_regex_with_literals('#', "example.org", &starts)).unwrap();
+        for ours in ["#_irc_=23rust:example.org", "#_irc_#rust:example.org", "#_irc_#Rust[m]:example.org", "#_irc_oftc.#debian:example.org"]
+        {
+            assert!(re.is_match(ours), "{ours}");
+        }
+        for foreign in [
+            "#_irc_Rust:example.org",
+            "#_irc_#a b:example.org",
+            "#_irc_#x:example.org.evil",
+            "#other_#x:example.org",
+            "#_irc_efnet.#x:example.org",
+        ] {
+            assert!(!re.is_match(foreign), "{foreign}");
+        }
+        assert_eq!(t.namespace_regex_with_literals('#', "example.org", &[]), t.namespace_regex('#', "example.org"));
     }
 
     #[test]

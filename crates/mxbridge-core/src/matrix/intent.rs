@@ -320,6 +320,16 @@ impl Matrix {
         }
     }
 
+    /// A room's state event as a whole (`sender` too, not just the content), as the bot sees it.
+    pub async fn get_state_event(&self, room: &RoomId, event_type: &str, state_key: &str) -> MatrixResult<Option<Value>> {
+        let path = format!("/_matrix/client/v3/rooms/{}/state/{}/{}", enc(room.as_str()), enc(event_type), enc(state_key));
+        match self.call(Method::GET, &path, None, &[("format", "event".to_owned())], None).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.errcode() == Some("M_NOT_FOUND") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The joined members of a room, as the bot sees them.
     pub async fn joined_members(&self, room: &RoomId) -> MatrixResult<Vec<OwnedUserId>> {
         let path = format!("/_matrix/client/v3/rooms/{}/joined_members", enc(room.as_str()));

@@ -326,6 +326,18 @@ pub trait Network: Send + Sync + 'static {
         None
     }
 
+    /// How this network's chat ids begin when they may stand in an alias as written
+    /// (IRC: `#`, so `#_irc_#rust:domain` names `#rust` as in matrix-appservice-irc, beside
+    /// the escaped `#_irc_=23rust:domain`). An alias whose text after the template's prefix
+    /// begins with one of these is handed to [`Network::chat_for_alias`] as written, not
+    /// unescaped; the registration claims such aliases too, and a portal of a chat whose id
+    /// begins so is created with that literal alias. Each must contain a character the escaping
+    /// never produces (anything but `a-z 0-9 . _ = - +`), or it is ignored. No I/O here: the
+    /// registration is generated from it.
+    fn literal_alias_starts(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Looks up a chat named by an alias before its portal is made, for networks that can
     /// ask without a user's login (an XMPP component asks a MUC service): `Ok(Some)` with
     /// what it is, `Err(NotFound)` when there is no such chat (the alias then does not
