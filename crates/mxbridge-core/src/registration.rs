@@ -268,7 +268,7 @@ mod tests {
     fn test_mapped_aliases_on_our_server_are_claimed_but_not_exclusively() {
         let text = "homeserver: {address: 'http://hs:8008', domain: example.org}\nappservice: {address: 'http://br:1', hostname: 0.0.0.0, port: 1, id: net, bot: {username: netbot}, as_token: aaaaaaaaaaaaaaaaaaaa, hs_token: bbbbbbbbbbbbbbbbbbbb, username_template: '_net_{{.}}'}\ndatabase: {type: sqlite3, uri: x.db}\nbridge: {mappings: [{chat: '#a', room: '#welcome:example.org'}, {chat: '#b', room: '#far:other.org'}, {chat: '#c', room: '!r:example.org'}]}\n";
         let config = Config::from_raw(RawConfig::parse(text, Path::new("x")).unwrap(), Path::new(".")).unwrap();
-        let aliases = Registration::from_config(&config, "net").namespaces.aliases;
+        let aliases = Registration::from_config(&config, "net", &[]).namespaces.aliases;
         assert_eq!(aliases.len(), 1, "only an alias the bridge may have to create on its own server");
         assert_eq!((aliases[0].exclusive, aliases[0].regex.as_str()), (false, "^\\#welcome:example\\.org$"));
     }
