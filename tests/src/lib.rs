@@ -22,6 +22,7 @@ mod stack_smoke;
 mod telegram_sim_e2e;
 mod whatsapp_sim_e2e;
 mod xmpp_e2e;
+mod xmpp_guide_e2e;
 mod xmpp_mappings_e2e;
 mod xmpp_profiles;
 mod xmpp_restarts;
