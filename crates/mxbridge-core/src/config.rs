@@ -12,10 +12,12 @@ use serde::Deserialize;
 use crate::matrix::ghost_id::{self, Template};
 use crate::secret::Secret;
 
+mod backfill;
 mod logging;
 mod metrics;
 
 pub use logging::{LogFormat, RawLogging};
+pub use backfill::RawBackfill;
 pub use metrics::RawMetrics;
 
 /// A config problem, naming the key.
@@ -168,6 +170,9 @@ pub struct RawBridge {
     /// short drops that heal by themselves are not worth a message.
     #[serde(default = "default_disconnect_notice")]
     pub disconnect_notice_seconds: u64,
+    /// `bridge.backfill`: the history new portals show.
+    #[serde(default)]
+    pub backfill: RawBackfill,
 }
 
 fn default_disconnect_notice() -> u64 {
@@ -185,6 +190,7 @@ impl Default for RawBridge {
             permissions: BTreeMap::new(),
             public_url: None,
             disconnect_notice_seconds: default_disconnect_notice(),
+            backfill: RawBackfill::default(),
         }
     }
 }
@@ -284,6 +290,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// How long a lost connection lasts before its user is told.
     pub disconnect_notice: std::time::Duration,
+    /// How many of a chat's last messages a new portal shows (0: none).
+    pub backfill_initial_messages: usize,
     /// The network's section.
     pub network: serde_json::Value,
     /// Tracing filter: `logging.level` with `logging.filters` added.
@@ -397,6 +405,7 @@ impl Config {
         let public_url = raw.bridge.public_url.as_deref().map(check_public_url).transpose()?;
         let (log_level, log_format) = raw.logging.validate()?;
         let metrics_listen = raw.metrics.validate(&asv.hostname, asv.port)?;
+        let backfill_initial_messages = raw.bridge.backfill.validate()?;
 
         Ok(Self {
             homeserver_url: address,
@@ -418,6 +427,7 @@ impl Config {
             permissions,
             public_url,
             disconnect_notice: std::time::Duration::from_secs(raw.bridge.disconnect_notice_seconds),
+            backfill_initial_messages,
             network: raw.network,
             log_level,
             log_format,

@@ -15,7 +15,7 @@ pub mod login;
 mod readers;
 
 pub use capabilities::{
-    ChatMembership, ChatNames, Edits, Location, Locations, MatrixPresence, Moderation, PresenceUpdates, Reactions, ReadReceipts,
+    Backfill, ChatMembership, ChatNames, Edits, Location, Locations, MatrixPresence, Moderation, PresenceUpdates, Reactions, ReadReceipts,
     Redactions, ResolveIdentifier, Typing,
 };
 pub use context::{AutoLogins, GhostIds, NetworkContext, SessionStore, SessionStoreError, StoredLogin};
@@ -423,6 +423,12 @@ pub trait NetworkClient: Send + Sync {
     /// Sharing locations (Matrix `m.location`), if the network has them; without it a
     /// location is refused with a notice to the sender.
     fn locations(&self) -> Option<&dyn Locations> {
+        None
+    }
+
+    /// A chat's recent messages for the history of a new portal, if the network can tell
+    /// them (Telegram's history, WhatsApp's history sync); without it new portals start empty.
+    fn backfill(&self) -> Option<&dyn Backfill> {
         None
     }
 
