@@ -16,8 +16,8 @@ mod backfill;
 mod logging;
 mod metrics;
 
-pub use logging::{LogFormat, RawLogging};
 pub use backfill::RawBackfill;
+pub use logging::{LogFormat, RawLogging};
 pub use metrics::RawMetrics;
 
 /// A config problem, naming the key.

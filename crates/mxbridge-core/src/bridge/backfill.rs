@@ -67,7 +67,13 @@ mod tests {
     use crate::network::event::Sender;
 
     fn message(id: &str, at: i64) -> HistoryMessage {
-        HistoryMessage { sender: Sender::user("u"), id: RemoteMessageId::new(id), timestamp_ms: at, content: Content::text(id), reply_to: None }
+        HistoryMessage {
+            sender: Sender::user("u"),
+            id: RemoteMessageId::new(id),
+            timestamp_ms: at,
+            content: Content::text(id),
+            reply_to: None,
+        }
     }
 
     fn ids(history: &[HistoryMessage]) -> Vec<&str> {

@@ -30,7 +30,8 @@ impl Bridge {
                 if self.already_bridged(&chat, &id).await {
                     return;
                 }
-                let message = HistoryMessage { sender, id, timestamp_ms: timestamp_ms.unwrap_or_else(crate::clock::now_ms), content, reply_to };
+                let message =
+                    HistoryMessage { sender, id, timestamp_ms: timestamp_ms.unwrap_or_else(crate::clock::now_ms), content, reply_to };
                 self.deliver_message(&chat, &room, &ghost, &message, timestamp_ms).await;
             }
             RemoteEvent::Edit { chat, sender, target, content } => {
