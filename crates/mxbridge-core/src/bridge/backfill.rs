@@ -6,7 +6,9 @@
 //!
 //! It runs on the portal's queue, under the portal's lock, inside the handling of the event
 //! that created the portal: the chat's live events queue behind it and land after the
-//! history, never between. Other portals and the management room do not wait for it.
+//! history, never between. Other portals and the management room do not wait for it, and
+//! portals announced by the network are made [`PORTALS_AT_ONCE`] at a time, so that a login
+//! with many recent chats leaves the homeserver room for users' commands.
 
 use std::sync::Arc;
 
@@ -17,7 +19,20 @@ use super::Bridge;
 use crate::ids::{LoginId, PortalKey};
 use crate::network::event::HistoryMessage;
 
+/// How many portals the network announced (a login's recent chats) are made, and filled
+/// with history, at the same time. Each is dozens of homeserver requests; made all at once
+/// (a login with 50 recent chats) they take the whole homeserver, and a command sent
+/// meanwhile waits seconds for its answer. A few at a time finish as fast overall and leave
+/// room for what users ask for (`pm`, commands), which never waits for a permit.
+pub(crate) const PORTALS_AT_ONCE: usize = 1;
+
 impl Bridge {
+    /// Waits for a turn to make a portal the network announced. `None` when the bridge is
+    /// shutting down (the semaphore is never closed, so this does not happen while running).
+    pub(crate) async fn new_portal_turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.new_portals.acquire().await.ok()
+    }
+
     /// Fills a portal the bridge just created with the chat's recent messages, when the
     /// network can tell them and backfill is on.
     pub(crate) async fn backfill_new_portal(self: &Arc<Self>, login: &LoginId, chat: &PortalKey, room: &RoomId) {

@@ -119,6 +119,9 @@ pub(crate) struct Bridge {
     /// rooms for one chat. Per chat, not global: a login creating many portals (and filling
     /// them with history) must not hold up a `pm` for another chat.
     creating_portal: Mutex<HashMap<PortalKey, Arc<tokio::sync::Mutex<()>>>>,
+    /// Permits for making portals the network announced (a login's recent chats, with their
+    /// history): a few at a time, so that the homeserver keeps room for what users ask for.
+    pub(crate) new_portals: tokio::sync::Semaphore,
     /// Rooms already told that encryption is not supported.
     pub(crate) encryption_warned: Mutex<HashSet<OwnedRoomId>>,
     /// Who is typing per room, to notice when someone stops.
@@ -182,6 +185,7 @@ pub async fn run(
         joined: Mutex::new(HashSet::new()),
         portal_locks: Mutex::new(HashMap::new()),
         creating_portal: Mutex::new(HashMap::new()),
+        new_portals: tokio::sync::Semaphore::new(backfill::PORTALS_AT_ONCE),
         encryption_warned: Mutex::new(HashSet::new()),
         typing: Mutex::new(HashMap::new()),
         gateway_rooms: Mutex::new(HashMap::new()),

@@ -223,6 +223,7 @@ impl Bridge {
         let room = match existing {
             Some(room) => room,
             None => {
+                let _turn = self.new_portal_turn().await;
                 let info = self.chat_info_via(Some(login), chat).await;
                 let owner = self.login(login).map(|l| l.user);
                 match self.ensure_portal(chat, &info, owner.as_deref(), false).await {
@@ -268,6 +269,11 @@ impl Bridge {
     /// Creates the portal, or brings its name and topic up to date.
     async fn apply_chat_info(self: &Arc<Self>, login: &LoginId, chat: &PortalKey, sender: Option<&Sender>, info: &ChatInfo) {
         let owner = self.login(login).map(|l| l.user);
+        // A new portal (with its history) waits for its turn; an existing one is only updated.
+        let _turn = match self.portal_room(chat).await {
+            Some(_) => None,
+            None => self.new_portal_turn().await,
+        };
         let (mut row, created) = match self.ensure_portal(chat, info, owner.as_deref(), false).await {
             Ok(r) => r,
             Err(e) => {
