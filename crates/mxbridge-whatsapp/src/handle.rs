@@ -239,6 +239,15 @@ impl ResolveIdentifier for ClientHandle {
     }
 }
 
+#[async_trait]
+impl Backfill for ClientHandle {
+    async fn recent_messages(&self, portal: &PortalKey, limit: usize) -> Result<Vec<HistoryMessage>, NetworkError> {
+        // WhatsApp sends history once, in the history sync after a link: what it brought for
+        // this chat is all there is (the phone is not asked for more).
+        Ok(self.0.take_history(&WhatsAppClient::chat(portal)?, limit))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use mxbridge_core::network::content::{Media, MediaKind};
@@ -263,14 +272,5 @@ mod tests {
         assert!(!outgoing_media(&media(MediaKind::Audio, "audio/mpeg")).voice, "music stays a music file");
         let unknown = outgoing_media(&Media { mime: None, ..media(MediaKind::File, "") });
         assert_eq!(unknown.mime, "application/octet-stream");
-    }
-}
-
-#[async_trait]
-impl Backfill for ClientHandle {
-    async fn recent_messages(&self, portal: &PortalKey, limit: usize) -> Result<Vec<HistoryMessage>, NetworkError> {
-        // WhatsApp sends history once, in the history sync after a link: what it brought for
-        // this chat is all there is (the phone is not asked for more).
-        Ok(self.0.take_history(&WhatsAppClient::chat(portal)?, limit))
     }
 }

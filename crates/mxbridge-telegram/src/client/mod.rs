@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use mxbridge_core::ids::{LoginId, PortalKey, RemoteMessageId, RemoteUserId};
 use mxbridge_core::network::content::Content;
-use mxbridge_core::network::event::{EventSink, HistoryMessage, LoginState, RemoteEvent, Sender};
+use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent, Sender};
 use mxbridge_core::network::{
-    Backfill, ChatInfo, ChatKind, ChatMember, Edits, GhostIds, Location, Locations, NetworkClient, NetworkError, OutgoingMessage,
-    Reactions, ReadReceipts, Redactions, Role, SentMessage, Typing, UserInfo,
+    ChatInfo, ChatKind, ChatMember, Edits, GhostIds, Location, Locations, NetworkClient, NetworkError, OutgoingMessage, Reactions,
+    ReadReceipts, Redactions, Role, SentMessage, Typing, UserInfo,
 };
 use ruma::OwnedUserId;
 use tokio::sync::mpsc;
@@ -25,6 +25,7 @@ use crate::flood::FloodGate;
 use crate::ids;
 use crate::session::{AccountStore, INITIAL_SYNC_DONE};
 
+mod backfill;
 mod people;
 
 /// A logged-in account.
@@ -499,29 +500,5 @@ mod tests {
         let by_id = TgUser { name: String::new(), ..named };
         let s = sender(&by_id, false);
         assert_eq!((s.id, s.info), (ids::user_id(5), None), "no name to give the ghost");
-    }
-}
-
-#[async_trait]
-impl Backfill for TelegramClient {
-    async fn recent_messages(&self, portal: &PortalKey, limit: usize) -> Result<Vec<HistoryMessage>, NetworkError> {
-        let peer = peer_of(portal)?;
-        let mut messages = self.inner.flood.run("history", || self.inner.account.history(peer, limit)).await.map_err(to_network_error)?;
-        let mut history = Vec::with_capacity(messages.len());
-        for m in &mut messages {
-            self.inner.learn(&m.sender);
-            self.inner.resolve_mentions(&mut m.text).await;
-            let to_matrix = |id: i64| self.inner.matrix_id_of(id);
-            let to_telegram = |u: &str| self.inner.telegram_id_of(u);
-            let mentions = MentionMap { to_matrix: &to_matrix, to_telegram: &to_telegram };
-            history.push(HistoryMessage {
-                sender: sender(&m.sender, m.outgoing),
-                id: ids::message_id(m.id),
-                timestamp_ms: m.date * 1000,
-                content: to_content(m, &mentions),
-                reply_to: m.reply_to.map(ids::message_id),
-            });
-        }
-        Ok(history)
     }
 }

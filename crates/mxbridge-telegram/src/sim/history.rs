@@ -34,7 +34,7 @@ pub(crate) fn seeded(me: &TgUser, peer: Peer, last_at: i64) -> Vec<TgMessage> {
     let may_post = chat.kind != TgChatKind::Channel || people.iter().any(|p| p.id == me.id);
     (1..=SEEDED_MESSAGES)
         .map(|i| {
-            let own = may_post && i % 3 == 0;
+            let own = may_post && i.is_multiple_of(3);
             let sender = if own { me.clone() } else { people[(i - 1) % people.len()].clone() };
             TgMessage {
                 peer,
@@ -53,7 +53,7 @@ pub(crate) fn seeded(me: &TgUser, peer: Peer, last_at: i64) -> Vec<TgMessage> {
 
 /// Whether a peer is one of the extra groups.
 pub(crate) fn is_extra_group(peer: Peer) -> bool {
-    matches!(peer, Peer::Group(id) if id >= FIRST_EXTRA_GROUP && id < FIRST_EXTRA_GROUP + 10_000)
+    matches!(peer, Peer::Group(id) if (FIRST_EXTRA_GROUP..FIRST_EXTRA_GROUP + 10_000).contains(&id))
 }
 
 /// The chat list at login: each chat and how long before the simulation started its last

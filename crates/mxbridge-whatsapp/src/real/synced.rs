@@ -57,7 +57,6 @@ mod tests {
             from_me: Some(from_me),
             id: Some(id.into()),
             participant: participant.map(Into::into),
-            ..Default::default()
         };
         let web = wa::WebMessageInfo {
             key: key.into(),

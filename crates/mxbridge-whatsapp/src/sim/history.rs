@@ -24,7 +24,7 @@ pub fn extra_contact(i: u32) -> (String, String) {
 /// Who sends the `i`th message (from 1) of a chat with `people`: they take turns, and every
 /// third message is the account's own (sent from the phone).
 pub fn history_sender<'a>(people: &[&'a str], me: &'a str, i: usize) -> &'a str {
-    if i % 3 == 0 { me } else { people[(i - 1) % people.len()] }
+    if i.is_multiple_of(3) { me } else { people[(i - 1) % people.len()] }
 }
 
 /// The chats of a fresh login's history sync, with their messages, remembered for
