@@ -57,6 +57,20 @@ async fn test_portals_open_with_the_chats_last_messages_then_live_ones_and_repli
     )
     .await;
 
+    // A chat opened by `pm` (Carol's, too old for a portal at login) shows its history too.
+    command(&mut user, &room, &bot, "pm +15550001004", "Created a chat with").await;
+    let carol_dm = user.wait_for_invite(WAIT, |_, state| invite_is_direct(state)).await.expect("the invite to Carol's chat");
+    user.join(&carol_dm).await;
+    let carol_events = crate::harness::wait::wait_until(WAIT, Duration::from_millis(200), || {
+        let events = user.room_messages(&carol_dm);
+        async move { Some(events.await).filter(|e| e.len() >= 5) }
+    })
+    .await
+    .expect("Carol's history in the chat `pm` opened");
+    let bodies: Vec<&str> = carol_events.iter().map(|ev| ev["content"]["body"].as_str().unwrap_or_default()).collect();
+    let expected: Vec<String> = (SEEDED_MESSAGES - 4..=SEEDED_MESSAGES).map(|i| seeded_text("Carol Sim", i)).collect();
+    assert_eq!(bodies, expected);
+
     // The Greeter's message opened its portal, whose history holds that same message: once.
     let greeter = room_with(&user, &portals, GREETER).await;
     user.wait_for_event(&greeter, WAIT, |ev| is_notice(ev, &ghost(GREETER), "Welcome to the simulated")).await.expect("the greeting");

@@ -63,6 +63,23 @@ impl Bridge {
     }
 }
 
+impl Bridge {
+    /// Fills a portal a command made (`pm`) in the background, so the command answers at
+    /// once. The portal's lock is taken before this returns, so the chat's live events,
+    /// which take it too, land after the history.
+    pub(crate) async fn backfill_in_background(self: &Arc<Self>, login: LoginId, chat: PortalKey, room: ruma::OwnedRoomId) {
+        if self.config.backfill_initial_messages == 0 {
+            return;
+        }
+        let guard = self.lock_portal(&chat).await;
+        let bridge = self.clone();
+        tokio::spawn(async move {
+            bridge.backfill_new_portal(&login, &chat, &room).await;
+            drop(guard);
+        });
+    }
+}
+
 /// The history as it is sent: oldest first (stable for equal times, so the network's order
 /// decides), each id once, at most the last `limit`. Networks are asked for oldest first,
 /// but a network that gets it wrong must not scramble the room.
