@@ -13,6 +13,8 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+mod reads;
+
 use super::env;
 use super::wait::{TimedOut, wait_until};
 
@@ -359,16 +361,6 @@ impl TestUser {
     }
 
     /// The user ids of the room's joined members, sorted.
-    /// The room's `m.room.message` events as the server orders them, oldest first (up to
-    /// the last 500), read with `/messages` apart from what syncs returned.
-    pub(crate) async fn room_messages(&self, room: &str) -> Vec<Value> {
-        let v = self.request(Method::GET, &Self::room_path(room, "messages?dir=b&limit=500"), None).await;
-        let mut events: Vec<Value> =
-            v["chunk"].as_array().cloned().unwrap_or_default().into_iter().filter(|ev| ev["type"] == "m.room.message").collect();
-        events.reverse();
-        events
-    }
-
     pub(crate) async fn joined_members(&self, room: &str) -> Vec<String> {
         let v = self.request(Method::GET, &Self::room_path(room, "joined_members"), None).await;
         let mut ids: Vec<String> = v["joined"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
@@ -580,12 +572,6 @@ impl TestUser {
             ev["type"] == "m.room.member" && ev["state_key"] == me.as_str() && ev["content"]["membership"] == membership
         })
         .await
-    }
-
-    /// Syncs once, without waiting, and returns how many invites no wait returned yet.
-    pub(crate) async fn pending_invites(&mut self) -> usize {
-        self.sync(Duration::ZERO).await;
-        self.invites.len()
     }
 
     /// Waits for an invite that `matches(room_id, stripped_invite_state)` and no earlier
