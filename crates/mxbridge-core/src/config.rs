@@ -12,10 +12,12 @@ use serde::Deserialize;
 use crate::matrix::ghost_id::{self, Template};
 use crate::secret::Secret;
 
+mod backfill;
 mod logging;
 mod mappings;
 mod metrics;
 
+pub use backfill::RawBackfill;
 pub use logging::{LogFormat, RawLogging};
 pub use mappings::{MappedRoom, Mapping, RawMapping};
 pub use metrics::RawMetrics;
@@ -176,6 +178,9 @@ pub struct RawBridge {
     /// room: "#welcome:example.org"}`).
     #[serde(default)]
     pub mappings: Vec<RawMapping>,
+    /// `bridge.backfill`: the history new portals show.
+    #[serde(default)]
+    pub backfill: RawBackfill,
 }
 
 fn default_disconnect_notice() -> u64 {
@@ -194,6 +199,7 @@ impl Default for RawBridge {
             public_url: None,
             disconnect_notice_seconds: default_disconnect_notice(),
             mappings: Vec::new(),
+            backfill: RawBackfill::default(),
         }
     }
 }
@@ -295,6 +301,8 @@ pub struct Config {
     pub disconnect_notice: std::time::Duration,
     /// Chats linked to given rooms at start.
     pub mappings: Vec<Mapping>,
+    /// How many of a chat's last messages a new portal shows (0: none).
+    pub backfill_initial_messages: usize,
     /// The network's section.
     pub network: serde_json::Value,
     /// Tracing filter: `logging.level` with `logging.filters` added.
@@ -409,6 +417,7 @@ impl Config {
         let mappings = mappings::validate(raw.bridge.mappings)?;
         let (log_level, log_format) = raw.logging.validate()?;
         let metrics_listen = raw.metrics.validate(&asv.hostname, asv.port)?;
+        let backfill_initial_messages = raw.bridge.backfill.validate()?;
 
         Ok(Self {
             homeserver_url: address,
@@ -431,6 +440,7 @@ impl Config {
             public_url,
             disconnect_notice: std::time::Duration::from_secs(raw.bridge.disconnect_notice_seconds),
             mappings,
+            backfill_initial_messages,
             network: raw.network,
             log_level,
             log_format,

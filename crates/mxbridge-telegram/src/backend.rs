@@ -357,6 +357,8 @@ pub trait TelegramAccount: Send + Sync {
     async fn dialogs(&self, limit: usize) -> Result<Vec<TgDialog>, BackendError>;
     /// One chat with its members.
     async fn chat(&self, peer: Peer) -> Result<TgChat, BackendError>;
+    /// The chat's last `limit` messages (at most), oldest first (`messages.getHistory`).
+    async fn history(&self, peer: Peer, limit: usize) -> Result<Vec<TgMessage>, BackendError>;
     /// One user.
     async fn user(&self, id: i64) -> Result<TgUser, BackendError>;
     /// The account's contacts.

@@ -76,12 +76,15 @@ pub struct Group {
 }
 
 /// A chat with recent activity, reported after a login (history sync).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RecentChat {
     /// The chat.
     pub jid: Jid,
     /// Its last message, in milliseconds since the epoch.
     pub last_activity_ms: i64,
+    /// Its last messages as the history sync carries them, oldest first: the history its
+    /// portal shows (backfill).
+    pub messages: Vec<InboundMessage>,
 }
 
 /// How to link the bridge as a device.

@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use mxbridge_core::ids::{LoginId, PortalKey, RemoteMessageId};
 use mxbridge_core::network::content::{Content, MessageKind};
-use mxbridge_core::network::event::{EventSink, LoginState, RemoteEvent, Sender};
+use mxbridge_core::network::event::{EventSink, HistoryMessage, LoginState, RemoteEvent, Sender};
 use mxbridge_core::network::{ChatInfo, ChatKind, ChatMember, NetworkError, Role, UserInfo};
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
 use crate::Shared;
-use crate::backend::{Account, BackendError, BackendEvent, Group, InboundKind, WhatsAppSession};
+use crate::backend::{Account, BackendError, BackendEvent, Group, InboundKind, InboundMessage, WhatsAppSession};
 use crate::incoming::Translator;
 use crate::jid::{self, Jid};
 use crate::markup::{self, WaText};
@@ -45,6 +45,9 @@ pub(crate) struct WhatsAppClient {
     /// Who sent recent group messages: a group read receipt must name the sender.
     pub(crate) group_senders: Mutex<RecentSenders>,
     pub(crate) phone_seen_ms: AtomicI64,
+    /// The history sync's messages of recent chats whose portals are being made, until the
+    /// core asks for them (backfill), by chat.
+    history: Mutex<HashMap<Jid, Vec<InboundMessage>>>,
     /// The phone-seen time already warned about, so the warning is sent once.
     warned_for_ms: AtomicI64,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -90,6 +93,7 @@ impl WhatsAppClient {
             reactions: Mutex::default(),
             group_senders: Mutex::default(),
             phone_seen_ms: AtomicI64::new(0),
+            history: Mutex::default(),
             warned_for_ms: AtomicI64::new(0),
             tasks: Mutex::default(),
         }
@@ -137,6 +141,7 @@ impl WhatsAppClient {
             BackendEvent::RecentChats(chats) => {
                 let since = crate::now_ms() - i64::from(self.shared.config.initial_chat_days) * DAY_MS;
                 for chat in chats.into_iter().filter(|c| c.last_activity_ms >= since) {
+                    self.keep_history(&chat.jid, chat.messages);
                     match self.chat_details(&chat.jid).await {
                         Ok((info, role)) => self.announce_chat(&chat.jid, None, info, role),
                         Err(e) => debug!(chat = %chat.jid, error = %e, "could not read a recent chat"),
@@ -238,6 +243,37 @@ impl WhatsAppClient {
                 self.emit(RemoteEvent::Notice { text });
             }
         }
+    }
+
+    /// Keeps a recent chat's synced messages for its portal's history, learning the push
+    /// names and group senders they carry as live messages would.
+    fn keep_history(&self, chat: &Jid, mut messages: Vec<InboundMessage>) {
+        // A sync does not always name the account in its own messages.
+        for m in messages.iter_mut().filter(|m| m.from_me) {
+            m.sender = self.account.number.clone();
+        }
+        for m in messages.iter().filter(|m| !m.from_me) {
+            if let Some(push) = m.push_name.clone() {
+                self.names.lock().expect("lock").entry(m.sender.clone()).or_insert(push);
+            }
+            if m.chat.is_group() {
+                self.group_senders.lock().expect("lock").remember(&m.id, &m.sender);
+            }
+        }
+        if !messages.is_empty() {
+            self.history.lock().expect("lock").insert(chat.clone(), messages);
+        }
+    }
+
+    /// A chat's last `limit` synced messages, oldest first, as the core's history; given
+    /// once (the portal that asks is new).
+    pub(crate) fn take_history(&self, chat: &Jid, limit: usize) -> Vec<HistoryMessage> {
+        let messages = self.history.lock().expect("lock").remove(chat).unwrap_or_default();
+        let name_of = |n: &str| self.name_of(n);
+        let translator = self.translator(&name_of);
+        let history: Vec<HistoryMessage> = messages.into_iter().filter_map(|m| HistoryMessage::from_event(translator.message(m))).collect();
+        let skip = history.len().saturating_sub(limit);
+        history.into_iter().skip(skip).collect()
     }
 
     /// Warns once when the phone has been offline for the configured number of days.

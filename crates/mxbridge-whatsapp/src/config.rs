@@ -100,6 +100,16 @@ pub struct SimConfig {
     /// Seconds until a pairing code is "typed in" on the phone.
     #[serde(default = "default_scan_after")]
     pub pair_code_entered_after_seconds: f64,
+    /// Messages per chat in the history sync after a login.
+    #[serde(default = "default_history_messages")]
+    pub history_messages: u32,
+    /// More recent DMs in the history sync, with generated contacts `Sim Contact <n>`.
+    #[serde(default)]
+    pub extra_recent_chats: u32,
+}
+
+fn default_history_messages() -> u32 {
+    6
 }
 
 fn default_qr_refresh() -> f64 {
@@ -120,6 +130,8 @@ impl Default for SimConfig {
             qr_scan_after_seconds: default_scan_after(),
             qr_scan_after_refreshes: 0,
             pair_code_entered_after_seconds: default_scan_after(),
+            history_messages: default_history_messages(),
+            extra_recent_chats: 0,
         }
     }
 }

@@ -7,9 +7,10 @@ use std::sync::atomic::Ordering;
 use async_trait::async_trait;
 use mxbridge_core::ids::{PortalKey, RemoteMessageId, RemoteUserId};
 use mxbridge_core::network::content::Content;
+use mxbridge_core::network::event::HistoryMessage;
 use mxbridge_core::network::{
-    ChatInfo, ChatNames, Edits, Location, Locations, Moderation, NetworkClient, NetworkError, OutgoingMessage, Reactions, ReadReceipts,
-    Redactions, ResolveIdentifier, SentMessage, Typing, UserInfo,
+    Backfill, ChatInfo, ChatNames, Edits, Location, Locations, Moderation, NetworkClient, NetworkError, OutgoingMessage, Reactions,
+    ReadReceipts, Redactions, ResolveIdentifier, SentMessage, Typing, UserInfo,
 };
 use tokio::sync::mpsc;
 
@@ -122,7 +123,7 @@ impl NetworkClient for ClientHandle {
         Ok(SentMessage { id: RemoteMessageId::new(sent.id), timestamp_ms: Some(sent.timestamp_ms), note: None })
     }
 
-    mxbridge_core::supports!(edits: Edits, reactions: Reactions, redactions: Redactions, typing: Typing, read_receipts: ReadReceipts, locations: Locations, start_dm: ResolveIdentifier, chat_names: ChatNames, moderation: Moderation);
+    mxbridge_core::supports!(edits: Edits, reactions: Reactions, redactions: Redactions, typing: Typing, read_receipts: ReadReceipts, locations: Locations, start_dm: ResolveIdentifier, chat_names: ChatNames, moderation: Moderation, backfill: Backfill);
 
     fn remote_name(&self) -> Option<String> {
         Some(format!("+{} ({})", self.0.account.number, self.0.account.push_name))
@@ -235,6 +236,15 @@ impl ResolveIdentifier for ClientHandle {
         let chat = Jid::user(&number);
         let info = ChatInfo::direct(jid::user_id(&number), Some(UserInfo { display_name: Some(contact.name), avatar: None }));
         Ok((chat.portal(&self.0.login), info))
+    }
+}
+
+#[async_trait]
+impl Backfill for ClientHandle {
+    async fn recent_messages(&self, portal: &PortalKey, limit: usize) -> Result<Vec<HistoryMessage>, NetworkError> {
+        // WhatsApp sends history once, in the history sync after a link: what it brought for
+        // this chat is all there is (the phone is not asked for more).
+        Ok(self.0.take_history(&WhatsAppClient::chat(portal)?, limit))
     }
 }
 

@@ -13,6 +13,8 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+mod reads;
+
 use super::env;
 use super::wait::{TimedOut, wait_until};
 

@@ -3,6 +3,7 @@
 //! shares, not Telegram itself. All tests use the one fixture's port, so they run one at a
 //! time, each with its own bridge and database.
 
+mod backfill;
 mod chats;
 mod dm_invites;
 mod login;
@@ -35,7 +36,13 @@ pub(super) struct TgBridge {
 }
 
 pub(super) async fn start(dir: &std::path::Path) -> TgBridge {
-    let config: Config = config("telegram", dir);
+    start_with(dir, |_| {}).await
+}
+
+/// A bridge whose config `tweak` changed first.
+pub(super) async fn start_with(dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> TgBridge {
+    let mut config: Config = config("telegram", dir);
+    tweak(&mut config);
     let mut raw: TelegramConfig = serde_json::from_value(network_section(&config)).expect("telegram network section");
     // The flood test's short wait is told to the user, as a long one would be.
     raw.flood_notice_after_seconds = 2;

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use mxbridge_core::config::Config;
 use mxbridge_whatsapp::sim::world;
 use mxbridge_whatsapp::{SimAction, SimHandle, WhatsAppConfig, WhatsAppNetwork};
 use serde_json::{Value, json};
@@ -16,6 +17,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use crate::demo_bridge::{RunningBridge, config, network_section, state_dir};
 use crate::harness::matrix_client::TestUser;
 
+mod backfill;
 mod dm_invites;
 mod messages;
 
@@ -33,9 +35,14 @@ struct WaBridge {
 
 impl WaBridge {
     async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A bridge whose config `tweak` changed first.
+    async fn start_with(tweak: impl Fn(&mut Config)) -> Self {
         let serial = SERIAL.lock().await;
         let dir = state_dir("whatsapp");
-        let (bridge, sim) = run(&dir).await;
+        let (bridge, sim) = run(&dir, &tweak).await;
         Self { bridge, sim, dir, _serial: serial }
     }
 
@@ -51,14 +58,15 @@ impl WaBridge {
     async fn restart(self) -> Self {
         let Self { bridge, dir, _serial, .. } = self;
         bridge.stop().await;
-        let (bridge, sim) = run(&dir).await;
+        let (bridge, sim) = run(&dir, &|_| {}).await;
         Self { bridge, sim, dir, _serial }
     }
 }
 
-async fn run(dir: &std::path::Path) -> (RunningBridge, SimHandle) {
+async fn run(dir: &std::path::Path, tweak: &dyn Fn(&mut Config)) -> (RunningBridge, SimHandle) {
     let mut config = config("whatsapp", dir);
     config.network["data_directory"] = json!(dir.join("whatsapp-data"));
+    tweak(&mut config);
     let wa: WhatsAppConfig = serde_json::from_value(network_section(&config)).expect("whatsapp section");
     let (network, sim) = WhatsAppNetwork::from_config(wa).expect("the fixture's WhatsApp section is valid");
     let demo = mxbridge_demo::DemoNetwork::new(Default::default()).1;

@@ -210,7 +210,7 @@ impl Bridge {
     }
 
     async fn pm(self: &Arc<Self>, room: &RoomId, user: &UserId, identifier: &str, typed: &Typed<'_>) {
-        let Some((_, l)) = self.logins_of(user).into_iter().next() else {
+        let Some((login, l)) = self.logins_of(user).into_iter().next() else {
             return self.notice(room, &format!("Send {} first.", typed.cmd("login"))).await;
         };
         let Some(resolver) = l.client.start_dm() else {
@@ -221,7 +221,13 @@ impl Bridge {
             Err(e) => return self.notice(room, &e.user_message()).await,
         };
         match self.ensure_portal(&key, &info, Some(user), false).await {
-            Ok((_, true)) => self.notice(room, &format!("Created a chat with `{identifier}`: accept the invite.")).await,
+            Ok((row, true)) => {
+                // An existing chat's history fills the new room after the answer.
+                if let Some(portal_room) = row.room_id {
+                    self.backfill_in_background(login, key, portal_room).await;
+                }
+                self.notice(room, &format!("Created a chat with `{identifier}`: accept the invite.")).await
+            }
             Ok((_, false)) => self.notice(room, &format!("You already have a chat with `{identifier}`: I invited you again.")).await,
             Err(e) => self.notice(room, &format!("Could not create the chat: {e}. Try again later.")).await,
         }

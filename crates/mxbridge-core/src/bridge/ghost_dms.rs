@@ -55,7 +55,7 @@ impl Bridge {
             .await;
         };
         let key = PortalKey::owned_by(chat, &login);
-        let _creating = self.creating_portal.lock().await;
+        let _creating = self.lock_creation(&key).await;
         if let Ok(Some(PortalRow { room_id: Some(existing), .. })) = self.store.portal(key.chat.as_str(), &key.receiver).await
             && existing != ev.room_id
         {

@@ -86,7 +86,7 @@ impl Bridge {
             .chat_id_on(m.network.as_deref(), &m.chat)
             .ok_or_else(|| MappingError::NotAChat { key: key(), chat: m.chat.clone() })?;
         // Held like portal creation, so an alias query for the same chat cannot make a second room.
-        let _creating = self.creating_portal.lock().await;
+        let _creating = self.lock_creation(&crate::ids::PortalKey::shared(chat.clone())).await;
         let linked =
             self.store.portal(chat.as_str(), "").await.map_err(|e| MappingError::Store { key: key(), error: e })?.and_then(|p| p.room_id);
         let resolved = match &m.room {

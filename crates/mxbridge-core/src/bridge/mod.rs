@@ -6,6 +6,7 @@
 //! the order they happened, while different chats do not wait for each other. An inbox
 //! entry is only marked done after it was handled, so a crash replays it.
 
+mod backfill;
 mod commands;
 mod connection_notices;
 mod convert;
@@ -116,8 +117,13 @@ pub(crate) struct Bridge {
     /// mapping stored, and while a remote event is applied: a network may report the answer
     /// to a message (or its echo) before `send` returns, and it must find the mapping.
     portal_locks: Mutex<HashMap<PortalKey, Arc<tokio::sync::Mutex<()>>>>,
-    /// Serialises portal creation so two paths never create two rooms for one chat.
-    pub(crate) creating_portal: tokio::sync::Mutex<()>,
+    /// One lock per chat, held while its portal is created, so two paths never create two
+    /// rooms for one chat. Per chat, not global: a login creating many portals (and filling
+    /// them with history) must not hold up a `pm` for another chat.
+    creating_portal: Mutex<HashMap<PortalKey, Arc<tokio::sync::Mutex<()>>>>,
+    /// Permits for making portals the network announced (a login's recent chats, with their
+    /// history): a few at a time, so that the homeserver keeps room for what users ask for.
+    pub(crate) new_portals: tokio::sync::Semaphore,
     /// Rooms already told that encryption is not supported.
     pub(crate) encryption_warned: Mutex<HashSet<OwnedRoomId>>,
     /// Who is typing per room, to notice when someone stops.
@@ -182,7 +188,8 @@ pub async fn run(
         dispatched: Mutex::new(HashSet::new()),
         joined: Mutex::new(HashSet::new()),
         portal_locks: Mutex::new(HashMap::new()),
-        creating_portal: tokio::sync::Mutex::new(()),
+        creating_portal: Mutex::new(HashMap::new()),
+        new_portals: tokio::sync::Semaphore::new(backfill::PORTALS_AT_ONCE),
         encryption_warned: Mutex::new(HashSet::new()),
         typing: Mutex::new(HashMap::new()),
         gateway_rooms: Mutex::new(HashMap::new()),
@@ -336,6 +343,12 @@ impl Bridge {
     /// Locks a portal for one Matrix-side or remote-side operation.
     pub(crate) async fn lock_portal(&self, key: &PortalKey) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = self.portal_locks.lock().expect("lock").entry(key.clone()).or_default().clone();
+        lock.lock_owned().await
+    }
+
+    /// Locks the creation of one chat's portal.
+    pub(crate) async fn lock_creation(&self, key: &PortalKey) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self.creating_portal.lock().expect("lock").entry(key.clone()).or_default().clone();
         lock.lock_owned().await
     }
 

@@ -52,7 +52,7 @@ impl Bridge {
         invitee: Option<&UserId>,
         with_alias: bool,
     ) -> Result<(PortalRow, bool), PortalError> {
-        let _creating = self.creating_portal.lock().await;
+        let _creating = self.lock_creation(key).await;
         if let Some(row) = self.store.portal(key.chat.as_str(), &key.receiver).await?
             && let Some(room) = &row.room_id
         {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ruma::{OwnedRoomId, OwnedUserId};
+use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
 use serde_json::json;
 use tracing::warn;
 
@@ -11,7 +11,7 @@ use super::convert;
 use super::portals::power_level;
 use crate::ids::{LoginId, PortalKey, RemoteMessageId};
 use crate::metrics::Direction;
-use crate::network::event::{Membership, RemoteEvent, Sender};
+use crate::network::event::{HistoryMessage, Membership, RemoteEvent, Sender};
 use crate::network::{ChatInfo, ChatKind};
 use crate::store::{MessageRow, ReactionRow};
 
@@ -25,46 +25,14 @@ impl Bridge {
                 let Some((room, ghost)) = self.portal_and_ghost(login, &chat, &sender).await else {
                     return self.metrics.send_failed(Direction::RemoteToMatrix);
                 };
-                let mut body = match convert::content_to_matrix(&self.matrix, &content).await {
-                    Ok(b) => b,
-                    Err(e) => {
-                        warn!(error = %e, "a remote message could not be converted");
-                        json!({"msgtype": "m.notice", "body": format!("(a message from {} could not be bridged: {e})", sender.id)})
-                    }
-                };
-                if let Some(target) = reply_to
-                    && let Some(first) = self
-                        .store
-                        .message_by_remote(chat.chat.as_str(), &chat.receiver, target.as_str())
-                        .await
-                        .ok()
-                        .and_then(|v| v.into_iter().next())
-                {
-                    body["m.relates_to"] = json!({"m.in_reply_to": {"event_id": first.event_id}});
+                // A portal made for this message was filled with the chat's history, which
+                // may hold the message itself.
+                if self.already_bridged(&chat, &id).await {
+                    return;
                 }
-                let sent = self.matrix.send_event(&room, &ghost, "m.room.message", &body, timestamp_ms).await;
-                match &sent {
-                    Ok(_) => self.metrics.message_bridged(Direction::RemoteToMatrix),
-                    Err(_) => self.metrics.send_failed(Direction::RemoteToMatrix),
-                }
-                match sent {
-                    Ok(event_id) => {
-                        let row = MessageRow {
-                            portal_remote_id: chat.chat.as_str().to_owned(),
-                            receiver: chat.receiver.clone(),
-                            remote_id: id.as_str().to_owned(),
-                            part_id: String::new(),
-                            event_id,
-                            room_id: room,
-                            sender: sender.id.as_str().to_owned(),
-                            timestamp_ms: timestamp_ms.unwrap_or_else(crate::clock::now_ms),
-                        };
-                        if let Err(e) = self.store.insert_message(&row).await {
-                            warn!(error = %e, "could not store a message mapping");
-                        }
-                    }
-                    Err(e) => warn!(portal = %chat, error = %e, "could not send a remote message to Matrix"),
-                }
+                let message =
+                    HistoryMessage { sender, id, timestamp_ms: timestamp_ms.unwrap_or_else(crate::clock::now_ms), content, reply_to };
+                self.deliver_message(&chat, &room, &ghost, &message, timestamp_ms).await;
             }
             RemoteEvent::Edit { chat, sender, target, content } => {
                 let Some(original) = self.first_part(&chat, &target).await else { return };
@@ -194,7 +162,54 @@ impl Bridge {
         }
     }
 
-    async fn already_bridged(&self, chat: &PortalKey, id: &RemoteMessageId) -> bool {
+    /// Sends a remote message into its portal room as `ghost` (with `ts` when the network
+    /// said when it was sent) and remembers its event id. Returns whether it was sent.
+    pub(crate) async fn deliver_message(
+        &self,
+        chat: &PortalKey,
+        room: &RoomId,
+        ghost: &UserId,
+        message: &HistoryMessage,
+        ts: Option<i64>,
+    ) -> bool {
+        let mut body = match convert::content_to_matrix(&self.matrix, &message.content).await {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(error = %e, "a remote message could not be converted");
+                json!({"msgtype": "m.notice", "body": format!("(a message from {} could not be bridged: {e})", message.sender.id)})
+            }
+        };
+        if let Some(target) = &message.reply_to
+            && let Some(first) = self.first_part(chat, target).await
+        {
+            body["m.relates_to"] = json!({"m.in_reply_to": {"event_id": first.event_id}});
+        }
+        let event_id = match self.matrix.send_event(room, ghost, "m.room.message", &body, ts).await {
+            Ok(event_id) => event_id,
+            Err(e) => {
+                self.metrics.send_failed(Direction::RemoteToMatrix);
+                warn!(portal = %chat, error = %e, "could not send a remote message to Matrix");
+                return false;
+            }
+        };
+        self.metrics.message_bridged(Direction::RemoteToMatrix);
+        let row = MessageRow {
+            portal_remote_id: chat.chat.as_str().to_owned(),
+            receiver: chat.receiver.clone(),
+            remote_id: message.id.as_str().to_owned(),
+            part_id: String::new(),
+            event_id,
+            room_id: room.to_owned(),
+            sender: message.sender.id.as_str().to_owned(),
+            timestamp_ms: message.timestamp_ms,
+        };
+        if let Err(e) = self.store.insert_message(&row).await {
+            warn!(error = %e, "could not store a message mapping");
+        }
+        true
+    }
+
+    pub(crate) async fn already_bridged(&self, chat: &PortalKey, id: &RemoteMessageId) -> bool {
         matches!(self.store.message_by_remote(chat.chat.as_str(), &chat.receiver, id.as_str()).await, Ok(v) if !v.is_empty())
     }
 
@@ -208,10 +223,17 @@ impl Bridge {
         let room = match existing {
             Some(room) => room,
             None => {
+                let _turn = self.new_portal_turn().await;
                 let info = self.chat_info_via(Some(login), chat).await;
                 let owner = self.login(login).map(|l| l.user);
                 match self.ensure_portal(chat, &info, owner.as_deref(), false).await {
-                    Ok((row, _)) => row.room_id?,
+                    Ok((row, created)) => {
+                        let room = row.room_id?;
+                        if created {
+                            self.backfill_new_portal(login, chat, &room).await;
+                        }
+                        room
+                    }
                     Err(e) => {
                         warn!(portal = %chat, error = %e, "could not create a portal");
                         return None;
@@ -219,6 +241,12 @@ impl Bridge {
                 }
             }
         };
+        let ghost = self.ghost_in(&room, sender).await?;
+        Some((room, ghost))
+    }
+
+    /// The sender's ghost, created if needed and joined to the room.
+    pub(crate) async fn ghost_in(&self, room: &RoomId, sender: &Sender) -> Option<OwnedUserId> {
         let ghost = match self.ensure_ghost(&sender.id, sender.info.as_ref()).await {
             Ok(g) => g,
             Err(e) => {
@@ -226,11 +254,11 @@ impl Bridge {
                 return None;
             }
         };
-        if let Err(e) = self.ensure_joined(&room, &ghost).await {
+        if let Err(e) = self.ensure_joined(room, &ghost).await {
             warn!(ghost = %ghost, room = %room, error = %e, "a ghost could not join");
             return None;
         }
-        Some((room, ghost))
+        Some(ghost)
     }
 
     async fn existing_portal_and_ghost(&self, chat: &PortalKey, sender: &Sender) -> Option<(OwnedRoomId, OwnedUserId)> {
@@ -241,6 +269,11 @@ impl Bridge {
     /// Creates the portal, or brings its name and topic up to date.
     async fn apply_chat_info(self: &Arc<Self>, login: &LoginId, chat: &PortalKey, sender: Option<&Sender>, info: &ChatInfo) {
         let owner = self.login(login).map(|l| l.user);
+        // A new portal (with its history) waits for its turn; an existing one is only updated.
+        let _turn = match self.portal_room(chat).await {
+            Some(_) => None,
+            None => self.new_portal_turn().await,
+        };
         let (mut row, created) = match self.ensure_portal(chat, info, owner.as_deref(), false).await {
             Ok(r) => r,
             Err(e) => {
@@ -248,10 +281,10 @@ impl Bridge {
                 return;
             }
         };
-        if created {
-            return;
-        }
         let Some(room) = row.room_id.clone() else { return };
+        if created {
+            return self.backfill_new_portal(login, chat, &room).await;
+        }
         let actor = match sender {
             Some(s) => self.ensure_ghost(&s.id, s.info.as_ref()).await.ok().filter(|_| !matches!(info.kind, ChatKind::Direct(_))),
             None => None,

@@ -173,6 +173,16 @@ pub trait ResolveIdentifier: Send + Sync {
     async fn resolve(&self, identifier: &str) -> Result<(PortalKey, ChatInfo), NetworkError>;
 }
 
+/// A chat's recent messages, for the history of a portal the core just created (backfill).
+/// The core asks once per new portal, before it bridges anything else of that chat, and
+/// sends the answer into the room in order, each message as its sender's ghost at its
+/// original time.
+#[async_trait]
+pub trait Backfill: Send + Sync {
+    /// The chat's last `limit` messages (at most), oldest first.
+    async fn recent_messages(&self, portal: &PortalKey, limit: usize) -> Result<Vec<crate::network::event::HistoryMessage>, NetworkError>;
+}
+
 /// Inside an `impl NetworkClient`: the optional capabilities the client implements itself,
 /// as `method: Capability` pairs, each answered with `Some(self)`. A client then lists what
 /// it can do in one line instead of a getter per capability.

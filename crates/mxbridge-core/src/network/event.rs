@@ -34,6 +34,36 @@ impl Sender {
     }
 }
 
+/// One message of a chat's past, for a new portal's history (backfill): what a
+/// [`RemoteEvent::Message`] carries, with the time it was sent.
+#[derive(Clone, Debug)]
+pub struct HistoryMessage {
+    /// Who sent it.
+    pub sender: Sender,
+    /// Its remote id, so later replies, edits and reactions find it.
+    pub id: RemoteMessageId,
+    /// When it was sent, in milliseconds since the epoch (the Matrix event's timestamp).
+    pub timestamp_ms: i64,
+    /// What it says.
+    pub content: Content,
+    /// The message it replies to.
+    pub reply_to: Option<RemoteMessageId>,
+}
+
+impl HistoryMessage {
+    /// The history message of a [`RemoteEvent::Message`]; `None` for other events (edits,
+    /// reactions), which have no place in a new room's history, and for messages without a
+    /// timestamp, whose place in it is unknown.
+    pub fn from_event(event: RemoteEvent) -> Option<Self> {
+        match event {
+            RemoteEvent::Message { sender, id, timestamp_ms: Some(timestamp_ms), content, reply_to, .. } => {
+                Some(Self { sender, id, timestamp_ms, content, reply_to })
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The state of one login's connection, shown to its user in the management room.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LoginState {

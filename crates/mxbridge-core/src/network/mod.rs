@@ -15,7 +15,7 @@ pub mod login;
 mod readers;
 
 pub use capabilities::{
-    ChatMembership, ChatNames, DisplayNames, Edits, Location, Locations, MatrixPresence, Moderation, PresenceUpdates, Reactions,
+    Backfill, ChatMembership, ChatNames, DisplayNames, Edits, Location, Locations, MatrixPresence, Moderation, PresenceUpdates, Reactions,
     ReadReceipts, Redactions, ResolveIdentifier, Typing,
 };
 pub use context::{AutoLogins, GhostIds, NetworkContext, SessionStore, SessionStoreError, StoredLogin};
@@ -443,6 +443,12 @@ pub trait NetworkClient: Send + Sync {
     /// Following the user's Matrix display name on the network, if the remote name comes
     /// from it.
     fn display_names(&self) -> Option<&dyn DisplayNames> {
+        None
+    }
+
+    /// A chat's recent messages for the history of a new portal, if the network can tell
+    /// them (Telegram's history, WhatsApp's history sync); without it new portals start empty.
+    fn backfill(&self) -> Option<&dyn Backfill> {
         None
     }
 

@@ -25,6 +25,7 @@ use crate::flood::FloodGate;
 use crate::ids;
 use crate::session::{AccountStore, INITIAL_SYNC_DONE};
 
+mod backfill;
 mod people;
 
 /// A logged-in account.
@@ -406,7 +407,7 @@ impl NetworkClient for TelegramClient {
         Ok(SentMessage::new(ids::message_id(id)))
     }
 
-    mxbridge_core::supports!(edits: Edits, reactions: Reactions, redactions: Redactions, typing: Typing, read_receipts: ReadReceipts, locations: Locations, start_dm: ResolveIdentifier);
+    mxbridge_core::supports!(edits: Edits, reactions: Reactions, redactions: Redactions, typing: Typing, read_receipts: ReadReceipts, locations: Locations, start_dm: ResolveIdentifier, backfill: Backfill);
 }
 
 #[async_trait]

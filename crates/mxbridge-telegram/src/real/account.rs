@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use grammers_client::media::{Downloadable, Media};
-use grammers_client::message::{InputMessage, InputReactions, Message};
+use grammers_client::message::{InputMessage, InputReactions};
 use grammers_client::peer::Peer as GrammersPeer;
 use grammers_client::sender::UpdatesConfiguration;
 use grammers_client::update::Update;
@@ -19,11 +19,11 @@ use tracing::{info, warn};
 
 use super::convert::{
     ProfilePicture, ReadHistory, attributes_of, entities_to_tl, geo_media, peer_id, peer_info_of, peer_of, peer_of_tl, read_history,
-    text_of, tl_user, user_of, venue_description,
+    tl_user, user_of,
 };
 use super::reactions::{ReactionMemory, peer_reactions};
 use super::session::{PersistedSession, StoredSession};
-use super::unbridged::{Unbridged, with_note};
+use super::unbridged::Unbridged;
 use super::updates::{placeholder_user, raw_update};
 use super::{backend_error, connection_params, reconnect_delay, rpc_name};
 use crate::backend::{
@@ -173,11 +173,11 @@ async fn run_once(
 async fn map_update(client: &Client, update: Update, recent: &Mutex<RecentMessages>) -> Vec<TgUpdate> {
     match update {
         Update::NewMessage(m) => {
-            let msg = message(client, &m).await;
+            let msg = super::history::message(client, &m).await;
             recent.lock().expect("lock").remember(msg.id, msg.peer);
             vec![TgUpdate::NewMessage(msg)]
         }
-        Update::MessageEdited(m) => vec![TgUpdate::Edited(message(client, &m).await)],
+        Update::MessageEdited(m) => vec![TgUpdate::Edited(super::history::message(client, &m).await)],
         Update::MessageDeleted(d) => {
             let ids: Vec<i64> = d.messages().iter().map(|&i| i64::from(i)).collect();
             if let Some(channel) = d.channel_id() {
@@ -209,45 +209,8 @@ async fn map_update(client: &Client, update: Update, recent: &Mutex<RecentMessag
     }
 }
 
-async fn message(client: &Client, m: &Message) -> TgMessage {
-    let sender = m.sender().map(user_of).unwrap_or_else(|| placeholder_user(m.sender_id().map(|p| p.bare_id_unchecked()).unwrap_or(0)));
-    let mut location = None;
-    let mut media = None;
-    let mut text = text_of(m);
-    match m.media() {
-        Some(Media::Geo(geo)) => location = Some((geo.latitue(), geo.longitude())),
-        Some(Media::GeoLive(live)) => location = live.geo.map(|geo| (geo.latitue(), geo.longitude())),
-        Some(Media::Venue(venue)) => {
-            location = venue.geo.map(|geo| (geo.latitue(), geo.longitude()));
-            // A venue has no text of its own: its name and address describe the point.
-            text = FormattedText::plain(venue_description(&venue.raw_venue.title, &venue.raw_venue.address));
-        }
-        Some(other @ (Media::Photo(_) | Media::Document(_) | Media::Sticker(_))) => match download(client, other).await {
-            Ok(file) => media = Some(file),
-            Err((what, why)) => text = with_note(text, what, &why),
-        },
-        Some(Media::Poll(_)) => text = with_note(text, "poll", &Unbridged::Unsupported),
-        Some(Media::Contact(_)) => text = with_note(text, "contact", &Unbridged::Unsupported),
-        Some(Media::Dice(_)) => text = with_note(text, "dice", &Unbridged::Unsupported),
-        // A link preview repeats a link the text already has.
-        Some(Media::WebPage(_)) | None => {}
-        Some(_) => text = with_note(text, "media", &Unbridged::Unsupported),
-    }
-    TgMessage {
-        peer: peer_of(m.peer_id()),
-        id: i64::from(m.id()),
-        sender,
-        outgoing: m.outgoing(),
-        date: m.date().as_second(),
-        text,
-        reply_to: m.reply_to_message_id().map(i64::from),
-        media,
-        location,
-    }
-}
-
 /// The file of a message, or what it is and why it is not bridged.
-async fn download(client: &Client, media: Media) -> Result<TgFile, (&'static str, Unbridged)> {
+pub(super) async fn download(client: &Client, media: Media) -> Result<TgFile, (&'static str, Unbridged)> {
     let (kind, name, mime, size) = match &media {
         Media::Photo(p) => (TgMediaKind::Photo, "photo.jpg".to_owned(), "image/jpeg".to_owned(), p.size()),
         Media::Sticker(s) => {
@@ -463,6 +426,11 @@ impl TelegramAccount for RealAccount {
             }
         }
         Ok(TgChat { peer, title, kind, members, about: None })
+    }
+
+    async fn history(&self, peer: Peer, limit: usize) -> Result<Vec<TgMessage>, BackendError> {
+        let (client, peer_ref) = self.peer_ref(peer).await?;
+        super::history::recent(&client, peer_ref, limit).await
     }
 
     async fn user(&self, id: i64) -> Result<TgUser, BackendError> {

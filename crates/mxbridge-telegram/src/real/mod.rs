@@ -7,6 +7,7 @@
 
 mod account;
 mod convert;
+mod history;
 mod login;
 mod qr;
 mod reactions;

@@ -6,8 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use super::directory::{self, BOB, CAROL, CHANNEL, ECHO, ECHO_LOCATION, GREETER, GREETING_ID, GROUP, LATE_CHANNEL, OWN_CHANNEL};
-use super::{Sim, SimAction, SimSession, now_secs};
+use super::directory::{self, BOB, CHANNEL, ECHO, ECHO_LOCATION, GREETER, GREETING_ID, GROUP, LATE_CHANNEL};
+use super::{Sim, SimAction, SimSession, history, now_secs};
 use crate::backend::{
     BackendError, Connection, FormattedText, Peer, TelegramAccount, TgChat, TgChatKind, TgDialog, TgFile, TgMediaKind, TgMessage,
     TgOutgoing, TgUpdate, TgUser,
@@ -18,6 +18,25 @@ pub(crate) struct SimAccount {
     sim: Arc<Sim>,
     session: SimSession,
     me: TgUser,
+}
+
+/// A chat's history as the account reads it: the seeded past of the chats in its list, then
+/// what was said there since.
+pub(crate) fn history_of(sim: &Sim, account: i64, peer: Peer) -> Vec<TgMessage> {
+    let me = directory::person(account).unwrap_or_else(|| own_user_by_id(account));
+    let (extra, live) = {
+        let world = sim.world.lock().expect("lock");
+        (world.extra_groups, world.history.get(&(account, peer)).cloned().unwrap_or_default())
+    };
+    let age = history::chat_list(extra).into_iter().find(|(p, _)| *p == peer).map(|(_, age)| age);
+    let mut all = age.map(|age| history::seeded(&me, peer, sim.started - age)).unwrap_or_default();
+    all.extend(live);
+    all
+}
+
+/// An account's own user from its id (its phone number's digits).
+fn own_user_by_id(id: i64) -> TgUser {
+    directory::own_user(&format!("+{id}"))
 }
 
 /// Revokes the session an account uses.
@@ -147,6 +166,7 @@ impl TelegramAccount for SimAccount {
                 media: None,
                 location: None,
             };
+            self.sim.world.lock().expect("lock").history.entry((self.me.id, greeting.peer)).or_default().push(greeting.clone());
             let _ = updates.send(TgUpdate::NewMessage(greeting));
         }
     }
@@ -170,14 +190,8 @@ impl TelegramAccount for SimAccount {
 
     async fn dialogs(&self, limit: usize) -> Result<Vec<TgDialog>, BackendError> {
         self.check()?;
-        let now = now_secs();
-        let chats = [
-            (Peer::User(ECHO), now - 60),
-            (GROUP, now - 120),
-            (CHANNEL, now - 3600),
-            (OWN_CHANNEL, now - 7200),
-            (Peer::User(CAROL), now - 90 * 86_400),
-        ];
+        let extra = self.sim.world.lock().expect("lock").extra_groups;
+        let chats: Vec<(Peer, i64)> = history::chat_list(extra).into_iter().map(|(peer, age)| (peer, self.sim.started - age)).collect();
         // Telegram's chat list names no group members: the bridge asks for them.
         let listed = |mut chat: TgChat| {
             if chat.kind == TgChatKind::Group {
@@ -234,8 +248,26 @@ impl TelegramAccount for SimAccount {
         }
         let id = self.sim.next_id();
         self.sim.record(SimAction::Sent { account: self.me.id, peer, id, message: message.clone() });
+        let own = TgMessage {
+            peer,
+            id,
+            sender: self.me.clone(),
+            outgoing: true,
+            date: now_secs(),
+            text: message.text.clone(),
+            reply_to: message.reply_to,
+            media: message.media.clone(),
+            location: message.location,
+        };
+        self.sim.world.lock().expect("lock").history.entry((self.me.id, peer)).or_default().push(own);
         self.answer(peer, id, &message);
         Ok(id)
+    }
+
+    async fn history(&self, peer: Peer, limit: usize) -> Result<Vec<TgMessage>, BackendError> {
+        self.check()?;
+        let all = history_of(&self.sim, self.me.id, peer);
+        Ok(all[all.len().saturating_sub(limit)..].to_vec())
     }
 
     async fn edit(&self, peer: Peer, id: i64, text: FormattedText) -> Result<(), BackendError> {

@@ -114,6 +114,16 @@ pub(crate) fn chat(me: &TgUser, peer: Peer) -> Option<TgChat> {
                 about: None,
             })
         }
+        p if super::history::is_extra_group(p) => {
+            let Peer::Group(id) = p else { return None };
+            Some(TgChat {
+                peer,
+                title: format!("Sim Group {}", id - super::history::FIRST_EXTRA_GROUP + 1),
+                kind: TgChatKind::Group,
+                members: vec![member(ALICE, true), member(BOB, false), self_member],
+                about: None,
+            })
+        }
         p if p == GROUP => Some(TgChat {
             peer,
             title: "Sim Group".into(),

@@ -24,7 +24,10 @@
 //!   refused), the channel "Sim Notes" that the account owns (so it may post there), and a
 //!   DM with Carol whose last message is 90 days old (left out by the default 30-day age
 //!   limit). As on Telegram, the chat list names no group members: the bridge asks for the
-//!   group (`chat`) to get them.
+//!   group (`chat`) to get them. [`SimHandle::add_recent_groups`] adds more groups.
+//! - **History** ([`history`]): every chat in the list has a past of eight messages (people
+//!   take turns with the account, the second replies to the first); what is said since, both
+//!   ways, follows it, as `messages.getHistory` would return.
 //! - **Channels not in the chat list**, whose portals their first post creates (send one
 //!   with [`SimHandle::say`]): "Sim Alerts" ([`directory::LATE_CHANNEL`], read-only, Carol
 //!   is its admin) and "Sim Drafts" ([`directory::LATE_OWN_CHANNEL`], the account and Alice
@@ -42,6 +45,7 @@
 
 mod account;
 pub mod directory;
+pub mod history;
 mod login;
 
 use std::collections::{HashMap, HashSet};
@@ -147,12 +151,19 @@ pub(crate) struct World {
     pub(crate) demoted: HashSet<(i64, Peer)>,
     /// Accounts whose next logout Telegram does not confirm.
     pub(crate) failing_logouts: HashSet<i64>,
+    /// What was said in each chat of each account since the simulation started, both ways,
+    /// oldest first (after the chat's seeded past, see [`history`]).
+    pub(crate) history: HashMap<(i64, Peer), Vec<TgMessage>>,
+    /// How many extra groups the chat list has (`SimHandle::add_recent_groups`).
+    pub(crate) extra_groups: usize,
 }
 
 /// The shared state of one simulated Telegram.
 pub(crate) struct Sim {
     pub(crate) world: Mutex<World>,
     next_id: AtomicI64,
+    /// Unix seconds the simulation started: the chats' pasts end just before.
+    pub(crate) started: i64,
 }
 
 impl Sim {
@@ -172,6 +183,7 @@ impl Sim {
             let mut world = self.world.lock().expect("lock");
             if let TgUpdate::NewMessage(m) = &update {
                 world.said.push(m.clone());
+                world.history.entry((account, m.peer)).or_default().push(m.clone());
             }
             world.connections.get(&account).cloned()
         };
@@ -210,7 +222,7 @@ impl SimBackend {
     /// A fresh simulated Telegram and a handle on it.
     pub fn new() -> (Arc<Self>, SimHandle) {
         let start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis() as i64;
-        let sim = Arc::new(Sim { world: Mutex::default(), next_id: AtomicI64::new(start) });
+        let sim = Arc::new(Sim { world: Mutex::default(), next_id: AtomicI64::new(start), started: start / 1000 });
         (Arc::new(Self { sim: sim.clone() }), SimHandle { sim })
     }
 }
@@ -296,6 +308,18 @@ impl SimHandle {
     /// The account is no longer an admin of a channel it administers (it may not post there).
     pub fn demote(&self, account: i64, channel: Peer) {
         self.sim.world.lock().expect("lock").demoted.insert((account, channel));
+    }
+
+    /// Adds `count` groups ("Sim Group 1"…, with Alice, Bob and the account, each with a
+    /// seeded past) to every account's chat list, after "Sim Group": a login then has that
+    /// many more portals to make. Set it before the login.
+    pub fn add_recent_groups(&self, count: usize) {
+        self.sim.world.lock().expect("lock").extra_groups += count;
+    }
+
+    /// A chat's history as the account would read it now, oldest first.
+    pub fn history_of(&self, account: i64, peer: Peer) -> Vec<TgMessage> {
+        account::history_of(&self.sim, account, peer)
     }
 
     /// The account's next logout is not confirmed (Telegram unreachable): its session stays.

@@ -291,7 +291,8 @@ pub(crate) fn history(sync: &wa::HistorySync) -> Vec<Translated> {
         .filter_map(|c| {
             let seconds = c.last_msg_timestamp.or(c.conversation_timestamp).filter(|t| *t > 0)?;
             let jid = synced_jid(&c.id, &lid_to_pn)?;
-            Some(RecentChat { jid, last_activity_ms: i64::try_from(seconds).ok()?.saturating_mul(1000) })
+            let messages = super::synced::messages(&c.messages, &jid, &|id| synced_jid(id, &lid_to_pn));
+            Some(RecentChat { jid, last_activity_ms: i64::try_from(seconds).ok()?.saturating_mul(1000), messages })
         })
         .collect();
     let contacts: Vec<Contact> = sync
@@ -325,7 +326,7 @@ pub(crate) fn address_book_entry(update: &ContactUpdate) -> Option<Contact> {
     Some(Contact { number, name: name.to_owned() })
 }
 
-fn text_of(text: &str, context: Option<&wa::ContextInfo>) -> WaText {
+pub(crate) fn text_of(text: &str, context: Option<&wa::ContextInfo>) -> WaText {
     let mentions =
         context.map(|c| c.mentioned_jid.iter().filter_map(|j| j.split('@').next()).map(str::to_owned).collect()).unwrap_or_default();
     WaText { text: text.to_owned(), mentions }
@@ -335,10 +336,10 @@ fn reply_of(context: Option<&wa::ContextInfo>) -> Option<String> {
     context.and_then(|c| c.stanza_id.clone())
 }
 
-/// One message, if it is a kind the bridge carries.
-pub(crate) fn message(msg: &Arc<wa::Message>, info: &MessageInfo) -> Option<Translated> {
+/// What a message carries, if it is a kind the bridge carries, and whether its media must
+/// be downloaded first.
+pub(crate) fn kind_of(msg: &wa::Message) -> Option<(InboundKind, bool)> {
     let base = msg.get_base_message();
-    let mut download = None;
     let kind = if let Some(p) = base.protocol_message.as_option() {
         let target = p.key.as_option()?.id.clone()?;
         match p.r#type {
@@ -363,9 +364,17 @@ pub(crate) fn message(msg: &Arc<wa::Message>, info: &MessageInfo) -> Option<Tran
         InboundKind::ContactCard { name: card.display_name.clone().unwrap_or_default(), number, vcard: card.vcard.clone() }
     } else {
         let (media, caption, context) = media_of(base)?;
-        download = Some(msg.clone());
-        InboundKind::Media { media, caption: text_of(caption.as_deref().unwrap_or_default(), context), reply_to: reply_of(context) }
+        let kind =
+            InboundKind::Media { media, caption: text_of(caption.as_deref().unwrap_or_default(), context), reply_to: reply_of(context) };
+        return Some((kind, true));
     };
+    Some((kind, false))
+}
+
+/// One message, if it is a kind the bridge carries.
+pub(crate) fn message(msg: &Arc<wa::Message>, info: &MessageInfo) -> Option<Translated> {
+    let (kind, needs_download) = kind_of(msg)?;
+    let download = needs_download.then(|| msg.clone());
     let source = &info.source;
     Some(Translated::Message {
         message: InboundMessage {

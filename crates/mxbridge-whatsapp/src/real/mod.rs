@@ -16,6 +16,7 @@ mod names;
 mod outgoing;
 mod reasons;
 mod store;
+mod synced;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -21,7 +21,10 @@
 //!   account and Alice administer it) and "Sim Family" `447700900004-1600000000` (Carol,
 //!   Dave; last active 10 days ago). A number is on WhatsApp unless it ends in `000`.
 //! - **Right after a login**: history sync reports Alice's DM and both groups with their
-//!   last activity, and Alice writes [`world::ALICE_GREETING`].
+//!   last activity and `simulated.history_messages` messages each (see [`history`]; the
+//!   people take turns with the account, the second message replies to the first), plus
+//!   `simulated.extra_recent_chats` DMs with generated contacts; then Alice writes
+//!   [`world::ALICE_GREETING`].
 //! - **Echo** answers every message with `echo: <text>` (markup and mentions kept, media
 //!   sent back) as a reply, and marks it read. Request words in the message: `react` (Echo
 //!   reacts 👍 to it), `edit` (Echo edits its answer), `delete` (Echo deletes its answer),
@@ -46,6 +49,7 @@
 //!   [`SimHandle::cut_off`] for good (a logout then cannot unlink the device, and says so).
 //!   The phone is seen online on every connection.
 
+pub mod history;
 mod session;
 pub mod world;
 
@@ -169,6 +173,8 @@ pub(crate) struct SimState {
     /// Each account's groups once something changed them (names, members); until then the
     /// fixed ones of [`world::groups`].
     groups: Mutex<HashMap<String, Vec<Group>>>,
+    /// The history sync each account got, by chat (for tests to compare with).
+    pub(crate) history: Mutex<HashMap<(String, Jid), Vec<crate::backend::InboundMessage>>>,
 }
 
 impl SimState {
@@ -220,6 +226,7 @@ impl SimBackend {
             unreachable: Mutex::default(),
             qr_scan: Mutex::default(),
             groups: Mutex::default(),
+            history: Mutex::default(),
         });
         (Self { state: state.clone() }, SimHandle { state })
     }
@@ -301,6 +308,12 @@ impl SimHandle {
     /// The messages a simulated person (by number) sent so far, oldest first.
     pub fn said_by(&self, number: &str) -> Vec<crate::backend::InboundMessage> {
         self.state.said.lock().expect("lock").iter().filter(|m| m.sender == number).cloned().collect()
+    }
+
+    /// The messages of a chat in the history sync the account got at its first connection,
+    /// oldest first (empty before that).
+    pub fn history_of(&self, account: &str, chat: &Jid) -> Vec<crate::backend::InboundMessage> {
+        self.state.history.lock().expect("lock").get(&(account.to_owned(), chat.clone())).cloned().unwrap_or_default()
     }
 
     /// Overrides when one Matrix user's QR code gets scanned: after this many refreshes, or

@@ -8,14 +8,11 @@ use tokio::sync::mpsc;
 
 use super::{SimAction, SimState, world};
 use crate::backend::{
-    Account, BackendError, BackendEvent, Contact, Group, InboundKind, InboundMessage, OutgoingWa, Participant, RecentChat, Sent,
-    WhatsAppSession,
+    Account, BackendError, BackendEvent, Contact, Group, InboundKind, InboundMessage, OutgoingWa, Participant, Sent, WhatsAppSession,
 };
 use crate::jid::Jid;
 use crate::markup::WaText;
 use crate::now_ms;
-
-const DAY_MS: i64 = 24 * 3600 * 1000;
 
 pub(super) struct SimSession {
     account: Account,
@@ -166,14 +163,10 @@ impl SimSession {
         }
     }
 
-    /// What a new login sees first: recent chats, then Alice's greeting.
+    /// What a new login sees first: recent chats with their history, then Alice's greeting.
     fn welcome(&self, events: &mpsc::UnboundedSender<BackendEvent>) {
-        let now = now_ms();
-        let _ = events.send(BackendEvent::RecentChats(vec![
-            RecentChat { jid: Jid::user(world::ALICE), last_activity_ms: now },
-            RecentChat { jid: Jid::group(world::FRIENDS_GROUP), last_activity_ms: now - 2 * DAY_MS },
-            RecentChat { jid: Jid::group(world::FAMILY_GROUP), last_activity_ms: now - 10 * DAY_MS },
-        ]));
+        let chats = super::history::recent_chats(&self.state, &self.account.number, now_ms());
+        let _ = events.send(BackendEvent::RecentChats(chats));
         let greeting = WaText { text: world::ALICE_GREETING.to_owned(), mentions: vec![] };
         let _ = events.send(self.message(&Jid::user(world::ALICE), world::ALICE, InboundKind::Text { text: greeting, reply_to: None }));
     }

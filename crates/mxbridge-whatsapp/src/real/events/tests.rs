@@ -287,9 +287,9 @@ fn test_history_sync_gives_recent_chats_and_push_names() {
     assert_eq!(
         chats,
         &[
-            RecentChat { jid: Jid::user("447700900002"), last_activity_ms: 1_700_000_000_000 },
-            RecentChat { jid: Jid::group("447818943525-1636277287"), last_activity_ms: 1_690_000_000_000 },
-            RecentChat { jid: Jid::user("447700900003"), last_activity_ms: 1_650_000_000_000 },
+            RecentChat { jid: Jid::user("447700900002"), last_activity_ms: 1_700_000_000_000, messages: Vec::new() },
+            RecentChat { jid: Jid::group("447818943525-1636277287"), last_activity_ms: 1_690_000_000_000, messages: Vec::new() },
+            RecentChat { jid: Jid::user("447700900003"), last_activity_ms: 1_650_000_000_000, messages: Vec::new() },
         ],
         "broadcasts, newsletters, unmapped LIDs and chats without a time are left out"
     );
