@@ -175,10 +175,11 @@ cat >&2 <<TXT
   Start a direct message (without encryption) with a bridge bot and send: help
 
   @demobot:localhost      the demo network: login, any user name, then the code 123456
-  @ircbot:localhost       IRC: join #welcome (no login needed; you get your own nick);
+  @ircbot:localhost       IRC: !join #welcome (or join #welcome; no login needed, your nick
+                          is your display name with [m]), or /join #_irc_#welcome:localhost;
                           the user "welcome" there answers everything you say.
                           IRC clients: 127.0.0.1:$IRC_PORT, no TLS
-  @xmppbot:localhost      XMPP: no login. Join #_xmpp_welcome=40conference.localhost:localhost
+  @xmppbot:localhost      XMPP: no login. /join #_xmpp_welcome_conference.localhost:localhost
                           (the MUC where "welcome" answers too). XMPP clients: 127.0.0.1:$XMPP_C2S_PORT,
                           no TLS, register any account in-band; write to
                           demo_localhost@matrix.localhost to reach demo here

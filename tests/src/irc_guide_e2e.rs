@@ -163,7 +163,7 @@ async fn test_guide_help() {
         "feature",
         "unlink",
     ] {
-        assert!(help.contains(command), "`{command}` is listed: {help}");
+        assert!(help.contains(&format!("`!{command}")), "`!{command}` is listed, written as the user typed `!help`: {help}");
     }
     assert!(!help.contains("plumb"), "help lists only what the user may run, and plumbing is for admins: {help}");
     let mut admin = Guide::start_as(TestUser::register_or_login("admin").await).await;
@@ -247,7 +247,7 @@ async fn test_guide_nick() {
     g.ask(&format!("!join {chan}"), "Joining").await;
     let before = next_join_of(&mut pal.incoming, "gnick").await;
     let shown = g.ask("!nick", "Your nick on testnet is").await;
-    assert!(shown.ends_with(&format!("{before}.")) && shown.contains("send `nick <new nick>`"), "{shown}");
+    assert!(shown.ends_with(&format!("{before}.")) && shown.contains("send `!nick <new nick>`"), "{shown}");
 
     let desired = format!("Desired{}", rand::random::<u32>() % 100_000);
     g.ask(&format!("!nick irc.example.net {desired}"), "Asked testnet for the nick").await;

@@ -67,7 +67,7 @@ pub(crate) async fn run(network: &IrcNetwork, call: CommandCall<'_>) -> Result<S
         ("join", [channel] | [channel, _]) => join(network, &irc, channel, args.get(1)),
         ("join", _) => Err(CommandError::Usage("join [net] <#channel> [key]".into())),
         // The nick comes last: people and tests read it from the end of the line.
-        ("nick", []) => Ok(format!("To change it, send `nick <new nick>`. Your nick on {} is {}.", config.name, irc.nick())),
+        ("nick", []) => Ok(format!("To change it, send {}. Your nick on {} is {}.", call.cmd("nick <new nick>"), config.name, irc.nick())),
         ("nick", [wanted]) => {
             let Some(valid) = nick::sanitize(wanted, nick::DEFAULT_NICKLEN).filter(|n| n == wanted) else {
                 return Err(CommandError::Failed(format!(
@@ -84,7 +84,12 @@ pub(crate) async fn run(network: &IrcNetwork, call: CommandCall<'_>) -> Result<S
                 let chat = PortalKey::shared(irc.inner.shared.ids.channel(channel));
                 irc.inner.events.send(RemoteEvent::Removed { chat, by: None, reason: "you sent `quit`".into() });
             }
-            Ok(format!("Disconnected from {} and left {} channel(s). Send `join <#channel>` to come back.", config.name, channels.len()))
+            Ok(format!(
+                "Disconnected from {} and left {} channel(s). Send {} to come back.",
+                config.name,
+                channels.len(),
+                call.cmd("join <#channel>")
+            ))
         }
         ("active", [] | [_]) => {
             let on = match args.first().map(|a| a.to_ascii_lowercase()) {
@@ -97,7 +102,7 @@ pub(crate) async fn run(network: &IrcNetwork, call: CommandCall<'_>) -> Result<S
             irc.inner.set_flag(keys::ALWAYS_ACTIVE, on).await;
             irc.ensure_running();
             Ok(if on {
-                "Your IRC connection stays up even when you are idle. Send `active off` to undo.".to_owned()
+                format!("Your IRC connection stays up even when you are idle. Send {} to undo.", call.cmd("active off"))
             } else if config.idle_timeout_secs > 0 {
                 format!("Your IRC connection will be closed after {} minutes without activity.", config.idle_timeout_secs / 60)
             } else {
@@ -110,7 +115,7 @@ pub(crate) async fn run(network: &IrcNetwork, call: CommandCall<'_>) -> Result<S
         ("feature", _) => Err(CommandError::Usage("feature mentions [true|false|default]".into())),
         ("storepass", [password]) => {
             store(&irc, keys::PASSWORD, Some(sanitize::word(password))).await?;
-            Ok("Password stored (encrypted). Send `reconnect` to log in with it now.".into())
+            Ok(format!("Password stored (encrypted). Send {} to log in with it now.", call.cmd("reconnect")))
         }
         ("storepass", _) => Err(CommandError::Usage("storepass [net] <password>".into())),
         ("removepass", []) => {
@@ -223,7 +228,7 @@ async fn feature_mentions(network: &IrcNetwork, irc: &IrcClient, value: &[String
 async fn list_rooms(irc: &IrcClient, call: &CommandCall<'_>) -> Result<String, CommandError> {
     let channels = irc.channels();
     if channels.is_empty() {
-        return Ok("You are in no IRC channels. Send `join <#channel>` to join one.".into());
+        return Ok(format!("You are in no IRC channels. Send {} to join one.", call.cmd("join <#channel>")));
     }
     let mut lines = Vec::new();
     for channel in channels {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mxbridge_core::clock::now_ms;
 use mxbridge_core::commands::spec::CommandSpec;
-use mxbridge_core::ids::{RemoteChatId, RemoteUserId};
+use mxbridge_core::ids::{LoginId, RemoteChatId, RemoteUserId};
 use mxbridge_core::network::event::EventSink;
 use mxbridge_core::network::login::{LoginError, LoginFlow, LoginProcess, NewLogin};
 use mxbridge_core::network::{CommandCall, CommandError, Network, NetworkClient, NetworkContext, NetworkError, NetworkInfo, StoredLogin};
@@ -131,7 +131,7 @@ impl Network for IrcNetwork {
         self.config().display_name(name)
     }
 
-    fn status_room_name(&self) -> String {
+    fn status_room_name(&self, _login: &LoginId) -> String {
         format!("{} IRC Bridge status", self.config().name)
     }
 
@@ -194,6 +194,6 @@ mod tests {
         assert!(n.chat_id("#rust").is_some(), "an admin may still plumb it");
         assert!(n.is_network_name("LIBERA") && n.is_network_name("irc.example") && !n.is_network_name("oftc"));
         assert_eq!(n.literal_alias_starts(), ["#", "&"], "a bridge of one network has its channels as written in aliases");
-        assert_eq!(n.status_room_name(), "libera IRC Bridge status");
+        assert_eq!(n.status_room_name(&LoginId::new("libera:@a:hs".to_owned())), "libera IRC Bridge status");
     }
 }

@@ -94,7 +94,15 @@ impl IrcNetworks {
     }
 
     async fn run_on(&self, network: &IrcNetwork, call: &CommandCall<'_>, args: &[String]) -> Result<String, CommandError> {
-        let call = CommandCall { user: call.user, name: call.name, args, client: None, portal: call.portal, portals: call.portals };
+        let call = CommandCall {
+            user: call.user,
+            name: call.name,
+            args,
+            client: None,
+            portal: call.portal,
+            portals: call.portals,
+            prefix: call.prefix,
+        };
         network.run_command(call).await
     }
 }
@@ -159,8 +167,11 @@ impl Network for IrcNetworks {
         self.networks.iter().flat_map(|n| n.literal_alias_starts()).collect()
     }
 
-    fn status_room_name(&self) -> String {
-        "IRC Bridge status".into()
+    fn status_room_name(&self, login: &LoginId) -> String {
+        match self.of_login(login) {
+            Some(network) => network.status_room_name(login),
+            None => "IRC Bridge status".into(),
+        }
     }
 
     fn load_login(&self, stored: StoredLogin, events: EventSink) -> Result<Arc<dyn NetworkClient>, NetworkError> {
@@ -243,6 +254,17 @@ mod tests {
 
     fn user() -> ruma::OwnedUserId {
         "@alice:hs".try_into().unwrap()
+    }
+
+    /// The guide: the status DM is "called IRC Bridge status prepended with the IRC Network
+    /// name", also when one bridge serves several networks.
+    #[test]
+    fn test_the_status_room_names_the_network_of_the_login() {
+        let n = networks();
+        let oftc = crate::ids::login_id("oftc", &user());
+        assert_eq!(n.status_room_name(&oftc), "oftc IRC Bridge status");
+        assert_eq!(n.status_room_name(&crate::ids::login_id("libera", &user())), "libera IRC Bridge status");
+        assert_eq!(n.status_room_name(&LoginId::new("efnet:@alice:hs".to_owned())), "IRC Bridge status");
     }
 
     #[test]

@@ -166,7 +166,7 @@ impl Network for TelegramNetwork {
         ids::telegram_user(user).map(|id| ids::chat_id(backend::Peer::User(id)))
     }
 
-    fn status_room_name(&self) -> String {
+    fn status_room_name(&self, _login: &mxbridge_core::ids::LoginId) -> String {
         "Telegram bridge status".into()
     }
 }

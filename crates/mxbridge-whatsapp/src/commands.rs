@@ -50,7 +50,7 @@ pub(crate) async fn run(call: &CommandCall<'_>, client: &WhatsAppClient, page_si
             };
             let mut contacts = client.session.contacts().await.map_err(failed)?;
             contacts.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.number.cmp(&b.number)));
-            Ok(contacts_page(&contacts, page, page_size))
+            Ok(contacts_page(&contacts, page, page_size, call.prefix))
         }
         ("list", [what]) if what.eq_ignore_ascii_case("groups") => {
             let mut groups = client.session.groups().await.map_err(failed)?;
@@ -60,12 +60,15 @@ pub(crate) async fn run(call: &CommandCall<'_>, client: &WhatsAppClient, page_si
             groups.sort_by_key(|g| g.subject.to_lowercase());
             let lines: Vec<String> =
                 groups.iter().map(|g| format!("- {}: `{}` ({} members)", g.subject, g.jid.user, g.participants.len())).collect();
-            Ok(format!("Your WhatsApp groups:\n{}\nSend `open <group id>` to bridge one.", lines.join("\n")))
+            Ok(format!("Your WhatsApp groups:\n{}\nSend {} to bridge one.", lines.join("\n"), call.cmd("open <group id>")))
         }
         ("list", _) => Err(CommandError::Usage("list contacts [page] | list groups".into())),
         ("open", [id]) => {
             let group = jid::parse_group(id).ok_or_else(|| {
-                CommandError::Failed(format!("`{id}` is not a group id: they look like `447818943525-1636277287` (see `list groups`)"))
+                CommandError::Failed(format!(
+                    "`{id}` is not a group id: they look like `447818943525-1636277287` (see {})",
+                    call.cmd("list groups")
+                ))
             })?;
             let (info, role) = client.chat_details(&group).await.map_err(failed)?;
             let name = info.name.clone().unwrap_or_else(|| group.user.clone());
@@ -92,21 +95,22 @@ pub(crate) async fn run(call: &CommandCall<'_>, client: &WhatsAppClient, page_si
 }
 
 /// One page of contacts, with how to get the next.
-pub(crate) fn contacts_page(contacts: &[Contact], page: usize, page_size: usize) -> String {
+/// `prefix` is the command prefix the user typed, for the commands the page suggests.
+pub(crate) fn contacts_page(contacts: &[Contact], page: usize, page_size: usize, prefix: &str) -> String {
     if contacts.is_empty() {
         return "You have no WhatsApp contacts.".into();
     }
     let pages = contacts.len().div_ceil(page_size);
     if page > pages {
-        return format!("There are only {pages} pages of contacts: send `list contacts {pages}` for the last.");
+        return format!("There are only {pages} pages of contacts: send `{prefix}list contacts {pages}` for the last.");
     }
     let lines: Vec<String> =
         contacts.iter().skip((page - 1) * page_size).take(page_size).map(|c| format!("- {}: +{}", c.name, c.number)).collect();
     let mut text = format!("Your WhatsApp contacts (page {page} of {pages}):\n{}", lines.join("\n"));
     if page < pages {
-        text.push_str(&format!("\nSend `list contacts {}` for more.", page + 1));
+        text.push_str(&format!("\nSend `{prefix}list contacts {}` for more.", page + 1));
     }
-    text.push_str("\nSend `pm <number>` to chat with someone.");
+    text.push_str(&format!("\nSend `{prefix}pm <number>` to chat with someone."));
     text
 }
 
@@ -117,12 +121,13 @@ mod tests {
     #[test]
     fn test_contacts_are_paged() {
         let contacts: Vec<Contact> = (1..=5).map(|i| Contact { number: format!("4470000000{i}"), name: format!("C{i}") }).collect();
-        let first = contacts_page(&contacts, 1, 2);
+        let first = contacts_page(&contacts, 1, 2, "");
         assert!(first.contains("page 1 of 3") && first.contains("- C1: +44700000001") && first.contains("- C2") && !first.contains("C3"));
         assert!(first.contains("`list contacts 2`"));
-        let last = contacts_page(&contacts, 3, 2);
+        let last = contacts_page(&contacts, 3, 2, "");
         assert!(last.contains("- C5") && !last.contains("for more"));
-        assert!(contacts_page(&contacts, 4, 2).contains("only 3 pages"));
-        assert!(contacts_page(&[], 1, 2).contains("no WhatsApp contacts"));
+        assert!(contacts_page(&contacts, 4, 2, "").contains("only 3 pages"));
+        assert!(contacts_page(&contacts, 1, 2, "!").contains("`!list contacts 2`"), "hints use the prefix the user typed");
+        assert!(contacts_page(&[], 1, 2, "").contains("no WhatsApp contacts"));
     }
 }

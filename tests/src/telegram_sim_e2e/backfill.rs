@@ -117,7 +117,7 @@ async fn test_commands_are_answered_while_the_login_makes_its_portals_sim() {
     // the login's portals it took over 5 s.
     let commands = [
         ("list-logins", "Your logins", Duration::from_secs(2)),
-        ("pm +15550001003", "Created a chat with", Duration::from_secs(3)),
+        ("pm +4412345678", "Created a chat with", Duration::from_secs(3)),
         ("help", "`logout", Duration::from_secs(2)),
     ];
     for (line, answer, within) in commands {

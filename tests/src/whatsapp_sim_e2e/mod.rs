@@ -258,6 +258,12 @@ async fn test_list_open_and_pm_sim() {
     );
 
     command(&wa, &mut user, &room, "open 12345", "is not a group id").await;
+    // The guide's own line: its group id is the simulator's Sim Friends, which the login
+    // bridges too (in the background, so it may or may not be done by now).
+    assert_eq!(world::FRIENDS_GROUP, "447818943525-1636277287");
+    let opened = command(&wa, &mut user, &room, "open 447818943525-1636277287", "Sim Friends").await;
+    let body = opened["content"]["body"].as_str().unwrap();
+    assert!(body.contains("already bridged") || body.contains("Bridging Sim Friends"), "{body}");
     command(&wa, &mut user, &room, &format!("open {}", world::FAMILY_GROUP), "Bridging Sim Family").await;
     let family = accept_invite(&mut user, "Sim Family").await;
     let (carol, dave) = (wa.ghost(world::CAROL), wa.ghost(world::DAVE));

@@ -73,10 +73,11 @@ impl Bridge {
         };
         // Outside the management room and portals only admin room commands make sense.
         if !is_management && portal.is_none() && !matches!(command, Command::Plumb { .. } | Command::Unlink { .. }) {
-            self.notice(room, "This needs a direct message: start one with me and send the command there without a prefix.").await;
+            self.notice(room, "This needs a direct message: start one with me and send the command there (with or without the prefix).")
+                .await;
             return;
         }
-        if let Some(reason) = spec.as_ref().and_then(|s| s.refusal(&caller)) {
+        if let Some(reason) = spec.as_ref().and_then(|s| s.refusal_as(&caller, typed.prefix)) {
             return self.notice(room, &reason).await;
         }
         let prefix = Some(typed.prefix).filter(|p| !p.is_empty());
@@ -122,9 +123,11 @@ impl Bridge {
             }
             Command::Logout { login } => self.logout(room, sender, login, &typed).await,
             Command::Pm { identifier } => self.pm(room, sender, &identifier, &typed).await,
-            Command::Plumb { room: target, network, chat } => self.plumb(room, sender, target.as_deref(), network.as_deref(), &chat).await,
+            Command::Plumb { room: target, network, chat } => {
+                self.plumb(room, sender, (target.as_deref(), network.as_deref(), &chat), typed.prefix).await
+            }
             Command::Unlink { room: target, network, chat } => {
-                self.unlink(room, sender, target.as_deref(), network.as_deref(), chat.as_deref()).await
+                self.unlink(room, sender, (target.as_deref(), network.as_deref(), chat.as_deref()), typed.prefix).await
             }
             Command::DeletePortal => {
                 let Some(row) = self.portal_row(portal.as_ref()).await else { return };
@@ -153,7 +156,15 @@ impl Bridge {
             Command::Network { name, args } => {
                 let client = self.logins_of(sender).into_iter().next().map(|(_, l)| l.client);
                 let directory = Directory(self);
-                let call = CommandCall { user: sender, name, args: &args, client, portal: portal.as_ref(), portals: Some(&directory) };
+                let call = CommandCall {
+                    user: sender,
+                    name,
+                    args: &args,
+                    client,
+                    portal: portal.as_ref(),
+                    portals: Some(&directory),
+                    prefix: typed.prefix,
+                };
                 let text = match self.network.run_command(call).await {
                     Ok(reply) => reply,
                     Err(CommandError::Unknown) => {

@@ -42,7 +42,7 @@ impl Bridge {
             }
             LoginState::BadCredentials(why) => self.connection_notices.lock().expect("lock").bad_credentials(login, &why, Instant::now()),
             LoginState::LoggedOut(why) => {
-                let text = format!("`{login}` was logged out ({why}). Send `login` to log in again.");
+                let text = format!("`{login}` was logged out ({why}). {}", self.relogin_hint());
                 // Tell the owner first: the management room is found through the login.
                 self.tell_owner(login, &text).await;
                 self.logins.lock().expect("lock").remove(login);
@@ -72,6 +72,16 @@ impl Bridge {
         }
     }
 
+    /// What to do after a login was refused or ended: `login` where the network has login
+    /// flows; elsewhere (IRC's stored passwords) the network's own commands, listed by `help`.
+    fn relogin_hint(&self) -> &'static str {
+        if self.network.login_flows().is_empty() {
+            "Send `help` to see how to fix your credentials and reconnect."
+        } else {
+            "Send `login` to log in again."
+        }
+    }
+
     async fn tell_notice(&self, login: &LoginId, notice: Notice) {
         let Some(l) = self.login(login) else { return };
         let name = l.client.remote_name().unwrap_or(l.remote_name);
@@ -80,7 +90,7 @@ impl Bridge {
             Notice::Connected => format!("Connected to {network} as `{name}`."),
             Notice::Back => format!("Connected to {network} as `{name}` again."),
             Notice::Lost(why) => format!("Lost the connection for `{login}` ({why}); reconnecting."),
-            Notice::BadCredentials(why) => format!("{network} refused the login `{login}` ({why}). Send `login` to log in again."),
+            Notice::BadCredentials(why) => format!("{network} refused the login `{login}` ({why}). {}", self.relogin_hint()),
         };
         self.tell_owner(login, &text).await;
     }
@@ -94,14 +104,17 @@ impl Bridge {
             Ok(Some(room)) => room,
             Ok(None) => {
                 let opts = CreateRoom {
-                    name: Some(self.network.status_room_name()),
+                    name: Some(self.network.status_room_name(login)),
                     invite: vec![owner.clone()],
                     is_direct: true,
                     ..CreateRoom::default()
                 };
                 match self.matrix.create_room(&opts).await {
                     Ok(room) => {
-                        let _ = self.store.set_management_room(&owner, &room).await;
+                        // Unstored, the room still gets this notice; the next one opens another.
+                        if let Err(e) = self.store.set_management_room(&owner, &room).await {
+                            warn!(user = %owner, error = %e, "could not store a status room as the management room");
+                        }
                         room
                     }
                     Err(e) => {

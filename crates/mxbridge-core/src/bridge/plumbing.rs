@@ -25,9 +25,16 @@ impl Bridge {
         }
     }
 
-    pub(crate) async fn plumb(self: &Arc<Self>, here: &RoomId, user: &UserId, named: Option<&str>, network: Option<&str>, chat: &str) {
+    /// `prefix` is the command prefix the user typed, for the commands answers suggest.
+    pub(crate) async fn plumb(
+        self: &Arc<Self>,
+        here: &RoomId,
+        user: &UserId,
+        (named, network, chat): (Option<&str>, Option<&str>, &str),
+        prefix: &str,
+    ) {
         if self.permission(user) < Permission::Admin {
-            return self.notice(here, "`plumb` is for bridge admins only.").await;
+            return self.notice(here, &format!("`{prefix}plumb` is for bridge admins only.")).await;
         }
         if let Some(n) = network.filter(|n| !self.network.is_network_name(n)) {
             return self.notice(here, &format!("This bridge does not serve a network called `{n}`.")).await;
@@ -51,7 +58,7 @@ impl Bridge {
                 .await;
         };
         if matches!(self.store.portal_by_room(&room).await, Ok(Some(_))) {
-            return self.notice(here, "That room is already linked. Send `unlink` first to link it elsewhere.").await;
+            return self.notice(here, &format!("That room is already linked. Send `{prefix}unlink` first to link it elsewhere.")).await;
         }
         if matches!(self.store.portal(chat_id.as_str(), "").await, Ok(Some(p)) if p.room_id.is_some()) {
             return self.notice(here, &format!("`{chat}` is already bridged to another room. Delete that portal first.")).await;
@@ -118,14 +125,20 @@ impl Bridge {
 
     /// `unlink [!room] [network] [chat]`: a network or chat given must be what the room is
     /// linked to, so a typo never unlinks the wrong room.
-    pub(crate) async fn unlink(&self, here: &RoomId, user: &UserId, named: Option<&str>, network: Option<&str>, chat: Option<&str>) {
+    pub(crate) async fn unlink(
+        &self,
+        here: &RoomId,
+        user: &UserId,
+        (named, network, chat): (Option<&str>, Option<&str>, Option<&str>),
+        prefix: &str,
+    ) {
         let room = match self.plumbing_target(here, named) {
             Ok(r) => r,
             Err(why) => return self.notice(here, &why).await,
         };
         let allowed = self.permission(user) >= Permission::Admin || self.is_moderator(&room, user).await;
         if !allowed {
-            return self.notice(here, "`unlink` is for bridge admins and the room's moderators.").await;
+            return self.notice(here, &format!("`{prefix}unlink` is for bridge admins and the room's moderators.")).await;
         }
         // One word alone may be the network rather than the chat (`unlink !room libera`).
         let (network, chat) = match (network, chat) {
@@ -143,7 +156,7 @@ impl Bridge {
         {
             let on = network.map(|n| format!(" on {n}")).unwrap_or_default();
             let text = format!(
-                "That room is linked to `{}`, not to `{chat}`{on}: nothing was unlinked. Check the names, or send `unlink {room}` alone.",
+                "That room is linked to `{}`, not to `{chat}`{on}: nothing was unlinked. Check the names, or send `{prefix}unlink {room}` alone.",
                 row.remote_id
             );
             return self.notice(here, &text).await;

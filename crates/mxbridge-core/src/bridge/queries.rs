@@ -92,6 +92,11 @@ impl AppserviceHandler for Queries {
                 b.matrix.set_alias(other, room).await.map_err(|e| QueryError(e.to_string()))?;
             }
         }
+        // A plumbed or mapped room belongs to its admins, who chose who may join it: the alias
+        // does not lead there, and the homeserver answers "not found" as for any other room.
+        if !created && row.plumbed {
+            return Ok(false);
+        }
         if !created && let Some(room) = &row.room_id {
             // A portal made another way (a command, a message) has no alias yet and is
             // invite-only: publish the alias and let anyone join by it, as with new portals.

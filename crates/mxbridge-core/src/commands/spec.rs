@@ -104,14 +104,20 @@ impl CommandSpec {
 
     /// Why this user cannot run it here, if they cannot.
     pub fn refusal(&self, who: &Caller) -> Option<String> {
+        self.refusal_as(who, "")
+    }
+
+    /// [`Self::refusal`], naming commands with the prefix the user typed (`!login`).
+    pub fn refusal_as(&self, who: &Caller, prefix: &str) -> Option<String> {
+        let name = self.name;
         if self.requires_admin && !who.is_admin {
-            return Some(format!("`{}` is for bridge admins only.", self.name));
+            return Some(format!("`{prefix}{name}` is for bridge admins only."));
         }
         if self.requires_login && !who.logged_in {
-            return Some(format!("`{}` needs you to be logged in: send `login` first.", self.name));
+            return Some(format!("`{prefix}{name}` needs you to be logged in: send `{prefix}login` first."));
         }
         if self.requires_portal && !who.in_portal {
-            return Some(format!("`{}` only works in a bridged room: send it there with the command prefix.", self.name));
+            return Some(format!("`{prefix}{name}` only works in a bridged room: send it there with the command prefix."));
         }
         None
     }
@@ -193,6 +199,7 @@ mod tests {
         let s = CommandSpec::new("pm", "", "", HelpSection::Chats).login();
         let guest = Caller { is_admin: false, logged_in: false, in_portal: false };
         assert!(s.refusal(&guest).unwrap().contains("send `login` first"));
+        assert!(s.refusal_as(&guest, "!").unwrap().contains("send `!login` first"), "a refusal names commands as the user typed them");
         assert!(s.is_named("PM"));
     }
 }

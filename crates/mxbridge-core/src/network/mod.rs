@@ -211,6 +211,17 @@ pub struct CommandCall<'a> {
     pub portal: Option<&'a PortalKey>,
     /// Where portals' rooms are, for commands that link to them.
     pub portals: Option<&'a dyn PortalDirectory>,
+    /// The command prefix as the user typed it (empty for a bare command in the DM with
+    /// the bot): answers that name a command write it this way, see [`CommandCall::cmd`].
+    pub prefix: &'a str,
+}
+
+impl CommandCall<'_> {
+    /// A command (with its arguments) as this user writes commands, in backticks:
+    /// `` `!nick <new nick>` `` after `!nick`, `` `nick <new nick>` `` after `nick`.
+    pub fn cmd(&self, command: &str) -> String {
+        format!("`{}{command}`", self.prefix)
+    }
 }
 
 /// Looks up the Matrix rooms of portals.
@@ -352,9 +363,9 @@ pub trait Network: Send + Sync + 'static {
         format!("{name} ({})", self.info().display_name)
     }
 
-    /// Name of the DM the bot opens to report a user's connection when the user has no
-    /// management room yet.
-    fn status_room_name(&self) -> String {
+    /// Name of the DM the bot opens to report the state of `login` when its user has no
+    /// management room yet (the guide's "<network> IRC Bridge status").
+    fn status_room_name(&self, _login: &LoginId) -> String {
         format!("{} Bridge status", self.info().display_name)
     }
 }
