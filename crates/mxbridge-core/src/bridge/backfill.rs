@@ -19,18 +19,37 @@ use super::Bridge;
 use crate::ids::{LoginId, PortalKey};
 use crate::network::event::HistoryMessage;
 
-/// How many portals the network announced (a login's recent chats) are made, and filled
-/// with history, at the same time. Each is dozens of homeserver requests; made all at once
+/// How many portals the network announced for one login (its recent chats) are made, and
+/// filled with history, at the same time. Each is dozens of homeserver requests; made all at once
 /// (a login with 50 recent chats) they take the whole homeserver, and a command sent
 /// meanwhile waits seconds for its answer. A few at a time finish as fast overall and leave
 /// room for what users ask for (`pm`, commands), which never waits for a permit.
 pub(crate) const PORTALS_AT_ONCE: usize = 1;
 
+/// Turns for making announced portals, [`PORTALS_AT_ONCE`] per login, so that one login's
+/// many recent chats wait for each other but never for another login's.
+#[derive(Default)]
+pub(crate) struct PortalTurns(std::sync::Mutex<std::collections::HashMap<LoginId, Arc<tokio::sync::Semaphore>>>);
+
+impl PortalTurns {
+    /// Waits for `login`'s next turn. `None` only if a semaphore were closed, which never happens.
+    pub(crate) async fn turn(&self, login: &LoginId) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let turns = self
+            .0
+            .lock()
+            .expect("lock")
+            .entry(login.clone())
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(PORTALS_AT_ONCE)))
+            .clone();
+        turns.acquire_owned().await.ok()
+    }
+}
+
 impl Bridge {
-    /// Waits for a turn to make a portal the network announced. `None` when the bridge is
-    /// shutting down (the semaphore is never closed, so this does not happen while running).
-    pub(crate) async fn new_portal_turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
-        self.new_portals.acquire().await.ok()
+    /// Waits for `login`'s turn to make a portal its network announced. `None` only if the
+    /// semaphore were closed, which never happens.
+    pub(crate) async fn new_portal_turn(&self, login: &LoginId) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.new_portals.turn(login).await
     }
 
     /// Fills a portal the bridge just created with the chat's recent messages, when the
@@ -94,6 +113,19 @@ fn in_order(mut history: Vec<HistoryMessage>, limit: usize) -> Vec<HistoryMessag
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One user's login making its portals never holds up another user's new chat.
+    #[tokio::test]
+    async fn test_portal_turns_are_per_login() {
+        let turns = PortalTurns::default();
+        let (alice, bob) = (LoginId::new("net:alice".to_owned()), LoginId::new("net:bob".to_owned()));
+        let held = turns.turn(&alice).await.expect("a turn");
+        let wait = std::time::Duration::from_millis(200);
+        assert!(tokio::time::timeout(wait, turns.turn(&alice)).await.is_err(), "alice's next portal waits for her first");
+        assert!(tokio::time::timeout(wait, turns.turn(&bob)).await.is_ok(), "bob's portal does not wait for alice's");
+        drop(held);
+        assert!(tokio::time::timeout(wait, turns.turn(&alice)).await.is_ok(), "alice's next turn comes when the first is done");
+    }
     use crate::ids::RemoteMessageId;
     use crate::network::content::Content;
     use crate::network::event::Sender;

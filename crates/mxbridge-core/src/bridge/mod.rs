@@ -121,9 +121,11 @@ pub(crate) struct Bridge {
     /// rooms for one chat. Per chat, not global: a login creating many portals (and filling
     /// them with history) must not hold up a `pm` for another chat.
     creating_portal: Mutex<HashMap<PortalKey, Arc<tokio::sync::Mutex<()>>>>,
-    /// Permits for making portals the network announced (a login's recent chats, with their
-    /// history): a few at a time, so that the homeserver keeps room for what users ask for.
-    pub(crate) new_portals: tokio::sync::Semaphore,
+    /// Per login, permits for making the portals its network announced (its recent chats,
+    /// with their history): a few at a time, so that the homeserver keeps room for what
+    /// users ask for, and one user's big login never holds up another user's new chat.
+    /// One small entry per login that ever made a portal.
+    pub(crate) new_portals: backfill::PortalTurns,
     /// Rooms already told that encryption is not supported.
     pub(crate) encryption_warned: Mutex<HashSet<OwnedRoomId>>,
     /// Who is typing per room, to notice when someone stops.
@@ -189,7 +191,7 @@ pub async fn run(
         joined: Mutex::new(HashSet::new()),
         portal_locks: Mutex::new(HashMap::new()),
         creating_portal: Mutex::new(HashMap::new()),
-        new_portals: tokio::sync::Semaphore::new(backfill::PORTALS_AT_ONCE),
+        new_portals: backfill::PortalTurns::default(),
         encryption_warned: Mutex::new(HashSet::new()),
         typing: Mutex::new(HashMap::new()),
         gateway_rooms: Mutex::new(HashMap::new()),

@@ -223,7 +223,7 @@ impl Bridge {
         let room = match existing {
             Some(room) => room,
             None => {
-                let _turn = self.new_portal_turn().await;
+                let _turn = self.new_portal_turn(login).await;
                 let info = self.chat_info_via(Some(login), chat).await;
                 let owner = self.login(login).map(|l| l.user);
                 match self.ensure_portal(chat, &info, owner.as_deref(), false).await {
@@ -272,7 +272,7 @@ impl Bridge {
         // A new portal (with its history) waits for its turn; an existing one is only updated.
         let _turn = match self.portal_room(chat).await {
             Some(_) => None,
-            None => self.new_portal_turn().await,
+            None => self.new_portal_turn(login).await,
         };
         let (mut row, created) = match self.ensure_portal(chat, info, owner.as_deref(), false).await {
             Ok(r) => r,
