@@ -54,7 +54,8 @@ pub fn escape_node(node: &str) -> String {
 
 /// Whether `text` (starting with a backslash) begins with one of the escape sequences.
 fn starts_escape(text: &str) -> bool {
-    ESCAPES.iter().any(|(_, seq)| text.len() >= 3 && text[..3].eq_ignore_ascii_case(seq))
+    // `get`: the three bytes after a backslash may end inside a multi-byte character.
+    text.get(..3).is_some_and(|head| ESCAPES.iter().any(|(_, seq)| head.eq_ignore_ascii_case(seq)))
 }
 
 /// XEP-0106: unescapes a node; text that is not an escape sequence stays as it is.
@@ -63,7 +64,8 @@ pub fn unescape_node(node: &str) -> String {
     let mut i = 0;
     while i < node.len() {
         let rest = &node[i..];
-        match ESCAPES.iter().find(|(_, seq)| rest.len() >= 3 && rest[..3].eq_ignore_ascii_case(seq)) {
+        let head = rest.get(..3);
+        match ESCAPES.iter().find(|(_, seq)| head.is_some_and(|h| h.eq_ignore_ascii_case(seq))) {
             Some((c, _)) => {
                 out.push(*c);
                 i += 3;
@@ -165,6 +167,19 @@ mod tests {
         assert_eq!(muc_for_underscore_alias("_conference.localhost"), None, "no room");
         assert_eq!(muc_for_underscore_alias("room_conference.localhost."), None);
         assert_eq!(muc_for_underscore_alias("noseparator.localhost"), None);
+    }
+
+    /// Issue 16, finding 3: a backslash followed by a multi-byte character (a stanza to
+    /// `ab\\€@component`, a room alias met in disco or search) cut that character in half and
+    /// panicked the router task, which stopped all inbound XMPP traffic.
+    #[test]
+    fn test_a_backslash_before_a_multibyte_character_does_not_panic() {
+        for node in ["ab\\€", "\\€", "\\2€", "x\\é", "\\", "\\2", "€\\20€"] {
+            let escaped = escape_node(node);
+            assert_eq!(unescape_node(&escaped), node, "round trip of {node:?}");
+            let _ = unescape_node(node);
+        }
+        assert_eq!(unescape_node("a\\20b\\€"), "a b\\€");
     }
 
     #[test]
