@@ -68,6 +68,19 @@ impl TestUser {
         })
         .await
     }
+
+    /// After commands were answered during a login: fewer than `total` portal invites were
+    /// out then (the answers did not wait for the login's portals), and all `total` come in
+    /// the end.
+    pub(crate) async fn expect_portals_after_the_answers(&mut self, total: usize) {
+        let seen = self.pending_invites().await;
+        assert!(seen < total, "the answers came while portals were still being made ({seen} of {total} invites were out)");
+        for made in 0..total {
+            self.wait_for_invite(Duration::from_secs(90), |_, _| true)
+                .await
+                .unwrap_or_else(|e| panic!("only {made} of {total} portals were made: {e:?}"));
+        }
+    }
 }
 
 #[cfg(test)]

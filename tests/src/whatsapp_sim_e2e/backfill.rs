@@ -104,12 +104,6 @@ async fn test_commands_are_answered_while_the_login_makes_its_portals_sim() {
     }
     // Alice's DM, "Sim Friends" and the extra DMs.
     let total = EXTRA as usize + 2;
-    let seen = user.pending_invites().await;
-    assert!(seen < total, "the answers came while portals were still being made ({seen} of {total} invites were out)");
-    for made in 0..total {
-        user.wait_for_invite(Duration::from_secs(90), |_, _| true)
-            .await
-            .unwrap_or_else(|e| panic!("only {made} of {total} portals were made: {e:?}"));
-    }
+    user.expect_portals_after_the_answers(total).await;
     wa.bridge.stop().await;
 }

@@ -9,12 +9,11 @@ use ruma::{OwnedRoomId, RoomAliasId, RoomId};
 use tracing::{error, info, warn};
 
 use super::Bridge;
-use crate::clock::now_ms;
 use crate::config::{MappedRoom, Mapping};
-use crate::ids::{LoginId, RemoteChatId};
+use crate::ids::RemoteChatId;
 use crate::matrix::intent::{CreateRoom, MatrixError};
 use crate::network::{ChatKind, NetworkError};
-use crate::store::{PortalRow, StoreError};
+use crate::store::StoreError;
 
 /// Why a mapping could not be linked; each message names the config key and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -176,39 +175,8 @@ impl Bridge {
         plumbed: bool,
         kind: ChatKind,
     ) -> Result<(), MappingError> {
-        let relay = self.mapping_relay(chat).await;
-        let row = PortalRow {
-            remote_id: chat.as_str().to_owned(),
-            receiver: String::new(),
-            room_id: Some(room.to_owned()),
-            name: None,
-            topic: None,
-            avatar_url: None,
-            kind: kind.as_db().to_owned(),
-            plumbed,
-            relay_login: relay.as_ref().map(|r| r.as_str().to_owned()),
-            created_ms: now_ms(),
-        };
-        self.store.upsert_portal(&row).await.map_err(|e| MappingError::Store { key: m.key.clone(), error: e })?;
-        if let Some(client) = relay.and_then(|r| self.login(&r)).map(|l| l.client)
-            && let Some(membership) = client.chat_membership()
-            && let Err(e) = membership.join(&row.key(), None).await
-        {
-            warn!(mapping = %m.key, chat = %m.chat, error = %e, "the relay account could not join a mapped chat");
-        }
-        Ok(())
-    }
-
-    /// The bot's relay login for a mapped chat, made on first use; `None` when the network
-    /// has no such account (users then speak through their own logins only).
-    async fn mapping_relay(self: &Arc<Self>, chat: &RemoteChatId) -> Option<LoginId> {
-        let bot = self.config.bot_user_id.clone();
-        let new_login = self.network.relay_login(&bot, chat)?;
-        let id = new_login.id.clone();
-        if self.login(&id).is_some() {
-            return Some(id);
-        }
-        self.save_and_activate(&bot, new_login).await.then_some(id)
+        let relay = self.bot_relay(chat).await;
+        self.store_link(chat, room, kind, plumbed, relay.as_ref()).await.map_err(|e| MappingError::Store { key: m.key.clone(), error: e })
     }
 }
 

@@ -11,7 +11,8 @@ use tracing::warn;
 use super::Bridge;
 use crate::config::Permission;
 use crate::ids::{LoginId, RemoteChatId};
-use crate::store::PortalRow;
+use crate::network::ChatKind;
+use crate::store::{PortalRow, StoreError};
 
 /// Power level from which a room member may unlink the room.
 const MODERATOR_LEVEL: i64 = 50;
@@ -64,27 +65,8 @@ impl Bridge {
             return self.notice(here, &format!("`{chat}` is already bridged to another room. Delete that portal first.")).await;
         }
         let relay = self.relay_login_for_plumbing(user, &chat_id).await;
-        let row = PortalRow {
-            remote_id: chat_id.as_str().to_owned(),
-            receiver: String::new(),
-            room_id: Some(room.clone()),
-            name: None,
-            topic: None,
-            avatar_url: None,
-            kind: "channel".to_owned(),
-            plumbed: true,
-            relay_login: relay.as_ref().map(|r| r.as_str().to_owned()),
-            created_ms: crate::clock::now_ms(),
-        };
-        if let Err(e) = self.store.upsert_portal(&row).await {
+        if let Err(e) = self.store_link(&chat_id, &room, ChatKind::Channel, true, relay.as_ref()).await {
             return self.notice(here, &format!("Could not link: {e}. Try again later.")).await;
-        }
-        // The relay account joins the chat at once, so the room hears it from now on.
-        if let Some(client) = relay.as_ref().and_then(|r| self.login(r)).map(|l| l.client)
-            && let Some(membership) = client.chat_membership()
-            && let Err(e) = membership.join(&row.key(), None).await
-        {
-            warn!(chat, error = %e, "the relay account could not join a plumbed chat");
         }
         let via = relay.map(|r| format!(" Messages of users without their own connection are relayed through `{r}`.")).unwrap_or_default();
         let which = if room == here { "this room".to_owned() } else { room.to_string() };
@@ -98,15 +80,54 @@ impl Bridge {
     /// The relay login of a new plumbed portal: the network's bot account (created on first
     /// use), else the admin's own login.
     async fn relay_login_for_plumbing(self: &Arc<Self>, admin: &UserId, chat: &RemoteChatId) -> Option<LoginId> {
-        let bot = self.config.bot_user_id.clone();
-        let Some(new_login) = self.network.relay_login(&bot, chat) else {
+        if self.network.relay_login(&self.config.bot_user_id, chat).is_none() {
             return self.logins_of(admin).into_iter().find(|(id, _)| self.network.login_serves(id, chat)).map(|(id, _)| id);
-        };
-        if self.login(&new_login.id).is_some() {
-            return Some(new_login.id);
         }
+        self.bot_relay(chat).await
+    }
+
+    /// The network's bot account for a linked chat, made and activated on first use; `None`
+    /// when the network has none or it could not be activated.
+    pub(crate) async fn bot_relay(self: &Arc<Self>, chat: &RemoteChatId) -> Option<LoginId> {
+        let bot = self.config.bot_user_id.clone();
+        let new_login = self.network.relay_login(&bot, chat)?;
         let id = new_login.id.clone();
+        if self.login(&id).is_some() {
+            return Some(id);
+        }
         self.save_and_activate(&bot, new_login).await.then_some(id)
+    }
+
+    /// Stores the link of `room` to a shared chat (`plumbed`: a room the bridge did not
+    /// make), and has the relay account join the chat at once, so the room hears it from now on.
+    pub(crate) async fn store_link(
+        &self,
+        chat: &RemoteChatId,
+        room: &RoomId,
+        kind: ChatKind,
+        plumbed: bool,
+        relay: Option<&LoginId>,
+    ) -> Result<(), StoreError> {
+        let row = PortalRow {
+            remote_id: chat.as_str().to_owned(),
+            receiver: String::new(),
+            room_id: Some(room.to_owned()),
+            name: None,
+            topic: None,
+            avatar_url: None,
+            kind: kind.as_db().to_owned(),
+            plumbed,
+            relay_login: relay.map(|r| r.as_str().to_owned()),
+            created_ms: crate::clock::now_ms(),
+        };
+        self.store.upsert_portal(&row).await?;
+        if let Some(client) = relay.and_then(|r| self.login(r)).map(|l| l.client)
+            && let Some(membership) = client.chat_membership()
+            && let Err(e) = membership.join(&row.key(), None).await
+        {
+            warn!(chat = %chat, error = %e, "the relay account could not join a linked chat");
+        }
+        Ok(())
     }
 
     /// Whether `user` moderates `room`: power level 50 or more, or one of its creators in a
